@@ -24,6 +24,10 @@ export interface RopeConfig {
   rotaryDim: number;
   layout: RopeLayout;
   scaling?: RopeScaling;
+  /** Rotary dim the frequencies are computed for, when smaller than rotaryDim: pairs beyond
+   *  frequencyDim/2 do not rotate. Exports that pad heads (onnxruntime's GQA wants head sizes
+   *  divisible by 16) rotate the model's pairs inside a wider graph rotary dim. */
+  frequencyDim?: number;
 }
 
 export function validateRope(rope: RopeConfig, headDim: number): void {
@@ -37,6 +41,9 @@ export function validateRope(rope: RopeConfig, headDim: number): void {
   }
   if (layout !== 'half' && layout !== 'interleaved') bad(`unknown layout "${String(layout)}".`);
   if (scaling && !(scaling.factor > 0)) bad(`the scaling factor must be positive, got ${scaling.factor}.`);
+  if (rope.frequencyDim !== undefined && !(Number.isInteger(rope.frequencyDim) && rope.frequencyDim >= 2 && rope.frequencyDim % 2 === 0 && rope.frequencyDim <= rotaryDim)) {
+    bad(`the frequency dim must be even and at most the rotary dim ${rotaryDim}, got ${rope.frequencyDim}.`);
+  }
   if (scaling?.type === 'llama3' && !(scaling.highFreqFactor > scaling.lowFreqFactor)) {
     bad('llama3 scaling needs highFreqFactor > lowFreqFactor.');
   }
@@ -45,10 +52,11 @@ export function validateRope(rope: RopeConfig, headDim: number): void {
 /** inv_freq[p] for each rotating pair p, with the model's frequency scaling applied. */
 export function inverseFrequencies(rope: RopeConfig): Float64Array {
   const nPairs = rope.rotaryDim / 2;
-  const invFreq = new Float64Array(nPairs);
-  for (let p = 0; p < nPairs; p++) {
-    // inv_freq = theta^(-2p / rotaryDim)
-    invFreq[p] = Math.pow(rope.theta, (-2 * p) / rope.rotaryDim);
+  const frequencyDim = rope.frequencyDim ?? rope.rotaryDim;
+  const invFreq = new Float64Array(nPairs); // pairs past frequencyDim/2 keep frequency 0: no rotation
+  for (let p = 0; p < frequencyDim / 2; p++) {
+    // inv_freq = theta^(-2p / frequencyDim)
+    invFreq[p] = Math.pow(rope.theta, (-2 * p) / frequencyDim);
   }
   const scaling = rope.scaling;
   if (scaling?.type === 'linear') {
@@ -57,7 +65,7 @@ export function inverseFrequencies(rope: RopeConfig): Float64Array {
     const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: ctx } = scaling;
     const lowFreqWavelen = ctx / lowFreqFactor;
     const highFreqWavelen = ctx / highFreqFactor;
-    for (let p = 0; p < nPairs; p++) {
+    for (let p = 0; p < frequencyDim / 2; p++) {
       const wavelen = (2 * Math.PI) / invFreq[p];
       if (wavelen > lowFreqWavelen) {
         invFreq[p] /= factor; // long wavelengths: fully interpolated

@@ -1,0 +1,182 @@
+// The decode loop: feed the prompt, then sample, stream text and feed one token at a time until an
+// end-of-sequence id, a stop string, the token limit or an abort, and report exactly what was fed.
+
+import { EngineError } from '../../protocol/errors.ts';
+import { Sampler, type SamplingParams } from './sampler.ts';
+import { StopStrings, collectEosIds } from './stopConditions.ts';
+
+/** What the generator needs from the model: feeding tokens into the stream and getting the logits after the last one. */
+export interface TokenModel {
+  /**
+   * Appends ids to the model's token stream and resolves to the logits [vocab] after the last one.
+   * When signal aborts, it may reject with EngineError('ABORTED') (or the signal's reason); a
+   * rejected call must leave the stream as it was, because the generator reports those ids as not fed.
+   */
+  feed(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array>;
+}
+
+/**
+ * Turns token ids into text. Decoding a longer list must extend the text of a shorter one, except
+ * that an incomplete character at the end may show as U+FFFD until the token that completes it.
+ */
+export interface TokenDecoder {
+  decode(ids: readonly number[]): string;
+}
+
+export interface GenerateOptions {
+  /** Most tokens to generate, at least 1. */
+  maxTokens: number;
+  sampling: SamplingParams;
+  /** Ids that end the reply; they are neither shown nor fed. */
+  eosIds: readonly number[];
+  stopStrings?: readonly string[];
+  signal?: AbortSignal;
+  /** How many of the most recent ids the repetition penalty sees; default 64. */
+  repetitionWindow?: number;
+  /**
+   * Logits [vocab] after the last id already in the model's stream. Give them, with empty
+   * promptIds, to continue a stream that was fed earlier; leave them out when promptIds is not empty.
+   */
+  startLogits?: Float32Array;
+  /** Ids in the stream before promptIds; only the repetition penalty reads them. */
+  history?: readonly number[];
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Newly shown text; '' while it is held back (a possible stop string, an incomplete character). */
+  text: string;
+  /** Position among the generated tokens, from 0. */
+  index: number;
+}
+
+export type FinishReason = 'eos' | 'stop_string' | 'max_tokens' | 'aborted';
+
+export interface GenerateResult {
+  finishReason: FinishReason;
+  /** Every generated id that was yielded, in order; an end-of-sequence id is not among them. */
+  ids: number[];
+  /**
+   * Exactly the ids this call put into the model's stream, in order: promptIds (unless that feed
+   * was aborted) and then the generated ids that were fed. The last generated id is not fed when the
+   * reply ends on a stop string, the token limit or an abort, so the caller can feed it, or the
+   * chat template's end-of-turn tokens, as it sees fit.
+   */
+  fedIds: number[];
+  /**
+   * The whole reply. It extends the concatenated texts of the yielded tokens with what was still
+   * held back at the end (except after a stop string, which is cut off with everything after it),
+   * so a UI should show this text once the generator returns.
+   */
+  text: string;
+}
+
+export const DEFAULT_REPETITION_WINDOW = 64;
+
+const REPLACEMENT_CHAR = '\uFFFD';
+
+/**
+ * Generates a reply token by token. Aborting options.signal ends it at the next token boundary with
+ * finishReason 'aborted' rather than an exception; stop it that way rather than by breaking out of
+ * the loop, which loses the returned GenerateResult.
+ */
+export async function* generate(
+  model: TokenModel,
+  decoder: TokenDecoder,
+  promptIds: readonly number[],
+  options: GenerateOptions,
+): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
+  checkOptions(promptIds, options);
+  const sampler = new Sampler(options.sampling);
+  const stops = new StopStrings(options.stopStrings ?? []);
+  const eos = new Set(collectEosIds(options.eosIds));
+  const { maxTokens, signal } = options;
+  const window = options.repetitionWindow ?? DEFAULT_REPETITION_WINDOW;
+  const recent = lastN([...(options.history ?? []), ...promptIds], window);
+
+  const ids: number[] = [];
+  const fedIds: number[] = [];
+  let decoded = '';
+  /** The part of decoded already handed to the stop strings. */
+  let consumed = '';
+  let shown = '';
+  const finish = (finishReason: FinishReason): GenerateResult => {
+    const text = finishReason === 'stop_string' ? shown : shown + stops.flush() + decoded.slice(consumed.length);
+    return { finishReason, ids, fedIds, text };
+  };
+  const feed = async (batch: readonly number[]): Promise<Float32Array | undefined> => {
+    try {
+      const logits = await model.feed(batch, signal);
+      fedIds.push(...batch);
+      return logits;
+    } catch (e) {
+      if (isAbort(e, signal)) return undefined;
+      throw e;
+    }
+  };
+
+  let logits = options.startLogits;
+  if (promptIds.length > 0) {
+    if (signal?.aborted) return finish('aborted');
+    logits = await feed(promptIds);
+  }
+  for (;;) {
+    // A model may finish a feed that raced with the abort; the reply still ends here.
+    if (logits === undefined || signal?.aborted) return finish('aborted');
+    const id = sampler.sample(logits, recent);
+    if (eos.has(id)) return finish('eos');
+    ids.push(id);
+    if (window > 0) {
+      recent.push(id);
+      if (recent.length > window) recent.shift();
+    }
+
+    // Decoding the whole reply, not the new id alone, lets multi-byte characters split over
+    // byte-fallback tokens come out whole; a trailing U+FFFD may still be completed by the next token.
+    decoded = decoder.decode(ids);
+    let stable = decoded;
+    while (stable.endsWith(REPLACEMENT_CHAR)) stable = stable.slice(0, -1);
+    const piece = stable.length > consumed.length ? stable.slice(consumed.length) : '';
+    consumed += piece;
+    const scan = stops.push(piece);
+    shown += scan.emit;
+    yield { id, text: scan.emit, index: ids.length - 1 };
+
+    if (scan.stopped) return finish('stop_string');
+    if (ids.length === maxTokens) return finish('max_tokens');
+    if (signal?.aborted) return finish('aborted');
+    logits = await feed([id]);
+  }
+}
+
+function checkOptions(promptIds: readonly number[], options: GenerateOptions): void {
+  const refuse = (message: string): never => {
+    throw new EngineError('CONFIG_INVALID', message);
+  };
+  const { maxTokens, repetitionWindow, startLogits } = options;
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+    refuse(`The maximum reply length must be a whole number of at least 1 token; it is ${maxTokens}.`);
+  }
+  if (repetitionWindow !== undefined && (!Number.isInteger(repetitionWindow) || repetitionWindow < 0)) {
+    refuse(`The repetition window must be a whole number of 0 or more tokens; it is ${repetitionWindow}.`);
+  }
+  if (promptIds.length === 0 && startLogits === undefined) {
+    refuse('There is nothing to generate from: give prompt ids, or the logits of a stream fed earlier as startLogits.');
+  }
+  if (promptIds.length > 0 && startLogits !== undefined) {
+    refuse('Give either prompt ids or startLogits, not both: the logits would not follow the prompt.');
+  }
+}
+
+function isAbort(e: unknown, signal: AbortSignal | undefined): boolean {
+  if (!signal?.aborted) return false;
+  return (
+    e === signal.reason ||
+    (e instanceof EngineError && e.code === 'ABORTED') ||
+    (e instanceof Error && e.name === 'AbortError')
+  );
+}
+
+function lastN(ids: number[], n: number): number[] {
+  return ids.slice(Math.max(0, ids.length - n));
+}

@@ -1,0 +1,108 @@
+// The only module that imports onnxruntime-web. It opens one WebGPU session per decoder segment on
+// the engine's own GPUDevice and runs them with GPU-resident inputs and pre-allocated GPU outputs,
+// so nothing but the logits ever leaves the GPU. Also offers the full-graph CPU (wasm) session
+// that tests use as the oracle.
+
+import * as ort from 'onnxruntime-web/webgpu';
+import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import { EngineError } from '../../protocol/errors.ts';
+import type { ActivationDtype, SplitDecoder } from '../model/splitDecoder.ts';
+
+// Served by the app itself (never a CDN), so the PWA works offline.
+ort.env.wasm.wasmPaths = { wasm: wasmUrl };
+ort.env.wasm.proxy = false;
+
+/** A tensor bound to a GPU buffer, or input ids on the CPU; opaque outside this module. */
+export type SegmentTensor = ort.Tensor;
+
+export function gpuTensor(buffer: GPUBuffer, dtype: ActivationDtype, dims: number[]): SegmentTensor {
+  return ort.Tensor.fromGpuBuffer(buffer, { dataType: dtype, dims });
+}
+
+export function inputIdsTensor(ids: BigInt64Array<ArrayBuffer>): SegmentTensor {
+  return new ort.Tensor('int64', ids, [1, ids.length]);
+}
+
+export class SegmentSessions {
+  private constructor(private readonly sessions: ort.InferenceSession[]) {}
+
+  /** Creates the sessions one at a time (the WebGPU EP refuses concurrent creation). */
+  static async create(device: GPUDevice, split: SplitDecoder): Promise<SegmentSessions> {
+    const sessions: ort.InferenceSession[] = [];
+    try {
+      for (const segment of split.segments) {
+        sessions.push(
+          await ort.InferenceSession.create(segment.model, {
+            executionProviders: [{ name: 'webgpu', device } as ort.InferenceSession.WebGpuExecutionProviderOption],
+            externalData: split.externalData.map(({ path, data }) => ({ path, data })),
+            graphOptimizationLevel: 'all',
+          }),
+        );
+      }
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw new EngineError('MODEL_UNSUPPORTED', 'onnxruntime could not load a part of this model; it may use operators the WebGPU backend lacks.', String(e));
+    }
+    return new SegmentSessions(sessions);
+  }
+
+  /** Runs segment `index`; outputs are written into the given pre-allocated tensors. */
+  async run(index: number, feeds: Record<string, SegmentTensor>, fetches: Record<string, SegmentTensor>): Promise<void> {
+    await this.sessions[index].run(feeds, fetches);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.sessions.map((s) => s.release()));
+  }
+}
+
+/** The whole ONNX decoder on onnxruntime's CPU (wasm) backend, with its own attention and growing
+ *  past_key_values: the reference the split engine must match while the stream fits the cache. */
+export class FullGraphSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly nLayers: number,
+  ) {}
+
+  static async create(model: Uint8Array, externalData: { path: string; data: Uint8Array }[] = []): Promise<FullGraphSession> {
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], externalData });
+    const nLayers = session.inputNames.filter((n) => n.startsWith('past_key_values.') && n.endsWith('.key')).length;
+    return new FullGraphSession(session, nLayers);
+  }
+
+  /** Logits [n, vocab] for `ids` fed after everything fed before. */
+  async feed(ids: number[], past: Map<string, ort.Tensor>): Promise<Float32Array> {
+    const n = ids.length;
+    const pastLength = past.size ? (past.get('past_key_values.0.key')!.dims[2] as number) : 0;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
+    };
+    if (this.session.inputNames.includes('position_ids')) {
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)), [1, n]);
+    }
+    for (let layer = 0; layer < this.nLayers; layer++) {
+      for (const kind of ['key', 'value']) {
+        const name = `past_key_values.${layer}.${kind}`;
+        feeds[name] = past.get(name) ?? this.emptyPast(name);
+      }
+    }
+    const out = await this.session.run(feeds);
+    for (let layer = 0; layer < this.nLayers; layer++) {
+      for (const kind of ['key', 'value']) past.set(`past_key_values.${layer}.${kind}`, out[`present.${layer}.${kind}`]);
+    }
+    return out.logits.data as Float32Array;
+  }
+
+  private emptyPast(name: string): ort.Tensor {
+    const dims = this.session.inputMetadata.find((m) => m.name === name);
+    const shape = dims && 'shape' in dims ? dims.shape : [];
+    const kvHeads = Number(shape[1]);
+    const headSize = Number(shape[3]);
+    return new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headSize]);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SAMPLING, Sampler, validateSampling, type SamplingParams } from '../../../src/engine/generate/sampler.ts';
+import { EngineError } from '../../../src/protocol/errors.ts';
+
+const PLAIN: SamplingParams = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
+
+function sampler(overrides: Partial<SamplingParams>): Sampler {
+  return new Sampler({ ...PLAIN, ...overrides });
+}
+
+/** Draws n ids and returns how often each came up, as fractions. */
+function frequencies(s: Sampler, logits: number[], n: number): number[] {
+  const counts = new Array<number>(logits.length).fill(0);
+  const l = Float32Array.from(logits);
+  for (let i = 0; i < n; i++) counts[s.sample(l, [])]++;
+  return counts.map((c) => c / n);
+}
+
+function softmax(logits: number[], temperature = 1): number[] {
+  const max = Math.max(...logits);
+  const e = logits.map((x) => Math.exp((x - max) / temperature));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
+}
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof EngineError ? e.code : `not an EngineError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+/** Deterministic pseudo-random logits for tests that need a large vocabulary. */
+function randomLogits(n: number, seed: number): Float32Array {
+  let x = seed;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = (x / 2 ** 32) * 10 - 5;
+  }
+  return out;
+}
+
+describe('Sampler', () => {
+  it('greedy decoding picks the largest logit, and the lowest id among ties', () => {
+    const s = sampler({ temperature: 0 });
+    expect(s.sample(Float32Array.from([0.1, 3, -2, 2.9]), [])).toBe(1);
+    expect(s.sample(Float32Array.from([1, 5, 5, 5]), [])).toBe(1);
+    expect(s.sample(Float32Array.from([-Infinity, -7, -Infinity]), [])).toBe(1);
+  });
+
+  it('the repetition penalty divides positive logits and multiplies negative ones, which can change the argmax', () => {
+    const s = sampler({ temperature: 0, repetitionPenalty: 1.2 });
+    expect(s.sample(Float32Array.from([2, 1.8, -1]), [])).toBe(0);
+    expect(s.sample(Float32Array.from([2, 1.8, -1]), [0])).toBe(1); // 2 / 1.2 < 1.8
+    expect(s.sample(Float32Array.from([-1, -1.1]), [0])).toBe(1); // -1 * 1.2 < -1.1
+  });
+
+  it('the repetition penalty hits a token once however often it appears in the recent ids', () => {
+    const s = sampler({ temperature: 0, repetitionPenalty: 1.2 });
+    // Penalised once: 2 / 1.2 = 1.67 > 1.5; three times would give 1.16.
+    expect(s.sample(Float32Array.from([2, 1.5]), [0, 0, 0])).toBe(0);
+  });
+
+  it('does not modify the logits it is given', () => {
+    const logits = Float32Array.from([2, 1, -1, 0.5]);
+    sampler({ repetitionPenalty: 1.3, topK: 2, topP: 0.9 }).sample(logits, [0, 2]);
+    expect([...logits]).toEqual([2, 1, -1, 0.5]);
+  });
+
+  it('the same seed gives the same draws and different seeds give different draws', () => {
+    const logits = new Array<number>(10).fill(0);
+    const draw = (seed: number) => {
+      const s = sampler({ seed });
+      return Array.from({ length: 50 }, () => s.sample(Float32Array.from(logits), []));
+    };
+    expect(draw(42)).toEqual(draw(42));
+    expect(draw(42)).not.toEqual(draw(43));
+    expect(draw(0)).not.toEqual(draw(1));
+  });
+
+  it('at temperature 1 the draws follow the softmax of the logits', () => {
+    const logits = [1, 2, 0.5, -1, 3];
+    const got = frequencies(sampler({ seed: 7 }), logits, 20_000);
+    const want = softmax(logits);
+    for (let i = 0; i < logits.length; i++) expect(Math.abs(got[i] - want[i]), `token ${i}: got ${got[i]}, want ${want[i]}`).toBeLessThan(0.012);
+  });
+
+  it('a temperature of 0.5 sharpens the draws to the softmax of twice the logits', () => {
+    const logits = [1, 2, 0.5, -1, 3];
+    const got = frequencies(sampler({ seed: 9, temperature: 0.5 }), logits, 20_000);
+    const want = softmax(logits, 0.5);
+    for (let i = 0; i < logits.length; i++) expect(Math.abs(got[i] - want[i]), `token ${i}: got ${got[i]}, want ${want[i]}`).toBeLessThan(0.012);
+  });
+
+  it('as the temperature goes to 0 sampling agrees with greedy decoding', () => {
+    // The runner-up is 0.05 behind: at T = 0.1 it still wins sometimes, at T = 0.001 essentially never.
+    const logits = Float32Array.from([1, 1.45, 1.5, -2, 0.3]);
+    const greedy = sampler({ temperature: 0 }).sample(logits, []);
+    expect(greedy).toBe(2);
+    const runnerUp = (temperature: number) => frequencies(sampler({ temperature, seed: 5 }), [...logits], 2000)[1];
+    expect(runnerUp(0.1)).toBeGreaterThan(0.3);
+    expect(runnerUp(0.01)).toBeLessThan(0.02);
+    expect(runnerUp(1e-3)).toBe(0);
+  });
+
+  it('top-k never samples outside the k largest logits and reaches all of them', () => {
+    const logits = randomLogits(5000, 11);
+    const best = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 5);
+    const s = sampler({ topK: 5, temperature: 20, seed: 2 });
+    const seen = new Set<number>();
+    for (let i = 0; i < 3000; i++) seen.add(s.sample(logits, []));
+    expect([...seen].sort((a, b) => a - b)).toEqual([...best].sort((a, b) => a - b));
+  });
+
+  it('top-k keeps the lowest ids among equal logits', () => {
+    const s = sampler({ topK: 3, seed: 4 });
+    const seen = new Set<number>();
+    for (let i = 0; i < 1000; i++) seen.add(s.sample(new Float32Array(10), []));
+    expect([...seen].sort()).toEqual([0, 1, 2]);
+  });
+
+  it('top-p keeps exactly the nucleus and renormalises within it', () => {
+    const logits = [0.5, 0.3, 0.15, 0.05].map(Math.log);
+    const two = frequencies(sampler({ topP: 0.75, seed: 8 }), logits, 20_000);
+    expect(two[2] + two[3]).toBe(0);
+    expect(Math.abs(two[0] - 0.5 / 0.8)).toBeLessThan(0.012);
+    const three = frequencies(sampler({ topP: 0.85, seed: 8 }), logits, 20_000);
+    expect(three[3]).toBe(0);
+    expect(Math.abs(three[2] - 0.15 / 0.95)).toBeLessThan(0.012);
+  });
+
+  it('top-p over a large vocabulary keeps a nucleus made of many small tokens', () => {
+    // Token 999 holds half the probability and 999 equal tokens share the rest, so a nucleus of
+    // 0.9 is token 999 plus the 800 lowest ids (0.5 + 800 * 0.5 / 999 >= 0.9).
+    const vocab = 1000;
+    const logits = new Float32Array(vocab).fill(Math.log(0.5 / (vocab - 1)));
+    logits[vocab - 1] = Math.log(0.5);
+    const s = sampler({ topP: 0.9, seed: 10 });
+    let top = 0;
+    let highestSmall = -1;
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      const id = s.sample(logits, []);
+      if (id === vocab - 1) top++;
+      else highestSmall = Math.max(highestSmall, id);
+    }
+    expect(highestSmall).toBe(799);
+    expect(Math.abs(top / n - 0.5 / 0.9)).toBeLessThan(0.015);
+  });
+
+  it('top-p always keeps the most likely token', () => {
+    const s = sampler({ topP: 0.01, seed: 3 });
+    for (let i = 0; i < 200; i++) expect(s.sample(Float32Array.from([0, 0.2, 0.1]), [])).toBe(1);
+  });
+
+  it('top-p applies to the probabilities renormalised after top-k, as in transformers', () => {
+    // Within the top 3 the probabilities are 4/9, 3/9, 2/9, so 0.75 is reached by two tokens;
+    // over the whole vocabulary 0.4 + 0.3 would fall short and a third token would be kept.
+    const logits = [0.4, 0.3, 0.2, 0.1].map(Math.log);
+    const f = frequencies(sampler({ topK: 3, topP: 0.75, seed: 6 }), logits, 5000);
+    expect(f[2] + f[3]).toBe(0);
+    expect(f[0]).toBeGreaterThan(0);
+    expect(f[1]).toBeGreaterThan(0);
+  });
+
+  it('tokens masked with -Infinity are never sampled', () => {
+    const s = sampler({ seed: 12, temperature: 5 });
+    for (let i = 0; i < 2000; i++) expect(s.sample(Float32Array.from([-Infinity, 0, -Infinity, 0]), []) % 2).toBe(1);
+  });
+
+  it('NaN or +Infinity in the logits, or every logit at -Infinity, is reported as MODEL_CORRUPT', () => {
+    for (const temperature of [0, 1]) {
+      const s = sampler({ temperature });
+      expect(codeOf(() => s.sample(Float32Array.from([0, NaN, 1]), []))).toBe('MODEL_CORRUPT');
+      expect(codeOf(() => s.sample(Float32Array.from([0, Infinity]), []))).toBe('MODEL_CORRUPT');
+      expect(codeOf(() => s.sample(Float32Array.from([-Infinity, -Infinity]), []))).toBe('MODEL_CORRUPT');
+    }
+  });
+
+  it('a recent id outside the vocabulary is refused as CONFIG_INVALID', () => {
+    const s = sampler({ repetitionPenalty: 1.1 });
+    expect(codeOf(() => s.sample(new Float32Array(4), [4]))).toBe('CONFIG_INVALID');
+  });
+
+  it('refuses out-of-range settings with CONFIG_INVALID and accepts the defaults', () => {
+    expect(codeOf(() => validateSampling(DEFAULT_SAMPLING))).toBeUndefined();
+    const bad: Partial<SamplingParams>[] = [
+      { temperature: -0.1 },
+      { temperature: NaN },
+      { temperature: Infinity },
+      { topK: -1 },
+      { topK: 2.5 },
+      { topP: 0 },
+      { topP: 1.01 },
+      { topP: NaN },
+      { repetitionPenalty: 0 },
+      { repetitionPenalty: -1 },
+      { repetitionPenalty: Infinity },
+      { seed: -1 },
+      { seed: 1.5 },
+      { seed: 2 ** 32 },
+    ];
+    for (const b of bad) {
+      expect(codeOf(() => new Sampler({ ...PLAIN, ...b })), JSON.stringify(b)).toBe('CONFIG_INVALID');
+    }
+  });
+});

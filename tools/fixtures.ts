@@ -1,0 +1,54 @@
+// Test fixtures built on demand from ../shared: the stories260K model exported into .cache/fixtures,
+// rebuilt whenever the checkpoint or the exporter is newer than the folder. Safe to call from
+// several test workers at once: each builds in its own temporary folder and renames it into place.
+
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RotaryPlacement } from '../src/engine/model/onnxExport.ts';
+import { exportLlama2cFolder } from './exportLlama2c.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const STORIES260K_DIR = resolve(REPO_ROOT, '../shared/models/stories260K');
+export const STORIES260K_CHECKPOINT = join(STORIES260K_DIR, 'stories260K.bin');
+export const STORIES260K_TOKENIZER = join(STORIES260K_DIR, 'tok512.bin');
+
+const FIXTURE_FILES = ['model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'];
+const INPUTS = [
+  STORIES260K_CHECKPOINT,
+  STORIES260K_TOKENIZER,
+  ...['src/engine/model/llama2c.ts', 'src/engine/model/onnxExport.ts', 'src/engine/model/tokenizerJson.ts'],
+  ...['tools/exportLlama2c.ts', 'tools/fixtures.ts'],
+].map((path) => resolve(REPO_ROOT, path));
+
+/** Absolute path of `.cache/fixtures/stories260K-<variant>/`, exported if missing or stale. */
+export async function ensureStories260kFixture(variant: RotaryPlacement = 'fused'): Promise<string> {
+  const dir = join(REPO_ROOT, '.cache', 'fixtures', `stories260K-${variant}`);
+  const newestInput = Math.max(...(await Promise.all(INPUTS.map(async (path) => (await stat(path)).mtimeMs))));
+  if (await isFresh(dir, newestInput)) return dir;
+
+  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await mkdir(tmp, { recursive: true });
+  try {
+    await exportLlama2cFolder(STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER, tmp, { rotary: variant });
+    if (!(await isFresh(dir, newestInput))) {
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+    }
+  } catch (error) {
+    // Another worker may have renamed its copy into place first; theirs is as good as ours.
+    if (!(await isFresh(dir, newestInput))) throw error;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+async function isFresh(dir: string, newestInput: number): Promise<boolean> {
+  try {
+    const times = await Promise.all(FIXTURE_FILES.map(async (file) => (await stat(join(dir, file))).mtimeMs));
+    return Math.min(...times) >= newestInput;
+  } catch {
+    return false;
+  }
+}

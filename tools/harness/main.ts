@@ -1,0 +1,176 @@
+// The engine page of the harness: loads a model from the URLs a job names and scores or generates
+// with it, exactly as tools/harness.ts describes. Also exposes the onnxruntime oracle to tests.
+
+import { Engine } from '../../src/engine/engine.ts';
+import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { FullGraphSession } from '../../src/engine/ort/segmentSessions.ts';
+import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
+import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
+import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
+
+let gpu: Promise<GpuContext> | null = null;
+
+async function bytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function json(url: string | undefined): Promise<unknown> {
+  return url ? JSON.parse(new TextDecoder().decode(await bytes(url))) : {};
+}
+
+async function loadFiles(model: PageJob['model']): Promise<ModelFiles> {
+  if (model.kind === 'llama2c') return modelFilesFromLlama2c(await bytes(model.checkpoint), await bytes(model.tokenizer));
+  const f = model.files;
+  const onnxName = Object.keys(f).find((name) => name.endsWith('.onnx'));
+  if (!onnxName) throw new Error('the model folder has no .onnx file');
+  const externalData = await Promise.all(
+    Object.keys(f)
+      .filter((name) => name.includes('.onnx_data') || name.endsWith('.onnx.data'))
+      .map(async (name) => ({ path: name, data: await bytes(f[name]) })),
+  );
+  return {
+    model: await bytes(f[onnxName]),
+    externalData,
+    config: (await json(f['config.json'])) as ModelFiles['config'],
+    tokenizerJson: await json(f['tokenizer.json']),
+    tokenizerConfig: await json(f['tokenizer_config.json']),
+    generationConfig: (await json(f['generation_config.json'])) as ModelFiles['generationConfig'],
+  };
+}
+
+const largestPowerOfTwo = (n: number) => 2 ** Math.floor(Math.log2(n));
+const median = (xs: number[]) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function negLogLikelihood(logits: Float32Array, offset: number, vocab: number, target: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
+  return Math.log(sum) + max - logits[offset + target];
+}
+
+/** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. */
+function cacheSettings(job: PageJob, streamLength: number): CacheSettings {
+  const { sinks, window } = job.cache;
+  const chunk = largestPowerOfTwo(job.chunk ?? 64);
+  switch (job.mode) {
+    case 'streaming':
+      return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+    case 'window':
+      return { mode: 'window', nSinks: 0, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+    case 'dense':
+      return { mode: 'dense', nSinks: 0, windowSize: streamLength, maxChunk: Math.min(chunk, largestPowerOfTwo(streamLength)), dtype: 'f32' };
+    case 'recompute': {
+      // A fresh dense pass per token over the S + W tokens it may see.
+      const capacity = sinks + window;
+      return { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(chunk, largestPowerOfTwo(capacity)), dtype: 'f32' };
+    }
+  }
+}
+
+async function score(engine: Engine, job: PageJob, ids: number[]): Promise<ScoreResult> {
+  const vocab = engine.decoder.vocabSize;
+  const nll: number[] = [];
+  const msPerToken: number[] = [];
+  if (job.mode === 'recompute') {
+    const { sinks, window } = job.cache;
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
+      const start = performance.now();
+      engine.decoder.reset();
+      const logits = await engine.feed(visible);
+      msPerToken.push(performance.now() - start);
+      nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
+    }
+  } else {
+    const chunk = job.chunk ?? 64;
+    for (let done = 0; done < ids.length - 1; ) {
+      const piece = ids.slice(done, Math.min(done + chunk, ids.length - 1));
+      const start = performance.now();
+      const logits = await engine.feed(piece, { all: true });
+      const each = (performance.now() - start) / piece.length;
+      piece.forEach((_, i) => {
+        nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[done + i + 1]));
+        msPerToken.push(each);
+      });
+      done += piece.length;
+    }
+  }
+  const mean = nll.reduce((a, b) => a + b, 0) / nll.length;
+  return {
+    nll,
+    ppl: Math.exp(mean),
+    msPerToken: { first1000: median(msPerToken.slice(0, 1000)), last1000: median(msPerToken.slice(-1000)), all: median(msPerToken) },
+  };
+}
+
+async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  if (job.score) {
+    const engine = await Engine.load(files, cacheSettings(job, job.score.length), context);
+    try {
+      return await score(engine, job, job.score);
+    } finally {
+      await engine.unload();
+    }
+  }
+  const g = job.generate!;
+  const promptIds = g.promptIds ?? TextTokenizer.load(files, files.generationConfig).encode(g.prompt!, { addSpecialTokens: true });
+  const engine = await Engine.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
+  try {
+    const reply = engine.reply(promptIds, {
+      maxTokens: g.maxTokens,
+      sampling: { temperature: g.temperature, seed: g.seed, topK: g.topK ?? 0, topP: g.topP ?? 1, repetitionPenalty: g.repetitionPenalty ?? 1 },
+    });
+    let step = await reply.next();
+    while (!step.done) step = await reply.next();
+    return { ids: step.value.ids, text: step.value.text };
+  } finally {
+    await engine.unload();
+  }
+}
+
+/** Logits [n, vocab] per fed chunk from onnxruntime running the whole graph with growing past_key_values. */
+async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promise<number[][]> {
+  const files = await loadFiles(model);
+  const session = await FullGraphSession.create(files.model, files.externalData);
+  const past = new Map();
+  const out: number[][] = [];
+  try {
+    for (const ids of chunks) out.push(Array.from(await session.feed(ids, past)));
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
+/** Engine logits [n, vocab] per fed chunk, for comparison with the oracle. */
+async function engineLogits(job: PageJob, chunks: number[][]): Promise<number[][]> {
+  const files = await loadFiles(job.model);
+  const total = chunks.reduce((a, c) => a + c.length, 0);
+  const engine = await Engine.load(files, cacheSettings(job, total), await (gpu ??= createGpuContext()));
+  const out: number[][] = [];
+  try {
+    for (const ids of chunks) out.push(Array.from(await engine.feed(ids, { all: true })));
+  } finally {
+    await engine.unload();
+  }
+  return out;
+}
+
+const harness = { run, oracleLogits, engineLogits };
+export type Harness = typeof harness;
+declare global {
+  interface Window {
+    harness?: Harness;
+  }
+}
+window.harness = harness;
