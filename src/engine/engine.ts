@@ -14,6 +14,10 @@ export interface ReplyOptions {
   sampling: SamplingParams;
   stopStrings?: readonly string[];
   signal?: AbortSignal;
+  /** Logits after the stream's last token, to reply without feeding a prompt first. */
+  startLogits?: Float32Array;
+  /** Ids already in the stream, for the repetition penalty. */
+  history?: readonly number[];
 }
 
 export class Engine {

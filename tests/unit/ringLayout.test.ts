@@ -80,6 +80,16 @@ describe('RingLayout', () => {
     expect(layout.nTokens).toBe(15);
   });
 
+  it('rollback slots let a truncation reach further back', () => {
+    const sizes = [4, 4, 4, 4, 4, 4, 4];
+    const plain = simulate({ mode: 'streaming', nSinks: 2, windowSize: 6, maxChunk: 4 }, sizes).layout;
+    const roomy = simulate({ mode: 'streaming', nSinks: 2, windowSize: 6, maxChunk: 4, rollbackSlots: 10 }, sizes).layout;
+    expect(roomy.ringSize).toBe(plain.ringSize + 10);
+    expect(plain.canTruncateTo(20)).toBe(false);
+    expect(roomy.canTruncateTo(20)).toBe(true);
+    expect(roomy.canTruncateTo(5)).toBe(false);
+  });
+
   it('refuses chunks larger than the ring can serve, and dense overflow', () => {
     const layout = new RingLayout({ mode: 'streaming', nSinks: 4, windowSize: 16, maxChunk: 8 });
     expect(() => layout.planChunk(9)).toThrow(expect.objectContaining({ code: 'CHUNK_TOO_LARGE' }));

@@ -44,14 +44,14 @@ describe('splitDecoder', () => {
     for (const segment of split.segments) {
       const model = onnx.ModelProto.decode(segment.model);
       const graph = model.graph!;
-      const ops = graph.node.map((n) => n.opType);
+      const ops = (graph.node ?? []).map((n) => n.opType);
       expect(ops).not.toContain('GroupQueryAttention');
       expect(ops).not.toContain('RotaryEmbedding');
-      const io = [...graph.input, ...graph.output].map((v) => v.name);
+      const io = [...(graph.input ?? []), ...(graph.output ?? [])].map((v) => v.name ?? '');
       expect(io.filter((n) => /attention_mask|position_ids|past_key_values|present/.test(n))).toEqual([]);
-      for (const t of graph.initializer) {
+      for (const t of graph.initializer ?? []) {
         if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
-        const entry = Object.fromEntries(t.externalData.map((e) => [e.key, e.value]));
+        const entry = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
         const offset = Number(entry.offset);
         const length = Number(entry.length);
         expect(offset + length).toBeLessThanOrEqual(bytes.byteLength);

@@ -34,6 +34,7 @@ export interface CacheSettings {
   /** Largest prefill piece; a power of two. */
   maxChunk: number;
   dtype: CacheDtype;
+  rollbackSlots?: number;
 }
 
 /** Boundary buffers and the ORT tensors bound to them, for chunks of one size. */
@@ -98,6 +99,7 @@ export class Decoder {
       nSinks: settings.nSinks,
       windowSize: settings.windowSize,
       maxChunk: settings.maxChunk,
+      rollbackSlots: settings.rollbackSlots,
     });
     let attention: StreamingAttention | undefined;
     try {

@@ -4,8 +4,8 @@
 //
 // Slots 0 .. nSinks-1 hold tokens 0 .. nSinks-1 forever. Token t >= nSinks lives in ring slot
 // nSinks + (t - nSinks) mod ringSize, so evicting the oldest window entry is just writing over it.
-// The ring is windowSize + maxChunk - 1 long: while a chunk of n <= maxChunk tokens is written,
-// the first query of the chunk can still see its whole window.
+// The ring is windowSize + maxChunk - 1 long (plus optional rollback slots): while a chunk of
+// n <= maxChunk tokens is written, the first query of the chunk can still see its whole window.
 
 import { EngineError } from '../../protocol/errors.ts';
 
@@ -19,6 +19,9 @@ export interface CacheConfig {
   windowSize: number;
   /** Largest number of tokens appended in one call (prefill chunk). */
   maxChunk: number;
+  /** Extra ring slots that keep recently evicted tokens, so a regenerate or edit that goes back
+   *  at most this many tokens further can still roll the cache back instead of rebuilding it. */
+  rollbackSlots?: number;
 }
 
 /** The tokens appended by one call, for every layer alike. */
@@ -50,7 +53,7 @@ export class RingLayout {
     this.windowSize = config.windowSize;
     this.maxChunk = config.maxChunk;
     // Dense never evicts, so its ring is exactly its capacity.
-    this.ringSize = config.mode === 'dense' ? config.windowSize : config.windowSize + config.maxChunk - 1;
+    this.ringSize = config.mode === 'dense' ? config.windowSize : config.windowSize + config.maxChunk - 1 + (config.rollbackSlots ?? 0);
     this.nSlots = this.nSinks + this.ringSize;
   }
 
@@ -175,5 +178,7 @@ export function validateCacheConfig(config: CacheConfig): void {
   if (!Number.isInteger(windowSize) || windowSize < 1) bad(`the window must be at least 1 token, got ${windowSize}.`);
   if (!Number.isInteger(nSinks) || nSinks < 0) bad(`the sink count must be 0 or more, got ${nSinks}.`);
   if (!Number.isInteger(maxChunk) || maxChunk < 1) bad(`the chunk size must be at least 1, got ${maxChunk}.`);
+  const rollback = config.rollbackSlots ?? 0;
+  if (!Number.isInteger(rollback) || rollback < 0) bad(`the rollback slots must be a whole number of 0 or more, got ${rollback}.`);
   if (mode === 'dense' && maxChunk > windowSize) bad(`a chunk of ${maxChunk} cannot fit a dense cache of ${windowSize}.`);
 }

@@ -1,0 +1,323 @@
+// One conversation's token stream on the engine: keeps the KV cache in step with the transcript
+// the UI sends (continue it, roll it back for regenerate/edit, restore a saved snapshot, or
+// rebuild it from the transcript), generates the reply, and reports what the cache holds.
+
+import { EngineError } from '../../protocol/errors.ts';
+import type {
+  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
+  SamplingChoice, SyncHow,
+} from '../../protocol/messages.ts';
+import { Engine } from '../engine.ts';
+import { createGpuContext, type GpuContext } from '../gpu/device.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from '../model/modelFiles.ts';
+import { PlainTextFormatter, type TurnFormatter } from './turnFormatter.ts';
+
+export interface ChatCallbacks {
+  onSynced(how: SyncHow, prefillTokens: number, reason: string): void;
+  onToken(text: string): void;
+  onCache(state: CacheState): void;
+}
+
+export interface ChatReply {
+  finishReason: FinishReason;
+  text: string;
+  stats: ReplyStats;
+}
+
+/** What the cache holds, in transcript terms. */
+interface StreamState {
+  conversationId: string;
+  /** Messages whose tokens are in the stream, as the stream saw them. */
+  held: ChatMessage[];
+  systemPrompt: string;
+  /** Every token of the transcript stream, in order (the cache may hold only sinks + window). */
+  ids: number[];
+  spans: MessageSpan[];
+  /** Transcript tokens between the sinks and the cache's first window token that a rebuild skipped. */
+  skipped: number;
+  /** Generated ids not fed yet (the last token of a reply that ended on a limit or stop). */
+  pending: number[];
+}
+
+export class ChatEngine {
+  private stream: StreamState | null = null;
+  private abort: AbortController | null = null;
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly model: ModelChoice,
+    private readonly cacheChoice: CacheChoice,
+    private readonly formatter: TurnFormatter,
+  ) {}
+
+  static async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: 'fetch' | 'convert' | 'compile', done: number, total: number) => void, gpu?: GpuContext): Promise<ChatEngine> {
+    const context = gpu ?? (await createGpuContext());
+    const files = await fetchModelFiles(model, onProgress);
+    onProgress('compile', 0, 1);
+    const engine = await Engine.load(files, { ...cache, dtype: 'f32' }, context);
+    onProgress('compile', 1, 1);
+    return new ChatEngine(engine, model, cache, new PlainTextFormatter(engine.tokenizer));
+  }
+
+  info(): ModelInfo {
+    const { adapterInfo } = this.engine.gpu;
+    return {
+      key: this.model.key,
+      label: this.model.label,
+      nLayers: this.engine.decoder.cache.config.nLayers,
+      vocabSize: this.engine.decoder.vocabSize,
+      hasChatTemplate: this.formatter.hasChatTemplate,
+      adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' '),
+      cache: this.cacheState(),
+    };
+  }
+
+  /** Brings the cache in step with `conversation`, then streams the reply to its last message. */
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
+    if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
+    if (conversation.messages.length === 0) throw new EngineError('CONFIG_INVALID', 'Write a message first.');
+    const abort = (this.abort = new AbortController());
+    const started = performance.now();
+    try {
+      const { how, reason, feed } = this.sync(conversation, snapshot);
+      callbacks.onSynced(how, feed.length, reason);
+      const prefillIds = feed.length > 0 ? feed : this.refeedLastToken();
+      const prefillStart = performance.now();
+      let logits: Float32Array;
+      try {
+        logits = await this.engine.feed(prefillIds, { signal: abort.signal });
+      } catch (e) {
+        // Whatever part of the prompt got in, the stream no longer matches the transcript.
+        this.stream = null;
+        if (e instanceof EngineError && e.code === 'ABORTED') return emptyReply(prefillIds.length, performance.now() - prefillStart);
+        throw e;
+      }
+      const prefillMs = performance.now() - prefillStart;
+      callbacks.onCache(this.cacheState());
+
+      const replyStart = this.stream!.ids.length;
+      const times: number[] = [];
+      let last = performance.now();
+      let firstTokenAt = 0;
+      const reply = this.engine.reply([], { maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids });
+      let step = await reply.next();
+      while (!step.done) {
+        const now = performance.now();
+        times.push(now - last);
+        last = now;
+        if (!firstTokenAt) firstTokenAt = now;
+        if (step.value.text) callbacks.onToken(step.value.text);
+        step = await reply.next();
+      }
+      const result = step.value;
+      const stream = this.stream!;
+      const fedReply = result.fedIds;
+      stream.ids.push(...fedReply);
+      stream.pending = result.ids.slice(fedReply.length);
+      stream.held.push({ id: replyId, role: 'assistant', content: result.text });
+      stream.spans.push({ messageId: replyId, start: replyStart, end: stream.ids.length });
+      callbacks.onCache(this.cacheState());
+      return {
+        finishReason: result.finishReason,
+        text: result.text,
+        stats: {
+          prefillTokens: prefillIds.length,
+          prefillMs,
+          decodeTokens: result.ids.length,
+          decodeMs: times.reduce((a, b) => a + b, 0),
+          timeToFirstTokenMs: firstTokenAt ? firstTokenAt - started : 0,
+          msPerToken: times,
+        },
+      };
+    } catch (e) {
+      this.stream = null; // the cache no longer matches any transcript: the next turn rebuilds
+      throw e;
+    } finally {
+      this.abort = null;
+    }
+  }
+
+  /** The reply needs the logits after the stream's last token; when nothing new is fed (a
+   *  regenerate right after the user's message) that token is dropped and fed again. */
+  private refeedLastToken(): number[] {
+    const layout = this.engine.decoder.cache.layout;
+    const last = this.stream!.ids[this.stream!.ids.length - 1];
+    layout.truncate(layout.nTokens - 1);
+    return [last];
+  }
+
+  stop(): void {
+    this.abort?.abort();
+  }
+
+  /** The current conversation's cache, for saving beside its transcript. */
+  async snapshot(): Promise<CacheSnapshot | null> {
+    const stream = this.stream;
+    if (!stream || stream.skipped > 0) return null;
+    return {
+      conversationId: stream.conversationId,
+      modelKey: this.model.key,
+      cacheKey: this.cacheKey,
+      systemPrompt: stream.systemPrompt,
+      held: stream.held.map((m) => ({ ...m })),
+      streamIds: [...stream.ids],
+      spans: stream.spans.map((s) => ({ ...s })),
+      pending: [...stream.pending],
+      bytes: await this.engine.decoder.cache.snapshot(),
+    };
+  }
+
+  async unload(): Promise<void> {
+    this.stop();
+    await this.engine.unload();
+  }
+
+  private get cacheKey(): string {
+    const c = this.cacheChoice;
+    return `${c.mode}:${c.nSinks}:${c.windowSize}:${c.maxChunk}:${c.rollbackSlots}`;
+  }
+
+  /** Decides how the cache follows the transcript and returns the ids still to feed. */
+  private sync(conversation: Conversation, snapshot?: CacheSnapshot): { how: SyncHow; reason: string; feed: number[] } {
+    const layout = this.engine.decoder.cache.layout;
+    const current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
+    if (current) {
+      const same = sharedPrefix(current.held, conversation.messages);
+      if (same === current.held.length) {
+        return { how: 'continued', reason: 'The cache already holds this conversation.', feed: this.extend(current, conversation, same) };
+      }
+      const branch = current.spans[same].start;
+      if (current.skipped === 0 && layout.canTruncateTo(branch)) {
+        layout.truncate(branch);
+        current.ids.length = branch;
+        current.spans.length = same;
+        current.held.length = same;
+        current.pending = [];
+        return { how: 'rolled-back', reason: `Rolled the cache back to token ${branch}, where the conversation changed.`, feed: this.extend(current, conversation, same) };
+      }
+    }
+    if (snapshot && this.snapshotFits(snapshot, conversation)) {
+      this.engine.decoder.cache.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
+      const restored: StreamState = {
+        conversationId: conversation.id, held: snapshot.held.map((m) => ({ ...m })), systemPrompt: snapshot.systemPrompt,
+        ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: 0, pending: [...snapshot.pending],
+      };
+      this.stream = restored;
+      return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(restored, conversation, restored.held.length) };
+    }
+    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.');
+  }
+
+  private snapshotFits(snapshot: CacheSnapshot, conversation: Conversation): boolean {
+    return snapshot.modelKey === this.model.key && snapshot.cacheKey === this.cacheKey && snapshot.conversationId === conversation.id &&
+      snapshot.systemPrompt === conversation.systemPrompt && sharedPrefix(snapshot.held, conversation.messages) === snapshot.held.length;
+  }
+
+  /** Ids for messages [from, ...) plus any reply token not fed yet; records their spans. */
+  private extend(stream: StreamState, conversation: Conversation, from: number): number[] {
+    const turn = this.formatter.append(conversation, from);
+    const feed = [...stream.pending, ...turn.ids];
+    let at = stream.ids.length + stream.pending.length;
+    if (stream.pending.length > 0 && stream.spans.length > 0) stream.spans[stream.spans.length - 1].end += stream.pending.length;
+    for (const span of turn.spans) {
+      stream.spans.push({ messageId: span.messageId, start: at, end: at + span.length });
+      at += span.length;
+    }
+    stream.ids.push(...feed);
+    stream.held.push(...conversation.messages.slice(from).map((m) => ({ ...m })));
+    stream.pending = [];
+    return feed;
+  }
+
+  /** A fresh cache from the transcript: its first nSinks tokens, then its last windowSize tokens. */
+  private rebuild(conversation: Conversation, reason: string): { how: SyncHow; reason: string; feed: number[] } {
+    this.engine.decoder.reset();
+    const fresh: StreamState = { conversationId: conversation.id, held: [], systemPrompt: conversation.systemPrompt, ids: [], spans: [], skipped: 0, pending: [] };
+    const all = this.extend(fresh, conversation, 0);
+    const { nSinks, windowSize } = this.engine.decoder.cache.layout;
+    const keep = nSinks + windowSize;
+    const feed = all.length <= keep ? all : [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
+    fresh.skipped = all.length - feed.length;
+    this.stream = fresh;
+    if (conversation.messages.length === 1) return { how: 'started', reason: 'Started the stream of a new conversation.', feed };
+    return { how: 'rebuilt', reason, feed };
+  }
+
+  cacheState(): CacheState {
+    const cache = this.engine.decoder.cache;
+    const layout = cache.layout;
+    const stream = this.stream;
+    const nTokens = layout.nTokens + (stream?.skipped ?? 0);
+    return {
+      conversationId: stream?.conversationId ?? null,
+      nSinks: layout.nSinks,
+      windowSize: layout.windowSize,
+      ringSize: layout.ringSize,
+      nTokens,
+      evicted: layout.evictedCount + (stream?.skipped ?? 0),
+      ringHead: layout.slotOf(layout.nTokens),
+      bytesPerToken: 2 * cache.config.nLayers * cache.bytesPerSlot,
+      totalBytes: cache.totalBytes,
+      spans: stream ? stream.spans.map((s) => ({ ...s })) : [],
+    };
+  }
+}
+
+function emptyReply(prefillTokens: number, prefillMs: number): ChatReply {
+  return { finishReason: 'aborted', text: '', stats: { prefillTokens, prefillMs, decodeTokens: 0, decodeMs: 0, timeToFirstTokenMs: 0, msPerToken: [] } };
+}
+
+function sharedPrefix(held: ChatMessage[], messages: ChatMessage[]): number {
+  let k = 0;
+  while (k < held.length && k < messages.length && held[k].id === messages[k].id && held[k].role === messages[k].role && held[k].content === messages[k].content) k++;
+  return k;
+}
+
+async function fetchBytes(url: string, onProgress: (done: number, total: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) {
+    throw new EngineError('MODEL_CORRUPT', `Could not fetch ${url} (HTTP ${response.status}); check the address or your connection and try again.`);
+  }
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const chunks: Uint8Array[] = [];
+  let done = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    chunks.push(value);
+    done += value.byteLength;
+    onProgress(done, total || done);
+  }
+  const out = new Uint8Array(done);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+async function fetchModelFiles(model: ModelChoice, onProgress: (phase: 'fetch' | 'convert' | 'compile', done: number, total: number) => void): Promise<ModelFiles> {
+  const progress = (done: number, total: number) => onProgress('fetch', done, total);
+  const source = model.source;
+  if (source.kind === 'llama2c') {
+    const checkpoint = await fetchBytes(source.checkpointUrl, progress);
+    const tokenizer = await fetchBytes(source.tokenizerUrl, progress);
+    onProgress('convert', 0, 1);
+    return modelFilesFromLlama2c(checkpoint, tokenizer);
+  }
+  const url = (name: string) => new URL(name, source.baseUrl).href;
+  const json = async (name: string) => {
+    const response = await fetch(url(name));
+    return response.ok ? ((await response.json()) as unknown) : {};
+  };
+  return {
+    model: await fetchBytes(url(source.modelFile), progress),
+    externalData: await Promise.all((source.externalDataFiles ?? []).map(async (name) => ({ path: name, data: await fetchBytes(url(name), progress) }))),
+    config: (await json('config.json')) as ModelFiles['config'],
+    tokenizerJson: await json('tokenizer.json'),
+    tokenizerConfig: await json('tokenizer_config.json'),
+    generationConfig: (await json('generation_config.json')) as ModelFiles['generationConfig'],
+  };
+}

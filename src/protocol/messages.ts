@@ -1,0 +1,136 @@
+// The worker protocol: every message between the UI (client/) and the engine worker
+// (engine/engine.worker.ts), as one discriminated union each way. Plain data only, so it survives
+// structured cloning; errors travel as EngineErrorData and are rebuilt on the UI side.
+
+import type { EngineErrorData } from './errors.ts';
+
+export type AttentionMode = 'streaming' | 'window' | 'dense';
+
+/** Where a model's files come from. */
+export type ModelSource =
+  /** A llama2.c checkpoint and its tokenizer at URLs (the app's own server, or the hub). */
+  | { kind: 'llama2c'; checkpointUrl: string; tokenizerUrl: string }
+  /** An ONNX folder at a base URL: model file (+ external data) and the JSON files beside it. */
+  | { kind: 'onnx'; baseUrl: string; modelFile: string; externalDataFiles?: string[] };
+
+export interface ModelChoice {
+  /** Stable key for settings and snapshots, e.g. "stories260K". */
+  key: string;
+  label: string;
+  source: ModelSource;
+}
+
+export interface CacheChoice {
+  mode: AttentionMode;
+  nSinks: number;
+  windowSize: number;
+  /** Largest prefill chunk, a power of two. */
+  maxChunk: number;
+  /** Ring slots kept past the window so regenerate and edit can roll back instead of rebuilding. */
+  rollbackSlots: number;
+}
+
+export interface SamplingChoice {
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+  seed: number;
+}
+
+export type Role = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  id: string;
+  role: Role;
+  content: string;
+}
+
+export interface Conversation {
+  id: string;
+  systemPrompt: string;
+  /** The transcript, oldest first; the reply goes after the last message. */
+  messages: ChatMessage[];
+}
+
+/** A saved KV cache of one conversation, valid for one model and cache setting. */
+export interface CacheSnapshot {
+  conversationId: string;
+  modelKey: string;
+  cacheKey: string;
+  systemPrompt: string;
+  /** Messages in the stream, as the stream saw them. */
+  held: ChatMessage[];
+  /** The conversation's token stream, and which message each token came from. */
+  streamIds: number[];
+  spans: MessageSpan[];
+  /** Generated ids not yet fed (the last token of a reply that ended on a limit or stop). */
+  pending: number[];
+  bytes: Uint8Array;
+}
+
+/** Stream indices [start, end) of one message's tokens. */
+export interface MessageSpan {
+  messageId: string;
+  start: number;
+  end: number;
+}
+
+export interface CacheState {
+  conversationId: string | null;
+  nSinks: number;
+  windowSize: number;
+  /** Slots of the ring (window + prefill headroom). */
+  ringSize: number;
+  /** Tokens in the stream so far. */
+  nTokens: number;
+  /** Tokens the next token can no longer see. */
+  evicted: number;
+  /** Ring slot that the next token will write. */
+  ringHead: number;
+  bytesPerToken: number;
+  totalBytes: number;
+  spans: MessageSpan[];
+}
+
+export type SyncHow = 'started' | 'continued' | 'rolled-back' | 'restored-snapshot' | 'rebuilt';
+
+export interface ReplyStats {
+  prefillTokens: number;
+  prefillMs: number;
+  decodeTokens: number;
+  decodeMs: number;
+  timeToFirstTokenMs: number;
+  /** ms per generated token, in order (for the latency chart). */
+  msPerToken: number[];
+}
+
+export type FinishReason = 'eos' | 'stop_string' | 'max_tokens' | 'aborted';
+
+export interface ModelInfo {
+  key: string;
+  label: string;
+  nLayers: number;
+  vocabSize: number;
+  hasChatTemplate: boolean;
+  adapter: string;
+  cache: CacheState;
+}
+
+export type Request =
+  | { type: 'load'; requestId: number; model: ModelChoice; cache: CacheChoice }
+  | { type: 'chat'; requestId: number; conversation: Conversation; replyId: string; sampling: SamplingChoice; maxTokens: number; snapshot?: CacheSnapshot }
+  | { type: 'stop' }
+  | { type: 'snapshot'; requestId: number }
+  | { type: 'unload'; requestId: number };
+
+export type Event =
+  | { type: 'progress'; requestId: number; phase: 'fetch' | 'convert' | 'compile'; done: number; total: number }
+  | { type: 'loaded'; requestId: number; info: ModelInfo }
+  | { type: 'synced'; requestId: number; how: SyncHow; prefillTokens: number; reason: string }
+  | { type: 'token'; requestId: number; text: string }
+  | { type: 'cache'; state: CacheState }
+  | { type: 'done'; requestId: number; finishReason: FinishReason; text: string; stats: ReplyStats }
+  | { type: 'snapshot'; requestId: number; snapshot: CacheSnapshot | null }
+  | { type: 'unloaded'; requestId: number }
+  | { type: 'error'; requestId: number | null; error: EngineErrorData };

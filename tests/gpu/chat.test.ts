@@ -1,0 +1,130 @@
+// The engine worker through EngineClient, on the real stories260K model: how the cache follows a
+// conversation turn by turn (start, continue, roll back, restore, rebuild), stop, and evictions.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPage, type BrowserPage } from '../../tools/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import type { ChatMessage, Conversation, SamplingChoice } from '../../src/protocol/messages.ts';
+import type { ChatLab, TurnResult } from './chat/main.ts';
+
+const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+let browser: BrowserPage;
+
+function call<K extends keyof ChatLab>(method: K, ...args: Parameters<ChatLab[K]>): Promise<Awaited<ReturnType<ChatLab[K]>>> {
+  return browser.page.evaluate(
+    ([m, a]) => (window.chatLab![m as K] as (...x: unknown[]) => unknown)(...(a as unknown[])),
+    [method, args] as const,
+  ) as Promise<Awaited<ReturnType<ChatLab[K]>>>;
+}
+
+const user = (id: string, content: string): ChatMessage => ({ id, role: 'user', content });
+const assistant = (id: string, content: string): ChatMessage => ({ id, role: 'assistant', content });
+
+beforeAll(async () => {
+  browser = await openPage('tests/gpu/chat/index.html');
+  await browser.page.waitForFunction(() => window.chatLab !== undefined, null, { timeout: 60_000 });
+  const info = await call('load', {
+    key: 'stories260K',
+    label: 'stories260K',
+    source: { kind: 'llama2c', checkpointUrl: `/@fs${STORIES260K_CHECKPOINT}`, tokenizerUrl: `/@fs${STORIES260K_TOKENIZER}` },
+  }, { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 64 });
+  expect(info).toMatchObject({ key: 'stories260K', nLayers: 5, vocabSize: 512, hasChatTemplate: false });
+  expect(info.cache).toMatchObject({ nSinks: 4, windowSize: 96, nTokens: 0 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the engine worker keeps one token stream per conversation', () => {
+  const c1: Conversation = { id: 'c1', systemPrompt: '', messages: [user('u1', 'Once upon a time, there was a little dog.')] };
+  let first: TurnResult;
+  let second: TurnResult;
+
+  it('starts a conversation, then continues it prefilling only the new message', async () => {
+    first = await call('turn', c1, 'a1', greedy, 20);
+    expect(first.how).toBe('started');
+    expect(first.text.length).toBeGreaterThan(10);
+    expect(first.streamedText).toBe(first.text);
+    expect(first.cache?.spans.map((s) => s.messageId)).toEqual(['u1', 'a1']);
+
+    c1.messages.push(assistant('a1', first.text), user('u2', ' The dog was happy.'));
+    second = await call('turn', c1, 'a2', greedy, 20);
+    expect(second.how).toBe('continued');
+    // ' The dog was happy.' plus the reply's last token, which the generator does not feed.
+    expect(second.prefillTokens).toBeLessThan(10);
+    expect(second.cache?.spans.map((s) => s.messageId)).toEqual(['u1', 'a1', 'u2', 'a2']);
+  });
+
+  it('regenerate rolls the cache back to the reply and, greedy, gives the same reply', async () => {
+    const again = await call('turn', c1, 'a2b', greedy, 20);
+    expect(again.how).toBe('rolled-back');
+    expect(again.text).toBe(second.text);
+  });
+
+  it('editing an earlier message rolls back to it and answers the new text', async () => {
+    const edited: Conversation = { ...c1, messages: [c1.messages[0], c1.messages[1], user('u2', ' The dog was sad.')] };
+    const result = await call('turn', edited, 'a2c', greedy, 20);
+    expect(result.how).toBe('rolled-back');
+    expect(result.prefillTokens).toBeGreaterThan(0);
+  });
+
+  it('a saved snapshot restores the conversation after another one used the cache', async () => {
+    const conv: Conversation = { id: 'c3', systemPrompt: '', messages: [user('x1', 'Tom had a red ball.')] };
+    const a = await call('turn', conv, 'y1', greedy, 15);
+    conv.messages.push(assistant('y1', a.text), user('x2', ' He threw it.'));
+    expect(await call('saveSnapshot', 'c3')).toBeGreaterThan(0);
+    const continued = await call('turn', conv, 'y2', greedy, 15);
+    expect(continued.how).toBe('continued');
+
+    await call('turn', { id: 'other', systemPrompt: '', messages: [user('o1', 'A cat sat.')] }, 'o2', greedy, 5);
+    const restored = await call('turn', conv, 'y2', greedy, 15, { snapshotOf: 'c3' });
+    expect(restored.how).toBe('restored-snapshot');
+    expect(restored.text).toBe(continued.text);
+
+    await call('turn', { id: 'other', systemPrompt: '', messages: [user('o1', 'A cat sat.')] }, 'o2', greedy, 5);
+    const rebuilt = await call('turn', conv, 'y2', greedy, 15);
+    expect(rebuilt.how).toBe('rebuilt');
+    expect(rebuilt.text).toBe(continued.text); // the transcript still fits the cache: rebuilding is exact
+  });
+
+  it('stop ends a reply within a token, and the conversation goes on', async () => {
+    const conv: Conversation = { id: 'c4', systemPrompt: '', messages: [user('s1', 'Lily went to the park.')] };
+    const stopped = await call('turn', conv, 's2', { ...greedy, temperature: 0.8, seed: 3 }, 200, { stopAfterTokens: 3 });
+    expect(stopped.finishReason).toBe('aborted');
+    expect(stopped.decodeTokens).toBeLessThanOrEqual(5);
+    conv.messages.push(assistant('s2', stopped.text), user('s3', ' Then it rained.'));
+    const next = await call('turn', conv, 's4', greedy, 10);
+    expect(next.how).toBe('continued');
+  });
+
+  it('a long conversation streams past the window: tokens are evicted, replies keep coming, old messages leave', async () => {
+    const conv: Conversation = { id: 'long', systemPrompt: '', messages: [user('l0', 'Once upon a time, there was a girl named Sue.')] };
+    let result: TurnResult | undefined;
+    for (let turn = 0; turn < 8; turn++) {
+      result = await call('turn', conv, `r${turn}`, { ...greedy, temperature: 0.9, seed: turn }, 40);
+      expect(['started', 'continued']).toContain(result.how);
+      expect(result.text.length).toBeGreaterThan(0);
+      conv.messages.push(assistant(`r${turn}`, result.text), user(`l${turn + 1}`, ' And then?'));
+    }
+    const cache = result!.cache!;
+    expect(cache.nTokens).toBeGreaterThan(4 + 96 + 100);
+    expect(cache.evicted).toBe(cache.nTokens - 4 - 96 + 1);
+    const gone = cache.spans.filter((s) => s.end <= cache.nTokens - 96 && s.start >= 4);
+    expect(gone.length).toBeGreaterThan(0);
+
+    // Editing the last message rolls back; editing one that left the window rebuilds the cache.
+    conv.messages.pop(); // the question that was never sent
+    const lastQuestion = conv.messages[conv.messages.length - 2];
+    const edited: Conversation = { ...conv, messages: [...conv.messages.slice(0, -2), user(lastQuestion.id, ' And then what?')] };
+    expect((await call('turn', edited, 'rx', greedy, 5)).how).toBe('rolled-back');
+    const far: Conversation = { ...conv, messages: [...conv.messages.slice(0, 2), user('l1', ' And then the sun came out.'), ...conv.messages.slice(3)] };
+    const farResult = await call('turn', far, 'ry', greedy, 5);
+    expect(farResult.how).toBe('rebuilt');
+    expect(farResult.cache!.evicted).toBeGreaterThan(0);
+  });
+
+  it('refuses to chat before a model is loaded, with a sentence', async () => {
+    expect(await call('chatWithoutModelFails')).toMatch(/^CONFIG_INVALID: No model is loaded; load one first\.$/);
+  });
+});
