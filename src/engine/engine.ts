@@ -7,6 +7,7 @@ import { generate, type GeneratedToken, type GenerateResult } from './generate/g
 import { validateSampling, type SamplingParams } from './generate/sampler.ts';
 import { rotaryFromConfig, type ModelFiles } from './model/modelFiles.ts';
 import { splitDecoder } from './model/splitDecoder.ts';
+import { endOfTurnIds } from './text/conversationStream.ts';
 import { TextTokenizer } from './text/tokenizer.ts';
 
 export interface ReplyOptions {
@@ -25,6 +26,8 @@ export class Engine {
     readonly gpu: GpuContext,
     readonly decoder: Decoder,
     readonly tokenizer: TextTokenizer,
+    /** Ids that end a reply: the model's EOS and end-of-turn tokens. */
+    readonly stopIds: readonly number[],
   ) {}
 
   static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext): Promise<Engine> {
@@ -32,7 +35,7 @@ export class Engine {
     const tokenizer = TextTokenizer.load(files, files.generationConfig);
     const split = splitDecoder(files.model, files.externalData);
     const decoder = await Decoder.load(context.device, split, rotaryFromConfig(files.config), cache);
-    return new Engine(context, decoder, tokenizer);
+    return new Engine(context, decoder, tokenizer, endOfTurnIds(files));
   }
 
   /** Feeds ids into the stream; logits after the last id, or after every id with `all`. */
@@ -46,7 +49,7 @@ export class Engine {
     const model = { feed: (ids: readonly number[], signal?: AbortSignal) => this.decoder.forward(ids, { signal }) };
     return generate(model, { decode: (ids) => this.tokenizer.decode(ids) }, promptIds, {
       ...options,
-      eosIds: this.tokenizer.eosIds,
+      eosIds: this.stopIds,
     });
   }
 

@@ -10,7 +10,8 @@ import type {
 import { Engine } from '../engine.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../model/modelFiles.ts';
-import { PlainTextFormatter, type TurnFormatter } from './turnFormatter.ts';
+import { ChatTemplate } from '../text/chatTemplate.ts';
+import { TurnFormatter } from './turnFormatter.ts';
 
 export interface ChatCallbacks {
   onSynced(how: SyncHow, prefillTokens: number, reason: string): void;
@@ -56,7 +57,8 @@ export class ChatEngine {
     onProgress('compile', 0, 1);
     const engine = await Engine.load(files, { ...cache, dtype: 'f32' }, context);
     onProgress('compile', 1, 1);
-    return new ChatEngine(engine, model, cache, new PlainTextFormatter(engine.tokenizer));
+    const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
+    return new ChatEngine(engine, model, cache, new TurnFormatter(template, engine.tokenizer));
   }
 
   info(): ModelInfo {
@@ -312,6 +314,10 @@ async function fetchModelFiles(model: ModelChoice, onProgress: (phase: 'fetch' |
     const response = await fetch(url(name));
     return response.ok ? ((await response.json()) as unknown) : {};
   };
+  const text = async (name: string) => {
+    const response = await fetch(url(name));
+    return response.ok ? await response.text() : undefined;
+  };
   return {
     model: await fetchBytes(url(source.modelFile), progress),
     externalData: await Promise.all((source.externalDataFiles ?? []).map(async (name) => ({ path: name, data: await fetchBytes(url(name), progress) }))),
@@ -319,5 +325,6 @@ async function fetchModelFiles(model: ModelChoice, onProgress: (phase: 'fetch' |
     tokenizerJson: await json('tokenizer.json'),
     tokenizerConfig: await json('tokenizer_config.json'),
     generationConfig: (await json('generation_config.json')) as ModelFiles['generationConfig'],
+    chatTemplateJinja: await text('chat_template.jinja'),
   };
 }

@@ -1,9 +1,18 @@
-// Turns conversation messages into the token ids that extend a conversation's stream. Models
-// without a chat template (the llama2.c story models) continue text: the stream is the messages'
-// text one after another, so a "chat" with them is writing a story together.
+// Turns conversation messages into the token ids that extend a conversation's stream, through the
+// model's chat template (or, for models without one such as the llama2.c story models, the plain
+// template that writes the messages' text one after another: chatting is writing a story together).
+//
+// The stream is never re-encoded: a turn renders the conversation with the last reply the stream
+// holds replaced by a marker, and encodes only what the template writes after it, one message at a
+// time so each message's tokens are known (the UI marks messages that left the window).
 
 import type { Conversation } from '../../protocol/messages.ts';
-import type { TextTokenizer } from '../text/tokenizer.ts';
+import { EngineError } from '../../protocol/errors.ts';
+import type { ChatMessage, ChatTemplate } from '../text/chatTemplate.ts';
+
+export interface TokenEncoder {
+  encode(text: string): number[];
+}
 
 export interface TurnIds {
   ids: number[];
@@ -11,29 +20,51 @@ export interface TurnIds {
   spans: { messageId: string; length: number }[];
 }
 
-export interface TurnFormatter {
-  readonly hasChatTemplate: boolean;
-  /** Ids that extend a stream holding messages [0, from) so it holds them all and ends where the
-   *  reply begins. `from` 0 means an empty stream (BOS and system prompt come first). */
-  append(conversation: Conversation, from: number): TurnIds;
-}
+const REPLY_MARK = '\uE000reply\uE001';
 
-export class PlainTextFormatter implements TurnFormatter {
-  readonly hasChatTemplate = false;
+export class TurnFormatter {
+  constructor(
+    private readonly template: ChatTemplate,
+    private readonly tokenizer: TokenEncoder,
+    private readonly kwargs: Readonly<Record<string, unknown>> = {},
+  ) {}
 
-  constructor(private readonly tokenizer: TextTokenizer) {}
+  get hasChatTemplate(): boolean {
+    return !this.template.isPlain;
+  }
 
+  /**
+   * Ids that extend a stream holding messages [0, from) so it holds them all and ends where the
+   * reply begins. `from` 0 means an empty stream; otherwise message from - 1 is the last reply
+   * the stream holds, as the ids the model generated.
+   */
   append(conversation: Conversation, from: number): TurnIds {
+    const system: ChatMessage[] = conversation.systemPrompt ? [{ role: 'system', content: conversation.systemPrompt }] : [];
+    const messages: ChatMessage[] = conversation.messages.map((m, i) => ({ role: m.role, content: i === from - 1 ? REPLY_MARK : m.content }));
+    const render = (count: number, last: boolean) =>
+      this.template.render([...system, ...messages.slice(0, count)], { addGenerationPrompt: last, kwargs: this.kwargs });
+
+    let done = '';
+    if (from > 0) {
+      const text = render(from, false);
+      const cut = text.lastIndexOf(REPLY_MARK);
+      if (cut < 0) {
+        throw new EngineError('CHAT_TEMPLATE_FAILED', "The model's chat template leaves out the assistant's last reply, so the conversation cannot go on in one token stream; choose another model.");
+      }
+      done = text.slice(0, cut + REPLY_MARK.length);
+    }
     const ids: number[] = [];
     const spans: TurnIds['spans'] = [];
-    if (from === 0) {
-      if (this.tokenizer.bosId !== undefined) ids.push(this.tokenizer.bosId);
-      if (conversation.systemPrompt) ids.push(...this.tokenizer.encode(conversation.systemPrompt));
-    }
-    for (const message of conversation.messages.slice(from)) {
-      const own = this.tokenizer.encode(message.content);
-      spans.push({ messageId: message.id, length: own.length + (spans.length === 0 ? ids.length : 0) });
+    const n = conversation.messages.length;
+    for (let k = from; k < n; k++) {
+      const text = render(k + 1, k === n - 1);
+      // A template that re-renders earlier turns differently (Qwen3 drops old <think> blocks) only
+      // changes what comes before `done`; what follows the last held reply is still appended.
+      const start = text.startsWith(done) ? done.length : text.lastIndexOf(REPLY_MARK) + REPLY_MARK.length;
+      const own = this.tokenizer.encode(text.slice(start));
+      spans.push({ messageId: conversation.messages[k].id, length: own.length });
       ids.push(...own);
+      done = text;
     }
     return { ids, spans };
   }

@@ -29,6 +29,8 @@ export interface ModelFiles {
   tokenizerJson: unknown;
   tokenizerConfig: unknown;
   generationConfig: { eos_token_id?: number | number[]; bos_token_id?: number };
+  /** chat_template.jinja, where a model ships its template as a file. */
+  chatTemplateJinja?: string;
 }
 
 /** Converts a llama2.c checkpoint and tokenizer (karpathy/tinyllamas) into an ONNX decoder. */

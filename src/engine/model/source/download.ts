@@ -19,7 +19,7 @@ export async function transferFile(file: RemoteFile, folder: ModelFolder, option
   const partial = await folder.partial(file);
   let hasher = file.digest ? createHasher(file.digest, file.size) : null;
   // A hash state cannot be saved, so the bytes stored by an earlier attempt are hashed again first.
-  for (const segment of partial.segments) await hashBlob(hasher, segment.file, signal);
+  for (const segment of partial.segments) await hashBlob(hasher, segment, signal);
   let stored = partial.storedBytes;
   onBytes(stored, 0);
 
@@ -69,6 +69,9 @@ async function request(file: RemoteFile, from: number, signal?: AbortSignal): Pr
     return request(file, 0, signal);
   }
   if (response.status === 404) throw new EngineError('MODEL_NOT_FOUND', `The server no longer has ${file.path}. Download the model again; if it is gone from the hub, pick another.`, file.url);
+  if (response.status === 401 || response.status === 403) {
+    throw new EngineError('MODEL_NOT_FOUND', `The hub refuses ${file.path} (HTTP ${response.status}): the model is gated or private, and this app downloads public models only.`, file.url);
+  }
   if (!response.ok || !response.body) {
     throw new EngineError('DOWNLOAD_FAILED', `Downloading ${file.path} failed: the server answered HTTP ${response.status}. Try again in a minute; the download resumes where it stopped.`, file.url);
   }
@@ -134,8 +137,10 @@ async function hashBlob(hasher: Hasher | null, blob: Blob, signal?: AbortSignal)
   }
 }
 
+export const cancelled = () => new EngineError('ABORTED', 'The download was cancelled. Start it again to continue where it stopped.');
+
 function interrupted(file: RemoteFile, stored: number, error: unknown, signal?: AbortSignal): EngineError {
-  if (signal?.aborted) return new EngineError('ABORTED', 'The download was cancelled. Start it again to continue where it stopped.');
+  if (signal?.aborted) return cancelled();
   return new EngineError(
     'DOWNLOAD_FAILED',
     `The download of ${file.path} broke off after ${stored} of ${file.size} bytes. Check the connection and start it again: it continues where it stopped.`,

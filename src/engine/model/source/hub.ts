@@ -88,10 +88,14 @@ export async function resolveHubModel(spec: HubModelSpec, hubUrl: string, signal
 
 const parentDir = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
 
-/** ONNX external data sits beside the model as X.onnx_data, X.onnx_data_1, ... (or X.onnx.data from the torch exporter). */
 function externalDataOf(onnxPath: string, entries: Map<string, TreeEntry>): string[] {
-  const companion = new RegExp(`^${onnxPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(_data|\\.data)(_\\d+)?$`);
-  return [...entries.values()].filter((e) => e.type === 'file' && companion.test(e.path)).map((e) => e.path).sort(naturalOrder);
+  return [...entries.values()].filter((e) => e.type === 'file' && isOnnxExternalData(onnxPath, e.path)).map((e) => e.path).sort(naturalOrder);
+}
+
+/** ONNX external data sits beside its model as X.onnx_data, X.onnx_data_1, ... (X.onnx.data from the torch exporter). */
+export function isOnnxExternalData(onnxPath: string, path: string): boolean {
+  if (!path.startsWith(onnxPath)) return false;
+  return /^(_data|\.data)(_\d+)?$/.test(path.slice(onnxPath.length));
 }
 
 const naturalOrder = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });

@@ -67,9 +67,7 @@ export class ModelStore {
   constructor(private readonly root: FileSystemDirectoryHandle) {}
 
   async ids(): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const [name, handle] of this.root.entries()) if (handle.kind === 'directory') ids.push(decodeURIComponent(name));
-    return ids;
+    return (await names(this.root)).map(decodeURIComponent);
   }
 
   async model(id: string, create = false): Promise<ModelFolder | null> {
@@ -94,17 +92,24 @@ export class ModelFolder {
     await writeJson(this.dir, 'manifest.json', manifest);
     await removeChild(this.dir, 'download.json');
     await removeChild(this.dir, 'partial');
+    // Files an earlier attempt fetched for another file list of the same id.
+    const files = await this.sub('files');
+    const wanted = new Set(manifest.files.map((f) => keyOf(f.path)));
+    for (const name of await names(files)) if (!wanted.has(name)) await removeChild(files, name);
   }
 
-  /** The bytes of a verified file, or null where none matches `file`. */
-  async verified(file: RemoteFile): Promise<Blob | null> {
+  /** Whether files/ holds `file`, verified against the same size and hash. */
+  async isVerified(file: RemoteFile): Promise<boolean> {
     const dir = await child(await this.sub('files'), keyOf(file.path));
-    if (!dir) return null;
-    const meta = await readJson<FileMeta>(dir, 'meta.json');
-    if (!meta || !sameFile(meta, file)) return null;
-    const segments = await committedSegments(dir);
-    const blob = new Blob(segments.map((s) => s.file));
-    return blob.size === file.size ? blob : null;
+    const meta = dir && (await readJson<FileMeta>(dir, 'meta.json'));
+    return !!dir && !!meta && sameFile(meta, file) && totalSize(await committedSegments(dir)) === file.size;
+  }
+
+  /** Bytes an earlier attempt stored for `file` that a resume keeps. */
+  async partialBytes(file: RemoteFile): Promise<number> {
+    const dir = await child(await this.sub('partial'), keyOf(file.path));
+    const meta = dir && (await readJson<FileMeta>(dir, 'meta.json'));
+    return dir && meta && sameFile(meta, file) ? totalSize(await committedSegments(dir)) : 0;
   }
 
   /** The partial download of `file`, started over where what is stored was fetched for other bytes. */
@@ -131,7 +136,7 @@ export class ModelFolder {
     let bytes = 0;
     for (const state of ['files', 'partial']) {
       for await (const dir of (await this.sub(state)).values()) {
-        if (dir.kind === 'directory') for (const s of await committedSegments(dir as FileSystemDirectoryHandle)) bytes += s.file.size;
+        if (dir.kind === 'directory') bytes += totalSize(await committedSegments(dir as FileSystemDirectoryHandle));
       }
     }
     return bytes;
@@ -140,7 +145,7 @@ export class ModelFolder {
   /** A verified file's bytes as one Blob over its segments (nothing is copied until it is read). */
   async file(path: string): Promise<Blob | null> {
     const dir = await child(await this.sub('files'), keyOf(path));
-    return dir && new Blob((await committedSegments(dir)).map((s) => s.file));
+    return dir && new Blob(await committedSegments(dir));
   }
 
   private sub = async (name: string) => (await child(this.dir, name, true))!;
@@ -157,13 +162,13 @@ export class PartialFile {
     private dir: FileSystemDirectoryHandle,
     readonly meta: FileMeta,
     /** Segments committed by earlier attempts, in order. */
-    readonly segments: { name: string; file: File }[],
+    readonly segments: File[],
   ) {
     this.next = segments.length;
   }
 
   get storedBytes(): number {
-    return this.segments.reduce((sum, s) => sum + s.file.size, 0);
+    return totalSize(this.segments);
   }
 
   async setEtag(etag: string | null): Promise<void> {
@@ -227,18 +232,24 @@ export class PartialFile {
 const sameFile = (meta: FileMeta, file: RemoteFile) => meta.url === file.url && meta.size === file.size && sameDigest(meta.digest, file.digest);
 
 /** Segments 000000, 000001, ... up to the first missing or empty one (a segment whose writer never closed). */
-async function committedSegments(dir: FileSystemDirectoryHandle): Promise<{ name: string; file: File }[]> {
-  const names: string[] = [];
-  for await (const name of dir.keys()) if (SEGMENT_NAME.test(name)) names.push(name);
-  names.sort();
-  const segments: { name: string; file: File }[] = [];
-  for (const [index, name] of names.entries()) {
+async function committedSegments(dir: FileSystemDirectoryHandle): Promise<File[]> {
+  const segmentNames = (await names(dir)).filter((name) => SEGMENT_NAME.test(name)).sort();
+  const segments: File[] = [];
+  for (const [index, name] of segmentNames.entries()) {
     if (name !== segmentName(index)) break;
     const file = await (await dir.getFileHandle(name)).getFile();
     if (file.size === 0) break;
-    segments.push({ name, file });
+    segments.push(file);
   }
   return segments;
+}
+
+const totalSize = (blobs: Blob[]) => blobs.reduce((sum, b) => sum + b.size, 0);
+
+async function names(dir: FileSystemDirectoryHandle): Promise<string[]> {
+  const out: string[] = [];
+  for await (const name of dir.keys()) out.push(name);
+  return out;
 }
 
 async function child(dir: FileSystemDirectoryHandle, name: string, create = false): Promise<FileSystemDirectoryHandle | null> {

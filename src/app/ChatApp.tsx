@@ -1,0 +1,174 @@
+// The app once WebGPU is known to work: wires the engine session, the conversations and the chat
+// controller to the layout (sidebar, conversation, memory panel, settings).
+
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { ChatController } from '../features/chat/chatController.ts';
+import { ChatView } from '../features/chat/ChatView.tsx';
+import { Composer } from '../features/chat/Composer.tsx';
+import { ConversationList } from '../features/chat/ConversationList.tsx';
+import { ConversationStore } from '../features/chat/conversationStore.ts';
+import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
+import { CATALOG } from '../features/models/catalog.ts';
+import { hubModel, type PickedModel } from '../features/models/modelSource.ts';
+import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
+import { SettingsDialog } from '../features/settings/SettingsDialog.tsx';
+import { loadBytesPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
+import { EngineDock } from './EngineDock.tsx';
+import { EngineSession, type EngineStatus } from './engineSession.ts';
+import { Header } from './Header.tsx';
+import { useInstallPrompt, useWaitingUpdate } from './pwa.ts';
+import { useTheme } from './theme.ts';
+
+type NarrowPanel = 'none' | 'conversations' | 'memory';
+
+function useServices() {
+  const [services] = useState(() => {
+    const session = new EngineSession();
+    const store = new ConversationStore();
+    return { session, store, controller: new ChatController(session, store) };
+  });
+  useEffect(() => {
+    services.session.start();
+    void services.store.init().then(() => {
+      if (services.store.getState().conversations.length === 0) services.store.create();
+    });
+  }, [services]);
+  return services;
+}
+
+export function ChatApp() {
+  const { session, store, controller } = useServices();
+  const engine = useSyncExternalStore(session.subscribe, session.getState);
+  const chat = useSyncExternalStore(store.subscribe, store.getState);
+  const [theme, cycleTheme] = useTheme();
+  const install = useInstallPrompt();
+  const update = useWaitingUpdate();
+  const [panel, setPanel] = useState<NarrowPanel>('none');
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [picking, setPicking] = useState(false);
+  const [settingsVersion, setSettingsVersion] = useState(0);
+
+  const { status } = engine;
+  const generating = chat.generating !== null;
+  const active = chat.conversations.find((c) => c.id === chat.activeId);
+  const settingsModel = status.kind === 'ready' ? status.model : (engine.lastModel ?? hubModel(CATALOG[0]));
+  const modelKey = settingsModel.choice.key;
+  // settingsVersion changes when settings are saved, so they are read again.
+  const settings = useMemo(() => loadSettings(modelKey, settingsModel.defaults), [modelKey, settingsModel.defaults, settingsVersion]);
+
+  useEffect(() => {
+    if (!generating) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('dialog[open]')) controller.stop();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [generating, controller]);
+
+  const pick = (model: PickedModel) => {
+    setPicking(false);
+    void session.load(model, loadSettings(model.choice.key, model.defaults));
+  };
+  const apply = (next: ChatSettings) => {
+    saveSettings(modelKey, next);
+    setSettingsVersion((v) => v + 1);
+    if (status.kind === 'ready' && !sameCache(cacheChoiceOf(next, status.model.cache, status.info.cache.bytesPerToken), status.cache)) {
+      void session.load(status.model, next);
+    }
+  };
+  const send = (text: string) => controller.send((active ?? store.create()).id, text);
+  const ready = status.kind === 'ready';
+  const closePanel = () => setPanel('none');
+
+  const composer = (
+    <Composer
+      generating={generating}
+      blocked={ready ? null : 'Load a model to chat.'}
+      placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
+      onSend={send}
+      onStop={() => controller.stop()}
+    />
+  );
+  const dock = <EngineDock status={status} session={session} picking={picking} onPick={pick} onCancelPick={() => setPicking(false)} composer={composer} />;
+
+  return (
+    <div className="app" data-panel={panel}>
+      <Header
+        status={status}
+        theme={theme}
+        onTheme={cycleTheme}
+        onSettings={() => setSettingsOpen(true)}
+        onConversations={() => setPanel((p) => (p === 'conversations' ? 'none' : 'conversations'))}
+        onMemory={() => setPanel((p) => (p === 'memory' ? 'none' : 'memory'))}
+        install={install}
+      />
+      <div className="banners">
+        {update && (
+          <p className="banner" role="status">
+            A new version of Endless Chat is ready.{' '}
+            <button type="button" onClick={update} disabled={generating}>
+              Reload to update
+            </button>
+          </p>
+        )}
+        {chat.storageError && (
+          <p className="banner warn" role="alert">
+            {chat.storageError}
+          </p>
+        )}
+      </div>
+      <aside className="sidebar">
+        <ConversationList store={store} conversations={chat.conversations} activeId={chat.activeId} generatingId={chat.generating?.conversationId ?? null} onPicked={closePanel} />
+      </aside>
+      <main className="chat-column">
+        {active ? (
+          <ChatView
+            conversation={active}
+            liveCache={engine.cache}
+            canAct={ready && !generating}
+            generating={generating}
+            controller={controller}
+            onSystemPrompt={(text) => store.setSystemPrompt(active.id, text)}
+            dock={dock}
+            intro={<Intro status={status} />}
+          />
+        ) : (
+          <section className="chat-view">
+            <div className="messages">{chat.loaded && <Intro status={status} />}</div>
+            <div className="dock">{dock}</div>
+          </section>
+        )}
+      </main>
+      <aside className="memory-column">
+        <MemoryPanel conversation={active} liveCache={engine.cache} />
+      </aside>
+      <SettingsDialog
+        open={settingsOpen}
+        model={settingsModel}
+        settings={settings}
+        bytesPerToken={loadBytesPerToken(modelKey)}
+        blocked={generating ? 'Wait for the reply to finish (or stop it) before changing settings.' : null}
+        onApply={apply}
+        onChangeModel={() => {
+          setSettingsOpen(false);
+          setPicking(true);
+        }}
+        onClose={() => setSettingsOpen(false)}
+      />
+    </div>
+  );
+}
+
+function Intro({ status }: { status: EngineStatus }) {
+  const storyModel = status.kind === 'ready' && !status.info.hasChatTemplate;
+  return (
+    <div className="intro">
+      <h2>A conversation that never runs out of context</h2>
+      <p>
+        The model keeps the first tokens of the conversation as attention sinks and a rolling window of the latest ones, so it can go on for
+        as long as you like at the same speed. The memory panel shows what it still sees.
+      </p>
+      {storyModel && <p className="muted">This model has no chat format: it continues the text. Write the beginning of a story and it carries on.</p>}
+    </div>
+  );
+}

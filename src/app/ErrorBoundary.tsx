@@ -1,0 +1,35 @@
+// The last line of defence: a render error shows a screen with a way out instead of a blank page.
+
+import { Component, type ErrorInfo, type ReactNode } from 'react';
+
+interface State {
+  error: Error | null;
+}
+
+export class ErrorBoundary extends Component<{ children: ReactNode }, State> {
+  state: State = { error: null };
+
+  static getDerivedStateFromError(error: Error): State {
+    return { error };
+  }
+
+  componentDidCatch(error: Error, info: ErrorInfo): void {
+    console.error(error, info.componentStack);
+  }
+
+  render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <main className="screen" role="alert">
+        <div className="card screen-card">
+          <h1>Something went wrong</h1>
+          <p>The page hit an error it could not recover from. Your conversations are saved in this browser; reloading brings them back.</p>
+          <pre className="error-detail">{this.state.error.message}</pre>
+          <button type="button" className="primary" onClick={() => location.reload()}>
+            Reload
+          </button>
+        </div>
+      </main>
+    );
+  }
+}

@@ -1,0 +1,64 @@
+// The top bar: the app's name, which model is loaded, and the buttons for the panels, settings,
+// theme and installing the app.
+
+import type { EngineStatus } from './engineSession.ts';
+import { Icon } from './icons.tsx';
+import type { Theme } from './theme.ts';
+
+interface Props {
+  status: EngineStatus;
+  theme: Theme;
+  onTheme(): void;
+  onSettings(): void;
+  onConversations(): void;
+  onMemory(): void;
+  install: (() => void) | null;
+}
+
+function modelSummary(status: EngineStatus): string {
+  switch (status.kind) {
+    case 'ready':
+      return `${status.model.choice.label} · ready`;
+    case 'loading':
+      return `Loading ${status.model.choice.label}…`;
+    case 'elsewhere':
+      return 'Running in another tab';
+    case 'taken-over':
+      return 'Taken over by another tab';
+    case 'lost':
+      return 'GPU stopped';
+    default:
+      return 'No model loaded';
+  }
+}
+
+const THEME_NAMES: Record<Theme, string> = { system: 'system', light: 'light', dark: 'dark' };
+
+export function Header({ status, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
+  return (
+    <header className="top-bar">
+      <button type="button" className="icon-button menu-toggle" onClick={onConversations} aria-label="Conversations">
+        <Icon name="menu" />
+      </button>
+      <h1 className="app-name">Endless Chat</h1>
+      <span className={`model-status status-${status.kind}`} data-testid="model-status">
+        {modelSummary(status)}
+      </span>
+      <span className="spacer" />
+      {install && (
+        <button type="button" onClick={install}>
+          <Icon name="install" /> Install
+        </button>
+      )}
+      <button type="button" className="icon-button memory-toggle" onClick={onMemory} aria-label="Memory">
+        <Icon name="memory" />
+      </button>
+      <button type="button" className="icon-button" onClick={onSettings} aria-label="Settings" title="Settings">
+        <Icon name="settings" />
+      </button>
+      <button type="button" className="icon-button" onClick={onTheme} aria-label={`Theme: ${THEME_NAMES[theme]} (change)`} title={`Theme: ${THEME_NAMES[theme]}`}>
+        <Icon name="theme" />
+      </button>
+    </header>
+  );
+}

@@ -1,0 +1,153 @@
+// This tab's engine: holds the one-engine-per-browser lock, starts the worker, loads models, and
+// turns what happens to the engine (another tab taking over, a lost GPU) into the states the UI
+// shows. An external store, so React renders from it and StrictMode cannot start it twice.
+
+import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
+import { takeEngineLock, type EngineLock } from '../client/engineLock.ts';
+import { EngineError } from '../protocol/errors.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
+import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
+import type { PickedModel } from '../features/models/modelSource.ts';
+import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
+import { loadBytesPerToken, saveBytesPerToken } from '../features/settings/settingsStore.ts';
+
+export type LoadPhase = 'fetch' | 'convert' | 'compile';
+
+export type EngineStatus =
+  | { kind: 'locking' }
+  /** Another tab runs the engine; this one waits for it, or takes over. */
+  | { kind: 'elsewhere' }
+  /** Another tab took the engine from this one. */
+  | { kind: 'taken-over' }
+  | { kind: 'idle'; error?: EngineError }
+  | { kind: 'loading'; model: PickedModel; phase: LoadPhase; done: number; total: number }
+  | { kind: 'ready'; model: PickedModel; info: ModelInfo; cache: CacheChoice; settings: ChatSettings; settingsKey: string }
+  /** The GPU device was lost (or the worker died): the model must be loaded again. */
+  | { kind: 'lost'; model: PickedModel; settings: ChatSettings; error: EngineError };
+
+export interface SessionState {
+  status: EngineStatus;
+  /** The engine's latest picture of its cache. */
+  cache: CacheState | null;
+  /** The model loaded last, to offer loading it again. */
+  lastModel: PickedModel | null;
+}
+
+export const toEngineError = (e: unknown): EngineError =>
+  e instanceof EngineError ? e : new EngineError('DEVICE_LOST', 'The engine failed unexpectedly; reload the model to go on.', String(e));
+
+export class EngineSession {
+  private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null };
+  private readonly listeners = new Set<() => void>();
+  private client: EngineClient | null = null;
+  private lock: EngineLock | null = null;
+  private waitForLock: AbortController | null = null;
+  private started = false;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getState = (): SessionState => this.state;
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.acquire('if-available');
+  }
+
+  /** Takes the engine from the tab that holds it. */
+  takeOver(): void {
+    this.waitForLock?.abort();
+    void this.acquire('steal');
+  }
+
+  async load(model: PickedModel, settings: ChatSettings): Promise<void> {
+    const client = this.ensureClient();
+    const cache = cacheChoiceOf(settings, model.cache, loadBytesPerToken(model.choice.key));
+    this.set({ status: { kind: 'loading', model, phase: 'fetch', done: 0, total: 0 }, lastModel: model, cache: null });
+    try {
+      const info = await client.load(model.choice, cache, (phase, done, total) => {
+        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', model, phase: phase as LoadPhase, done, total } });
+      });
+      saveBytesPerToken(model.choice.key, info.cache.bytesPerToken);
+      // A memory-budget window is known only once the model says how large a token is.
+      const sized = cacheChoiceOf(settings, model.cache, info.cache.bytesPerToken);
+      if (!sameCache(sized, cache)) return await this.load(model, settings);
+      const settingsKey = snapshotSettingsKey(model.choice.key, cache);
+      await keepSnapshotsFor(settingsKey).catch(() => {});
+      this.set({ status: { kind: 'ready', model, info, cache, settings, settingsKey }, cache: info.cache });
+    } catch (e) {
+      if (client !== this.client) return; // taken over while loading
+      const error = toEngineError(e);
+      if (error.code === 'DEVICE_LOST') this.set({ status: { kind: 'lost', model, settings, error } });
+      else this.set({ status: { kind: 'idle', error } });
+    }
+  }
+
+  /** After a lost device: a fresh worker, the same model; the next reply rebuilds or restores the cache. */
+  async restart(): Promise<void> {
+    const status = this.state.status;
+    if (status.kind !== 'lost') return;
+    this.client?.terminate();
+    this.client = null;
+    await this.load(status.model, status.settings);
+  }
+
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot): Promise<ChatResult> {
+    const status = this.state.status;
+    if (!this.client || status.kind !== 'ready') throw new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.');
+    try {
+      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot);
+    } catch (e) {
+      const error = toEngineError(e);
+      if (error.code === 'DEVICE_LOST' && this.state.status === status) {
+        this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error } });
+      }
+      throw error;
+    }
+  }
+
+  stop(): void {
+    this.client?.stop();
+  }
+
+  snapshot(): Promise<CacheSnapshot | null> {
+    return this.client ? this.client.snapshot() : Promise.resolve(null);
+  }
+
+  private async acquire(mode: 'if-available' | 'steal'): Promise<void> {
+    let lock = await takeEngineLock(mode, () => this.lostLock());
+    if (!lock) {
+      this.set({ status: { kind: 'elsewhere' } });
+      // Queue behind the other tab: when it closes, the engine comes here by itself.
+      const wait = (this.waitForLock = new AbortController());
+      lock = await takeEngineLock('wait', () => this.lostLock(), wait.signal);
+      if (!lock) return; // the wait was cancelled by takeOver()
+    }
+    this.lock = lock;
+    this.set({ status: { kind: 'idle' }, cache: null });
+  }
+
+  private lostLock(): void {
+    this.lock = null;
+    this.client?.terminate();
+    this.client = null;
+    this.set({ status: { kind: 'taken-over' }, cache: null });
+  }
+
+  private ensureClient(): EngineClient {
+    if (!this.lock) throw new EngineError('MODEL_BUSY', 'Another tab is running the model; take it over first.');
+    if (!this.client) {
+      const client = (this.client = EngineClient.start());
+      client.onCache((cache) => this.set({ cache }));
+    }
+    return this.client;
+  }
+
+  private set(patch: Partial<SessionState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,29 @@
+// The app's few line icons, drawn inline so they follow the text colour and need no requests.
+
+const PATHS = {
+  plus: 'M12 5v14M5 12h14',
+  send: 'M5 12h13M13 6l6 6-6 6',
+  stop: 'M7 7h10v10H7z',
+  copy: 'M9 9h10v10H9zM5 15V5h10',
+  edit: 'M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4',
+  regenerate: 'M20 11a8 8 0 1 0-2.3 5.7M20 5v6h-6',
+  trash: 'M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13',
+  download: 'M12 4v11M7 10l5 5 5-5M5 20h14',
+  upload: 'M12 20V9M7 14l5-5 5 5M5 4h14',
+  settings: 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM19 12l2-1-1-3-2 .3-1.4-1.4L17 5l-3-1-1 2h-2L10 4 7 5l.3 2L6 8.4 4 8l-1 3 2 1v.1L3 13l1 3 2-.3 1.4 1.4L7 19l3 1 1-2h2l1 2 3-1-.3-2 1.4-1.4 2 .4 1-3-2-1z',
+  menu: 'M4 6h16M4 12h16M4 18h16',
+  memory: 'M12 3a9 9 0 1 0 9 9M12 3v9h9',
+  theme: 'M12 3a9 9 0 1 0 0 18zM12 3a9 9 0 0 1 0 18',
+  install: 'M12 3v12M7 10l5 5 5-5M4 21h16',
+  close: 'M6 6l12 12M18 6L6 18',
+} as const;
+
+export type IconName = keyof typeof PATHS;
+
+export function Icon({ name }: { name: IconName }) {
+  return (
+    <svg className="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+      <path d={PATHS[name]} />
+    </svg>
+  );
+}

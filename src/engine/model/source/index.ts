@@ -1,0 +1,9 @@
+// Where model bytes come from: the hub (downloaded into the browser's storage) or this computer.
+// The engine worker and the UI import from here; the modules behind it are internal.
+
+export { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, storageStatus } from './cache.ts';
+export type { CachedModel, CachedModelSummary, DownloadOptions, StorageStatus } from './cache.ts';
+export { DEFAULT_HUB_URL, type HubModelSpec } from './hub.ts';
+export { openDirectoryHandle, openFolderUrl, openPickedFiles } from './local.ts';
+export { toModelFiles, type ModelBlobs, type ModelFilesOptions } from './modelBlobs.ts';
+export type { DownloadProgress, FileProgress } from './progress.ts';

@@ -1,0 +1,83 @@
+// A model as named bytes, whichever source it came from (the cache, a folder served over HTTP,
+// files the user picked), and the step from those bytes to the ModelFiles the engine loads.
+
+import { EngineError } from '../../../protocol/errors.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from '../modelFiles.ts';
+import { isOnnxExternalData } from './hub.ts';
+
+export interface ModelBlobs {
+  /** Where the model came from: a cache id, a folder URL, or "local:<folder name>". */
+  id: string;
+  /** Path inside the model folder or repository ("onnx/model.onnx") to its bytes. */
+  files: Record<string, Blob>;
+}
+
+export interface ModelFilesOptions {
+  /** Which .onnx to load where the folder holds several (onnx-community exports ship one per precision). */
+  onnxFile?: string;
+}
+
+const basename = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+const dirname = (path: string) => path.slice(0, path.lastIndexOf('/') + 1);
+const bytes = async (blob: Blob) => new Uint8Array(await blob.arrayBuffer());
+
+/** Reads an ONNX export (model, external data, config and tokenizer JSON) or a llama2.c checkpoint with its tokenizer. */
+export async function toModelFiles(model: ModelBlobs, options: ModelFilesOptions = {}): Promise<ModelFiles> {
+  const paths = Object.keys(model.files);
+  const onnxPath = pickOnnx(model, paths, options.onnxFile);
+  if (!onnxPath) {
+    const bins = paths.filter((p) => p.endsWith('.bin'));
+    const tokenizer = bins.filter((p) => /^tok.*\.bin$/.test(basename(p)));
+    const checkpoint = bins.filter((p) => !tokenizer.includes(p));
+    if (tokenizer.length !== 1 || checkpoint.length !== 1) {
+      throw new EngineError(
+        'MODEL_UNSUPPORTED',
+        `${model.id} holds neither an .onnx model nor one llama2.c checkpoint with its tok*.bin tokenizer. Pick the folder of an ONNX export (model.onnx, config.json, tokenizer.json) or of a llama2.c model.`,
+        `files: ${paths.join(', ')}`,
+      );
+    }
+    return modelFilesFromLlama2c(await bytes(model.files[checkpoint[0]]), await bytes(model.files[tokenizer[0]]));
+  }
+
+  // ORT finds external data by the file name written inside the .onnx, which is relative to it.
+  const externalData = await Promise.all(
+    paths.filter((p) => isOnnxExternalData(onnxPath, p)).map(async (p) => ({ path: p.slice(dirname(onnxPath).length), data: await bytes(model.files[p]) })),
+  );
+  const json = async (name: string, required: boolean): Promise<unknown> => {
+    const path = findShallowest(paths, name);
+    if (!path) {
+      if (!required) return {};
+      throw new EngineError('MODEL_UNSUPPORTED', `${model.id} has ${onnxPath} but no ${name}. Pick the whole folder of the ONNX export, with its config.json and tokenizer.json.`);
+    }
+    try {
+      return JSON.parse(await model.files[path].text()) as unknown;
+    } catch (error) {
+      throw new EngineError('MODEL_CORRUPT', `${path} of ${model.id} is not valid JSON. Download or export the model again.`, String(error));
+    }
+  };
+  return {
+    model: await bytes(model.files[onnxPath]),
+    externalData,
+    config: (await json('config.json', true)) as ModelFiles['config'],
+    tokenizerJson: await json('tokenizer.json', true),
+    tokenizerConfig: await json('tokenizer_config.json', false),
+    generationConfig: (await json('generation_config.json', false)) as ModelFiles['generationConfig'],
+  };
+}
+
+function pickOnnx(model: ModelBlobs, paths: string[], wanted?: string): string | null {
+  const onnx = paths.filter((p) => p.endsWith('.onnx'));
+  if (wanted) {
+    if (!onnx.includes(wanted)) throw new EngineError('MODEL_NOT_FOUND', `${model.id} has no ${wanted}; it holds ${onnx.join(', ') || 'no .onnx file'}.`);
+    return wanted;
+  }
+  if (onnx.length <= 1) return onnx[0] ?? null;
+  const plain = onnx.filter((p) => basename(p) === 'model.onnx');
+  if (plain.length === 1) return plain[0];
+  throw new EngineError('MODEL_UNSUPPORTED', `${model.id} holds several ONNX models (${onnx.join(', ')}); choose one of them.`);
+}
+
+/** config.json and the tokenizer files sit at the top of a repository whose .onnx files may be in onnx/. */
+function findShallowest(paths: string[], name: string): string | undefined {
+  return paths.filter((p) => basename(p) === name).sort((a, b) => a.split('/').length - b.split('/').length)[0];
+}

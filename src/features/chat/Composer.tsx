@@ -1,0 +1,58 @@
+// Where the user writes: Enter sends, Shift+Enter adds a line; while a reply is written the send
+// button becomes Stop (Esc works too, anywhere on the page).
+
+import { useState, type KeyboardEvent } from 'react';
+import { Icon } from '../../app/icons.tsx';
+
+interface Props {
+  generating: boolean;
+  /** Why sending is impossible right now, if it is. */
+  blocked: string | null;
+  placeholder: string;
+  onSend(text: string): void;
+  onStop(): void;
+}
+
+export function Composer({ generating, blocked, placeholder, onSend, onStop }: Props) {
+  const [text, setText] = useState('');
+  const canSend = !generating && !blocked && text.trim() !== '';
+  const send = () => {
+    if (!canSend) return;
+    onSend(text);
+    setText('');
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  };
+  return (
+    <form
+      className="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      <textarea
+        aria-label="Message"
+        placeholder={placeholder}
+        value={text}
+        rows={Math.min(8, Math.max(2, text.split('\n').length))}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+      />
+      {generating ? (
+        <button type="button" className="primary stop" onClick={onStop} aria-label="Stop (Esc)">
+          <Icon name="stop" /> Stop
+        </button>
+      ) : (
+        <button type="submit" className="primary" disabled={!canSend} aria-label="Send">
+          <Icon name="send" /> Send
+        </button>
+      )}
+      <p className="composer-hint">{blocked ?? 'Enter sends · Shift+Enter adds a line · Esc stops a reply'}</p>
+    </form>
+  );
+}

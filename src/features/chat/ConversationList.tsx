@@ -1,0 +1,104 @@
+// The sidebar: every saved conversation, a new one, and import / export / delete.
+
+import { useRef, useState } from 'react';
+import { Icon } from '../../app/icons.tsx';
+import type { StoredConversation } from '../../storage/conversations.ts';
+import { toEngineError } from '../../app/engineSession.ts';
+import { conversationFileName, conversationFromJson, conversationToJson } from './conversationFile.ts';
+import type { ConversationStore } from './conversationStore.ts';
+
+interface Props {
+  store: ConversationStore;
+  conversations: StoredConversation[];
+  activeId: string | null;
+  generatingId: string | null;
+  onPicked(): void;
+}
+
+function download(conversation: StoredConversation) {
+  const url = URL.createObjectURL(new Blob([conversationToJson(conversation)], { type: 'application/json' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = conversationFileName(conversation);
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function ConversationList({ store, conversations, activeId, generatingId, onPicked }: Props) {
+  const importInput = useRef<HTMLInputElement>(null);
+  const [importError, setImportError] = useState<string | null>(null);
+  const importFile = async (file: File | undefined) => {
+    if (!file) return;
+    try {
+      store.add(conversationFromJson(await file.text()));
+      setImportError(null);
+      onPicked();
+    } catch (e) {
+      setImportError(toEngineError(e).message);
+    }
+  };
+  const remove = (c: StoredConversation) => {
+    if (window.confirm(`Delete "${c.title}"? This cannot be undone.`)) void store.remove(c.id);
+  };
+  return (
+    <nav className="conversation-list" aria-label="Conversations">
+      <div className="list-actions">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            store.create();
+            onPicked();
+          }}
+        >
+          <Icon name="plus" /> New conversation
+        </button>
+        <button type="button" onClick={() => importInput.current?.click()}>
+          <Icon name="upload" /> Import…
+        </button>
+        <input
+          ref={importInput}
+          type="file"
+          accept="application/json,.json"
+          className="visually-hidden"
+          aria-label="Import a conversation (JSON)"
+          tabIndex={-1}
+          onChange={(e) => {
+            void importFile(e.target.files?.[0]);
+            e.target.value = '';
+          }}
+        />
+      </div>
+      {importError && (
+        <p className="error-text" role="alert">
+          {importError}
+        </p>
+      )}
+      <ul>
+        {conversations.map((c) => (
+          <li key={c.id} className={c.id === activeId ? 'active' : undefined}>
+            <button
+              type="button"
+              className="conversation-title"
+              aria-current={c.id === activeId ? 'true' : undefined}
+              onClick={() => {
+                store.select(c.id);
+                onPicked();
+              }}
+            >
+              {c.title}
+              {c.id === generatingId && <span className="writing"> · writing…</span>}
+            </button>
+            <button type="button" className="icon-button" onClick={() => download(c)} aria-label={`Export "${c.title}" as JSON`} title="Export as JSON">
+              <Icon name="download" />
+            </button>
+            <button type="button" className="icon-button" onClick={() => remove(c)} disabled={c.id === generatingId} aria-label={`Delete "${c.title}"`} title="Delete">
+              <Icon name="trash" />
+            </button>
+          </li>
+        ))}
+      </ul>
+      <p className="muted small">Conversations are saved in this browser only.</p>
+    </nav>
+  );
+}

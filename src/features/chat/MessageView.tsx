@@ -1,0 +1,128 @@
+// One message: its text as Markdown, how the cache was brought in step before a reply, whether
+// the model still sees it, the reply's speed, and its actions (copy, edit, regenerate).
+
+import { memo, useState } from 'react';
+import { Icon } from '../../app/icons.tsx';
+import type { StoredMessage, SyncNote } from '../../storage/conversations.ts';
+import { figuresOf, formatCount, formatRate, type WindowPlace } from '../memory/windowMath.ts';
+import { CopyButton } from './CopyButton.tsx';
+import { EditBox } from './EditBox.tsx';
+import { Markdown } from './Markdown.tsx';
+
+export interface MessageActions {
+  edit(messageId: string, text: string): void;
+  regenerate(): void;
+}
+
+interface Props {
+  message: StoredMessage;
+  place: WindowPlace | undefined;
+  /** The last message of the conversation: it can be regenerated (or answered). */
+  last: boolean;
+  /** A model is loaded and no reply is being written. */
+  canAct: boolean;
+  actions: MessageActions;
+}
+
+const SYNC_TITLES: Partial<Record<SyncNote['how'], string>> = {
+  'rolled-back': 'Cache rolled back',
+  'restored-snapshot': 'Cache restored from the saved snapshot',
+  rebuilt: 'Cache rebuilt from the transcript',
+};
+
+const PLACE_NOTES: Record<Exclude<WindowPlace, 'in'>, string> = {
+  out: 'Out of the window: the model no longer sees this message.',
+  'partly-out': 'Partly out of the window: the model sees only the end of this message.',
+  'sinks-only': 'Out of the window, except its first tokens, which the model keeps as attention sinks.',
+};
+
+function SyncNotice({ sync }: { sync: SyncNote }) {
+  const title = SYNC_TITLES[sync.how];
+  if (!title) return null;
+  return (
+    <p className={`sync-notice sync-${sync.how}`} role="status">
+      <strong>{title}.</strong> {sync.reason} ({formatCount(sync.prefillTokens)} tokens read)
+    </p>
+  );
+}
+
+function StatusNote({ message }: { message: StoredMessage }) {
+  switch (message.status) {
+    case 'stopped':
+      return <p className="status-note">Stopped.</p>;
+    case 'interrupted':
+      return <p className="status-note warn">Interrupted: this reply was cut off (the page was closed, reloaded or taken over) and is kept as it was.</p>;
+    case 'failed':
+      return (
+        <p className="status-note error" role="alert">
+          {message.error ?? 'This reply failed.'} Regenerate to try again.
+        </p>
+      );
+    default:
+      return null;
+  }
+}
+
+function StatsLine({ message }: { message: StoredMessage }) {
+  if (!message.stats) return null;
+  const { prefillTokensPerS, decodeTokensPerS, firstTokenMs } = figuresOf(message.stats);
+  return (
+    <p className="stats-line">
+      prefill {formatRate(prefillTokensPerS)} tok/s · decode {formatRate(decodeTokensPerS)} tok/s · first token {Math.round(firstTokenMs)} ms ·{' '}
+      {formatCount(message.stats.decodeTokens)} tokens
+    </p>
+  );
+}
+
+export const MessageView = memo(function MessageView({ message, place, last, canAct, actions }: Props) {
+  const [editing, setEditing] = useState(false);
+  const mine = message.role === 'user';
+  const streaming = message.status === 'streaming';
+  const outside = place && place !== 'in' ? place : null;
+  return (
+    <article className={`message ${message.role}`} data-window={place ?? 'unknown'} data-status={message.status ?? ''} aria-label={mine ? 'Your message' : 'Reply'}>
+      {message.sync && <SyncNotice sync={message.sync} />}
+      <header className="message-head">
+        <span className="author">{mine ? 'You' : (message.modelLabel ?? 'Model')}</span>
+        {outside && (
+          <span className="window-badge" title={PLACE_NOTES[outside]}>
+            {outside === 'partly-out' ? 'partly out of window' : 'out of window'}
+          </span>
+        )}
+      </header>
+      {editing ? (
+        <EditBox
+          initial={message.content}
+          onCancel={() => setEditing(false)}
+          onSubmit={(text) => {
+            setEditing(false);
+            actions.edit(message.id, text);
+          }}
+        />
+      ) : (
+        <>
+          {message.content ? <Markdown text={message.content} /> : streaming ? <p className="muted">Reading the conversation…</p> : null}
+          {streaming && <span className="caret" aria-hidden="true" />}
+        </>
+      )}
+      {outside && <p className="window-note">{PLACE_NOTES[outside]}</p>}
+      <StatusNote message={message} />
+      <StatsLine message={message} />
+      {!editing && !streaming && (
+        <footer className="message-actions">
+          {message.content && <CopyButton text={message.content} label="Copy message" />}
+          {mine && (
+            <button type="button" className="icon-button" onClick={() => setEditing(true)} disabled={!canAct} aria-label="Edit and resend" title="Edit and resend">
+              <Icon name="edit" />
+            </button>
+          )}
+          {last && (
+            <button type="button" className="icon-button" onClick={actions.regenerate} disabled={!canAct} aria-label={mine ? 'Reply' : 'Regenerate'} title={mine ? 'Reply' : 'Regenerate'}>
+              <Icon name="regenerate" />
+            </button>
+          )}
+        </footer>
+      )}
+    </article>
+  );
+});

@@ -1,0 +1,107 @@
+// What the chat does: send, regenerate, edit-and-resend and stop. It shapes the transcript the
+// engine syncs against (ids stay stable, so the engine can roll its cache back to the branch
+// point), streams the reply into the store, and saves the cache snapshot after every reply.
+
+import type { EngineSession } from '../../app/engineSession.ts';
+import { toEngineError } from '../../app/engineSession.ts';
+import type { ChatMessage } from '../../protocol/messages.ts';
+import type { StoredMessage } from '../../storage/conversations.ts';
+import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
+import { samplingOf } from '../settings/settings.ts';
+import { loadSettings } from '../settings/settingsStore.ts';
+import { newId, type ConversationStore } from './conversationStore.ts';
+
+const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0];
+
+/** What the engine sees: empty replies (stopped before any text) add no tokens, so they are left out. */
+const toTranscript = (messages: StoredMessage[]): ChatMessage[] =>
+  messages.filter((m) => m.content !== '').map(({ id, role, content }) => ({ id, role, content }));
+
+export class ChatController {
+  constructor(
+    private readonly session: EngineSession,
+    private readonly store: ConversationStore,
+  ) {}
+
+  send(conversationId: string, text: string): void {
+    const conversation = this.store.get(conversationId);
+    if (!conversation || !text.trim()) return;
+    const message: StoredMessage = { id: newId(), role: 'user', content: text, createdAt: Date.now() };
+    void this.reply(conversationId, [...conversation.messages, message]);
+  }
+
+  /** A new reply in place of the last one (or a first reply to a trailing user message). */
+  regenerate(conversationId: string): void {
+    const messages = this.store.get(conversationId)?.messages ?? [];
+    const transcript = messages.at(-1)?.role === 'assistant' ? messages.slice(0, -1) : messages;
+    if (transcript.length > 0) void this.reply(conversationId, transcript);
+  }
+
+  /** Replaces a user message's text (same id) and answers it; what came after it is dropped. */
+  edit(conversationId: string, messageId: string, text: string): void {
+    const messages = this.store.get(conversationId)?.messages ?? [];
+    const at = messages.findIndex((m) => m.id === messageId);
+    if (at < 0 || messages[at].role !== 'user' || !text.trim()) return;
+    void this.reply(conversationId, [...messages.slice(0, at), { ...messages[at], content: text }]);
+  }
+
+  stop(): void {
+    this.session.stop();
+  }
+
+  private async reply(conversationId: string, transcript: StoredMessage[]): Promise<void> {
+    const status = this.session.getState().status;
+    if (status.kind !== 'ready' || this.store.getState().generating) return;
+    const conversation = this.store.get(conversationId);
+    if (!conversation) return;
+    const settings = loadSettings(status.model.choice.key, status.model.defaults);
+    const replyId = newId();
+    const reply: StoredMessage = { id: replyId, role: 'assistant', content: '', createdAt: Date.now(), status: 'streaming', modelLabel: status.model.choice.label };
+    this.store.setMessages(conversationId, [...transcript, reply]);
+    this.store.setGenerating({ conversationId, messageId: replyId });
+    let text = '';
+    try {
+      // A snapshot matters only when the engine's cache holds another conversation (or none).
+      const cacheHoldsIt = this.session.getState().cache?.conversationId === conversationId;
+      const snapshot = cacheHoldsIt ? undefined : await loadSnapshot(conversationId, status.settingsKey).catch(() => undefined);
+      const result = await this.session.chat(
+        { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(transcript) },
+        replyId,
+        samplingOf(settings, randomSeed()),
+        settings.maxTokens,
+        {
+          onSynced: (how, prefillTokens, reason) => this.store.patchMessage(conversationId, replyId, { sync: { how, prefillTokens, reason } }, 'soon'),
+          onToken: (piece) => {
+            text += piece;
+            this.store.patchMessage(conversationId, replyId, { content: text }, 'soon');
+          },
+        },
+        snapshot,
+      );
+      const stopped = result.finishReason === 'aborted';
+      if (stopped && result.text === '') this.store.removeMessage(conversationId, replyId);
+      else this.store.patchMessage(conversationId, replyId, { content: result.text, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
+      await this.saveCache(conversationId, status.settingsKey);
+    } catch (e) {
+      const error = toEngineError(e);
+      // ABORTED here means the engine was shut down under the reply (another tab took over).
+      this.store.patchMessage(conversationId, replyId, { content: text, status: error.code === 'ABORTED' ? 'interrupted' : 'failed', error: error.message }, 'now');
+    } finally {
+      this.store.setGenerating(null);
+    }
+  }
+
+  /** Keeps the latest snapshot of the conversation's cache, and its picture for the marks. */
+  private async saveCache(conversationId: string, settingsKey: string): Promise<void> {
+    const cache = this.session.getState().cache;
+    if (cache?.conversationId === conversationId) this.store.setLastCache(conversationId, cache);
+    try {
+      const snapshot = await this.session.snapshot();
+      // No snapshot after a rebuild that skipped tokens: an older one would be stale.
+      if (snapshot?.conversationId === conversationId) await saveSnapshot(settingsKey, snapshot);
+      else await dropSnapshot(conversationId);
+    } catch (e) {
+      this.store.reportStorageError(`${toEngineError(e).message} Without a saved cache, this conversation is rebuilt from its transcript when you come back to it.`);
+    }
+  }
+}

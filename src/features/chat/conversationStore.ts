@@ -1,0 +1,158 @@
+// The conversations on screen: the list, the open one, and the reply being generated. Every
+// change is saved to IndexedDB; while a reply streams, saves are spaced out so a reload or a
+// crash keeps most of it.
+
+import type { CacheState } from '../../protocol/messages.ts';
+import { deleteConversation, loadConversations, saveConversation, type StoredConversation, type StoredMessage } from '../../storage/conversations.ts';
+import { toEngineError } from '../../app/engineSession.ts';
+
+export interface Generating {
+  conversationId: string;
+  messageId: string;
+}
+
+export interface ChatState {
+  loaded: boolean;
+  /** Most recently changed first. */
+  conversations: StoredConversation[];
+  activeId: string | null;
+  generating: Generating | null;
+  /** A sentence about saving or loading that failed. */
+  storageError: string | null;
+}
+
+const ACTIVE_KEY = 'endless-chat:active-conversation';
+const STREAMING_SAVE_MS = 500;
+export const NEW_TITLE = 'New conversation';
+
+export const newId = (): string => crypto.randomUUID();
+
+function titleOf(conversation: StoredConversation): string {
+  if (conversation.title !== NEW_TITLE) return conversation.title;
+  const first = conversation.messages.find((m) => m.role === 'user')?.content.trim().replace(/\s+/g, ' ');
+  return first ? (first.length > 48 ? `${first.slice(0, 47)}…` : first) : NEW_TITLE;
+}
+
+export class ConversationStore {
+  private state: ChatState = { loaded: false, conversations: [], activeId: null, generating: null, storageError: null };
+  private readonly listeners = new Set<() => void>();
+  private readonly saveTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private initialising: Promise<void> | null = null;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getState = (): ChatState => this.state;
+
+  init(): Promise<void> {
+    this.initialising ??= this.load();
+    return this.initialising;
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const conversations = await loadConversations();
+      const remembered = localStorage.getItem(ACTIVE_KEY);
+      const activeId = conversations.some((c) => c.id === remembered) ? remembered : (conversations[0]?.id ?? null);
+      this.set({ loaded: true, conversations, activeId });
+    } catch (e) {
+      this.set({ loaded: true, storageError: toEngineError(e).message });
+    }
+  }
+
+  get(id: string): StoredConversation | undefined {
+    return this.state.conversations.find((c) => c.id === id);
+  }
+
+  create(): StoredConversation {
+    const now = Date.now();
+    const conversation: StoredConversation = { id: newId(), title: NEW_TITLE, systemPrompt: '', messages: [], createdAt: now, updatedAt: now };
+    this.add(conversation);
+    return conversation;
+  }
+
+  add(conversation: StoredConversation): void {
+    this.set({ conversations: [conversation, ...this.state.conversations] });
+    this.select(conversation.id);
+    this.persist(conversation.id, 'now');
+  }
+
+  select(id: string): void {
+    localStorage.setItem(ACTIVE_KEY, id);
+    this.set({ activeId: id });
+  }
+
+  async remove(id: string): Promise<void> {
+    const rest = this.state.conversations.filter((c) => c.id !== id);
+    this.set({ conversations: rest, activeId: this.state.activeId === id ? (rest[0]?.id ?? null) : this.state.activeId });
+    clearTimeout(this.saveTimers.get(id));
+    this.saveTimers.delete(id);
+    await this.guard(() => deleteConversation(id));
+  }
+
+  setSystemPrompt(id: string, systemPrompt: string): void {
+    this.update(id, (c) => ({ ...c, systemPrompt }), 'now');
+  }
+
+  setMessages(id: string, messages: StoredMessage[]): void {
+    this.update(id, (c) => ({ ...c, messages, updatedAt: Date.now() }), 'now', true);
+  }
+
+  patchMessage(id: string, messageId: string, patch: Partial<StoredMessage>, save: 'now' | 'soon'): void {
+    this.update(id, (c) => ({ ...c, messages: c.messages.map((m) => (m.id === messageId ? { ...m, ...patch } : m)) }), save);
+  }
+
+  removeMessage(id: string, messageId: string): void {
+    this.update(id, (c) => ({ ...c, messages: c.messages.filter((m) => m.id !== messageId) }), 'now');
+  }
+
+  setLastCache(id: string, lastCache: CacheState): void {
+    this.update(id, (c) => ({ ...c, lastCache }), 'now');
+  }
+
+  reportStorageError(message: string): void {
+    this.set({ storageError: message });
+  }
+
+  setGenerating(generating: Generating | null): void {
+    this.set({ generating });
+  }
+
+  private update(id: string, change: (c: StoredConversation) => StoredConversation, save: 'now' | 'soon', toFront = false): void {
+    const current = this.get(id);
+    if (!current) return;
+    const next = change(current);
+    const changed = { ...next, title: titleOf(next) };
+    const others = this.state.conversations.filter((c) => c.id !== id);
+    this.set({ conversations: toFront ? [changed, ...others] : this.state.conversations.map((c) => (c.id === id ? changed : c)) });
+    this.persist(id, save);
+  }
+
+  private persist(id: string, when: 'now' | 'soon'): void {
+    if (when === 'soon' && this.saveTimers.has(id)) return;
+    clearTimeout(this.saveTimers.get(id));
+    const write = () => {
+      this.saveTimers.delete(id);
+      const conversation = this.get(id);
+      if (conversation) void this.guard(() => saveConversation(conversation));
+    };
+    if (when === 'now') write();
+    else this.saveTimers.set(id, setTimeout(write, STREAMING_SAVE_MS));
+  }
+
+  private async guard(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+      if (this.state.storageError) this.set({ storageError: null });
+    } catch (e) {
+      this.set({ storageError: toEngineError(e).message });
+    }
+  }
+
+  private set(patch: Partial<ChatState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,65 @@
+// The live picture of the KV cache: the sink slots, the ring of window slots filling and turning
+// (the arc the next token sees, and where it will write), and what has been evicted so far.
+
+import type { CacheState } from '../../protocol/messages.ts';
+import { formatBytes, formatCount } from './windowMath.ts';
+
+const RADIUS = 52;
+const CIRCUMFERENCE = 2 * Math.PI * RADIUS;
+const MAX_SINK_SQUARES = 16;
+
+/** Dash settings that draw `length` ring slots starting at slot `from` (wrapping past the top). */
+function arc(from: number, length: number, ringSize: number) {
+  const dash = (Math.min(length, ringSize) / ringSize) * CIRCUMFERENCE;
+  return { strokeDasharray: `${dash} ${CIRCUMFERENCE - dash}`, strokeDashoffset: -((from % ringSize) / ringSize) * CIRCUMFERENCE };
+}
+
+export function CachePicture({ cache, live }: { cache: CacheState; live: boolean }) {
+  const { nSinks, windowSize, ringSize, nTokens, evicted, ringHead, bytesPerToken, totalBytes } = cache;
+  const ringTokens = Math.max(0, nTokens - nSinks);
+  const filled = Math.min(ringTokens, ringSize);
+  const seen = Math.min(windowSize, ringTokens);
+  const headPos = ringHead - nSinks;
+  const turns = Math.floor(ringTokens / ringSize);
+  const headAngle = (headPos / ringSize) * 2 * Math.PI - Math.PI / 2;
+  return (
+    <figure className="cache-picture" aria-label="KV cache">
+      <svg viewBox="0 0 140 140" role="img" aria-label={`Ring of ${ringSize} slots, ${filled} filled, turned ${turns} times; the model sees the last ${seen} tokens and ${Math.min(nSinks, nTokens)} sinks.`}>
+        <g transform="rotate(-90 70 70)">
+          <circle className="ring-track" cx="70" cy="70" r={RADIUS} />
+          {filled > 0 && <circle className="ring-filled" cx="70" cy="70" r={RADIUS} style={arc(0, filled, ringSize)} />}
+          {seen > 0 && <circle className="ring-window" cx="70" cy="70" r={RADIUS} style={arc(headPos - seen + ringSize, seen, ringSize)} />}
+        </g>
+        <line className="ring-head" x1={70 + Math.cos(headAngle) * 42} y1={70 + Math.sin(headAngle) * 42} x2={70 + Math.cos(headAngle) * 62} y2={70 + Math.sin(headAngle) * 62} />
+        <text x="70" y="66" className="ring-count">{formatCount(nTokens)}</text>
+        <text x="70" y="82" className="ring-caption">tokens</text>
+      </svg>
+      <figcaption>
+        <div className="sinks" aria-label={`${nSinks} sink slots`}>
+          {Array.from({ length: Math.min(nSinks, MAX_SINK_SQUARES) }, (_, i) => (
+            <span key={i} className={i < nTokens ? 'sink filled' : 'sink'} />
+          ))}
+          <span className="sinks-label">{nSinks} sink{nSinks === 1 ? '' : 's'}</span>
+        </div>
+        <p className="legend">
+          <span className="swatch window" /> seen by the model <span className="swatch filled" /> in the ring, out of the window <span className="swatch head" /> next write
+        </p>
+        {!live && <p className="stale">As of this conversation's last reply; the cache now holds another stream.</p>}
+      </figcaption>
+      <dl className="cache-facts">
+        <dt>Tokens in the stream</dt>
+        <dd data-testid="cache-tokens">{formatCount(nTokens)}</dd>
+        <dt>Evicted so far</dt>
+        <dd data-testid="cache-evicted">{formatCount(evicted)}</dd>
+        <dt>Window</dt>
+        <dd>{formatCount(windowSize)} tokens · {formatBytes(windowSize * bytesPerToken)}</dd>
+        <dt>Sinks</dt>
+        <dd>{nSinks} tokens · {formatBytes(nSinks * bytesPerToken)}</dd>
+        <dt>Ring</dt>
+        <dd>{formatCount(ringSize)} slots, turned {formatCount(turns)}×</dd>
+        <dt>Cache memory</dt>
+        <dd>{formatBytes(totalBytes)}</dd>
+      </dl>
+    </figure>
+  );
+}

@@ -1,0 +1,50 @@
+// Which messages the model still sees: a message's tokens against the cache's sinks and window,
+// and the numbers the cache picture and the stats lines print.
+
+import type { CacheState, MessageSpan, ReplyStats } from '../../protocol/messages.ts';
+
+/** 'sinks-only': the message left the window but its first tokens stay as attention sinks. */
+export type WindowPlace = 'in' | 'partly-out' | 'out' | 'sinks-only';
+
+export function placeOf(span: MessageSpan, cache: CacheState): WindowPlace {
+  const firstInWindow = cache.nTokens - cache.windowSize;
+  if (span.end <= cache.nSinks || span.start >= firstInWindow) return 'in';
+  if (span.end > firstInWindow) return 'partly-out';
+  return span.start < cache.nSinks ? 'sinks-only' : 'out';
+}
+
+export function placesOf(cache: CacheState | undefined | null): Map<string, WindowPlace> {
+  return new Map((cache?.spans ?? []).map((span) => [span.messageId, placeOf(span, cache!)]));
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+export const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens / ms) * 1000 : 0);
+
+export interface StatsFigures {
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+  firstTokenMs: number;
+}
+
+export function figuresOf(stats: ReplyStats): StatsFigures {
+  return {
+    prefillTokensPerS: perSecond(stats.prefillTokens, stats.prefillMs),
+    decodeTokensPerS: perSecond(stats.decodeTokens, stats.decodeMs),
+    firstTokenMs: stats.timeToFirstTokenMs,
+  };
+}
+
+export const formatRate = (perS: number): string => (perS >= 100 ? Math.round(perS).toString() : perS.toFixed(1));

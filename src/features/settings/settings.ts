@@ -1,0 +1,81 @@
+// Chat settings: their defaults per model, the validation that refuses bad values with a
+// sentence per field, and the step from settings to the engine's cache and sampling choices.
+
+import type { CacheChoice, SamplingChoice } from '../../protocol/messages.ts';
+
+export interface ChatSettings {
+  nSinks: number;
+  /** 'budget' sizes the window from `memoryBudgetMiB` and the model's bytes per token. */
+  windowMode: 'tokens' | 'budget';
+  windowSize: number;
+  memoryBudgetMiB: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  repetitionPenalty: number;
+  maxTokens: number;
+}
+
+/** How a model family wants its cache laid out; not user settings. */
+export interface CacheShape {
+  maxChunk: number;
+  /** Ring slots past the window, so regenerate and edit can roll back instead of rebuilding. */
+  rollbackSlots: number;
+}
+
+export type SettingsErrors = Partial<Record<keyof ChatSettings, string>>;
+
+/** The tiny llama2.c story models were trained on 256- to 1024-token contexts. */
+export const STORY_MODEL_SETTINGS: ChatSettings = {
+  nSinks: 4,
+  windowMode: 'tokens',
+  windowSize: 256,
+  memoryBudgetMiB: 16,
+  temperature: 0.8,
+  topP: 0.95,
+  topK: 40,
+  repetitionPenalty: 1.1,
+  maxTokens: 200,
+};
+
+export const STORY_MODEL_CACHE: CacheShape = { maxChunk: 64, rollbackSlots: 64 };
+
+const isWhole = (n: number) => Number.isInteger(n);
+
+export function validateSettings(s: ChatSettings): SettingsErrors {
+  const errors: SettingsErrors = {};
+  if (!isWhole(s.windowSize) || s.windowSize < 1) errors.windowSize = 'The window must be a whole number of at least 1 token.';
+  if (!isWhole(s.nSinks) || s.nSinks < 0) errors.nSinks = 'Sinks must be a whole number of 0 or more.';
+  else if (s.windowMode === 'tokens' && !errors.windowSize && s.nSinks >= s.windowSize) errors.nSinks = `Sinks must be fewer than the window (${s.windowSize} tokens).`;
+  if (s.windowMode === 'budget' && !(Number.isFinite(s.memoryBudgetMiB) && s.memoryBudgetMiB > 0)) errors.memoryBudgetMiB = 'The memory budget must be a number of MiB above 0.';
+  if (!Number.isFinite(s.temperature) || s.temperature < 0) errors.temperature = 'Temperature must be 0 or more (0 always picks the most likely token).';
+  if (!Number.isFinite(s.topP) || s.topP <= 0 || s.topP > 1) errors.topP = 'Top-p must be above 0 and at most 1 (1 turns it off).';
+  if (!isWhole(s.topK) || s.topK < 0) errors.topK = 'Top-k must be a whole number of 0 or more (0 turns it off).';
+  if (!Number.isFinite(s.repetitionPenalty) || s.repetitionPenalty <= 0) errors.repetitionPenalty = 'The repetition penalty must be above 0 (1 turns it off).';
+  if (!isWhole(s.maxTokens) || s.maxTokens < 1) errors.maxTokens = 'Max tokens per reply must be a whole number of at least 1.';
+  return errors;
+}
+
+/** The largest window whose sinks, ring and prefill headroom fit `budgetBytes`. */
+export function windowFromBudget(budgetBytes: number, bytesPerToken: number, nSinks: number, shape: CacheShape): number {
+  const slots = Math.floor(budgetBytes / bytesPerToken);
+  return Math.max(1, slots - nSinks - (shape.maxChunk - 1) - shape.rollbackSlots);
+}
+
+/** The window in tokens; in budget mode it needs the model's bytes per token (known once loaded). */
+export function effectiveWindow(s: ChatSettings, shape: CacheShape, bytesPerToken: number | undefined): number {
+  if (s.windowMode === 'tokens' || !bytesPerToken) return s.windowSize;
+  return windowFromBudget(s.memoryBudgetMiB * 2 ** 20, bytesPerToken, s.nSinks, shape);
+}
+
+export function cacheChoiceOf(s: ChatSettings, shape: CacheShape, bytesPerToken: number | undefined): CacheChoice {
+  const windowSize = effectiveWindow(s, shape, bytesPerToken);
+  return { mode: s.nSinks > 0 ? 'streaming' : 'window', nSinks: Math.min(s.nSinks, windowSize - 1), windowSize, ...shape };
+}
+
+export function samplingOf(s: ChatSettings, seed: number): SamplingChoice {
+  return { temperature: s.temperature, topK: s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty, seed };
+}
+
+export const sameCache = (a: CacheChoice, b: CacheChoice): boolean =>
+  a.mode === b.mode && a.nSinks === b.nSinks && a.windowSize === b.windowSize && a.maxChunk === b.maxChunk && a.rollbackSlots === b.rollbackSlots;

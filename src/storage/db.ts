@@ -1,0 +1,49 @@
+// The app's IndexedDB database (through idb): its schema, its one connection, and the
+// translation of storage failures into EngineErrors a user can act on.
+
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { EngineError } from '../protocol/errors.ts';
+import type { StoredConversation } from './conversations.ts';
+import type { StoredSnapshot } from './snapshots.ts';
+
+export interface ChatDb extends DBSchema {
+  conversations: { key: string; value: StoredConversation };
+  /** The latest KV cache snapshot of each conversation, keyed by conversation id. */
+  snapshots: { key: string; value: StoredSnapshot };
+  /** Small named values, such as which model and cache settings the snapshots belong to. */
+  meta: { key: string; value: string };
+}
+
+const DB_NAME = 'endless-chat';
+let connection: Promise<IDBPDatabase<ChatDb>> | null = null;
+
+export function chatDb(): Promise<IDBPDatabase<ChatDb>> {
+  connection ??= openDB<ChatDb>(DB_NAME, 1, {
+    upgrade(db) {
+      db.createObjectStore('conversations', { keyPath: 'id' });
+      db.createObjectStore('snapshots', { keyPath: 'conversationId' });
+      db.createObjectStore('meta');
+    },
+  }).catch((error: unknown) => {
+    connection = null;
+    throw new EngineError(
+      'STORAGE_UNAVAILABLE',
+      'This browser does not let the page keep conversations (IndexedDB is off, as in some private windows). Chat still works, but nothing is saved.',
+      String(error),
+    );
+  });
+  return connection;
+}
+
+/** Runs a write, turning a full disk into STORAGE_FULL. */
+export async function writing<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    if (error instanceof DOMException && error.name === 'QuotaExceededError') {
+      throw new EngineError('STORAGE_FULL', "The browser's storage for this page is full: delete old conversations or free some disk space.", error.message);
+    }
+    throw new EngineError('STORAGE_UNAVAILABLE', 'Saving to the browser storage failed; the conversation is still on screen, try again.', String(error));
+  }
+}

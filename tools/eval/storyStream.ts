@@ -1,0 +1,51 @@
+// The evaluation stream: stories sampled from stories260K itself (seeded, temperature 1, each from
+// BOS until EOS), concatenated, so the model can read every part of it. Sampled with the float64
+// CPU model of tests/reference, and cached in .cache/eval/.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { REPO_ROOT } from '../browser.ts';
+import { STORIES260K_CHECKPOINT } from '../fixtures.ts';
+import { readCheckpoint, ReferenceLlama } from '../../tests/reference/llama.ts';
+
+const BOS = 1;
+const EOS = 2;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** At least `tokens` ids: BOS story EOS? BOS story ... (EOS itself is never fed, as in llama2.c). */
+export function storyStream(tokens: number, seed = 20240101): number[] {
+  const path = join(REPO_ROOT, '.cache/eval', `stories-${tokens}-${seed}.json`);
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as number[];
+  const weights = readCheckpoint(new Uint8Array(readFileSync(STORIES260K_CHECKPOINT)));
+  const rng = mulberry32(seed);
+  const ids: number[] = [];
+  while (ids.length < tokens) {
+    const model = new ReferenceLlama(weights, { mode: 'dense', nSinks: 0, windowSize: 1 });
+    let token = BOS;
+    ids.push(token);
+    for (let i = 0; i < 500; i++) {
+      const logits = model.step(token);
+      let max = -Infinity;
+      for (const v of logits) max = Math.max(max, v);
+      const weightsOf = Array.from(logits, (v) => Math.exp(v - max));
+      let u = rng() * weightsOf.reduce((a, b) => a + b, 0);
+      token = 0;
+      while (token < weightsOf.length - 1 && (u -= weightsOf[token]) > 0) token++;
+      if (token === EOS) break;
+      ids.push(token);
+    }
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(ids));
+  return ids;
+}
