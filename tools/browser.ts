@@ -28,7 +28,7 @@ export interface BrowserPage {
 }
 
 /** `path` is relative to the repository root, such as tests/gpu/page/index.html. */
-export async function openPage(path: string, options: { hardwareGpu?: boolean } = {}): Promise<BrowserPage> {
+export async function openPage(path: string, options: { hardwareGpu?: boolean; extraArgs?: string[] } = {}): Promise<BrowserPage> {
   let server: ViteDevServer | undefined;
   let browser: Browser | undefined;
   try {
@@ -41,7 +41,7 @@ export async function openPage(path: string, options: { hardwareGpu?: boolean } 
     await server.listen();
     const address = server.httpServer?.address();
     if (!address || typeof address === 'string') throw new Error('Vite did not report a port');
-    const args = options.hardwareGpu ? CHROMIUM_ARGS.filter((a) => !a.startsWith('--use-webgpu-adapter')) : CHROMIUM_ARGS;
+    const args = [...(options.hardwareGpu ? CHROMIUM_ARGS.filter((a) => !a.startsWith('--use-webgpu-adapter')) : CHROMIUM_ARGS), ...(options.extraArgs ?? [])];
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       headless: true,

@@ -17,10 +17,18 @@ async function handle(request: Request): Promise<void> {
     case 'load': {
       await engine?.unload();
       engine = null;
-      engine = await ChatEngine.load(request.model, request.cache, (phase, done, total) =>
+      const loaded = await ChatEngine.load(request.model, request.cache, (phase, done, total) =>
         post({ type: 'progress', requestId: request.requestId, phase, done, total }),
       );
-      post({ type: 'loaded', requestId: request.requestId, info: engine.info() });
+      engine = loaded;
+      // A lost device takes the cache with it: report it, and let the next load start afresh
+      // (its first turn rebuilds the cache from the transcript).
+      loaded.deviceLost.then((reason) => {
+        if (engine !== loaded) return;
+        engine = null;
+        post({ type: 'error', requestId: null, error: new EngineError('DEVICE_LOST', 'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation will be rebuilt from its transcript.', reason).toJSON() });
+      });
+      post({ type: 'loaded', requestId: request.requestId, info: loaded.info() });
       return;
     }
     case 'chat': {

@@ -105,6 +105,7 @@ describe('RingLayout', () => {
       { mode: 'streaming', nSinks: -1, windowSize: 8, maxChunk: 8 },
       { mode: 'streaming', nSinks: 4, windowSize: 8, maxChunk: 0 },
       { mode: 'dense', nSinks: 0, windowSize: 8, maxChunk: 9 },
+      { mode: 'streaming', nSinks: 16, windowSize: 8, maxChunk: 4 },
     ];
     for (const config of bad) {
       expect(() => new RingLayout(config)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));

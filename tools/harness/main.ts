@@ -166,7 +166,83 @@ async function engineLogits(job: PageJob, chunks: number[][]): Promise<number[][
   return out;
 }
 
-const harness = { run, oracleLogits, engineLogits };
+/** Live GPU buffers, counted by wrapping the device's createBuffer (benchmarks only). */
+let liveBuffers = 0;
+const createBuffer = GPUDevice.prototype.createBuffer;
+GPUDevice.prototype.createBuffer = function (descriptor: GPUBufferDescriptor) {
+  const buffer = createBuffer.call(this, descriptor);
+  liveBuffers++;
+  const destroy = buffer.destroy.bind(buffer);
+  let destroyed = false;
+  buffer.destroy = () => {
+    if (!destroyed) liveBuffers--;
+    destroyed = true;
+    destroy();
+  };
+  return buffer;
+};
+
+export interface BenchJob {
+  model: PageJob['model'];
+  cache: { sinks: number; window: number };
+  /** Tokens fed one at a time (teacher-forced from `ids`, cycling). */
+  tokens: number;
+  ids: number[];
+  /** Tokens at which to time sliding-window recomputation at the same cache size. */
+  recomputeSamples: number;
+  /** Tokens at the end of the run to time phase by phase. */
+  profileTokens: number;
+}
+
+export interface BenchResult {
+  msPerToken: number[];
+  /** [stream position, live GPU buffers, JS heap bytes] every 100 tokens. */
+  resources: [number, number, number][];
+  recomputeMsPerToken: number[];
+  phases: { segmentsMs: number; attentionMs: number; readbackMs: number; tokens: number };
+}
+
+/** Streaming decode one token at a time, with resources sampled along the way. */
+async function benchDecode(job: BenchJob): Promise<BenchResult> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const heap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
+  const streaming = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 1 }, job.tokens), context);
+  const msPerToken: number[] = [];
+  const resources: [number, number, number][] = [];
+  const phases = { segmentsMs: 0, attentionMs: 0, readbackMs: 0, tokens: 0 };
+  try {
+    for (let t = 0; t < job.tokens; t++) {
+      const profiling = t >= job.tokens - job.profileTokens;
+      if (profiling && !streaming.decoder.profile) streaming.decoder.profile = phases;
+      const start = performance.now();
+      await streaming.feed([job.ids[t % job.ids.length]]);
+      msPerToken.push(performance.now() - start);
+      if (profiling) phases.tokens++;
+      if (t % 100 === 0) resources.push([t, liveBuffers, heap()]);
+    }
+  } finally {
+    await streaming.unload();
+  }
+  const { sinks, window } = job.cache;
+  const recompute = await Engine.load(files, cacheSettings({ model: job.model, mode: 'recompute', cache: job.cache, chunk: 64 }, sinks + window), context);
+  const recomputeMsPerToken: number[] = [];
+  try {
+    for (let k = 0; k < job.recomputeSamples; k++) {
+      const t = sinks + window + 100 + k;
+      const visible = [...job.ids.slice(0, sinks), ...job.ids.slice(t - window + 1, t + 1)];
+      const start = performance.now();
+      recompute.decoder.reset();
+      await recompute.feed(visible);
+      recomputeMsPerToken.push(performance.now() - start);
+    }
+  } finally {
+    await recompute.unload();
+  }
+  return { msPerToken, resources, recomputeMsPerToken, phases };
+}
+
+const harness = { run, oracleLogits, engineLogits, benchDecode };
 export type Harness = typeof harness;
 declare global {
   interface Window {

@@ -61,6 +61,11 @@ export class ChatEngine {
     return new ChatEngine(engine, model, cache, new TurnFormatter(template, engine.tokenizer));
   }
 
+  /** Resolves with the browser's reason when the GPU device is lost. */
+  get deviceLost(): Promise<string> {
+    return this.engine.gpu.device.lost.then((info) => `${info.reason}: ${info.message}`);
+  }
+
   info(): ModelInfo {
     const { adapterInfo } = this.engine.gpu;
     return {
@@ -77,7 +82,8 @@ export class ChatEngine {
   /** Brings the cache in step with `conversation`, then streams the reply to its last message. */
   async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
     if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
-    if (conversation.messages.length === 0) throw new EngineError('CONFIG_INVALID', 'Write a message first.');
+    const last = conversation.messages[conversation.messages.length - 1];
+    if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
     const abort = (this.abort = new AbortController());
     const started = performance.now();
     try {

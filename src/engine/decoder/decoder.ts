@@ -37,6 +37,14 @@ export interface CacheSettings {
   rollbackSlots?: number;
 }
 
+/** Wall time per phase of the forward pass, for benchmarks. While a profile is attached the
+ *  decoder waits for the GPU after every phase, so the phases do not overlap. */
+export interface PhaseProfile {
+  segmentsMs: number;
+  attentionMs: number;
+  readbackMs: number;
+}
+
 /** Boundary buffers and the ORT tensors bound to them, for chunks of one size. */
 interface Bucket {
   n: number;
@@ -49,6 +57,8 @@ export class Decoder {
   private readonly plan: BufferPlan;
   private readonly buckets = new Map<number, Bucket>();
   private readonly layerCount: number;
+  /** Attach to time the phases (benchmarks only: it serialises CPU and GPU). */
+  profile: PhaseProfile | null = null;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -167,10 +177,20 @@ export class Decoder {
         }
         const fetches: Record<string, SegmentTensor> = {};
         for (const output of segment.outputs) fetches[output.name] = tensorOf(output.name);
+        let start = performance.now();
         await this.sessions.run(i, feeds, fetches);
+        if (this.profile) {
+          await this.device.queue.onSubmittedWorkDone();
+          this.profile.segmentsMs += performance.now() - start;
+        }
         if (i < this.layerCount) {
+          start = performance.now();
           const site = this.split.sites[i];
           this.attention.run(i, { q: bufferOf(site.q), k: bufferOf(site.k), v: bufferOf(site.v), out: bufferOf(site.out) });
+          if (this.profile) {
+            await this.device.queue.onSubmittedWorkDone();
+            this.profile.attentionMs += performance.now() - start;
+          }
         }
       }
     } catch (e) {
@@ -178,7 +198,11 @@ export class Decoder {
       throw e;
     }
     this.attention.endChunk();
-    return rows > 0 ? this.readLogits(bucket, bufferOf(this.logitsName), rows) : new Float32Array(0);
+    if (rows === 0) return new Float32Array(0);
+    const start = performance.now();
+    const logits = await this.readLogits(bucket, bufferOf(this.logitsName), rows);
+    if (this.profile) this.profile.readbackMs += performance.now() - start;
+    return logits;
   }
 
   private get logitsName(): string {

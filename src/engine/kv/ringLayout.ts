@@ -181,4 +181,5 @@ export function validateCacheConfig(config: CacheConfig): void {
   const rollback = config.rollbackSlots ?? 0;
   if (!Number.isInteger(rollback) || rollback < 0) bad(`the rollback slots must be a whole number of 0 or more, got ${rollback}.`);
   if (mode === 'dense' && maxChunk > windowSize) bad(`a chunk of ${maxChunk} cannot fit a dense cache of ${windowSize}.`);
+  if (mode === 'streaming' && nSinks > windowSize) bad(`${nSinks} sinks are more than the window of ${windowSize}; use fewer sinks or a larger window.`);
 }
