@@ -9,10 +9,13 @@
 // pairs by angle 0, and the attention scale stays 1/sqrt(headDim). The result is exactly the
 // original model.
 //
-// 'unfused': the older optimum/TorchScript form (SmolLM2, Qwen2.5, Llama-3.2 as first exported):
-// decomposed RMSNorm, per-head Reshape/Transpose, RoPE in Mul/Slice/Neg/Concat nodes with cos/sin
-// gathered by position_ids, past KV Concat, repeat-kv Unsqueeze/Expand/Reshape, MatMul/Softmax
-// attention with a causal mask built from attention_mask. No GQA op, so heads keep their size.
+// 'unfused': the older optimum/TorchScript form of Llama-family models (the first onnx-community
+// SmolLM2, Qwen2.5 and Llama-3.2 exports): decomposed RMSNorm, per-head Reshape/Transpose with
+// shapes read from the tensors, RoPE in Mul/Slice/Neg/Concat nodes with cos/sin gathered by
+// position_ids and rotate_half's split at shape[-1] // 2, past KV Concat, repeat-kv
+// Unsqueeze/Expand/Reshape, torch.onnx's scaled_dot_product_attention (q and k^T each scaled by
+// sqrt(1/sqrt(head_dim)), a mask added, Softmax, MatMul) with a causal mask built from
+// attention_mask. No GQA op, so heads keep their size.
 //
 // Either form may store every projection (and lm_head) as MatMulNBits 4-bit blocks, keep its
 // weights in the model or in chunked external data files, and normalise q and k per head
@@ -268,8 +271,6 @@ function buildUnfusedDecoder(context: ExportContext): GraphIo {
   const cosHeads = rotaryTable('cos', cos);
   const sinHeads = rotaryTable('sin', sin);
 
-  const headShape = (heads: number) => g.int64(`/model/constants/INT64/[0, 0, ${heads}, ${headDim}]`, [4], [0, 0, heads, headDim]);
-  const scale = g.scalar('/model/constants/FLOAT/scaling', 1 / Math.sqrt(headDim));
   const perm0213 = attrInts('perm', [0, 2, 1, 3]);
 
   const embedding = g.float32('model.embed_tokens.weight', [vocabSize, dim], weights.tokenEmbedding);
@@ -291,7 +292,15 @@ function buildUnfusedDecoder(context: ExportContext): GraphIo {
 
     /** (batch, seq, heads * headDim) -> (batch, heads, seq, headDim), with Qwen3's per-head norm when asked. */
     const toHeads = (x: string, heads: number, name: 'q' | 'k' | 'v', index: number) => {
-      let split = g.node('Reshape', `${attn}/Reshape${index ? `_${index}` : ''}`, [x, headShape(heads)]); // (batch, seq, heads, headDim)
+      const suffix = index ? `_${index}` : '';
+      // TorchScript's view(bsz, q_len, heads, head_dim): batch and length read from x's shape.
+      const shape = g.node('Concat', `${attn}/Concat${suffix}`, [
+        dimOf(g, `${attn}/batch${suffix}`, x, 0),
+        dimOf(g, `${attn}/length${suffix}`, x, 1),
+        g.int64(`/model/constants/INT64/[${heads}]`, [1], [heads]),
+        g.int64(`/model/constants/INT64/[${headDim}]`, [1], [headDim]),
+      ], [attrInt('axis', 0)]);
+      let split = g.node('Reshape', `${attn}/Reshape${suffix}`, [x, shape]); // (batch, seq, heads, headDim)
       if (context.qkNorm && name !== 'v') {
         const weight = g.float32(`${prefix}.self_attn.${name}_norm.weight`, [headDim], new Float32Array(headDim).fill(1));
         split = g.node(
@@ -303,8 +312,8 @@ function buildUnfusedDecoder(context: ExportContext): GraphIo {
       }
       return g.node('Transpose', `${attn}/Transpose${index ? `_${index}` : ''}`, [split], [perm0213]);
     };
-    const qHeads = rope(g, `${attn}/q_rope`, toHeads(q, nHeads, 'q', 0), cosHeads, sinHeads, headDim); // (batch, nHeads, seq, headDim)
-    const kHeads = rope(g, `${attn}/k_rope`, toHeads(k, nKvHeads, 'k', 1), cosHeads, sinHeads, headDim); // (batch, nKvHeads, seq, headDim)
+    const qHeads = rope(g, `${attn}/q_rope`, toHeads(q, nHeads, 'q', 0), cosHeads, sinHeads); // (batch, nHeads, seq, headDim)
+    const kHeads = rope(g, `${attn}/k_rope`, toHeads(k, nKvHeads, 'k', 1), cosHeads, sinHeads); // (batch, nKvHeads, seq, headDim)
     const vHeads = toHeads(v, nKvHeads, 'v', 2);
 
     // The cache grows by concatenation; its output is the graph's present.* output.
@@ -313,10 +322,21 @@ function buildUnfusedDecoder(context: ExportContext): GraphIo {
     const keysRepeated = repeatKv(g, `${attn}/repeat_kv_k`, keys, nHeads, headDim, group); // (batch, nHeads, total, headDim)
     const valuesRepeated = repeatKv(g, `${attn}/repeat_kv_v`, values, nHeads, headDim, group);
 
+    // torch.onnx's scaled_dot_product_attention: q and k^T each times sqrt(1/sqrt(head_dim)), the
+    // head size read from q's shape.
+    const headSize = g.node('Cast', `${attn}/Cast`, [g.node('Slice', `${attn}/Slice`, [
+      g.node('Shape', `${attn}/Shape`, [qHeads]),
+      g.int64('/model/constants/INT64/[-1]', [1], [-1]),
+      g.int64('/model/constants/INT64/[INT64_MAX]', [1], [INT64_MAX]),
+    ])], [attrInt('to', DataType.FLOAT)]); // (1) f32
+    const scale = g.node('Div', `${attn}/Div`, [g.scalar('/model/constants/FLOAT/1', 1), g.node('Sqrt', `${attn}/Sqrt`, [headSize])]);
+    const rootScale = g.node('Sqrt', `${attn}/Sqrt_1`, [scale]);
     const keysT = g.node('Transpose', `${attn}/Transpose_3`, [keysRepeated], [attrInts('perm', [0, 1, 3, 2])]); // (batch, nHeads, headDim, total)
-    const scores = g.node('MatMul', `${attn}/MatMul`, [qHeads, keysT]); // (batch, nHeads, seq, total)
-    const scaled = g.node('Mul', `${attn}/Mul`, [scores, scale]);
-    const masked = g.node('Add', `${attn}/Add`, [scaled, scoreBias]);
+    const scores = g.node('MatMul', `${attn}/MatMul`, [
+      g.node('Mul', `${attn}/Mul`, [qHeads, rootScale]),
+      g.node('Mul', `${attn}/Mul_1`, [keysT, rootScale]),
+    ]); // (batch, nHeads, seq, total)
+    const masked = g.node('Add', `${attn}/Add`, [scores, scoreBias]);
     const probs = g.node('Softmax', `${attn}/Softmax`, [masked], [attrInt('axis', -1)]);
     const context4 = g.node('MatMul', `${attn}/MatMul_1`, [probs, valuesRepeated]); // (batch, nHeads, seq, headDim)
     const merged = g.node('Reshape', `${attn}/Reshape_3`, [
@@ -649,14 +669,22 @@ function rotaryEmbedding(g: GraphBuilder, name: string, x: string, numHeads: num
   );
 }
 
-/** Hugging Face's apply_rotary_pos_emb on x (batch, heads, seq, headDim): x * cos + rotate_half(x) * sin. */
-function rope(g: GraphBuilder, scope: string, x: string, cos: string, sin: string, headDim: number): string {
-  const half = headDim / 2;
+/** Hugging Face's apply_rotary_pos_emb on x (batch, heads, seq, headDim): x * cos + rotate_half(x) * sin,
+ *  with rotate_half's split point x.shape[-1] // 2 computed from x's shape, as TorchScript traces it. */
+function rope(g: GraphBuilder, scope: string, x: string, cos: string, sin: string): string {
   const last = g.int64('/model/constants/INT64/[-1]', [1], [-1]);
-  const first = g.node('Slice', `${scope}/Slice`, [x, g.int64('/model/constants/INT64/[0]', [1], [0]), g.int64(`/model/constants/INT64/[${half}]`, [1], [half]), last]);
-  const second = g.node('Slice', `${scope}/Slice_1`, [x, g.int64(`/model/constants/INT64/[${half}]`, [1], [half]), g.int64('/model/constants/INT64/[INT64_MAX]', [1], [INT64_MAX]), last]);
+  const lastDim = g.node('Gather', `${scope}/Gather`, [g.node('Shape', `${scope}/Shape`, [x]), g.int64('/model/constants/INT64/-1', [], [-1])], [attrInt('axis', 0)]);
+  const half = g.node('Unsqueeze', `${scope}/Unsqueeze`, [g.node('Div', `${scope}/Div`, [lastDim, g.int64('/model/constants/INT64/2', [], [2])]), g.int64('/model/constants/INT64/[0]', [1], [0])]);
+  const first = g.node('Slice', `${scope}/Slice`, [x, g.int64('/model/constants/INT64/[0]', [1], [0]), half, last]);
+  const second = g.node('Slice', `${scope}/Slice_1`, [x, half, g.int64('/model/constants/INT64/[INT64_MAX]', [1], [INT64_MAX]), last]);
   const rotated = g.node('Concat', `${scope}/Concat`, [g.node('Neg', `${scope}/Neg`, [second]), first], [attrInt('axis', -1)]);
   return g.node('Add', `${scope}/Add`, [g.node('Mul', `${scope}/Mul`, [x, cos]), g.node('Mul', `${scope}/Mul_1`, [rotated, sin])]);
+}
+
+/** x.shape[index] as a (1) int64 tensor, as TorchScript traces a size() call used in a view(). */
+function dimOf(g: GraphBuilder, scope: string, x: string, index: number): string {
+  const size = g.node('Gather', `${scope}/Gather`, [g.node('Shape', `${scope}/Shape`, [x]), g.int64(`/model/constants/INT64/${index}`, [], [index])], [attrInt('axis', 0)]);
+  return g.node('Unsqueeze', `${scope}/Unsqueeze`, [size, g.int64('/model/constants/INT64/[0]', [1], [0])]);
 }
 
 /** Hugging Face's repeat_kv: (batch, kvHeads, len, d) -> (batch, kvHeads * group, len, d), KV head-major. */

@@ -84,7 +84,7 @@ const BROADCAST_OPS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'BiasGelu']);
 /** Ops that compute a projection from a weight: where tracing attention inputs back must stop. */
 const PROJECTION_OPS = new Set(['MatMul', 'MatMulNBits', 'Gemm']);
 /** Ops that move or broadcast data without computing on it, followed when tracing q, k and v. */
-const DATA_MOVEMENT_OPS = new Set(['Reshape', 'Transpose', 'Unsqueeze', 'Squeeze', 'Expand', 'Cast', 'Identity']);
+const DATA_MOVEMENT_OPS = new Set(['Reshape', 'Unsqueeze', 'Squeeze', 'Expand', 'Cast', 'Identity']);
 /** Ops that read only the shape of their input: bias and mask cones do not look through them. */
 const SHAPE_ONLY_OPS = new Set(['Shape', 'Size']);
 const HEAD_TRANSPOSE = '0,2,1,3';
@@ -274,7 +274,7 @@ function gqaSite(node: onnx.INodeProto, layer: number, view: GraphView): FoundSi
   if (!out) refuse('has no output');
   if ((attrs.get('softcap')?.f ?? 0) !== 0) refuse('uses logit soft-capping, which the kernel does not implement');
   if (intAttr('local_window_size', -1) !== -1) refuse('has its own sliding window, which would conflict with the streaming cache');
-  if (inputs.slice(10).some(Boolean)) refuse('uses attention bias, head sinks or quantized KV, which the kernel does not implement');
+  if (inputs.slice(10).some(Boolean)) refuse('uses attention bias, head sinks, quantized KV or fused q/k norms, which the kernel does not implement');
 
   const replaced: onnx.INodeProto[] = [node];
   let q = query;
@@ -335,7 +335,8 @@ function unfusedSite(softmax: onnx.INodeProto, layer: number, view: GraphView): 
   const refuse = (why: string): never => {
     throw new EngineError(
       'MODEL_UNSUPPORTED',
-      `Attention layer ${layer} (${softmax.name || 'Softmax'}) ${why}; the attention kernel computes softmax(q·k^T·scale) over RoPE-rotated q and k with a causal mask, and nothing else.`,
+      `Attention layer ${layer} (${describe(softmax)}) ${why}. This app's attention kernel computes only softmax(scale · q·kᵀ) ` +
+        'over RoPE-rotated q and k under a causal mask, so it cannot run this model; choose another export or model.',
     );
   };
   const scores = traceScores(softmax.input![0], view, refuse);
@@ -378,8 +379,10 @@ function unfusedSite(softmax: onnx.INodeProto, layer: number, view: GraphView): 
   const added: FoundSite['added'] = [];
   const kernelInput = (traced: TracedInput) => {
     const merged = traced.heads * traced.headDim;
-    view.knownWidths.set(traced.tensor, traced.perHead ? traced.headDim : merged);
-    if (!traced.perHead) return traced.tensor;
+    if (!traced.perHead) {
+      view.knownWidths.set(traced.tensor, merged);
+      return traced.tensor;
+    }
     // A per-head norm's output (batch, seq, heads, headDim) has the kernel's memory layout; only
     // its shape changes, so the dense segment ends with a Reshape to (batch, seq, heads * headDim).
     const shape = `endless.split.merged_heads.${merged}`;
@@ -401,7 +404,7 @@ function unfusedSite(softmax: onnx.INodeProto, layer: number, view: GraphView): 
       nHeads: q.heads,
       nKvHeads: k.heads,
       headSize: q.headDim,
-      scale: scores.scale * q.scale * k.scale,
+      scale: scaleOf(scores.scaleTerms, q.headDim, view, refuse) * q.scale * k.scale,
       rotaryInterleaved: false,
       rotaryPairs: q.ropeHalf,
     },
@@ -418,16 +421,16 @@ function traceScores(
   start: string,
   view: GraphView,
   refuse: (why: string) => never,
-): { qk: onnx.INodeProto; scale: number } | undefined {
+): { qk: onnx.INodeProto; scaleTerms: ScaleTerm[] } | undefined {
   let t = start;
-  let scale = 1;
+  const scaleTerms: ScaleTerm[] = [];
   for (;;) {
     const node = view.producer.get(t)?.node;
     if (!node) return undefined;
     const [a, b] = node.input ?? [];
     switch (node.opType) {
       case 'MatMul':
-        return constantOf(a, view) || constantOf(b, view) ? undefined : { qk: node, scale };
+        return constantOf(a, view) || constantOf(b, view) ? undefined : { qk: node, scaleTerms };
       case 'Cast':
       case 'Identity':
         t = a;
@@ -436,7 +439,7 @@ function traceScores(
       case 'Div': {
         const scaling = scalarFactor(node, view);
         if (!scaling) return refuse(`multiplies its attention scores by a tensor (${describe(node)}) rather than a constant scale`);
-        scale *= scaling.factor;
+        scaleTerms.push(scaling.term);
         t = scaling.input;
         break;
       }
@@ -471,8 +474,8 @@ function traceScores(
  */
 function traceInput(start: string, role: 'query' | 'key' | 'value', view: GraphView, refuse: (why: string) => never): TracedInput {
   let t = start;
-  let scale = 1;
-  let ropeHalf = 0;
+  const scaleTerms: ScaleTerm[] = [];
+  let rope: RopeMatch | undefined;
   let keyTransposes = 0;
   for (;;) {
     const node = view.producer.get(t)?.node;
@@ -505,35 +508,54 @@ function traceInput(start: string, role: 'query' | 'key' | 'value', view: GraphV
     }
     const scaling = scalarFactor(node, view);
     if (scaling) {
-      scale *= scaling.factor;
+      scaleTerms.push(scaling.term);
       t = scaling.input;
       continue;
     }
-    if (op === 'Add') {
-      const rope = matchRope(node, view);
-      if (rope) {
-        if (ropeHalf) refuse(`rotates its ${role} twice`);
-        ropeHalf = rope.half;
-        t = rope.x;
-        continue;
-      }
+    const match = op === 'Add' ? matchRope(node, view) : undefined;
+    if (match) {
+      if (rope) refuse(`rotates its ${role} twice`);
+      rope = match;
+      t = match.x;
+      continue;
     }
     return refuse(`computes its ${role} with ${describe(node)} after the heads are split, which the kernel cannot take over`);
   }
 
-  // t is (batch, seq, heads, headDim): either the head split's Reshape output or a per-head norm.
+  // t is (batch, seq, heads, headDim): either the head split's Reshape output or a per-head norm,
+  // whose heads come from the Reshape feeding it.
   const node = view.producer.get(t)?.node;
-  if (node?.opType === 'Reshape') {
-    const shape = intsOf(node.input![1], view);
-    const tensor = node.input![0];
-    const [heads, headDim] = headShape(shape, view.knownWidths.get(tensor) ?? tryWidth(tensor, view), role, refuse);
-    return { tensor, perHead: false, heads, headDim, ropeHalf, scale, keyTransposes };
-  }
+  const perHead = node?.opType !== 'Reshape';
   if (!node || PROJECTION_OPS.has(node.opType ?? '')) return refuse(`has no per-head reshape before moving the heads of its ${role}`);
-  // A per-head norm: its heads come from the Reshape feeding it.
-  const split = findBack(t, view, (n) => n.opType === 'Reshape');
-  const [heads, headDim] = headShape(split ? intsOf(split.input![1], view) : undefined, undefined, role, refuse);
-  return { tensor: t, perHead: true, heads, headDim, ropeHalf, scale, keyTransposes };
+  const split = perHead ? findBack(t, view, (n) => n.opType === 'Reshape') : node;
+  const tensor = perHead ? t : node.input![0];
+  const width = perHead ? undefined : (view.knownWidths.get(tensor) ?? tryWidth(tensor, view));
+  const [heads, headDim] = headShape(split ? intsOf(split.input![1], view) : undefined, width, role, refuse);
+
+  let ropeHalf = 0;
+  if (rope) {
+    ropeHalf = scalarValue(rope.firstEnd, view, headDim) ?? 0;
+    if (!Number.isInteger(ropeHalf) || ropeHalf <= 0 || scalarValue(rope.secondStart, view, headDim) !== ropeHalf) {
+      refuse(`splits its ${role} for rotate_half at a point this runtime cannot read`);
+    }
+  }
+  return { tensor, perHead, heads, headDim, ropeHalf, scale: scaleOf(scaleTerms, headDim, view, refuse), keyTransposes };
+}
+
+/** A factor found on the way, evaluated once the head size is known. */
+interface ScaleTerm {
+  tensor: string;
+  divide: boolean;
+}
+
+function scaleOf(terms: ScaleTerm[], headDim: number, view: GraphView, refuse: (why: string) => never): number {
+  let scale = 1;
+  for (const { tensor, divide } of terms) {
+    const value = scalarValue(tensor, view, headDim);
+    if (value === undefined || value === 0) return refuse(`scales attention by "${tensor}", whose value cannot be read`);
+    scale *= divide ? 1 / value : value;
+  }
+  return scale;
 }
 
 /** (heads, headDim) from a head split's shape [batch, seq, heads, headDim], one of them possibly -1. */
@@ -552,7 +574,14 @@ function headShape(shape: number[] | undefined, width: number | undefined, role:
  * Hugging Face's apply_rotary_pos_emb: Add(Mul(x, cos), Mul(rotate_half(x), sin)) with
  * rotate_half(x) = Concat(Neg(x[..., half:]), x[..., :half]) on the last axis.
  */
-function matchRope(add: onnx.INodeProto, view: GraphView): { x: string; half: number } | undefined {
+interface RopeMatch {
+  x: string;
+  /** The split point as the first half's end and the second half's start (constants, or x.shape[-1] // 2). */
+  firstEnd: string;
+  secondStart: string;
+}
+
+function matchRope(add: onnx.INodeProto, view: GraphView): RopeMatch | undefined {
   const muls = (add.input ?? []).map((i) => view.producer.get(i)?.node);
   if (muls.length !== 2 || muls.some((m) => m?.opType !== 'Mul')) return undefined;
   for (const [plain, rotatedMul] of [muls, [...muls].reverse()]) {
@@ -565,25 +594,64 @@ function matchRope(add: onnx.INodeProto, view: GraphView): { x: string; half: nu
       if (second?.opType !== 'Slice' || first?.opType !== 'Slice') continue;
       const x = first.input![0];
       if (second.input![0] !== x || !plain!.input?.includes(x)) continue;
-      const [start1, end1, axes1, steps1] = [1, 2, 3, 4].map((i) => intsOf(first.input?.[i], view));
-      const [start2, , axes2, steps2] = [1, 2, 3, 4].map((i) => intsOf(second.input?.[i], view));
+      const [axes1, steps1, axes2, steps2] = [first.input?.[3], first.input?.[4], second.input?.[3], second.input?.[4]].map((i) => intsOf(i, view));
       if (!axes1 || !axes2 || !isLastAxis(axes1[0]) || !isLastAxis(axes2[0])) continue;
       if ((steps1 && steps1[0] !== 1) || (steps2 && steps2[0] !== 1)) continue;
-      if (start1?.[0] !== 0 || !end1 || start2?.[0] !== end1[0]) continue;
-      return { x, half: end1[0] };
+      if (intsOf(first.input?.[1], view)?.[0] !== 0 || !first.input?.[2] || !second.input?.[1]) continue;
+      return { x, firstEnd: first.input[2], secondStart: second.input[1] };
     }
   }
   return undefined;
 }
 
-/** Mul or Div by a scalar constant: the factor it applies and the tensor it scales. */
-function scalarFactor(node: onnx.INodeProto, view: GraphView): { factor: number; input: string } | undefined {
+/** Head size assumed while telling whether a factor is a scalar at all (its value comes later). */
+const PROBE_HEAD_DIM = 64;
+
+/** Mul or Div by a scalar (a constant, or computed from the head size): the factor and the tensor it scales. */
+function scalarFactor(node: onnx.INodeProto, view: GraphView): { term: ScaleTerm; input: string } | undefined {
   const [a, b] = node.input ?? [];
   if (node.opType !== 'Mul' && node.opType !== 'Div') return undefined;
-  const right = scalarOf(b, view);
-  if (right !== undefined) return { factor: node.opType === 'Mul' ? right : 1 / right, input: a };
-  const left = node.opType === 'Mul' ? scalarOf(a, view) : undefined;
-  return left === undefined ? undefined : { factor: left, input: b };
+  const isScalar = (name: string) => scalarValue(name, view, PROBE_HEAD_DIM) !== undefined;
+  if (isScalar(b)) return { term: { tensor: b, divide: node.opType === 'Div' }, input: a };
+  return node.opType === 'Mul' && isScalar(a) ? { term: { tensor: a, divide: false }, input: b } : undefined;
+}
+
+/**
+ * The value of a one-element tensor computed from constants and the head size, as traced exports
+ * compute 1/sqrt(head_dim) (scaled_dot_product_attention) and head_dim // 2 (rotate_half): the
+ * last dim of a shape read inside attention is the head size. Undefined for anything else.
+ */
+function scalarValue(name: string | undefined, view: GraphView, headDim: number): number | undefined {
+  const constant = constantOf(name, view);
+  if (constant) return elementCount(constant) === 1 ? valuesOf(constant)?.[0] : undefined;
+  const node = name ? view.producer.get(name)?.node : undefined;
+  if (!node) return undefined;
+  const [a, b] = node.input ?? [];
+  const value = (input: string | undefined) => scalarValue(input, view, headDim);
+  const lastOfShape = (shape: string) => view.producer.get(shape)?.node.opType === 'Shape';
+  switch (node.opType) {
+    case 'Cast':
+    case 'Identity':
+    case 'Squeeze':
+    case 'Unsqueeze':
+      return value(a);
+    case 'Sqrt': {
+      const x = value(a);
+      return x === undefined ? undefined : Math.sqrt(x);
+    }
+    case 'Mul':
+    case 'Div': {
+      const [x, y] = [value(a), value(b)];
+      if (x === undefined || y === undefined) return undefined;
+      return node.opType === 'Mul' ? x * y : x / y; // head_dim // 2 is exact: rotary head sizes are even
+    }
+    case 'Gather':
+      return lastOfShape(a) && isLastAxis(value(b)) ? headDim : undefined;
+    case 'Slice':
+      return lastOfShape(a) && intsOf(b, view)?.[0] === -1 ? headDim : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /** Axis -1 or 3: the head dim of a (batch, heads, seq, headDim) tensor. */
@@ -701,7 +769,7 @@ function valuesOf(t: onnx.ITensorProto): number[] | undefined {
   const raw = t.rawData;
   const type = t.dataType ?? 0;
   if (raw && raw.byteLength > 0) {
-    const bytes = raw.slice(); // aligned copy: raw_data views are at arbitrary offsets
+    const bytes = new Uint8Array(raw); // an aligned copy (raw_data views sit at any offset; Buffer.slice would not copy)
     switch (type) {
       case ElemType.FLOAT: return Array.from(new Float32Array(bytes.buffer));
       case ElemType.DOUBLE: return Array.from(new Float64Array(bytes.buffer));
