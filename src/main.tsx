@@ -1,9 +1,9 @@
-// Entry point: mounts the React app under its error boundary and registers the service worker.
+// Entry point: mounts the React app under its error boundary and sets up the PWA (service worker, install prompt).
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/App.tsx';
 import { ErrorBoundary } from './app/ErrorBoundary.tsx';
-import { registerServiceWorker } from './app/pwa.ts';
+import { setUpPwa } from './app/pwa.ts';
 import './app/app.css';
 
 createRoot(document.getElementById('root')!).render(
@@ -13,4 +13,4 @@ createRoot(document.getElementById('root')!).render(
     </ErrorBoundary>
   </StrictMode>,
 );
-registerServiceWorker();
+setUpPwa();

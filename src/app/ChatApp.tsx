@@ -8,10 +8,10 @@ import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
-import { CATALOG } from '../features/models/catalog.ts';
-import { hubModel, type PickedModel } from '../features/models/modelSource.ts';
+import { CATALOG, type CatalogModel } from '../features/models/catalog.ts';
+import type { PickedModel } from '../features/models/modelSource.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
-import { SettingsDialog } from '../features/settings/SettingsDialog.tsx';
+import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
 import { loadBytesPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
 import { EngineDock } from './EngineDock.tsx';
 import { EngineSession, type EngineStatus } from './engineSession.ts';
@@ -51,8 +51,8 @@ export function ChatApp() {
   const { status } = engine;
   const generating = chat.generating !== null;
   const active = chat.conversations.find((c) => c.id === chat.activeId);
-  const settingsModel = status.kind === 'ready' ? status.model : (engine.lastModel ?? hubModel(CATALOG[0]));
-  const modelKey = settingsModel.choice.key;
+  const settingsModel = settingsTargetOf(status.kind === 'ready' ? status.model : (engine.lastModel ?? CATALOG[0]));
+  const modelKey = settingsModel.key;
   // settingsVersion changes when settings are saved, so they are read again.
   const settings = useMemo(() => loadSettings(modelKey, settingsModel.defaults), [modelKey, settingsModel.defaults, settingsVersion]);
 
@@ -68,6 +68,10 @@ export function ChatApp() {
   const pick = (model: PickedModel) => {
     setPicking(false);
     void session.load(model, loadSettings(model.choice.key, model.defaults));
+  };
+  const pickHub = (model: CatalogModel) => {
+    setPicking(false);
+    void session.loadFromHub(model);
   };
   const apply = (next: ChatSettings) => {
     saveSettings(modelKey, next);
@@ -89,7 +93,7 @@ export function ChatApp() {
       onStop={() => controller.stop()}
     />
   );
-  const dock = <EngineDock status={status} session={session} picking={picking} onPick={pick} onCancelPick={() => setPicking(false)} composer={composer} />;
+  const dock = <EngineDock status={status} lastModel={engine.lastModel} session={session} picking={picking && !generating} onPick={pick} onPickHub={pickHub} onCancelPick={() => setPicking(false)} composer={composer} />;
 
   return (
     <div className="app" data-panel={panel}>
@@ -123,6 +127,7 @@ export function ChatApp() {
       <main className="chat-column">
         {active ? (
           <ChatView
+            key={active.id}
             conversation={active}
             liveCache={engine.cache}
             canAct={ready && !generating}
@@ -140,14 +145,16 @@ export function ChatApp() {
         )}
       </main>
       <aside className="memory-column">
-        <MemoryPanel conversation={active} liveCache={engine.cache} />
+        <MemoryPanel conversation={active} liveCache={engine.cache} adapter={status.kind === 'ready' ? status.info.adapter : undefined} />
       </aside>
       <SettingsDialog
         open={settingsOpen}
         model={settingsModel}
         settings={settings}
         bytesPerToken={loadBytesPerToken(modelKey)}
-        blocked={generating ? 'Wait for the reply to finish (or stop it) before changing settings.' : null}
+        blocked={
+          generating ? 'Wait for the reply to finish (or stop it) before changing settings.' : status.kind === 'loading' ? 'Wait for the model to finish loading.' : null
+        }
         onApply={apply}
         onChangeModel={() => {
           setSettingsOpen(false);
@@ -157,6 +164,11 @@ export function ChatApp() {
       />
     </div>
   );
+}
+
+function settingsTargetOf(model: PickedModel | CatalogModel): SettingsTarget {
+  const { defaults, cache } = model;
+  return 'choice' in model ? { key: model.choice.key, label: model.choice.label, defaults, cache } : { key: model.key, label: model.label, defaults, cache };
 }
 
 function Intro({ status }: { status: EngineStatus }) {

@@ -4,15 +4,18 @@
 import type { ReactNode } from 'react';
 import { LoadProgress } from '../features/models/LoadProgress.tsx';
 import { ModelPicker } from '../features/models/ModelPicker.tsx';
+import type { CatalogModel } from '../features/models/catalog.ts';
 import type { PickedModel } from '../features/models/modelSource.ts';
 import type { EngineSession, EngineStatus } from './engineSession.ts';
 
 interface Props {
   status: EngineStatus;
+  lastModel: PickedModel | null;
   session: EngineSession;
   /** The user asked to change the model while one is loaded. */
   picking: boolean;
   onPick(model: PickedModel): void;
+  onPickHub(model: CatalogModel): void;
   onCancelPick(): void;
   composer: ReactNode;
 }
@@ -27,7 +30,7 @@ function Notice({ title, children, action }: { title: string; children: ReactNod
   );
 }
 
-export function EngineDock({ status, session, picking, onPick, onCancelPick, composer }: Props) {
+export function EngineDock({ status, lastModel, session, picking, onPick, onPickHub, onCancelPick, composer }: Props) {
   switch (status.kind) {
     case 'locking':
       return <Notice title="Starting the engine…">{null}</Notice>;
@@ -58,13 +61,13 @@ export function EngineDock({ status, session, picking, onPick, onCancelPick, com
         </Notice>
       );
     case 'idle':
-      return <ModelPicker onPick={onPick} error={status.error?.message} />;
+      return <ModelPicker onPick={onPick} onPickHub={onPickHub} error={status.error} again={lastModel} />;
     case 'loading':
-      return <LoadProgress label={status.model.choice.label} phase={status.phase} done={status.done} total={status.total} />;
+      return <LoadProgress label={status.label} phase={status.phase} done={status.done} total={status.total} />;
     case 'lost':
       return (
         <Notice
-          title="The GPU stopped"
+          title="The engine stopped"
           action={
             <button type="button" className="primary" onClick={() => void session.restart()}>
               Reload the model
@@ -76,6 +79,6 @@ export function EngineDock({ status, session, picking, onPick, onCancelPick, com
         </Notice>
       );
     case 'ready':
-      return picking ? <ModelPicker onPick={onPick} onCancel={onCancelPick} /> : composer;
+      return picking ? <ModelPicker onPick={onPick} onPickHub={onPickHub} onCancel={onCancelPick} /> : composer;
   }
 }

@@ -20,13 +20,13 @@ function modelSummary(status: EngineStatus): string {
     case 'ready':
       return `${status.model.choice.label} · ready`;
     case 'loading':
-      return `Loading ${status.model.choice.label}…`;
+      return `Loading ${status.label}…`;
     case 'elsewhere':
       return 'Running in another tab';
     case 'taken-over':
       return 'Taken over by another tab';
     case 'lost':
-      return 'GPU stopped';
+      return 'Engine stopped';
     default:
       return 'No model loaded';
   }

@@ -2,16 +2,19 @@
 // turns what happens to the engine (another tab taking over, a lost GPU) into the states the UI
 // shows. An external store, so React renders from it and StrictMode cannot start it twice.
 
-import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
-import { takeEngineLock, type EngineLock } from '../client/engineLock.ts';
+import type { EngineClient, ChatHandlers, ChatResult } from '../client/engineClient.ts';
+import { startEngineWatchingFaults } from '../client/engineFaults.ts';
+import { takeEngineLock } from '../client/engineLock.ts';
 import { EngineError } from '../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
-import type { PickedModel } from '../features/models/modelSource.ts';
+import type { CatalogModel } from '../features/models/catalog.ts';
+import { hubModel, type PickedModel } from '../features/models/modelSource.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
-import { loadBytesPerToken, saveBytesPerToken } from '../features/settings/settingsStore.ts';
+import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../features/settings/settingsStore.ts';
 
-export type LoadPhase = 'fetch' | 'convert' | 'compile';
+/** 'download' is the hub into the model cache; 'fetch' is the engine reading the files. */
+export type LoadPhase = 'download' | 'fetch' | 'convert' | 'compile';
 
 export type EngineStatus =
   | { kind: 'locking' }
@@ -20,7 +23,7 @@ export type EngineStatus =
   /** Another tab took the engine from this one. */
   | { kind: 'taken-over' }
   | { kind: 'idle'; error?: EngineError }
-  | { kind: 'loading'; model: PickedModel; phase: LoadPhase; done: number; total: number }
+  | { kind: 'loading'; label: string; phase: LoadPhase; done: number; total: number }
   | { kind: 'ready'; model: PickedModel; info: ModelInfo; cache: CacheChoice; settings: ChatSettings; settingsKey: string }
   /** The GPU device was lost (or the worker died): the model must be loaded again. */
   | { kind: 'lost'; model: PickedModel; settings: ChatSettings; error: EngineError };
@@ -40,7 +43,7 @@ export class EngineSession {
   private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null };
   private readonly listeners = new Set<() => void>();
   private client: EngineClient | null = null;
-  private lock: EngineLock | null = null;
+  private holdsLock = false;
   private waitForLock: AbortController | null = null;
   private started = false;
 
@@ -63,13 +66,30 @@ export class EngineSession {
     void this.acquire('steal');
   }
 
+  /** Downloads a catalog model into the model cache (or finds it there), then loads it. */
+  async loadFromHub(model: CatalogModel): Promise<void> {
+    if (!this.holdsLock) return;
+    const progress = (done: number, total: number) => this.set({ status: { kind: 'loading', label: model.label, phase: 'download', done, total } });
+    progress(0, 0);
+    let picked: PickedModel;
+    try {
+      picked = await hubModel(model, progress);
+    } catch (e) {
+      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      return;
+    }
+    await this.load(picked, loadSettings(picked.choice.key, picked.defaults));
+  }
+
   async load(model: PickedModel, settings: ChatSettings): Promise<void> {
+    if (!this.holdsLock) return; // another tab runs the engine: the dock offers taking over instead
     const client = this.ensureClient();
     const cache = cacheChoiceOf(settings, model.cache, loadBytesPerToken(model.choice.key));
-    this.set({ status: { kind: 'loading', model, phase: 'fetch', done: 0, total: 0 }, lastModel: model, cache: null });
+    const label = model.choice.label;
+    this.set({ status: { kind: 'loading', label, phase: 'fetch', done: 0, total: 0 }, lastModel: model, cache: null });
     try {
       const info = await client.load(model.choice, cache, (phase, done, total) => {
-        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', model, phase: phase as LoadPhase, done, total } });
+        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, phase: phase as LoadPhase, done, total } });
       });
       saveBytesPerToken(model.choice.key, info.cache.bytesPerToken);
       // A memory-budget window is known only once the model says how large a token is.
@@ -80,9 +100,8 @@ export class EngineSession {
       this.set({ status: { kind: 'ready', model, info, cache, settings, settingsKey }, cache: info.cache });
     } catch (e) {
       if (client !== this.client) return; // taken over while loading
-      const error = toEngineError(e);
-      if (error.code === 'DEVICE_LOST') this.set({ status: { kind: 'lost', model, settings, error } });
-      else this.set({ status: { kind: 'idle', error } });
+      // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again.
+      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
     }
   }
 
@@ -118,32 +137,38 @@ export class EngineSession {
   }
 
   private async acquire(mode: 'if-available' | 'steal'): Promise<void> {
-    let lock = await takeEngineLock(mode, () => this.lostLock());
-    if (!lock) {
+    let held = await takeEngineLock(mode, () => this.lostLock());
+    if (!held) {
       this.set({ status: { kind: 'elsewhere' } });
       // Queue behind the other tab: when it closes, the engine comes here by itself.
       const wait = (this.waitForLock = new AbortController());
-      lock = await takeEngineLock('wait', () => this.lostLock(), wait.signal);
-      if (!lock) return; // the wait was cancelled by takeOver()
+      held = await takeEngineLock('wait', () => this.lostLock(), wait.signal);
+      if (!held) return; // the wait was cancelled by takeOver()
     }
-    this.lock = lock;
+    this.holdsLock = true;
     this.set({ status: { kind: 'idle' }, cache: null });
   }
 
   private lostLock(): void {
-    this.lock = null;
+    this.holdsLock = false;
     this.client?.terminate();
     this.client = null;
     this.set({ status: { kind: 'taken-over' }, cache: null });
   }
 
   private ensureClient(): EngineClient {
-    if (!this.lock) throw new EngineError('MODEL_BUSY', 'Another tab is running the model; take it over first.');
     if (!this.client) {
-      const client = (this.client = EngineClient.start());
+      const client = (this.client = startEngineWatchingFaults((error) => this.fault(client, error)));
       client.onCache((cache) => this.set({ cache }));
     }
     return this.client;
+  }
+
+  /** A failure no request asked about (the device lost while idle): the model must be loaded again. */
+  private fault(client: EngineClient, error: EngineError): void {
+    const status = this.state.status;
+    if (client !== this.client || status.kind !== 'ready') return;
+    this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error }, cache: null });
   }
 
   private set(patch: Partial<SessionState>): void {

@@ -3,14 +3,16 @@
 
 /// <reference types="vite-plugin-pwa/client" />
 
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useSyncExternalStore } from 'react';
 import { registerSW } from 'virtual:pwa-register';
 
 let updateWaiting = false;
 let applyUpdate: ((reload?: boolean) => Promise<void>) | null = null;
 const listeners = new Set<() => void>();
 
-export function registerServiceWorker(): void {
+/** Registers the service worker and starts listening for the install prompt; called once at startup. */
+export function setUpPwa(): void {
+  listenForInstallPrompt();
   if (!('serviceWorker' in navigator)) return;
   applyUpdate = registerSW({
     immediate: true,
@@ -37,26 +39,35 @@ interface InstallPromptEvent extends Event {
   prompt(): Promise<void>;
 }
 
-/** Chrome's install prompt, when it offers one; null otherwise or once installed. */
+let installPrompt: InstallPromptEvent | null = null;
+const installListeners = new Set<() => void>();
+const setInstallPrompt = (event: InstallPromptEvent | null) => {
+  installPrompt = event;
+  for (const listener of installListeners) listener();
+};
+
+/** Chrome offers the install prompt once, possibly before React has mounted: keep it from the start. */
+function listenForInstallPrompt(): void {
+  window.addEventListener('beforeinstallprompt', (e) => {
+    e.preventDefault();
+    setInstallPrompt(e as InstallPromptEvent);
+  });
+  window.addEventListener('appinstalled', () => setInstallPrompt(null));
+}
+
+/** Shows Chrome's install prompt, when it offers one; null otherwise or once installed. */
 export function useInstallPrompt(): (() => void) | null {
-  const [event, setEvent] = useState<InstallPromptEvent | null>(null);
-  useEffect(() => {
-    const offered = (e: Event) => {
-      e.preventDefault();
-      setEvent(e as InstallPromptEvent);
-    };
-    const installed = () => setEvent(null);
-    window.addEventListener('beforeinstallprompt', offered);
-    window.addEventListener('appinstalled', installed);
-    return () => {
-      window.removeEventListener('beforeinstallprompt', offered);
-      window.removeEventListener('appinstalled', installed);
-    };
-  }, []);
+  const event = useSyncExternalStore(
+    (listener) => {
+      installListeners.add(listener);
+      return () => installListeners.delete(listener);
+    },
+    () => installPrompt,
+  );
   return event
     ? () => {
         void event.prompt();
-        setEvent(null);
+        setInstallPrompt(null);
       }
     : null;
 }

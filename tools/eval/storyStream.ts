@@ -1,6 +1,8 @@
 // The evaluation stream: stories sampled from stories260K itself (seeded, temperature 1, each from
 // BOS until EOS), concatenated, so the model can read every part of it. Sampled with the float64
-// CPU model of tests/reference, and cached in .cache/eval/.
+// CPU model of tests/reference, and cached in .cache/eval/. Stories are joined either by BOS, as
+// llama2.c trains, or by a newline after a single BOS at the start, like the concatenated books of
+// the paper, where only the stream's first token can serve as an attention sink.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +12,9 @@ import { readCheckpoint, ReferenceLlama } from '../../tests/reference/llama.ts';
 
 const BOS = 1;
 const EOS = 2;
+const NEWLINE = 13; // byte-fallback token <0x0A>
+
+export type StorySeparator = 'bos' | 'newline';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -22,8 +27,14 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** At least `tokens` ids: BOS story EOS? BOS story ... (EOS itself is never fed, as in llama2.c). */
-export function storyStream(tokens: number, seed = 20240101): number[] {
+/** At least `tokens` ids: BOS story BOS story ..., or BOS story \n story ... (EOS never appears). */
+export function storyStream(tokens: number, separator: StorySeparator = 'bos', seed = 20240101): number[] {
+  const stories = sampledStories(tokens, seed);
+  if (separator === 'bos') return stories;
+  return stories.map((id, i) => (id === BOS && i > 0 ? NEWLINE : id));
+}
+
+function sampledStories(tokens: number, seed: number): number[] {
   const path = join(REPO_ROOT, '.cache/eval', `stories-${tokens}-${seed}.json`);
   if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as number[];
   const weights = readCheckpoint(new Uint8Array(readFileSync(STORIES260K_CHECKPOINT)));

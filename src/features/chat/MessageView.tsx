@@ -24,10 +24,11 @@ interface Props {
   actions: MessageActions;
 }
 
-const SYNC_TITLES: Partial<Record<SyncNote['how'], string>> = {
-  'rolled-back': 'Cache rolled back',
-  'restored-snapshot': 'Cache restored from the saved snapshot',
-  rebuilt: 'Cache rebuilt from the transcript',
+/** Continuing and starting are the quiet cases; these three are worth telling. */
+const SYNC_LABELS: Partial<Record<SyncNote['how'], string>> = {
+  'rolled-back': 'rolled back',
+  'restored-snapshot': 'restored',
+  rebuilt: 'rebuilt',
 };
 
 const PLACE_NOTES: Record<Exclude<WindowPlace, 'in'>, string> = {
@@ -37,11 +38,11 @@ const PLACE_NOTES: Record<Exclude<WindowPlace, 'in'>, string> = {
 };
 
 function SyncNotice({ sync }: { sync: SyncNote }) {
-  const title = SYNC_TITLES[sync.how];
-  if (!title) return null;
+  const label = SYNC_LABELS[sync.how];
+  if (!label) return null;
   return (
     <p className={`sync-notice sync-${sync.how}`} role="status">
-      <strong>{title}.</strong> {sync.reason} ({formatCount(sync.prefillTokens)} tokens read)
+      <span className="sync-label">Cache {label}</span> {sync.reason} ({formatCount(sync.prefillTokens)} tokens read)
     </p>
   );
 }
@@ -55,7 +56,7 @@ function StatusNote({ message }: { message: StoredMessage }) {
     case 'failed':
       return (
         <p className="status-note error" role="alert">
-          {message.error ?? 'This reply failed.'} Regenerate to try again.
+          {message.error ?? 'This reply failed; regenerate it to try again.'}
         </p>
       );
     default:
@@ -80,7 +81,7 @@ export const MessageView = memo(function MessageView({ message, place, last, can
   const streaming = message.status === 'streaming';
   const outside = place && place !== 'in' ? place : null;
   return (
-    <article className={`message ${message.role}`} data-window={place ?? 'unknown'} data-status={message.status ?? ''} aria-label={mine ? 'Your message' : 'Reply'}>
+    <article className={`message ${message.role}`} data-message-id={message.id} data-window={place ?? 'unknown'} data-status={message.status ?? ''} aria-label={mine ? 'Your message' : 'Reply'}>
       {message.sync && <SyncNotice sync={message.sync} />}
       <header className="message-head">
         <span className="author">{mine ? 'You' : (message.modelLabel ?? 'Model')}</span>

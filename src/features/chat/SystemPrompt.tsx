@@ -14,8 +14,8 @@ export function SystemPrompt({ value, disabled, onChange }: Props) {
   return (
     <details className="system-prompt">
       <summary>System prompt{value ? `: ${value.length > 60 ? `${value.slice(0, 59)}…` : value}` : ' (none)'}</summary>
-      <label htmlFor="system-prompt-text">Read by the model before the first message. Changing it rebuilds the cache on the next reply.</label>
-      <textarea id="system-prompt-text" value={draft} disabled={disabled} rows={3} onChange={(e) => setDraft(e.target.value)} onBlur={() => draft !== value && onChange(draft)} />
+      <p id="system-prompt-note">Read by the model before the first message. Changing it rebuilds the cache on the next reply.</p>
+      <textarea aria-label="System prompt" aria-describedby="system-prompt-note" value={draft} disabled={disabled} rows={3} onChange={(e) => setDraft(e.target.value)} onBlur={() => draft !== value && onChange(draft)} />
     </details>
   );
 }

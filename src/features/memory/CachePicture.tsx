@@ -41,9 +41,17 @@ export function CachePicture({ cache, live }: { cache: CacheState; live: boolean
           ))}
           <span className="sinks-label">{nSinks} sink{nSinks === 1 ? '' : 's'}</span>
         </div>
-        <p className="legend">
-          <span className="swatch window" /> seen by the model <span className="swatch filled" /> in the ring, out of the window <span className="swatch head" /> next write
-        </p>
+        <ul className="legend">
+          <li>
+            <span className="swatch window" /> seen by the model
+          </li>
+          <li>
+            <span className="swatch filled" /> kept for roll-back, not seen
+          </li>
+          <li>
+            <span className="swatch head" /> next write
+          </li>
+        </ul>
         {!live && <p className="stale">As of this conversation's last reply; the cache now holds another stream.</p>}
       </figcaption>
       <dl className="cache-facts">

@@ -12,9 +12,11 @@ interface Props {
   conversation: StoredConversation | undefined;
   /** The engine's cache right now, whichever conversation it holds. */
   liveCache: CacheState | null;
+  /** The GPU the engine runs on, once a model is loaded. */
+  adapter?: string;
 }
 
-export function MemoryPanel({ conversation, liveCache }: Props) {
+export function MemoryPanel({ conversation, liveCache, adapter }: Props) {
   const live = liveCache !== null && liveCache.conversationId === conversation?.id;
   const cache = live ? liveCache : conversation?.lastCache;
   const replies = (conversation?.messages ?? []).filter((m) => m.stats);
@@ -39,6 +41,7 @@ export function MemoryPanel({ conversation, liveCache }: Props) {
         <dd>{decodeMs > 0 ? `${formatRate((streamed / decodeMs) * 1000)} tokens/s` : '–'}</dd>
       </dl>
       <LatencyChart msPerToken={msPerToken} />
+      {adapter && <p className="muted small">Running on {adapter}.</p>}
     </section>
   );
 }

@@ -1,7 +1,8 @@
 // Turns what the user picked (a catalog model, or files from this computer) into the ModelChoice
-// the engine loads. The seam for the hub download cache (engine/model/source): hubModel() is where
-// a cached copy will be opened instead of the engine fetching the hub's URLs itself.
+// the engine loads. Catalog models go through the model cache (engine/model/source): downloaded
+// from the hub once, with progress and resume, then opened from the browser's storage, offline too.
 
+import { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, type HubModelSpec } from '../../engine/model/source/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ModelChoice } from '../../protocol/messages.ts';
 import { STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
@@ -12,25 +13,39 @@ export interface PickedModel {
   choice: ModelChoice;
   defaults: ChatSettings;
   cache: CacheShape;
-  /** Files picked from this computer: they must be picked again after a reload. */
-  local: boolean;
 }
 
-const HUB_URL = 'https://huggingface.co';
+/** The hub, or a stand-in for it that a build names (the end-to-end tests run one on localhost). */
+const HUB_URL: string = import.meta.env.VITE_HUB_URL ?? 'https://huggingface.co';
 
-export function hubModel(model: CatalogModel): PickedModel {
-  const { repo, revision, checkpoint, tokenizer } = model.hub;
-  const resolve = (path: string) => `${HUB_URL}/${repo}/resolve/${revision}/${path}`;
-  return {
-    choice: { key: model.key, label: model.label, source: { kind: 'llama2c', checkpointUrl: resolve(checkpoint), tokenizerUrl: resolve(tokenizer) } },
-    defaults: model.defaults,
-    cache: model.cache,
-    local: false,
-  };
+const specOf = (model: CatalogModel): HubModelSpec => ({
+  repo: model.hub.repo,
+  revision: model.hub.revision,
+  files: [model.hub.checkpoint, model.hub.tokenizer],
+  id: model.key,
+});
+
+/** The engine reads the cached Blobs through blob: URLs, which stay valid while this page is open. */
+function llama2cChoice(key: string, label: string, checkpoint: Blob, tokenizer: Blob): ModelChoice {
+  return { key, label, source: { kind: 'llama2c', checkpointUrl: URL.createObjectURL(checkpoint), tokenizerUrl: URL.createObjectURL(tokenizer) } };
 }
 
-/** A llama2.c checkpoint and its tok*.bin tokenizer picked together. The engine reads them through
- *  blob: URLs, which stay valid for as long as this page is open. */
+/** Downloads a catalog model (or finds it already downloaded) and opens it from the cache. */
+export async function hubModel(model: CatalogModel, onProgress: (done: number, total: number) => void): Promise<PickedModel> {
+  await downloadModel(specOf(model), { hubUrl: HUB_URL, onProgress: (p) => onProgress(p.bytesDone, p.bytesTotal) });
+  const { files } = await openCachedModel(model.key);
+  return { choice: llama2cChoice(model.key, model.label, files[model.hub.checkpoint], files[model.hub.tokenizer]), defaults: model.defaults, cache: model.cache };
+}
+
+/** Keys of the catalog models downloaded completely. */
+export async function downloadedModels(): Promise<Set<string>> {
+  const cached = await listCachedModels().catch(() => []);
+  return new Set(cached.filter((m) => m.complete).map((m) => m.id));
+}
+
+export const deleteDownload = (model: CatalogModel): Promise<void> => deleteCachedModel(model.key);
+
+/** A llama2.c checkpoint and its tok*.bin tokenizer picked together. */
 export function localModel(files: File[]): PickedModel {
   if (files.some((f) => f.name.endsWith('.onnx'))) {
     throw new EngineError(
@@ -51,13 +66,8 @@ export function localModel(files: File[]): PickedModel {
   const [checkpoint] = checkpoints;
   const [tokenizer] = tokenizers;
   return {
-    choice: {
-      key: `local:${checkpoint.name}:${checkpoint.size}`,
-      label: checkpoint.name.replace(/\.bin$/, ''),
-      source: { kind: 'llama2c', checkpointUrl: URL.createObjectURL(checkpoint), tokenizerUrl: URL.createObjectURL(tokenizer) },
-    },
+    choice: llama2cChoice(`local:${checkpoint.name}:${checkpoint.size}`, checkpoint.name.replace(/\.bin$/, ''), checkpoint, tokenizer),
     defaults: STORY_MODEL_SETTINGS,
     cache: STORY_MODEL_CACHE,
-    local: true,
   };
 }

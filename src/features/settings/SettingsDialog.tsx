@@ -3,16 +3,23 @@
 
 import './settings.css';
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
-import type { PickedModel } from '../models/modelSource.ts';
 import { formatBytes, formatCount } from '../memory/windowMath.ts';
-import { effectiveWindow, validateSettings, type ChatSettings, type SettingsErrors } from './settings.ts';
+import { effectiveWindow, validateSettings, type CacheShape, type ChatSettings, type SettingsErrors } from './settings.ts';
 
 type NumberField = Exclude<keyof ChatSettings, 'windowMode'>;
 type Draft = Record<NumberField, string> & { windowMode: ChatSettings['windowMode'] };
 
+/** The model whose settings are edited: the loaded one, or the one to load. */
+export interface SettingsTarget {
+  key: string;
+  label: string;
+  defaults: ChatSettings;
+  cache: CacheShape;
+}
+
 interface Props {
   open: boolean;
-  model: PickedModel;
+  model: SettingsTarget;
   settings: ChatSettings;
   bytesPerToken: number | undefined;
   /** Why applying is impossible right now (a reply is being written), if it is. */
@@ -124,8 +131,8 @@ export function SettingsDialog({ open, model, settings, bytesPerToken, blocked, 
         <div className="field model-field">
           <span className="label">Model</span>
           <span>
-            <strong>{model.choice.label}</strong>{' '}
-            <button type="button" onClick={onChangeModel}>
+            <strong>{model.label}</strong>{' '}
+            <button type="button" onClick={onChangeModel} disabled={blocked !== null}>
               Change model…
             </button>
           </span>

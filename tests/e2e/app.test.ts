@@ -1,0 +1,409 @@
+// The built app end to end, in headless Chromium with SwiftShader WebGPU, on the real stories260K
+// model opened from local files: load, chat, stop, regenerate, edit, conversations, reload and
+// resume, export and import, a conversation far past the window, hostile imports, other tabs,
+// offline, downloads from a stand-in hub, and the screen for a browser without WebGPU.
+// Screenshots go to test-results/screenshots/.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../tools/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { buildAndServe, type ServedApp } from './appServer.ts';
+import { HOSTILE_PAYLOADS, hostileConversationFile } from './hostileConversation.ts';
+
+const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
+const MODEL_FILES = [STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER];
+
+let app: ServedApp;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+async function openApp(target: BrowserContext): Promise<Page> {
+  const opened = await target.newPage();
+  opened.on('pageerror', (e) => pageErrors.push(e.message));
+  await opened.goto(app.url);
+  return opened;
+}
+
+const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+const composer = (on: Page = page) => on.getByRole('textbox', { name: 'Message', exact: true });
+const replies = () => page.locator('.message.assistant');
+const userMessages = () => page.locator('.message.user');
+const streaming = () => page.locator('.message[data-status="streaming"]');
+/** Text the streaming reply has written so far (not its header or placeholder). */
+const streamedLength = async () => (await streaming().locator('.markdown').allInnerTexts()).join('').length;
+
+async function loadLocalModel(on: Page = page): Promise<void> {
+  await on.getByLabel('Model files').setInputFiles(MODEL_FILES);
+  await expect.poll(() => on.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+}
+
+async function send(text: string): Promise<void> {
+  await composer().fill(text);
+  await composer().press('Enter');
+  await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+}
+
+async function replyFinished(): Promise<void> {
+  await streaming().waitFor({ state: 'detached', timeout: 180_000 });
+}
+
+async function applySettings(values: Record<string, string>): Promise<void> {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  for (const [label, value] of Object.entries(values)) await page.getByLabel(label, { exact: true }).fill(value);
+  await page.getByRole('button', { name: 'Apply' }).click();
+}
+
+const conversation = (text: string) => page.locator('.conversation-list li', { hasText: text }).locator('.conversation-title');
+const numberIn = async (testId: string) => Number((await page.getByTestId(testId).innerText()).replace(/,/g, ''));
+
+/** Story text of about `sentences` * 30 tokens, for long user turns that prefill quickly. */
+const storyText = (turn: number, sentences: number) =>
+  Array.from({ length: sentences }, (_, i) => `On day ${turn * 100 + i}, Tom and Sue went to the park and played with a big red ball.`).join(' ');
+
+beforeAll(async () => {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  app = await buildAndServe();
+  context = await app.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
+  await context.addInitScript(() => {
+    (window as unknown as { __pwned(name: string): void }).__pwned = (name: string) => {
+      const w = window as unknown as { __pwnedCalls?: string[] };
+      (w.__pwnedCalls ??= []).push(name);
+    };
+  });
+  page = await openApp(context);
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('the chat app, built and served, on stories260K from local files', () => {
+  const FIRST = 'Once upon a time, there was a little dog';
+  const LONG = 'Tom and Sue had a big red ball.';
+
+  it('opens on the model picker, with an empty conversation ready', async () => {
+    await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
+    await expect.poll(() => page.getByTestId('model-status').innerText()).toBe('No model loaded');
+    await expect.poll(() => page.getByRole('button', { name: 'Load stories260K' }).isVisible()).toBe(true);
+    await shot('1-empty-state-model-picker');
+  });
+
+  it('loads the model from local files and refuses invalid settings with a sentence beside each field', async () => {
+    await loadLocalModel();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByLabel('Attention sinks').fill('200');
+    await page.getByLabel('Window (tokens)').fill('128');
+    await page.getByLabel('Temperature').fill('-1');
+    await page.getByLabel('Top-p').fill('0');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Settings' });
+    await expect.poll(() => dialog.getByText('Sinks must be fewer than the window (128 tokens).').isVisible()).toBe(true);
+    expect(await dialog.getByText('Temperature must be 0 or more').isVisible()).toBe(true);
+    expect(await dialog.getByText('Top-p must be above 0 and at most 1').isVisible()).toBe(true);
+    expect(await dialog.isVisible()).toBe(true);
+    await shot('2-settings-refusing-invalid-values');
+
+    // Sinks 4 + window 128 reloads the engine; short replies keep the first tests quick.
+    await page.getByLabel('Attention sinks').fill('4');
+    await page.getByLabel('Temperature').fill('0.8');
+    await page.getByLabel('Top-p').fill('0.95');
+    await page.getByLabel('Max tokens per reply').fill('40');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+  });
+
+  it('streams a reply to a message sent with Enter, with its speed underneath', async () => {
+    await send('Once upon a time, there was a little dog named Max.');
+    await expect.poll(streamedLength, { timeout: 30_000 }).toBeGreaterThan(20);
+    expect(await page.getByRole('button', { name: 'Stop (Esc)' }).isVisible()).toBe(true);
+    await replyFinished();
+    const reply = replies().last();
+    expect(await reply.getAttribute('data-status')).toBe('done');
+    expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(20);
+    expect(await reply.locator('.stats-line').innerText()).toMatch(/^prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · first token \d+ ms · \d+ tokens$/);
+    expect(await conversation(FIRST).isVisible()).toBe(true);
+  });
+
+  it('stops a reply mid-way with Esc and keeps what was written', async () => {
+    await send(' Max liked to run.');
+    await expect.poll(streamedLength, { timeout: 30_000 }).toBeGreaterThan(10);
+    await page.keyboard.press('Escape');
+    await replyFinished();
+    const reply = replies().last();
+    expect(await reply.getAttribute('data-status')).toBe('stopped');
+    expect(await reply.getByText('Stopped.').isVisible()).toBe(true);
+    const decoded = Number((await reply.locator('.stats-line').innerText()).match(/(\d+) tokens$/)![1]);
+    expect(decoded).toBeLessThan(40);
+  });
+
+  it('regenerates the last reply by rolling the cache back, keeping the earlier messages', async () => {
+    const idsBefore = await userMessages().evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')));
+    const replyBefore = await replies().last().getAttribute('data-message-id');
+    await replies().last().getByRole('button', { name: 'Regenerate' }).click();
+    await replyFinished();
+    expect(await userMessages().evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')))).toEqual(idsBefore);
+    expect(await replies().count()).toBe(2);
+    expect(await replies().last().getAttribute('data-message-id')).not.toBe(replyBefore);
+    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache rolled back Rolled the cache back to token \d+/);
+  });
+
+  it('edits a sent message and resends it: same message, new text, new reply', async () => {
+    const last = userMessages().last();
+    const id = await last.getAttribute('data-message-id');
+    await last.getByRole('button', { name: 'Edit and resend' }).click();
+    await page.getByLabel('Edit message').fill(' Max liked to swim in the lake.');
+    await page.getByLabel('Edit message').press('Enter');
+    await streaming().waitFor({ state: 'attached' });
+    await replyFinished();
+    expect(await userMessages().last().getAttribute('data-message-id')).toBe(id);
+    expect(await userMessages().last().innerText()).toContain('Max liked to swim in the lake.');
+    expect(await replies().count()).toBe(2);
+    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache rolled back /);
+  });
+
+  it('keeps several conversations in the sidebar and switches between them', async () => {
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    await expect.poll(() => page.locator('.message').count()).toBe(0);
+    await send('Lily had a red kite.');
+    await replyFinished();
+    expect(await page.locator('.message').count()).toBe(2);
+
+    await conversation(FIRST).click();
+    await expect.poll(() => page.locator('.message').count()).toBe(4);
+    expect(await userMessages().first().innerText()).toContain('a little dog named Max');
+    await conversation('Lily had a red kite.').click();
+    expect(await userMessages().first().innerText()).toContain('Lily had a red kite.');
+  });
+
+  it('runs a conversation of thousands of tokens: the ring turns, tokens are evicted, old messages leave the window', async () => {
+    await applySettings({ 'Max tokens per reply': '200' });
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    // A short first message: the stream then holds every token, so its snapshots can be saved.
+    await send(LONG);
+    await replyFinished();
+    const evictedAfterTurn: number[] = [];
+    for (let turn = 0; turn < 3; turn++) {
+      await send(storyText(turn, 18));
+      await replyFinished();
+      expect(await replies().last().getAttribute('data-status')).toBe('done');
+      expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
+      evictedAfterTurn.push(await numberIn('cache-evicted'));
+    }
+    const tokens = await numberIn('cache-tokens');
+    expect(tokens).toBeGreaterThan(2000);
+    // 4 sinks + 128 window: everything else has left, and it keeps leaving as replies come.
+    expect(evictedAfterTurn.at(-1)).toBe(tokens - 4 - 128 + 1);
+    for (let i = 1; i < evictedAfterTurn.length; i++) expect(evictedAfterTurn[i]).toBeGreaterThan(evictedAfterTurn[i - 1]);
+    expect(await page.locator('.message[data-window="out"]').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.locator('.message[data-window="sinks-only"]').count()).toBe(1);
+    expect(await page.getByText('Out of the window: the model no longer sees this message.').first().isVisible()).toBe(true);
+    // The last reply is longer than the window: the model sees only its end.
+    expect(await page.locator('.message').last().getAttribute('data-window')).toMatch(/^(in|partly-out)$/);
+    expect(await page.locator('.cache-facts').first().innerText()).toMatch(/Window\s+128 tokens/);
+    expect(await page.locator('.latency-chart polyline').count()).toBe(1);
+    await shot('3-long-chat-with-cache-picture');
+  });
+
+  it('keeps a reply cut off by a reload, marked, and finds every conversation again', async () => {
+    await send(storyText(9, 2));
+    await expect.poll(streamedLength, { timeout: 60_000 }).toBeGreaterThan(40);
+    await page.waitForTimeout(800); // past the streaming save interval
+    await page.reload();
+    await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
+    const cut = replies().last();
+    expect(await cut.getAttribute('data-status')).toBe('interrupted');
+    expect(await cut.getByText(/^Interrupted:/).isVisible()).toBe(true);
+    expect((await cut.locator('.markdown').innerText()).length).toBeGreaterThan(20);
+    expect(await page.locator('.conversation-list li').count()).toBe(3);
+    // The cache picture of the last reply survives the reload too.
+    expect(await page.locator('.message[data-window="out"]').count()).toBeGreaterThanOrEqual(4);
+  });
+
+  it('continues conversations after the reload from their saved cache snapshots, and says so', async () => {
+    await loadLocalModel();
+    await applySettings({ 'Max tokens per reply': '40' });
+    await send(' Then it rained.');
+    await replyFinished();
+    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
+
+    await conversation(FIRST).click();
+    await send(' The sun came out again.');
+    await replyFinished();
+    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache (restored|rebuilt) /);
+    expect(await page.locator('.message').count()).toBe(6);
+  });
+
+  it('exports a conversation as JSON and imports it back as a new one', async () => {
+    const row = page.locator('.conversation-list li', { hasText: FIRST });
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: /^Export/ }).click()]);
+    const exported = JSON.parse(await readFile((await download.path())!, 'utf8'));
+    expect(exported.format).toBe('endless-chat/conversation');
+    expect(exported.conversation.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect(exported.conversation.messages[5].stats.msPerToken.length).toBeGreaterThan(0);
+
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({ name: 'story.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) });
+    await expect.poll(() => page.locator('.conversation-list li').count()).toBe(4);
+    expect(await page.locator('.conversation-list li.active').innerText()).toContain(FIRST);
+    expect(await page.locator('.message.user .markdown').allInnerTexts()).toEqual(exported.conversation.messages.filter((m: { role: string }) => m.role === 'user').map((m: { content: string }) => m.content.trim()));
+
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
+    await page.getByRole('alert').filter({ hasText: 'This file is not a conversation exported from Endless Chat: it has no "format"' }).waitFor();
+  });
+
+  it('copies a code block to the clipboard', async () => {
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({ name: 'hostile.json', mimeType: 'application/json', buffer: Buffer.from(hostileConversationFile()) });
+    await page.locator('.code-block').getByRole('button', { name: 'Copy code' }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe("<script>window.__pwned('code-block')</script>\n");
+  });
+
+  it('shows hostile HTML and Markdown from an imported conversation as text, and none of it runs', async () => {
+    const messages = page.locator('.messages');
+    // Hover, click and toggle what an attacker would want hovered, clicked and toggled.
+    await page.getByText('bold?').hover();
+    await page.locator('.dead-link', { hasText: 'markdown link' }).click();
+    await page.getByText('raw link').first().click();
+    await page.locator('.system-prompt summary').click();
+    await page.waitForTimeout(300);
+
+    expect(await page.evaluate(() => (window as unknown as { __pwnedCalls?: string[] }).__pwnedCalls ?? [])).toEqual([]);
+    expect(await page.locator('#root script, #root style, #root iframe, #root svg[onload], #root img').count()).toBe(0);
+    const handlers = await page.locator('#root *').evaluateAll((els) => els.flatMap((e) => e.getAttributeNames().filter((n) => n.startsWith('on'))));
+    expect(handlers).toEqual([]);
+    const hrefs = await page.locator('#root a[href]').evaluateAll((els) => els.map((e) => e.getAttribute('href') ?? ''));
+    expect(hrefs.filter((h) => !/^(https?:|blob:)/.test(h))).toEqual([]);
+    expect(await page.locator('.dead-link', { hasText: 'markdown link' }).evaluate((e) => e.closest('a'))).toBeNull();
+    // The payloads are shown, as the text they are.
+    expect(await messages.innerText()).toContain(HOSTILE_PAYLOADS[0]);
+    expect(await messages.innerText()).toContain('<img src=x onerror=');
+    expect(await page.locator('.conversation-list li.active').innerText()).toContain('<img src=x onerror=');
+    expect(await page.locator('body').isVisible()).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('fits a phone-width screen, with the panels behind buttons, and has a dark theme', async () => {
+    await conversation(LONG).click();
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.locator('.sidebar').isVisible()).toBe(false);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot('4-phone-width');
+    await page.getByRole('button', { name: 'Memory' }).click();
+    expect(await page.locator('.memory-column').isVisible()).toBe(true);
+    await shot('5-phone-width-memory-panel');
+    await page.getByRole('button', { name: 'Memory' }).click();
+    await page.getByRole('button', { name: 'Conversations' }).click();
+    expect(await page.locator('.sidebar').isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Conversations' }).click();
+
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole('button', { name: /^Theme: system/ }).click();
+    await page.getByRole('button', { name: /^Theme: light/ }).click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(15, 17, 21)');
+    await shot('6-dark-theme');
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await shot('7-settings-dark');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: /^Theme: dark/ }).click();
+  });
+
+  it('when the engine dies mid-reply, says so, reloads the model on request, and the next reply rebuilds or restores the cache', async () => {
+    await send(' Tom found a shoe.');
+    await expect.poll(streamedLength, { timeout: 30_000 }).toBeGreaterThan(5);
+    // What a lost GPU device looks like from the page: the worker fails under a pending request.
+    const worker = page.workers().find((w) => w.url().includes('engine.worker'))!;
+    await worker.evaluate(() => setTimeout(() => {
+      throw new Error('simulated device loss');
+    }));
+    await page.getByRole('heading', { name: 'The engine stopped' }).waitFor();
+    expect(await replies().last().getAttribute('data-status')).toBe('failed');
+    expect(await replies().last().getByRole('alert').innerText()).toMatch(/^The engine stopped unexpectedly/);
+    await shot('8-engine-stopped');
+    await page.getByRole('button', { name: 'Reload the model' }).click();
+    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+    await send(' Tom put on the shoe.');
+    await replyFinished();
+    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache (restored|rebuilt) /);
+  });
+
+  it('lets a second tab take the engine over; the first tab stops and says so', async () => {
+    const second = await openApp(context);
+    await second.getByRole('heading', { name: 'The model is running in another tab' }).waitFor();
+    await shot('9-second-tab', second);
+    await second.getByRole('button', { name: 'Use it here' }).click();
+    await page.getByRole('heading', { name: 'Another tab took over the model' }).waitFor();
+    await second.getByRole('heading', { name: 'Choose a model' }).waitFor();
+    await second.close();
+    // With the other tab gone the lock is free again: taking it back loads here.
+    await page.getByRole('button', { name: 'Take it back' }).click();
+    await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
+  });
+
+  it('opens offline from the service worker cache, and loads a local model there', async () => {
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const cached = await page.evaluate(async () => {
+      const urls: string[] = [];
+      for (const name of await caches.keys()) for (const request of await (await caches.open(name)).keys()) urls.push(new URL(request.url).pathname);
+      return urls;
+    });
+    expect(cached.some((u) => /ort-wasm-simd-threaded\.asyncify-.*\.wasm$/.test(u))).toBe(true);
+    expect(cached.some((u) => /engine\.worker-.*\.js$/.test(u))).toBe(true);
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
+      await loadLocalModel();
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+
+});
+
+describe('a catalog model from the hub (a stand-in for it on localhost)', () => {
+  it('downloads with progress, is kept in the browser, and loads offline from the model cache', async () => {
+    const fresh = await app.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const hubPage = await openApp(fresh);
+    try {
+      await hubPage.getByRole('button', { name: 'Load stories260K' }).click();
+      await hubPage.getByText(/^Downloading from the Hugging Face hub .*: [\d.]+ (KiB|MiB) of 1\.0 MiB$/).waitFor({ timeout: 20_000 });
+      await shot('11-download-progress', hubPage);
+      await expect.poll(() => hubPage.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+      const downloads = app.hub.requests.filter((r) => r.server === 'cdn').length;
+      expect(downloads).toBeGreaterThan(0);
+      // Offline needs the service worker to have cached the app shell and the wasm first.
+      await hubPage.evaluate(() => navigator.serviceWorker.ready);
+      await expect.poll(() => hubPage.evaluate(async () => (await Promise.all((await caches.keys()).map(async (k) => (await (await caches.open(k)).keys()).length))).reduce((a, b) => a + b, 0)), { timeout: 60_000 }).toBeGreaterThan(10);
+
+      await fresh.setOffline(true);
+      await hubPage.reload();
+      await hubPage.getByText('downloaded, works offline').waitFor();
+      await hubPage.getByRole('button', { name: 'Load stories260K' }).click();
+      await expect.poll(() => hubPage.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+      expect(app.hub.requests.filter((r) => r.server === 'cdn').length).toBe(downloads);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('a browser without WebGPU', () => {
+  it('shows what to do instead of a blank page', async () => {
+    const bare = await app.browser.newContext();
+    await bare.addInitScript(() => {
+      delete (Navigator.prototype as { gpu?: unknown }).gpu;
+    });
+    const noGpu = await bare.newPage();
+    await noGpu.goto(app.url);
+    await noGpu.getByRole('heading', { name: 'This browser does not offer WebGPU' }).waitFor();
+    expect(await noGpu.getByText('Open this page in a recent Chrome or Edge').isVisible()).toBe(true);
+    expect(await noGpu.getByRole('button', { name: 'Check again' }).isVisible()).toBe(true);
+    await shot('10-no-webgpu', noGpu);
+    await bare.close();
+  });
+});
