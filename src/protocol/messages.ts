@@ -66,6 +66,8 @@ export interface CacheSnapshot {
   spans: MessageSpan[];
   /** Generated ids not yet fed (the last token of a reply that ended on a limit or stop). */
   pending: number[];
+  /** Transcript tokens a rebuild left out between the sinks and the window. */
+  skipped: number;
   bytes: Uint8Array;
 }
 

@@ -13,6 +13,9 @@ import { modelFilesFromLlama2c, type ModelFiles } from '../model/modelFiles.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import { TurnFormatter } from './turnFormatter.ts';
 
+/** Generated tokens between two cache-state events while a reply streams. */
+const CACHE_EVENT_EVERY = 8;
+
 export interface ChatCallbacks {
   onSynced(how: SyncHow, prefillTokens: number, reason: string): void;
   onToken(text: string): void;
@@ -115,6 +118,8 @@ export class ChatEngine {
         last = now;
         if (!firstTokenAt) firstTokenAt = now;
         if (step.value.text) callbacks.onToken(step.value.text);
+        // The cache picture turns while the reply streams, not only at its end.
+        if (step.value.index % CACHE_EVENT_EVERY === CACHE_EVENT_EVERY - 1) callbacks.onCache(this.cacheState());
         step = await reply.next();
       }
       const result = step.value;
@@ -161,7 +166,7 @@ export class ChatEngine {
   /** The current conversation's cache, for saving beside its transcript. */
   async snapshot(): Promise<CacheSnapshot | null> {
     const stream = this.stream;
-    if (!stream || stream.skipped > 0) return null;
+    if (!stream) return null;
     return {
       conversationId: stream.conversationId,
       modelKey: this.model.key,
@@ -171,6 +176,7 @@ export class ChatEngine {
       streamIds: [...stream.ids],
       spans: stream.spans.map((s) => ({ ...s })),
       pending: [...stream.pending],
+      skipped: stream.skipped,
       bytes: await this.engine.decoder.cache.snapshot(),
     };
   }
@@ -208,7 +214,7 @@ export class ChatEngine {
       this.engine.decoder.cache.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
       const restored: StreamState = {
         conversationId: conversation.id, held: snapshot.held.map((m) => ({ ...m })), systemPrompt: snapshot.systemPrompt,
-        ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: 0, pending: [...snapshot.pending],
+        ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: snapshot.skipped ?? 0, pending: [...snapshot.pending],
       };
       this.stream = restored;
       return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(restored, conversation, restored.held.length) };
@@ -282,7 +288,12 @@ function sharedPrefix(held: ChatMessage[], messages: ChatMessage[]): number {
 }
 
 async function fetchBytes(url: string, onProgress: (done: number, total: number) => void): Promise<Uint8Array<ArrayBuffer>> {
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new EngineError('DOWNLOAD_FAILED', `Could not fetch ${url}: the connection failed. Check your connection and try again.`, String(e));
+  }
   if (!response.ok || !response.body) {
     throw new EngineError('MODEL_CORRUPT', `Could not fetch ${url} (HTTP ${response.status}); check the address or your connection and try again.`);
   }
