@@ -1,31 +1,15 @@
 // The attention kernel in headless Chromium (WebGPU through SwiftShader) against the float64
 // reference of DESIGN.md section 2, on fresh random inputs. Set ATTENTION_SEED to replay a run.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPage, type BrowserPage } from '../../tools/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { useLabPage } from './labPage.ts';
 import type { AttentionLab, CaseSpec, StreamSpec } from './lab.ts';
 
 const SEED = Number(process.env.ATTENTION_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const F32_TOLERANCE = 1e-5;
 const F16_TOLERANCE = 2e-3;
 
-let browser: BrowserPage;
-
-beforeAll(async () => {
-  browser = await openPage('tests/gpu/page/index.html');
-  await browser.page.waitForFunction(() => window.attentionLab !== undefined, null, { timeout: 60_000 });
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-function lab<K extends keyof AttentionLab>(method: K, ...args: Parameters<AttentionLab[K]>): Promise<Awaited<ReturnType<AttentionLab[K]>>> {
-  return browser.page.evaluate(
-    ([m, a]) => (window.attentionLab![m as K] as (...x: unknown[]) => unknown)(...(a as unknown[])),
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<AttentionLab[K]>>>;
-}
+const { call: lab } = useLabPage<AttentionLab>('tests/gpu/page/index.html', 'attentionLab');
 
 /** Chunk sizes summing to `total`, cycling through `sizes`. */
 function chunks(total: number, sizes: number[]): number[] {

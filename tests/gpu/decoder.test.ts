@@ -3,14 +3,16 @@
 // onnxruntime running the whole graph, and against the float64 CPU model under DESIGN.md section 2.
 
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPage, type BrowserPage } from '../../tools/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { useLabPage } from './labPage.ts';
 import { ensureStories260kFixture, STORIES260K_CHECKPOINT, STORIES260K_DIR } from '../../tools/fixtures.ts';
 import { describeModel } from '../../tools/harness.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../../tools/harnessJob.ts';
 import type { Harness } from '../../tools/harness/main.ts';
 import { mulberry32 } from './page/random.ts';
 import { readCheckpoint, ReferenceLlama, sampleStream, scoreStream, type ReferenceCache } from '../reference/llama.ts';
+
+const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
 
 const GOLDEN_IDS = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317];
 const GOLDEN_TEXT =
@@ -19,23 +21,6 @@ const GOLDEN_TEXT =
 
 const weights = readCheckpoint(new Uint8Array(readFileSync(STORIES260K_CHECKPOINT)));
 const llama2c = describeModel(STORIES260K_DIR);
-let browser: BrowserPage;
-
-beforeAll(async () => {
-  browser = await openPage('tools/harness/index.html');
-  await browser.page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-function call<K extends keyof Harness>(method: K, ...args: Parameters<Harness[K]>): Promise<Awaited<ReturnType<Harness[K]>>> {
-  return browser.page.evaluate(
-    ([m, a]) => (window.harness![m as K] as (...x: unknown[]) => unknown)(...(a as unknown[])),
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<Harness[K]>>>;
-}
 
 function referenceGreedy(n: number): number[] {
   const model = new ReferenceLlama(weights, { mode: 'dense', nSinks: 0, windowSize: 1 });

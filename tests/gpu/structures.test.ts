@@ -5,8 +5,8 @@
 // decode Karpathy's reference ids greedily from BOS.
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPage, type BrowserPage } from '../../tools/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLabPage } from './labPage.ts';
 import { ensureStories260kFixture, STORIES260K_CHECKPOINT, type FixtureStructure } from '../../tools/fixtures.ts';
 import { describeModel } from '../../tools/harness.ts';
 import type { GenerateResult, PageJob } from '../../tools/harnessJob.ts';
@@ -38,23 +38,7 @@ const stream = sampleStream(new ReferenceLlama(weights, { mode: 'dense', nSinks:
 const chunks: number[][] = [];
 for (let at = 0, i = 0; at < stream.length; at += CHUNK_SIZES[i++]) chunks.push(stream.slice(at, at + CHUNK_SIZES[i]));
 
-let browser: BrowserPage;
-
-beforeAll(async () => {
-  browser = await openPage('tools/harness/index.html');
-  await browser.page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-function call<K extends keyof Harness>(method: K, ...args: Parameters<Harness[K]>): Promise<Awaited<ReturnType<Harness[K]>>> {
-  return browser.page.evaluate(
-    ([m, a]) => (window.harness![m as K] as (...x: unknown[]) => unknown)(...(a as unknown[])),
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<Harness[K]>>>;
-}
+const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
 
 function maxAbsDiff(a: number[], b: number[]): number {
   expect(a.length).toBe(b.length);

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../browser.ts';
 import { STORIES260K_CHECKPOINT } from '../fixtures.ts';
 import { readCheckpoint, ReferenceLlama } from '../../tests/reference/llama.ts';
+import { mulberry32 } from '../../tests/gpu/page/random.ts';
 
 const BOS = 1;
 const EOS = 2;
@@ -16,16 +17,6 @@ const NEWLINE = 13; // byte-fallback token <0x0A>
 
 export type StorySeparator = 'bos' | 'newline';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** At least `tokens` ids: BOS story BOS story ..., or BOS story \n story ... (EOS never appears). */
 export function storyStream(tokens: number, separator: StorySeparator = 'bos', seed = 20240101): number[] {
