@@ -4,7 +4,7 @@
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
 import { Decoder, type CacheSettings } from './decoder/decoder.ts';
 import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
-import { validateSampling, type SamplingParams } from './generate/sampler.ts';
+import type { SamplingParams } from './generate/sampler.ts';
 import { rotaryFromConfig, type ModelFiles } from './model/modelFiles.ts';
 import { splitDecoder } from './model/splitDecoder.ts';
 import { endOfTurnIds } from './text/conversationStream.ts';
@@ -45,7 +45,6 @@ export class Engine {
 
   /** Streams a reply to promptIds (fed first), stopping at the model's end-of-sequence ids. */
   reply(promptIds: readonly number[], options: ReplyOptions): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
-    validateSampling(options.sampling);
     const model = { feed: (ids: readonly number[], signal?: AbortSignal) => this.decoder.forward(ids, { signal }) };
     return generate(model, { decode: (ids) => this.tokenizer.decode(ids) }, promptIds, {
       ...options,

@@ -11,22 +11,12 @@ import {
   type CatalogEntry,
   type DeviceCaps,
 } from '../../src/engine/model/catalog.ts';
-import { EngineError } from '../../src/protocol/errors.ts';
+import { errorOf } from './errorOf.ts';
 
 function entry(id: string): CatalogEntry {
   const found = MODEL_CATALOG.find((e) => e.id === id);
   if (!found) throw new Error(`no catalog entry ${id}`);
   return found;
-}
-
-function errorOf(f: () => unknown): EngineError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an EngineError');
 }
 
 const GiB = 2 ** 30;

@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ChatTemplate, PLAIN_TEMPLATE, type ChatMessage } from '../../../src/engine/text/chatTemplate.ts';
-import { EngineError } from '../../../src/protocol/errors.ts';
 import { LLAMA32, QWEN25, QWEN3, SMOLLM2, loadFixture, type ChatFixture } from './chatFixtures.ts';
+import { errorOf } from '../errorOf.ts';
 
 const CHATML = "{% for message in messages %}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{% endfor %}";
 const HI: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
 
 function templateOf(fixture: ChatFixture): ChatTemplate {
   return ChatTemplate.load({ tokenizerConfig: { chat_template: fixture.chat_template, bos_token: fixture.bos_token, eos_token: fixture.eos_token } });
-}
-
-function errorOf(f: () => unknown): EngineError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an EngineError');
 }
 
 describe('ChatTemplate.load', () => {
