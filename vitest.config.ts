@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Three projects: pure TypeScript in Node; WebGPU work in headless Chromium (one browser per
-// file); and the built app end to end (vite build + vite preview, driven in headless Chromium).
+// file); and the built app end to end (built once, served by vite preview, driven in headless Chromium).
 export default defineConfig({
   test: {
     projects: [
@@ -20,6 +20,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
+          globalSetup: ['tests/e2e/globalSetup.ts'],
           environment: 'node',
           testTimeout: 240_000,
           hookTimeout: 180_000,

@@ -76,7 +76,16 @@ const hex = (algorithm: string, ...parts: (string | Uint8Array)[]) => {
 const gitBlobOid = (bytes: Uint8Array) => hex('sha1', `blob ${bytes.length}\0`, bytes);
 const lfsPointer = (sha256: string, size: number) => `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${size}\n`;
 
-export async function startHubServer(repos: HubFixtureRepo[], options: { bytesPerSecond?: number; pageSize?: number; lifetimeMs?: number } = {}): Promise<HubServer> {
+export interface HubServerOptions {
+  bytesPerSecond?: number;
+  pageSize?: number;
+  lifetimeMs?: number;
+  /** Fixed ports (0 or absent: any free port), for an app built against a known hub address. */
+  hubPort?: number;
+  cdnPort?: number;
+}
+
+export async function startHubServer(repos: HubFixtureRepo[], options: HubServerOptions = {}): Promise<HubServer> {
   const pageSize = options.pageSize ?? 1000;
   const stored = new Map<string, StoredRepo>();
   for (const repo of repos) {
@@ -261,15 +270,15 @@ export async function startHubServer(repos: HubFixtureRepo[], options: { bytesPe
     pump();
   }
 
-  const listen = (kind: 'hub' | 'cdn') =>
+  const listen = (kind: 'hub' | 'cdn', port = 0) =>
     new Promise<string>((resolve, reject) => {
       const server = createServer(handle(kind));
       servers.push(server);
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+      server.listen(port, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
     });
-  urls.hub = await listen('hub');
-  urls.cdn = await listen('cdn');
+  urls.hub = await listen('hub', options.hubPort);
+  urls.cdn = await listen('cdn', options.cdnPort);
 
   const close = async () => {
     clearTimeout(timer);
