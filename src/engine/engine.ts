@@ -7,7 +7,7 @@ import { generate, type GeneratedToken, type GenerateResult } from './generate/g
 import type { SamplingParams } from './generate/sampler.ts';
 import { rotaryFromConfig, type ModelFiles } from './model/modelFiles.ts';
 import { splitDecoder } from './model/splitDecoder.ts';
-import { endOfTurnIds } from './text/conversationStream.ts';
+import { endOfTurnIds } from './text/endOfTurn.ts';
 import { TextTokenizer } from './text/tokenizer.ts';
 
 export interface ReplyOptions {

@@ -1,0 +1,56 @@
+// The ids that end a reply, from the model's configs and tokenizer.
+
+import { collectEosIds } from '../generate/stopConditions.ts';
+
+/**
+ * Ids that end a reply: the end-of-sequence ids of generation_config.json and config.json, the
+ * tokenizer's eos_token, and those of the tokenizer's added tokens whose text is a known
+ * end-of-turn marker. The markers are a list of conventions shared by many models, looked up in
+ * each model's own tokenizer, so no model needs code of its own.
+ */
+export function endOfTurnIds(model: {
+  tokenizerJson: unknown;
+  tokenizerConfig: unknown;
+  generationConfig?: { eos_token_id?: number | number[] };
+  config?: { eos_token_id?: number | number[] };
+}): number[] {
+  const added = addedTokens(model.tokenizerJson, model.tokenizerConfig);
+  const config = isObject(model.tokenizerConfig) ? model.tokenizerConfig : {};
+  const eosToken = config.eos_token;
+  const eosText = typeof eosToken === 'string' ? eosToken : isObject(eosToken) ? eosToken.content : undefined;
+  const markers = added.filter((t) => END_OF_TURN_MARKERS.has(t.content) || t.content === eosText).map((t) => t.id);
+  return collectEosIds(model.generationConfig?.eos_token_id, model.config?.eos_token_id, markers);
+}
+
+/** Texts that end a turn or a document in common chat formats. */
+const END_OF_TURN_MARKERS = new Set([
+  '<|im_end|>', // ChatML: Qwen, SmolLM
+  '<|eot_id|>', // Llama 3
+  '<|eom_id|>', // Llama 3.1+, end of a tool-call message
+  '<|end_of_text|>', // Llama 3
+  '<|endoftext|>', // GPT-2 lineage, Qwen, SmolLM
+  '<|end|>', // Phi-3
+  '<end_of_turn>', // Gemma
+  '</s>', // Llama 2, Mistral
+]);
+
+function addedTokens(tokenizerJson: unknown, tokenizerConfig: unknown): { id: number; content: string }[] {
+  const tokens: { id: number; content: string }[] = [];
+  const list = isObject(tokenizerJson) ? tokenizerJson.added_tokens : undefined;
+  if (Array.isArray(list)) {
+    for (const t of list) {
+      if (isObject(t) && typeof t.id === 'number' && typeof t.content === 'string') tokens.push({ id: t.id, content: t.content });
+    }
+  }
+  const decoder = isObject(tokenizerConfig) ? tokenizerConfig.added_tokens_decoder : undefined;
+  if (isObject(decoder)) {
+    for (const [id, t] of Object.entries(decoder)) {
+      if (isObject(t) && typeof t.content === 'string') tokens.push({ id: Number(id), content: t.content });
+    }
+  }
+  return tokens;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
