@@ -1,12 +1,14 @@
 // The engine's public surface: load a model onto the GPU, feed tokens, generate replies. The GPU
 // work (ORT segments, attention kernel, cache) stays behind Decoder.
 
+import onnxProto from 'onnx-proto';
+import { EngineError } from '../protocol/errors.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings } from './decoder/decoder.ts';
+import { Decoder, type CacheSettings, type ForwardOptions } from './decoder/decoder.ts';
 import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
 import type { SamplingParams } from './generate/sampler.ts';
 import { rotaryFromConfig, type ModelFiles } from './model/modelFiles.ts';
-import { splitDecoder } from './model/splitDecoder.ts';
+import { splitDecoder, type SplitDecoder } from './model/splitDecoder.ts';
 import { endOfTurnIds } from './text/endOfTurn.ts';
 import { TextTokenizer } from './text/tokenizer.ts';
 
@@ -34,18 +36,30 @@ export class Engine {
     const context = gpu ?? (await createGpuContext());
     const tokenizer = TextTokenizer.load(files, files.generationConfig);
     const split = splitDecoder(files.model, files.externalData);
-    const decoder = await Decoder.load(context.device, split, rotaryFromConfig(files.config), cache);
+    if (tokenizer.vocabSize > split.vocabSize) {
+      throw new EngineError(
+        'MODEL_CORRUPT',
+        `The tokenizer.json has ${tokenizer.vocabSize} tokens but the model only ${split.vocabSize}: it belongs to another model. Download the model again, or pick the tokenizer that came with it.`,
+      );
+    }
+    const rotary = rotaryFromConfig(files.config);
+    checkWeightsFit(split, context.device.limits);
+    const decoder = await Decoder.load(context.device, split, rotary, cache);
     return new Engine(context, decoder, tokenizer, endOfTurnIds(files));
   }
 
-  /** Feeds ids into the stream; logits after the last id, or after every id with `all`. */
-  feed(ids: readonly number[], options: { all?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  /** Feeds ids into the stream; logits after the last id, or after every id with `all`. A long
+   *  feed reports progress and stops between chunks when its signal aborts. */
+  feed(ids: readonly number[], options: ForwardOptions = {}): Promise<Float32Array> {
     return this.decoder.forward(ids, options);
   }
 
   /** Streams a reply to promptIds (fed first), stopping at the model's end-of-sequence ids. */
   reply(promptIds: readonly number[], options: ReplyOptions): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
-    const model = { feed: (ids: readonly number[], signal?: AbortSignal) => this.decoder.forward(ids, { signal }) };
+    const model = {
+      feed: (ids: readonly number[], signal?: AbortSignal) => this.decoder.forward(ids, { signal }),
+      feedTop: (ids: readonly number[], k: number, signal?: AbortSignal) => this.decoder.forwardTop(ids, k, { signal }),
+    };
     return generate(model, { decode: (ids) => this.tokenizer.decode(ids) }, promptIds, {
       ...options,
       eosIds: this.stopIds,
@@ -54,5 +68,23 @@ export class Engine {
 
   async unload(): Promise<void> {
     await this.decoder.destroy();
+  }
+}
+
+/** Refuses, before onnxruntime tries and fails obscurely, a weight larger than one GPU buffer. */
+export function checkWeightsFit(split: SplitDecoder, limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): void {
+  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  for (const segment of split.segments) {
+    const graph = onnxProto.onnx.ModelProto.decode(segment.model).graph;
+    for (const tensor of graph?.initializer ?? []) {
+      const bytes = Number(tensor.externalData?.find((e) => e.key === 'length')?.value ?? tensor.rawData?.byteLength ?? 0);
+      if (bytes > limit) {
+        const mb = (n: number) => (n < 2 ** 20 ? `${Math.ceil(n / 1024)} KB` : `${Math.ceil(n / 2 ** 20)} MB`);
+        throw new EngineError(
+          'DEVICE_LIMIT',
+          `The model's weight "${tensor.name}" takes ${mb(bytes)}, but this GPU holds at most ${mb(limit)} in one buffer. Choose a smaller or more quantized model, or use a GPU with larger buffers.`,
+        );
+      }
+    }
   }
 }

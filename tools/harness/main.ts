@@ -8,6 +8,14 @@ import { FullGraphSession } from '../../src/engine/ort/segmentSessions.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
+import { generate } from '../../src/engine/generate/generator.ts';
+import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { splitDecoder } from '../../src/engine/model/splitDecoder.ts';
+import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
+import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
+import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
+import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
+import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
 
 let gpu: Promise<GpuContext> | null = null;
 
@@ -192,6 +200,8 @@ export interface BenchJob {
   recomputeSamples: number;
   /** Tokens at the end of the run to time phase by phase. */
   profileTokens: number;
+  /** Tokens per arm of the sampling comparison: logits read back and argmax on the CPU, or argmax on the GPU. */
+  pickTokens: number;
 }
 
 export interface BenchResult {
@@ -200,6 +210,8 @@ export interface BenchResult {
   resources: [number, number, number][];
   recomputeMsPerToken: number[];
   phases: { segmentsMs: number; attentionMs: number; readbackMs: number; tokens: number };
+  /** ms per greedy token (forward and pick), the two arms alternating. */
+  pick: { cpuMs: number[]; gpuMs: number[] };
 }
 
 /** Streaming decode one token at a time, with resources sampled along the way. */
@@ -211,6 +223,7 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
   const msPerToken: number[] = [];
   const resources: [number, number, number][] = [];
   const phases = { segmentsMs: 0, attentionMs: 0, readbackMs: 0, tokens: 0 };
+  const pick = { cpuMs: [] as number[], gpuMs: [] as number[] };
   try {
     for (let t = 0; t < job.tokens; t++) {
       const profiling = t >= job.tokens - job.profileTokens;
@@ -220,6 +233,19 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
       msPerToken.push(performance.now() - start);
       if (profiling) phases.tokens++;
       if (t % 100 === 0) resources.push([t, liveBuffers, heap()]);
+    }
+    streaming.decoder.profile = null;
+    const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+    const [cpuSampler, gpuSampler] = [new Sampler(greedy), new Sampler(greedy)];
+    let id = job.ids[job.tokens % job.ids.length];
+    for (let t = 0; t < job.pickTokens; t++) {
+      let start = performance.now();
+      id = cpuSampler.sample(await streaming.decoder.forward([id]), []);
+      pick.cpuMs.push(performance.now() - start);
+      start = performance.now();
+      const top = await streaming.decoder.forwardTop([id], 1);
+      id = top instanceof Float32Array ? gpuSampler.sample(top, []) : gpuSampler.sampleTop(top);
+      pick.gpuMs.push(performance.now() - start);
     }
   } finally {
     await streaming.unload();
@@ -239,10 +265,73 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
   } finally {
     await recompute.unload();
   }
-  return { msPerToken, resources, recomputeMsPerToken, phases };
+  return { msPerToken, resources, recomputeMsPerToken, phases, pick };
 }
 
-const harness = { run, oracleLogits, engineLogits, benchDecode };
+/** The GPU's pick of the best logits against the CPU sampler, on random rows. */
+async function topLogitsCheck(spec: TopCheckSpec) {
+  return checkTopLogits((await (gpu ??= createGpuContext())).device, spec);
+}
+
+/**
+ * The same seeded generation twice from one engine: sampling from the k best logits picked on the
+ * GPU (what Engine.reply does) and from the whole row read back. Returns both id lists and how
+ * many tokens used the GPU pick.
+ */
+async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[]; maxTokens: number; sampling: SamplingParams }) {
+  const files = await loadFiles(job.model);
+  const cache: PageJob['cache'] = { sinks: 4, window: 60 };
+  const engine = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache, chunk: 64 }, 0), await (gpu ??= createGpuContext()));
+  const decoder = engine.decoder;
+  const drain = async (model: Parameters<typeof generate>[0]) => {
+    decoder.reset();
+    const run = generate(model, { decode: () => '' }, job.promptIds, { maxTokens: job.maxTokens, sampling: job.sampling, eosIds: [] });
+    let step = await run.next();
+    while (!step.done) step = await run.next();
+    return step.value.ids;
+  };
+  try {
+    let picked = 0;
+    const gpuIds = await drain({
+      feed: (ids) => decoder.forward(ids),
+      feedTop: async (ids, k) => {
+        const top = await decoder.forwardTop(ids, k);
+        if (!(top instanceof Float32Array)) picked++;
+        return top;
+      },
+    });
+    const cpuIds = await drain({ feed: (ids) => decoder.forward(ids) });
+    return { gpuIds, cpuIds, picked };
+  } finally {
+    await engine.unload();
+  }
+}
+
+/** Dense onnxruntime (growing past_key_values, WebGPU) against the engine at given positions. */
+async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model']; cache: PageJob['cache'] }): Promise<DensePoint[]> {
+  if (job.model.kind !== 'llama2c') throw new Error('the dense benchmark exports a llama2.c checkpoint with a long rotary cache');
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const rows = denseRows(job);
+  const ortModel = exportLlama2cToOnnx(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
+  const streaming = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
+  let dense: Engine | undefined;
+  try {
+    dense = await Engine.load(files, cacheSettings({ model: job.model, mode: 'dense', cache: job.cache, chunk: 64 }, rows), context);
+    return await benchDense(job, ortModel, context.device, streaming, dense);
+  } finally {
+    await dense?.unload();
+    await streaming.unload();
+  }
+}
+
+/** onnxruntime's share of a decode token under each session setting, in one run. */
+async function benchTunings(job: { model: PageJob['model']; variants: TuningVariant[]; tokens: number }) {
+  const files = await loadFiles(job.model);
+  return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
+}
+
+const harness = { benchTunings, run, oracleLogits, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
 export type Harness = typeof harness;
 declare global {
   interface Window {

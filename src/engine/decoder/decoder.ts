@@ -11,13 +11,15 @@
 // are reused for every chunk of that size; ORT's queue submissions order them with the kernel's.
 
 import { EngineError } from '../../protocol/errors.ts';
-import { StreamingAttention, type AttentionConfig } from '../kernels/attention.ts';
+import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import { KvCache, type CacheDtype } from '../kv/kvCache.ts';
 import type { AttentionMode } from '../kv/ringLayout.ts';
 import type { SplitDecoder } from '../model/splitDecoder.ts';
 import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
+import { MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
+import type { TopLogits } from '../generate/sampler.ts';
 
 /** What the kernel needs from the model's config.json beyond what the graph states. */
 export interface RotaryConfig {
@@ -42,6 +44,7 @@ export interface CacheSettings {
 export interface PhaseProfile {
   segmentsMs: number;
   attentionMs: number;
+  /** Logits readback, or the GPU pick of the best logits and its readback (forwardTop). */
   readbackMs: number;
 }
 
@@ -51,6 +54,26 @@ interface Bucket {
   buffers: GPUBuffer[];
   tensors: SegmentTensor[];
   logitsStaging: GPUBuffer;
+  /** The input ids tensor's int64 data as int32 words. */
+  idWords: Int32Array;
+  /** Per segment: its feeds and fetches records. */
+  feeds: Record<string, SegmentTensor>[];
+  fetches: Record<string, SegmentTensor>[];
+  /** Per attention layer: its kernel's buffers. */
+  attentionIo: AttentionIO[];
+  logits: GPUBuffer;
+}
+
+/** Least time between two progress reports of a feed. */
+const REPORT_MS = 100;
+
+export interface ForwardOptions {
+  /** Logits after every id instead of after the last one. */
+  all?: boolean;
+  /** Stops the feed between two chunks (ABORTED). */
+  signal?: AbortSignal;
+  /** Ids the GPU has read so far, at most every REPORT_MS and once at the end. */
+  onProgress?(done: number, total: number): void;
 }
 
 export class Decoder {
@@ -66,6 +89,7 @@ export class Decoder {
     private readonly sessions: SegmentSessions,
     readonly cache: KvCache,
     private readonly attention: StreamingAttention,
+    private readonly topLogits: TopLogitsKernel,
   ) {
     this.plan = planBuffers(split);
     this.layerCount = split.sites.length;
@@ -112,12 +136,15 @@ export class Decoder {
       rollbackSlots: settings.rollbackSlots,
     });
     let attention: StreamingAttention | undefined;
+    let topLogits: TopLogitsKernel | undefined;
     try {
       attention = StreamingAttention.create(device, config, cache);
+      topLogits = new TopLogitsKernel(device, split.vocabSize, config.ioDtype);
       const sessions = await SegmentSessions.create(device, split);
-      return new Decoder(device, split, sessions, cache, attention);
+      return new Decoder(device, split, sessions, cache, attention, topLogits);
     } catch (e) {
       attention?.destroy();
+      topLogits?.destroy();
       cache.destroy();
       throw e;
     }
@@ -136,19 +163,17 @@ export class Decoder {
    * Feeds ids into the stream. Returns logits [vocab] after the last id, or with `all`,
    * logits [ids.length, vocab] after every id.
    */
-  async forward(ids: readonly number[], options: { all?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async forward(ids: readonly number[], options: ForwardOptions = {}): Promise<Float32Array> {
     if (ids.length === 0) throw new EngineError('CONFIG_INVALID', 'Nothing to feed: the token list is empty.');
     const vocab = this.vocabSize;
     const logits = new Float32Array((options.all ? ids.length : 1) * vocab);
     const start = this.length;
+    const watched = options.signal !== undefined || options.onProgress !== undefined;
+    let lastReport = performance.now();
+    let previousChunk: Promise<void> | null = null;
     let done = 0;
     while (done < ids.length) {
-      // An aborted feed leaves the stream as it was; once the pieces already fed can no longer be
-      // rolled back (they pushed out window entries), the feed runs to its end instead.
-      if (options.signal?.aborted && this.cache.layout.canTruncateTo(start)) {
-        this.cache.layout.truncate(start);
-        throw new EngineError('ABORTED', 'Stopped.');
-      }
+      if (options.signal?.aborted) throw this.abortFeed(start, done, ids.length);
       const n = 2 ** Math.floor(Math.log2(Math.min(ids.length - done, this.cache.layout.maxChunk)));
       const last = done + n === ids.length;
       const rows = options.all ? n : last ? 1 : 0;
@@ -156,37 +181,75 @@ export class Decoder {
       if (options.all) logits.set(out, done * vocab);
       else if (last) logits.set(out);
       done += n;
+      // A long prefill queues chunks far faster than the GPU runs them and may never yield to
+      // the event loop. Keeping one chunk in flight (waiting for the one before) bounds the work
+      // a stop has to wait for, lets the stop message in, and makes progress count what the GPU
+      // has really read.
+      if (watched && !last) {
+        const chunkDone = this.device.queue.onSubmittedWorkDone();
+        if (previousChunk) await previousChunk;
+        previousChunk = chunkDone;
+        if (performance.now() - lastReport > REPORT_MS) {
+          lastReport = performance.now();
+          options.onProgress?.(done - n, ids.length);
+        }
+      }
     }
+    options.onProgress?.(done, ids.length);
     return logits;
+  }
+
+  /** Stops a feed between chunks: rolled back while the cache still allows it, otherwise the
+   *  stream keeps the `done` ids fed so far and no longer matches what the caller meant to feed. */
+  private abortFeed(start: number, done: number, total: number): EngineError {
+    if (this.cache.layout.canTruncateTo(start)) {
+      this.cache.layout.truncate(start);
+      return new EngineError('ABORTED', 'Stopped.');
+    }
+    return new EngineError('ABORTED', 'Stopped.', `The stream keeps ${done} of the ${total} ids of this feed; rebuild it before going on.`);
+  }
+
+  /**
+   * Feeds one id and returns the k best logits after it, picked on the GPU so that only those are
+   * read back (Sampler.sampleTop turns them into exactly the token sample() would pick). Returns
+   * the whole row instead when the GPU cannot pick (NaN or +Infinity among the logits, every logit
+   * -Infinity, k above MAX_TOP_K) and for more than one id. The returned picks are reused by the
+   * next call.
+   */
+  async forwardTop(ids: readonly number[], k: number, options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
+    if (ids.length !== 1 || k > MAX_TOP_K) return this.forward(ids, options);
+    if (options.signal?.aborted) throw new EngineError('ABORTED', 'Stopped.');
+    await this.runChunk(ids, 0);
+    const bucket = this.bucket(1);
+    const start = performance.now();
+    const pick = await this.topLogits.top(bucket.logits, 0, k);
+    const result = pick.bad > 0 || pick.count === 0 ? await this.readLogits(bucket, bucket.logits, 1) : pick;
+    if (this.profile) this.profile.readbackMs += performance.now() - start;
+    return result;
   }
 
   /** Runs one power-of-two chunk through every segment and attention layer; reads back the
    *  logits of its last `rows` tokens. */
-  private async runChunk(ids: number[], rows: number): Promise<Float32Array> {
+  private async runChunk(ids: readonly number[], rows: number): Promise<Float32Array> {
     const n = ids.length;
     const bucket = this.bucket(n);
-    const tensorOf = (name: string) => bucket.tensors[this.plan.slotOf.get(name)!];
-    const bufferOf = (name: string) => bucket.buffers[this.plan.slotOf.get(name)!];
+    // int64 ids written as two int32 halves (little-endian, ids < 2^31): no BigInt per token.
+    for (let j = 0; j < n; j++) {
+      bucket.idWords[2 * j] = ids[j];
+      bucket.idWords[2 * j + 1] = 0;
+    }
     this.attention.beginChunk(n);
     try {
       for (let i = 0; i <= this.layerCount; i++) {
-        const segment = this.split.segments[i];
-        const feeds: Record<string, SegmentTensor> = {};
-        for (const input of segment.inputs) {
-          feeds[input.name] = input.dtype === 'int64' ? inputIdsTensor(BigInt64Array.from(ids, BigInt)) : tensorOf(input.name);
-        }
-        const fetches: Record<string, SegmentTensor> = {};
-        for (const output of segment.outputs) fetches[output.name] = tensorOf(output.name);
         let start = performance.now();
-        await this.sessions.run(i, feeds, fetches);
+        await this.sessions.run(i, bucket.feeds[i], bucket.fetches[i]);
         if (this.profile) {
           await this.device.queue.onSubmittedWorkDone();
           this.profile.segmentsMs += performance.now() - start;
         }
         if (i < this.layerCount) {
           start = performance.now();
-          const site = this.split.sites[i];
-          this.attention.run(i, { q: bufferOf(site.q), k: bufferOf(site.k), v: bufferOf(site.v), out: bufferOf(site.out) });
+          this.attention.run(i, bucket.attentionIo[i]);
           if (this.profile) {
             await this.device.queue.onSubmittedWorkDone();
             this.profile.attentionMs += performance.now() - start;
@@ -200,7 +263,7 @@ export class Decoder {
     this.attention.endChunk();
     if (rows === 0) return new Float32Array(0);
     const start = performance.now();
-    const logits = await this.readLogits(bucket, bufferOf(this.logitsName), rows);
+    const logits = await this.readLogits(bucket, bucket.logits, rows);
     if (this.profile) this.profile.readbackMs += performance.now() - start;
     return logits;
   }
@@ -242,7 +305,21 @@ export class Decoder {
         size: align4(n * this.vocabSize * bytesPerValue),
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
-      bucket = { n, buffers, tensors, logitsStaging };
+      // Everything a chunk hands to onnxruntime and the kernel is built once per bucket.
+      const ids = new BigInt64Array(n);
+      const idsTensor = inputIdsTensor(ids);
+      const slot = (name: string) => this.plan.slotOf.get(name)!;
+      const feeds = this.split.segments.map((segment) =>
+        Object.fromEntries(segment.inputs.map((input) => [input.name, input.dtype === 'int64' ? idsTensor : tensors[slot(input.name)]])),
+      );
+      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, tensors[slot(output.name)]])));
+      const attentionIo = this.split.sites.map((site) => ({
+        q: buffers[slot(site.q)],
+        k: buffers[slot(site.k)],
+        v: buffers[slot(site.v)],
+        out: buffers[slot(site.out)],
+      }));
+      bucket = { n, buffers, tensors, logitsStaging, idWords: new Int32Array(ids.buffer), feeds, fetches, attentionIo, logits: buffers[slot(this.logitsName)] };
       this.buckets.set(n, bucket);
     }
     return bucket;
@@ -259,6 +336,7 @@ export class Decoder {
       for (const b of [...bucket.buffers, bucket.logitsStaging]) b.destroy();
     }
     this.attention.destroy();
+    this.topLogits.destroy();
     this.cache.destroy();
   }
 }

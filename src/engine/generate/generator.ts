@@ -2,7 +2,7 @@
 // end-of-sequence id, a stop string, the token limit or an abort, and report exactly what was fed.
 
 import { EngineError } from '../../protocol/errors.ts';
-import { Sampler, type SamplingParams } from './sampler.ts';
+import { Sampler, type SamplingParams, type TopLogits } from './sampler.ts';
 import { StopStrings, collectEosIds } from './stopConditions.ts';
 
 /** What the generator needs from the model: feeding tokens into the stream and getting the logits after the last one. */
@@ -13,6 +13,12 @@ export interface TokenModel {
    * rejected call must leave the stream as it was, because the generator reports those ids as not fed.
    */
   feed(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array>;
+  /**
+   * feed(), returning only the k best logits after the last id (see Sampler.sampleTop), or the
+   * whole row when it cannot pick them (NaN or +Infinity among the logits, k beyond its limit).
+   * Models that pick on the GPU offer it, so a token reads back a few values instead of the vocabulary.
+   */
+  feedTop?(ids: readonly number[], k: number, signal?: AbortSignal): Promise<TopLogits | Float32Array>;
 }
 
 /**
@@ -104,9 +110,11 @@ export async function* generate(
     const text = finishReason === 'stop_string' ? shown : shown + stops.flush() + decoded.slice(consumed.length);
     return { finishReason, ids, fedIds, text };
   };
-  const feed = async (batch: readonly number[]): Promise<Float32Array | undefined> => {
+  /** Logits the sampler needs after each generated token: all, or the best k (set from the first row). */
+  let k: number | null | undefined;
+  const feed = async (batch: readonly number[]): Promise<Float32Array | TopLogits | undefined> => {
     try {
-      const logits = await model.feed(batch, signal);
+      const logits = k && model.feedTop ? await model.feedTop(batch, k, signal) : await model.feed(batch, signal);
       fedIds.push(...batch);
       return logits;
     } catch (e) {
@@ -115,7 +123,7 @@ export async function* generate(
     }
   };
 
-  let logits = options.startLogits;
+  let logits: Float32Array | TopLogits | undefined = options.startLogits;
   if (promptIds.length > 0) {
     if (signal?.aborted) return finish('aborted');
     logits = await feed(promptIds);
@@ -123,7 +131,13 @@ export async function* generate(
   for (;;) {
     // A model may finish a feed that raced with the abort; the reply still ends here.
     if (logits === undefined || signal?.aborted) return finish('aborted');
-    const id = sampler.sample(logits, recent);
+    let id: number;
+    if (logits instanceof Float32Array) {
+      id = sampler.sample(logits, recent);
+      k ??= model.feedTop ? sampler.topNeeded(logits.length) : null;
+    } else {
+      id = sampler.sampleTop(logits);
+    }
     if (eos.has(id)) return finish('eos');
     ids.push(id);
     if (window > 0) {

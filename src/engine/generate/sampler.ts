@@ -16,6 +16,14 @@ export interface SamplingParams {
   seed: number;
 }
 
+/** The best logits of a row, best first (the lower id first among equal logits). */
+export interface TopLogits {
+  ids: Uint32Array;
+  logits: Float32Array;
+  /** Entries in use; the arrays may be longer. */
+  count: number;
+}
+
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({
   temperature: 0.7,
   topK: 40,
@@ -122,11 +130,7 @@ export class Sampler {
    */
   sample(logits: Float32Array, recent: readonly number[]): number {
     const vocab = logits.length;
-    if (this.work.length !== vocab) {
-      this.work = new Float64Array(vocab);
-      this.ids = new Uint32Array(vocab);
-      this.weights = new Float64Array(vocab);
-    }
+    this.scratch(vocab);
     const work = this.work;
     for (let id = 0; id < vocab; id++) {
       const x = logits[id];
@@ -172,7 +176,57 @@ export class Sampler {
     } else {
       count = this.collectAtLeast(-Infinity);
     }
+    return this.draw(count, max, mass);
+  }
 
+  /**
+   * How many of the best logits sampleTop needs to pick exactly what sample() would pick from the
+   * whole row of `vocab`: 1 when greedy, topK under top-k; null when every logit matters (a
+   * repetition penalty reorders them, or nothing bounds the candidates).
+   */
+  topNeeded(vocab: number): number | null {
+    const { temperature, topK, repetitionPenalty } = this.params;
+    if (repetitionPenalty !== 1) return null;
+    if (temperature === 0) return 1;
+    if (topK > 0 && topK < vocab) {
+      this.scratch(vocab);
+      return topK;
+    }
+    return null;
+  }
+
+  /**
+   * sample() from only the best logits, for a k that topNeeded asked for: top.ids/top.logits hold
+   * the top.count best (fewer only when the rest are -Infinity), best first, the lower id first
+   * among equal logits, none NaN or +Infinity. Draws from the same PRNG stream as sample().
+   */
+  sampleTop(top: TopLogits): number {
+    if (top.count === 0) corrupt('-Infinity everywhere', 'every logit is -Infinity');
+    const { temperature, topK } = this.params;
+    if (temperature === 0) return top.ids[0];
+    const count = Math.min(top.count, topK);
+    for (let i = 0; i < count; i++) {
+      const id = top.ids[i];
+      if (id >= this.work.length) throw new EngineError('CONFIG_INVALID', `Token id ${id} is outside the vocabulary of ${this.work.length} the sampler was set up for.`);
+      this.ids[i] = id;
+      this.work[id] = top.logits[i];
+    }
+    return this.draw(count, top.logits[0], undefined);
+  }
+
+  private scratch(vocab: number): void {
+    if (this.work.length !== vocab) {
+      this.work = new Float64Array(vocab);
+      this.ids = new Uint32Array(vocab);
+      this.weights = new Float64Array(vocab);
+    }
+  }
+
+  /** Draws among ids[0, count), best first, whose logits are in work; max is the best logit. */
+  private draw(count: number, max: number, mass: number | undefined): number {
+    const { temperature, topP } = this.params;
+    const work = this.work;
+    const ids = this.ids;
     const weights = this.weights;
     let sum = 0;
     for (let i = 0; i < count; i++) {

@@ -61,6 +61,7 @@ export class StreamingAttention {
   private readonly attentionPipelines = new Map<number, GPUComputePipeline>();
   private readonly bindGroups = new Map<string, GPUBindGroup[]>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private readonly bindGroupsByIo = new WeakMap<AttentionIO, { layer: number; groups: GPUBindGroup[] }>();
   private nextBufferId = 0;
   private chunk: (ChunkPlan & { nSplits: number; rows: number }) | null = null;
 
@@ -211,6 +212,9 @@ export class StreamingAttention {
   }
 
   private bindGroupsFor(layer: number, io: AttentionIO): GPUBindGroup[] {
+    // A caller that passes the same io object every time (the decoder does) skips building the key.
+    const known = this.bindGroupsByIo.get(io);
+    if (known?.layer === layer) return known.groups;
     const key = [layer, this.idOf(io.q), this.idOf(io.k), this.idOf(io.v), this.idOf(io.out)].join(':');
     let groups = this.bindGroups.get(key);
     if (!groups) {
@@ -224,6 +228,7 @@ export class StreamingAttention {
       ];
       this.bindGroups.set(key, groups);
     }
+    this.bindGroupsByIo.set(io, { layer, groups });
     return groups;
   }
 

@@ -1,4 +1,4 @@
-// WGSL sources of the attention kernels, composed from shaders/: the generated ChunkParams struct,
+// WGSL sources of the kernels, composed from shaders/: the generated ChunkParams struct,
 // the shared stream-layout helpers where a kernel needs them, then the kernel itself.
 
 import streamLayout from '../../../shaders/stream_layout.wgsl?raw';
@@ -6,6 +6,7 @@ import kvAppend from '../../../shaders/kv_append.wgsl?raw';
 import attention from '../../../shaders/attention.wgsl?raw';
 import attentionCombine from '../../../shaders/attention_combine.wgsl?raw';
 import attentionNaive from '../../../shaders/attention_naive.wgsl?raw';
+import argmax from '../../../shaders/argmax.wgsl?raw';
 import { CHUNK_PARAMS_WGSL } from './chunkParams.ts';
 
 const withLayout = (kernel: string) => CHUNK_PARAMS_WGSL + streamLayout + kernel;
@@ -15,4 +16,5 @@ export const SHADERS = {
   attention: withLayout(attention),
   attentionCombine: CHUNK_PARAMS_WGSL + attentionCombine,
   attentionNaive: withLayout(attentionNaive),
+  argmax,
 } as const;

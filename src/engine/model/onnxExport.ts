@@ -23,6 +23,7 @@
 
 import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
+import { EngineError } from '../../protocol/errors.ts';
 import {
   LLAMA2C_BOS_ID,
   LLAMA2C_EOS_ID,
@@ -60,6 +61,9 @@ export interface OnnxExportOptions {
    *  `location`, `location_1`, ... each hold whole tensors up to that size, as transformers.js
    *  names them; a larger tensor gets a file of its own. */
   externalData?: { location: string; chunkBytes?: number };
+  /** Rows (positions) of the baked cos/sin caches; default the checkpoint's seq_len. Benchmarks
+   *  that run onnxruntime's own attention past seq_len need more. */
+  rotaryRows?: number;
 }
 
 export interface ExternalDataFile {
@@ -101,7 +105,10 @@ interface ExportContext {
 
 export function exportLlama2cToOnnx(weights: Llama2cWeights, options: OnnxExportOptions = {}): OnnxExport {
   const attention = options.attention ?? 'gqa';
-  const { config } = weights;
+  const rows = options.rotaryRows ?? weights.config.seqLen;
+  if (!Number.isInteger(rows) || rows < 1) throw new EngineError('CONFIG_INVALID', `The rotary cache needs a whole number of rows, not ${rows}.`);
+  // Only the cos/sin caches read seqLen when building the graph.
+  const config = { ...weights.config, seqLen: rows };
   const g = new GraphBuilder();
   const context: ExportContext = {
     g,

@@ -1,7 +1,7 @@
 // The only module that imports onnxruntime-web. It opens one WebGPU session per decoder segment on
 // the engine's own GPUDevice and runs them with GPU-resident inputs and pre-allocated GPU outputs,
-// so nothing but the logits ever leaves the GPU. Also offers the full-graph CPU (wasm) session
-// that tests use as the oracle.
+// so nothing but the logits ever leaves the GPU. Also offers the full graph with onnxruntime's own
+// attention: on the CPU (wasm) the oracle of the tests, on WebGPU the dense baseline of the benchmark.
 
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
@@ -23,19 +23,35 @@ export function inputIdsTensor(ids: BigInt64Array<ArrayBuffer>): SegmentTensor {
   return new ort.Tensor('int64', ids, [1, ids.length]);
 }
 
+/** Input ids [1, n] held in a GPU buffer of n int64 (for sessions that capture their graph). */
+export function gpuIdsTensor(buffer: GPUBuffer, n: number): SegmentTensor {
+  return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'int64', dims: [1, n] });
+}
+
+/** WebGPU session settings the benchmark compares; the engine uses the defaults. */
+export interface SessionTuning {
+  /** onnxruntime's graph capture: every run replays the first one's GPU commands. Needs static
+   *  shapes and every input and output in a GPU buffer, so one session set per chunk size. */
+  graphCapture?: boolean;
+  /** 'disabled' skips onnxruntime's own checks (in the browser the same as 'wgpuOnly'). */
+  validationMode?: 'disabled' | 'wgpuOnly' | 'basic';
+}
+
 export class SegmentSessions {
   private constructor(private readonly sessions: ort.InferenceSession[]) {}
 
   /** Creates the sessions one at a time (the WebGPU EP refuses concurrent creation). */
-  static async create(device: GPUDevice, split: SplitDecoder): Promise<SegmentSessions> {
+  static async create(device: GPUDevice, split: SplitDecoder, tuning: SessionTuning = {}): Promise<SegmentSessions> {
     const sessions: ort.InferenceSession[] = [];
     try {
       for (const segment of split.segments) {
+        const provider = { name: 'webgpu', device, ...(tuning.validationMode ? { validationMode: tuning.validationMode } : {}) };
         sessions.push(
           await ort.InferenceSession.create(segment.model, {
-            executionProviders: [{ name: 'webgpu', device } as ort.InferenceSession.WebGpuExecutionProviderOption],
+            executionProviders: [provider as ort.InferenceSession.WebGpuExecutionProviderOption],
             externalData: split.externalData.map(({ path, data }) => ({ path, data })),
             graphOptimizationLevel: 'all',
+            ...(tuning.graphCapture ? { enableGraphCapture: true, preferredOutputLocation: 'gpu-buffer' as const } : {}),
           }),
         );
       }
@@ -56,18 +72,32 @@ export class SegmentSessions {
   }
 }
 
-/** The whole ONNX decoder on onnxruntime's CPU (wasm) backend, with its own attention and growing
- *  past_key_values: the reference the split engine must match while the stream fits the cache. */
+/** The whole ONNX decoder with onnxruntime's own attention and growing past_key_values. On the
+ *  CPU (wasm) backend it is the reference the split engine must match while the stream fits the
+ *  cache; on WebGPU, with past_key_values kept in GPU buffers between calls, it is dense decoding
+ *  as transformers.js does it, the baseline of the benchmark. */
 export class FullGraphSession {
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly nLayers: number,
+    private readonly onGpu: boolean,
   ) {}
 
-  static async create(model: Uint8Array, externalData: { path: string; data: Uint8Array }[] = []): Promise<FullGraphSession> {
-    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], externalData });
+  /** With `device`, runs on WebGPU on that device; otherwise on the CPU. */
+  static async create(model: Uint8Array, externalData: { path: string; data: Uint8Array }[] = [], device?: GPUDevice): Promise<FullGraphSession> {
+    const session = await ort.InferenceSession.create(
+      model,
+      device
+        ? {
+            executionProviders: [{ name: 'webgpu', device } as ort.InferenceSession.WebGpuExecutionProviderOption],
+            externalData,
+            graphOptimizationLevel: 'all',
+            preferredOutputLocation: 'gpu-buffer',
+          }
+        : { executionProviders: ['wasm'], externalData },
+    );
     const nLayers = session.inputNames.filter((n) => n.startsWith('past_key_values.') && n.endsWith('.key')).length;
-    return new FullGraphSession(session, nLayers);
+    return new FullGraphSession(session, nLayers, device !== undefined);
   }
 
   /** Logits [n, vocab] for `ids` fed after everything fed before. */
@@ -89,9 +119,14 @@ export class FullGraphSession {
     }
     const out = await this.session.run(feeds);
     for (let layer = 0; layer < this.nLayers; layer++) {
-      for (const kind of ['key', 'value']) past.set(`past_key_values.${layer}.${kind}`, out[`present.${layer}.${kind}`]);
+      for (const kind of ['key', 'value']) {
+        const name = `past_key_values.${layer}.${kind}`;
+        // The previous cache lives in a GPU buffer of its own, which the new present replaces.
+        if (this.onGpu) past.get(name)?.dispose();
+        past.set(name, out[`present.${layer}.${kind}`]);
+      }
     }
-    return out.logits.data as Float32Array;
+    return this.onGpu ? ((await out.logits.getData(true)) as Float32Array) : (out.logits.data as Float32Array);
   }
 
   private emptyPast(name: string): ort.Tensor {

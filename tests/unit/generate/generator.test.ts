@@ -214,4 +214,33 @@ describe('generate', () => {
     };
     expect(await codeOf(drain(generate(failing, decoder, PROMPT, options())))).toBe('DEVICE_LOST');
   });
+
+  it('asks a model that can pick the best logits for just those after the first token, with the same reply', async () => {
+    const plain = new StoryModel([...PROMPT, ...bytes(' hello')]);
+    const expected = await drain(generate(plain, decoder, PROMPT, options()));
+    const picking = new StoryModel([...PROMPT, ...bytes(' hello')]);
+    const ks: number[] = [];
+    const model: TokenModel = {
+      feed: (ids, signal) => picking.feed(ids, signal),
+      feedTop: async (ids, k, signal) => {
+        ks.push(k);
+        const logits = await picking.feed(ids, signal);
+        const best = logits.indexOf(Math.max(...logits));
+        return { ids: Uint32Array.of(best), logits: Float32Array.of(logits[best]), count: 1 };
+      },
+    };
+    const got = await drain(generate(model, decoder, PROMPT, options()));
+    expect(got.result).toEqual(expected.result);
+    expect(ks).toEqual(new Array(bytes(' hello').length).fill(1));
+  });
+
+  it('never asks for the best logits alone while a repetition penalty needs the whole row', async () => {
+    const story = new StoryModel([...PROMPT, ...bytes(' hi')]);
+    const model: TokenModel = {
+      feed: (ids, signal) => story.feed(ids, signal),
+      feedTop: () => Promise.reject(new Error('feedTop must not be called')),
+    };
+    const sampling = { ...GREEDY, repetitionPenalty: 1.2 };
+    expect((await drain(generate(model, decoder, PROMPT, options({ sampling })))).result.text).toBe(' hi');
+  });
 });

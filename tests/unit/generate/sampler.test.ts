@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SAMPLING, Sampler, validateSampling, type SamplingParams } from '../../../src/engine/generate/sampler.ts';
+import { DEFAULT_SAMPLING, Sampler, validateSampling, type SamplingParams, type TopLogits } from '../../../src/engine/generate/sampler.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 
 const PLAIN: SamplingParams = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
@@ -206,5 +206,54 @@ describe('Sampler', () => {
     for (const b of bad) {
       expect(codeOf(() => new Sampler({ ...PLAIN, ...b })), JSON.stringify(b)).toBe('CONFIG_INVALID');
     }
+  });
+});
+
+/** The k best of logits, best first and lowest id first among ties, -Infinity left out: what the GPU pick returns. */
+function cpuTop(logits: Float32Array, k: number): TopLogits {
+  const ids = [...logits.keys()].filter((i) => logits[i] !== -Infinity).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
+  return { ids: Uint32Array.from(ids), logits: Float32Array.from(ids, (i) => logits[i]), count: ids.length };
+}
+
+describe('Sampler.sampleTop', () => {
+  it('asks for the best logits only when they decide the pick: greedy 1, top-k k, never with a repetition penalty', () => {
+    expect(sampler({ temperature: 0 }).topNeeded(1000)).toBe(1);
+    expect(sampler({ topK: 40 }).topNeeded(1000)).toBe(40);
+    expect(sampler({ topK: 40, topP: 0.9 }).topNeeded(1000)).toBe(40);
+    expect(sampler({ topK: 0, topP: 0.9 }).topNeeded(1000)).toBeNull();
+    expect(sampler({ topK: 1000 }).topNeeded(1000)).toBeNull();
+    expect(sampler({ temperature: 0, repetitionPenalty: 1.1 }).topNeeded(1000)).toBeNull();
+    expect(sampler({ topK: 40, repetitionPenalty: 1.1 }).topNeeded(1000)).toBeNull();
+  });
+
+  it('picks exactly what sample() picks from the whole row, draw for draw, with ties and masked tokens', () => {
+    const settings: Partial<SamplingParams>[] = [
+      { temperature: 0 },
+      { temperature: 0.7, topK: 1 },
+      { temperature: 0.7, topK: 5 },
+      { temperature: 1.3, topK: 40, topP: 0.9 },
+      { temperature: 0.9, topK: 64, topP: 0.5, seed: 99 },
+    ];
+    for (const s of settings) {
+      const full = sampler(s);
+      const top = sampler(s);
+      for (let row = 0; row < 80; row++) {
+        const logits = randomLogits(3000, row + 17);
+        // Coarse values make many ties; some tokens are masked.
+        if (row % 2) for (let i = 0; i < logits.length; i++) logits[i] = Math.round(logits[i] * 2) / 2;
+        for (let i = row % 7; i < logits.length; i += 97) logits[i] = -Infinity;
+        const k = top.topNeeded(logits.length)!;
+        expect(top.sampleTop(cpuTop(logits, k)), `${JSON.stringify(s)} row ${row}`).toBe(full.sample(logits, []));
+      }
+    }
+  });
+
+  it('fewer finite logits than k still give sample()\'s pick, and none at all is MODEL_CORRUPT', () => {
+    const logits = new Float32Array(100).fill(-Infinity);
+    logits[3] = 1;
+    logits[70] = 2;
+    const [a, b] = [sampler({ topK: 10, seed: 5 }), sampler({ topK: 10, seed: 5 })];
+    for (let i = 0; i < 20; i++) expect(b.sampleTop(cpuTop(logits, b.topNeeded(100)!))).toBe(a.sample(logits, []));
+    expect(codeOf(() => b.sampleTop({ ids: new Uint32Array(10), logits: new Float32Array(10), count: 0 }))).toBe('MODEL_CORRUPT');
   });
 });

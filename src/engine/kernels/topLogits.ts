@@ -1,0 +1,120 @@
+// The k best logits of a row on the GPU (shaders/argmax.wgsl), so that sampling a token reads
+// back k ids and values, not the whole vocabulary. One submit per pick: clear the counters, both
+// dispatches in one pass, copy the small result to a staging buffer.
+
+import { EngineError } from '../../protocol/errors.ts';
+import type { TopLogits } from '../generate/sampler.ts';
+import { SHADERS } from './shaderSources.ts';
+
+/** Most picks per call; the shader's MAX_K. */
+export const MAX_TOP_K = 64;
+const WORKGROUP = 256;
+const BLOCK = WORKGROUP * 16;
+const RESULT_WORDS = 2 + 2 * MAX_TOP_K;
+
+/** A pick: the best `count` logits (best first), and how many logits were NaN or +Infinity. */
+export interface TopPick extends TopLogits {
+  bad: number;
+}
+
+export class TopLogitsKernel {
+  private readonly layout: GPUBindGroupLayout;
+  private readonly pipelines = new Map<number, { block: GPUComputePipeline; merge: GPUComputePipeline }>();
+  private readonly bindGroups = new WeakMap<GPUBuffer, GPUBindGroup>();
+  private readonly module: GPUShaderModule;
+  private readonly params: GPUBuffer;
+  private readonly candidates: GPUBuffer;
+  private readonly result: GPUBuffer;
+  private readonly staging: GPUBuffer;
+  private readonly nBlocks: number;
+  private readonly paramsHost = new Uint32Array(4);
+  // Reused for every pick: the decode loop allocates nothing per token here.
+  private readonly pick: TopPick = { ids: new Uint32Array(MAX_TOP_K), logits: new Float32Array(MAX_TOP_K), count: 0, bad: 0 };
+  private readonly pickBits = new Uint32Array(this.pick.logits.buffer);
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly vocab: number,
+    private readonly dtype: 'f32' | 'f16',
+  ) {
+    this.nBlocks = Math.ceil(vocab / BLOCK);
+    if (this.nBlocks > device.limits.maxComputeWorkgroupsPerDimension) {
+      throw new EngineError('DEVICE_LIMIT', `This GPU cannot pick tokens from a vocabulary of ${vocab}.`, 'maxComputeWorkgroupsPerDimension');
+    }
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+    this.layout = device.createBindGroupLayout({
+      label: 'top_logits',
+      entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'storage'), entry(3, 'storage')],
+    });
+    this.module = device.createShaderModule({ label: 'argmax', code: SHADERS.argmax });
+    this.params = device.createBuffer({ label: 'top_logits.params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.candidates = device.createBuffer({ label: 'top_logits.candidates', size: this.nBlocks * MAX_TOP_K * 8, usage: GPUBufferUsage.STORAGE });
+    this.result = device.createBuffer({ label: 'top_logits.result', size: RESULT_WORDS * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.staging = device.createBuffer({ label: 'top_logits.staging', size: RESULT_WORDS * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /**
+   * The k best logits of the row starting at element `offset` of `logits`, best first, lower id
+   * first among equal logits, -Infinity left out. The returned object is reused by the next call.
+   */
+  async top(logits: GPUBuffer, offset: number, k: number): Promise<TopPick> {
+    if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) throw new EngineError('CONFIG_INVALID', `The GPU picks 1 to ${MAX_TOP_K} logits, not ${k}.`);
+    if (this.dtype === 'f16' && offset % 2 !== 0) throw new EngineError('CONFIG_INVALID', 'An f16 logits row must start at an even element.');
+    const { block, merge } = this.pipelinesFor(k);
+    this.paramsHost[0] = this.vocab;
+    this.paramsHost[1] = offset;
+    this.paramsHost[2] = this.nBlocks;
+    this.device.queue.writeBuffer(this.params, 0, this.paramsHost);
+    const bindGroup = this.bindGroupFor(logits);
+    const encoder = this.device.createCommandEncoder({ label: 'top_logits' });
+    encoder.clearBuffer(this.result, 0, 8);
+    const pass = encoder.beginComputePass();
+    pass.setBindGroup(0, bindGroup);
+    pass.setPipeline(block);
+    pass.dispatchWorkgroups(this.nBlocks);
+    pass.setPipeline(merge);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    encoder.copyBufferToBuffer(this.result, 0, this.staging, 0, RESULT_WORDS * 4);
+    this.device.queue.submit([encoder.finish()]);
+    await this.staging.mapAsync(GPUMapMode.READ, 0, RESULT_WORDS * 4);
+    const words = new Uint32Array(this.staging.getMappedRange(0, RESULT_WORDS * 4));
+    const pick = this.pick;
+    pick.bad = words[0];
+    pick.count = Math.min(words[1], k);
+    pick.ids.set(words.subarray(2, 2 + pick.count));
+    this.pickBits.set(words.subarray(2 + MAX_TOP_K, 2 + MAX_TOP_K + pick.count));
+    this.staging.unmap();
+    return pick;
+  }
+
+  destroy(): void {
+    for (const b of [this.params, this.candidates, this.result, this.staging]) b.destroy();
+  }
+
+  private pipelinesFor(k: number): { block: GPUComputePipeline; merge: GPUComputePipeline } {
+    let found = this.pipelines.get(k);
+    if (!found) {
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
+      const constants = { K: k, F16: this.dtype === 'f16' ? 1 : 0 };
+      found = {
+        block: this.device.createComputePipeline({ label: `top_logits.block.k${k}`, layout, compute: { module: this.module, entryPoint: 'block_top', constants } }),
+        merge: this.device.createComputePipeline({ label: `top_logits.merge.k${k}`, layout, compute: { module: this.module, entryPoint: 'merge_top', constants } }),
+      };
+      this.pipelines.set(k, found);
+    }
+    return found;
+  }
+
+  private bindGroupFor(logits: GPUBuffer): GPUBindGroup {
+    let group = this.bindGroups.get(logits);
+    if (!group) {
+      group = this.device.createBindGroup({
+        layout: this.layout,
+        entries: [this.params, logits, this.candidates, this.result].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+      this.bindGroups.set(logits, group);
+    }
+    return group;
+  }
+}
