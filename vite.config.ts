@@ -1,12 +1,51 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { VitePWA } from 'vite-plugin-pwa';
+
+// raw.githubusercontent.com: the llama2.c tokenizer of stories15M and larger (engine/model/catalog.ts).
+const HUB_ORIGINS = ['https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', 'https://raw.githubusercontent.com'];
+
+/**
+ * The built page's Content-Security-Policy, as a meta tag since GitHub Pages cannot set headers.
+ * Build only: the dev server's hot reload needs inline scripts. Scripts come from the app alone;
+ * 'wasm-unsafe-eval' lets onnxruntime-web compile its wasm. The page talks to itself and the model
+ * hub (the stand-in hub's origins when VITE_HUB_URL / VITE_HUB_CDN_URL are set at build).
+ */
+function contentSecurityPolicy(): Plugin {
+  let hub = HUB_ORIGINS;
+  return {
+    name: 'content-security-policy',
+    apply: 'build',
+    configResolved(config) {
+      const set = [config.env.VITE_HUB_URL, config.env.VITE_HUB_CDN_URL].filter((url): url is string => Boolean(url));
+      if (set.length > 0) hub = set.map((url) => new URL(url).origin);
+    },
+    transformIndexHtml() {
+      const policy = [
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "worker-src 'self'",
+        `connect-src 'self' ${hub.join(' ')}`,
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "manifest-src 'self'",
+        "object-src 'none'",
+        "frame-src 'none'",
+        "base-uri 'self'",
+        "form-action 'none'",
+      ].join('; ');
+      return [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: policy }, injectTo: 'head-prepend' }];
+    },
+  };
+}
 
 // BASE lets the GitHub Pages build serve the app from /<repo>/ instead of /.
 export default defineConfig({
   base: process.env.BASE ?? '/',
   plugins: [
     react(),
+    contentSecurityPolicy(),
     VitePWA({
       // A new version waits for the user's reload (src/app/pwa.ts), never swaps under a reply.
       registerType: 'prompt',

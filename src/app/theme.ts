@@ -1,5 +1,5 @@
-// Light, dark, or the system's choice: kept in localStorage and set on <html> before first paint
-// (index.html reads the same key), so a reload never flashes the other theme.
+// Light, dark, or the system's choice: kept in localStorage and set on <html> before the app
+// renders (themeBoot.ts, loaded first by index.html), so a reload never flashes the other theme.
 
 import { useEffect, useState } from 'react';
 
@@ -11,6 +11,16 @@ const ORDER: Theme[] = ['system', 'light', 'dark'];
 function stored(): Theme {
   const value = localStorage.getItem(THEME_KEY);
   return value === 'light' || value === 'dark' ? value : 'system';
+}
+
+/** Sets the saved theme on <html>; storage that cannot be read leaves the system's choice. */
+export function applySavedTheme(): void {
+  try {
+    const theme = stored();
+    if (theme !== 'system') document.documentElement.dataset.theme = theme;
+  } catch {
+    // Storage blocked (some privacy settings): the system's theme it is.
+  }
 }
 
 export function useTheme(): [Theme, () => void] {

@@ -1,7 +1,10 @@
 // Conversations as saved in IndexedDB: their persisted shape, and loading, saving and deleting
-// them. A reply that was still streaming when the page went away is loaded as 'interrupted'.
+// them. A conversation is one record, messages included, so a save is all or nothing. Each save
+// checks the revision it started from, so a tab holding an older copy never overwrites another
+// tab's newer one. A reply that was still streaming when the page went away loads as 'interrupted'.
 
 import type { CacheState, ChatMessage, FinishReason, ReplyStats, SyncHow } from '../protocol/messages.ts';
+import { announceChange } from './changes.ts';
 import { chatDb, writing } from './db.ts';
 
 export type ReplyStatus = 'streaming' | 'done' | 'stopped' | 'interrupted' | 'failed';
@@ -34,23 +37,56 @@ export interface StoredConversation {
   updatedAt: number;
   /** The cache as last reported for this conversation, so out-of-window marks survive a reload. */
   lastCache?: CacheState;
+  /** Counts saves: the one a save starts from must still be the stored one (absent: never saved). */
+  revision?: number;
 }
 
-/** All conversations, newest first. */
+export interface Saved {
+  revision: number;
+  /** Another tab's version that this save replaced, kept as a new conversation. */
+  keptCopy?: StoredConversation;
+}
+
+/** All conversations, newest first. A reply left streaming is marked here, not in storage: the
+ * tab writing it may still be at work. */
 export async function loadConversations(): Promise<StoredConversation[]> {
   const db = await chatDb();
-  const all = await db.getAll('conversations');
-  const interrupted = all.filter((c) => c.messages.some((m) => m.status === 'streaming'));
-  for (const conversation of interrupted) {
-    conversation.messages = conversation.messages.map((m) => (m.status === 'streaming' ? { ...m, status: 'interrupted' } : m));
-    await writing(() => db.put('conversations', conversation));
-  }
+  const all = (await db.getAll('conversations')).map(markInterrupted);
   return all.sort((a, b) => b.updatedAt - a.updatedAt);
 }
 
-export async function saveConversation(conversation: StoredConversation): Promise<void> {
+export async function loadConversation(id: string): Promise<StoredConversation | undefined> {
   const db = await chatDb();
-  await writing(() => db.put('conversations', conversation));
+  return db.get('conversations', id);
+}
+
+function markInterrupted(conversation: StoredConversation): StoredConversation {
+  if (!conversation.messages.some((m) => m.status === 'streaming')) return conversation;
+  return { ...conversation, messages: conversation.messages.map((m) => (m.status === 'streaming' ? { ...m, status: 'interrupted' } : m)) };
+}
+
+/**
+ * Saves in one transaction. When the stored revision is not the one `conversation` started from,
+ * another tab saved in between: its version is kept as a new conversation rather than lost.
+ */
+export async function saveConversation(conversation: StoredConversation): Promise<Saved> {
+  const db = await chatDb();
+  const saved = await writing(async () => {
+    const tx = db.transaction('conversations', 'readwrite');
+    const stored = await tx.store.get(conversation.id);
+    const storedRevision = stored?.revision ?? 0;
+    let keptCopy: StoredConversation | undefined;
+    if (stored && storedRevision !== (conversation.revision ?? 0)) {
+      keptCopy = { ...stored, id: crypto.randomUUID(), title: `${stored.title} (changed in another tab)`, revision: 1 };
+      await tx.store.put(keptCopy);
+    }
+    const revision = Math.max(storedRevision, conversation.revision ?? 0) + 1;
+    await tx.store.put({ ...conversation, revision });
+    await tx.done;
+    return { revision, keptCopy };
+  });
+  announceChange(conversation.id);
+  return saved;
 }
 
 export async function deleteConversation(id: string): Promise<void> {
@@ -59,4 +95,5 @@ export async function deleteConversation(id: string): Promise<void> {
     const tx = db.transaction(['conversations', 'snapshots'], 'readwrite');
     await Promise.all([tx.objectStore('conversations').delete(id), tx.objectStore('snapshots').delete(id), tx.done]);
   });
+  announceChange(id);
 }

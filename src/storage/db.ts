@@ -18,20 +18,25 @@ const DB_NAME = 'endless-chat';
 let connection: Promise<IDBPDatabase<ChatDb>> | null = null;
 
 export function chatDb(): Promise<IDBPDatabase<ChatDb>> {
-  connection ??= openDB<ChatDb>(DB_NAME, 1, {
-    upgrade(db) {
-      db.createObjectStore('conversations', { keyPath: 'id' });
-      db.createObjectStore('snapshots', { keyPath: 'conversationId' });
-      db.createObjectStore('meta');
-    },
-  }).catch((error: unknown) => {
-    connection = null;
-    throw new EngineError(
-      'STORAGE_UNAVAILABLE',
-      'This browser does not let the page keep conversations (IndexedDB is off, as in some private windows). Chat still works, but nothing is saved.',
-      String(error),
-    );
-  });
+  // Through then(): where IndexedDB is off, open() may throw rather than fail its request.
+  connection ??= Promise.resolve()
+    .then(() =>
+      openDB<ChatDb>(DB_NAME, 1, {
+        upgrade(db) {
+          db.createObjectStore('conversations', { keyPath: 'id' });
+          db.createObjectStore('snapshots', { keyPath: 'conversationId' });
+          db.createObjectStore('meta');
+        },
+      }),
+    )
+    .catch((error: unknown) => {
+      connection = null;
+      throw new EngineError(
+        'STORAGE_UNAVAILABLE',
+        'This browser does not let the page keep conversations (IndexedDB is off, as in some private windows). Chat still works, but nothing is saved.',
+        String(error),
+      );
+    });
   return connection;
 }
 

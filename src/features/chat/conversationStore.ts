@@ -1,9 +1,11 @@
 // The conversations on screen: the list, the open one, and the reply being generated. Every
-// change is saved to IndexedDB; while a reply streams, saves are spaced out so a reload or a
-// crash keeps most of it.
+// change is saved to IndexedDB, one save at a time per conversation; while a reply streams, saves
+// are spaced out so a reload or a crash keeps most of it. Saves from the app's other tabs are read
+// back in, so this tab never writes over them with an older copy.
 
 import type { CacheState } from '../../protocol/messages.ts';
-import { deleteConversation, loadConversations, saveConversation, type StoredConversation, type StoredMessage } from '../../storage/conversations.ts';
+import { onOtherTabChange } from '../../storage/changes.ts';
+import { deleteConversation, loadConversation, loadConversations, saveConversation, type StoredConversation, type StoredMessage } from '../../storage/conversations.ts';
 import { toEngineError } from '../../app/engineSession.ts';
 
 export interface Generating {
@@ -37,6 +39,8 @@ export class ConversationStore {
   private state: ChatState = { loaded: false, conversations: [], activeId: null, generating: null, storageError: null };
   private readonly listeners = new Set<() => void>();
   private readonly saveTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The save in progress for each conversation; the next one waits for it (it needs its revision). */
+  private readonly saving = new Map<string, Promise<void>>();
   private initialising: Promise<void> | null = null;
 
   readonly subscribe = (listener: () => void): (() => void) => {
@@ -47,8 +51,30 @@ export class ConversationStore {
   readonly getState = (): ChatState => this.state;
 
   init(): Promise<void> {
-    this.initialising ??= this.load();
+    this.initialising ??= this.load().then(() => {
+      onOtherTabChange((id) => void this.readBack(id));
+    });
     return this.initialising;
+  }
+
+  /** Takes in another tab's save or delete, unless this tab has changes of its own in flight there
+   * (its save then finds the other revision and keeps that version as a copy). */
+  private async readBack(id: string): Promise<void> {
+    if (this.saveTimers.has(id) || this.saving.has(id) || this.state.generating?.conversationId === id) return;
+    let stored: StoredConversation | undefined;
+    try {
+      stored = await loadConversation(id);
+    } catch {
+      return;
+    }
+    if (this.saveTimers.has(id) || this.saving.has(id) || this.state.generating?.conversationId === id) return;
+    const current = this.get(id);
+    if (!stored) {
+      if (current) this.set({ conversations: this.state.conversations.filter((c) => c.id !== id), activeId: this.state.activeId === id ? null : this.state.activeId });
+      return;
+    }
+    if (current && (current.revision ?? 0) >= (stored.revision ?? 0)) return;
+    this.set({ conversations: current ? this.state.conversations.map((c) => (c.id === id ? stored : c)) : [stored, ...this.state.conversations] });
   }
 
   private async load(): Promise<void> {
@@ -69,14 +95,16 @@ export class ConversationStore {
   create(): StoredConversation {
     const now = Date.now();
     const conversation: StoredConversation = { id: newId(), title: NEW_TITLE, systemPrompt: '', messages: [], createdAt: now, updatedAt: now };
-    this.add(conversation);
-    return conversation;
+    return this.add(conversation);
   }
 
-  add(conversation: StoredConversation): void {
-    this.set({ conversations: [conversation, ...this.state.conversations] });
-    this.select(conversation.id);
-    this.persist(conversation.id, 'now');
+  /** Adds a conversation; one whose id is taken (a crafted import) gets a new id, never replaces. */
+  add(conversation: StoredConversation): StoredConversation {
+    const { revision: _, ...fresh } = this.get(conversation.id) ? { ...conversation, id: newId() } : conversation;
+    this.set({ conversations: [fresh, ...this.state.conversations] });
+    this.select(fresh.id);
+    this.persist(fresh.id, 'now');
+    return fresh;
   }
 
   select(id: string): void {
@@ -135,11 +163,26 @@ export class ConversationStore {
     clearTimeout(this.saveTimers.get(id));
     const write = () => {
       this.saveTimers.delete(id);
-      const conversation = this.get(id);
-      if (conversation) void this.guard(() => saveConversation(conversation));
+      const previous = this.saving.get(id) ?? Promise.resolve();
+      const next = previous.then(() => this.save(id));
+      this.saving.set(id, next);
+      void next.finally(() => {
+        if (this.saving.get(id) === next) this.saving.delete(id);
+      });
     };
     if (when === 'now') write();
     else this.saveTimers.set(id, setTimeout(write, STREAMING_SAVE_MS));
+  }
+
+  /** Saves the conversation as it is now and records the revision it was stored under. */
+  private async save(id: string): Promise<void> {
+    const conversation = this.get(id);
+    if (!conversation) return;
+    await this.guard(async () => {
+      const { revision, keptCopy } = await saveConversation(conversation);
+      const conversations = this.state.conversations.map((c) => (c.id === id ? { ...c, revision } : c));
+      this.set({ conversations: keptCopy ? [...conversations, keptCopy] : conversations });
+    });
   }
 
   private async guard(write: () => Promise<void>): Promise<void> {

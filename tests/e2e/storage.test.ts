@@ -1,0 +1,226 @@
+// Storage faults in the built app, in headless Chromium: IndexedDB unavailable (a private window),
+// the quota running out while a conversation is saved, an imported file that names an existing
+// conversation, and two tabs writing the same and different conversations. What is stored is read
+// straight from IndexedDB, so each test sees what a reload would find.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { buildAndServe, type ServedApp } from './appServer.ts';
+
+interface Stored {
+  id: string;
+  title: string;
+  systemPrompt: string;
+  messages: { id: string; role: string; content: string; status?: string }[];
+}
+
+let app: ServedApp;
+const pageErrors: string[] = [];
+
+async function openApp(context: BrowserContext, before?: (page: Page) => Promise<void>): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await before?.(page);
+  await page.goto(app.url);
+  return page;
+}
+
+async function loadLocalModel(page: Page): Promise<void> {
+  await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
+  await page.getByTestId('model-status').filter({ hasText: /^stories260K · ready$/ }).waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByLabel('Max tokens per reply', { exact: true }).fill('24');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
+}
+
+/** Sends a message and waits for the whole reply. */
+async function chat(page: Page, text: string): Promise<void> {
+  const composer = page.getByRole('textbox', { name: 'Message', exact: true });
+  await composer.fill(text);
+  await composer.press('Enter');
+  const streaming = page.locator('.message[data-status="streaming"]');
+  await streaming.waitFor({ state: 'attached', timeout: 10_000 });
+  await streaming.waitFor({ state: 'detached', timeout: 120_000 });
+}
+
+async function setSystemPrompt(page: Page, text: string): Promise<void> {
+  await page.locator('.system-prompt summary').click();
+  const field = page.getByRole('textbox', { name: 'System prompt' });
+  await field.fill(text);
+  await field.blur();
+}
+
+/** Every conversation as IndexedDB holds it now. */
+const stored = (page: Page): Promise<Stored[]> =>
+  page.evaluate(
+    () =>
+      new Promise<Stored[]>((resolve, reject) => {
+        const open = indexedDB.open('endless-chat');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const all = db.transaction('conversations').objectStore('conversations').getAll();
+          all.onerror = () => reject(all.error);
+          all.onsuccess = () => {
+            db.close();
+            resolve(all.result as Stored[]);
+          };
+        };
+      }),
+  );
+
+/** Waits until no save has landed for a second (a reply ends with a few: the text, the cache state). */
+async function settled(page: Page): Promise<void> {
+  let last = '';
+  await expect
+    .poll(
+      async () => {
+        const now = JSON.stringify(await stored(page));
+        const same = now === last;
+        last = now;
+        return same;
+      },
+      { interval: 1000, timeout: 30_000 },
+    )
+    .toBe(true);
+}
+
+const withPrompt = async (page: Page, prompt: string) => (await stored(page)).find((c) => c.systemPrompt === prompt);
+const conversationFile = (conversation: object) => ({
+  name: 'conversation.json',
+  mimeType: 'application/json',
+  buffer: Buffer.from(JSON.stringify({ format: 'endless-chat/conversation', version: 1, conversation })),
+});
+
+beforeAll(async () => {
+  app = await buildAndServe();
+});
+
+afterAll(async () => {
+  await app?.close();
+  expect(pageErrors).toEqual([]);
+});
+
+describe('with IndexedDB unavailable, as in some private windows', () => {
+  it('still chats, with a banner saying that conversations are not saved', async () => {
+    const context = await app.browser.newContext();
+    await context.addInitScript(() => {
+      IDBFactory.prototype.open = () => {
+        throw new DOMException('IndexedDB is disabled in this window.', 'InvalidStateError');
+      };
+    });
+    const page = await openApp(context);
+    const banner = page.locator('.banners').getByRole('alert');
+    await banner.filter({ hasText: 'Chat still works, but nothing is saved.' }).waitFor();
+    await loadLocalModel(page);
+    await chat(page, 'Once upon a time, there was a cat.');
+    const reply = page.locator('.message.assistant').last();
+    expect(await reply.getAttribute('data-status')).toBe('done');
+    expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(0);
+    expect(await banner.innerText()).toContain('nothing is saved');
+    await context.close();
+  });
+});
+
+describe('a full disk, imports and two tabs, in one browser profile', () => {
+  let context: BrowserContext;
+  let first: Page;
+
+  beforeAll(async () => {
+    context = await app.browser.newContext();
+    // Stands in for a full disk: while the page sets __quotaFull, every IndexedDB put throws as
+    // Chromium does when the origin's quota is used up.
+    await context.addInitScript(() => {
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+        if ((window as unknown as { __quotaFull?: boolean }).__quotaFull) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        return put.apply(this, args);
+      };
+    });
+    first = await openApp(context);
+    await loadLocalModel(first);
+  });
+
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it('when the quota runs out mid-conversation, says so, keeps the saved version whole, and saves again once there is room', async () => {
+    await chat(first, 'Tom had a red ball.');
+    await expect.poll(async () => (await stored(first)).flatMap((c) => c.messages.map((m) => m.status ?? m.role))).toEqual(['user', 'done']);
+    const before = (await stored(first))[0];
+
+    await first.evaluate(() => ((window as unknown as { __quotaFull: boolean }).__quotaFull = true));
+    await chat(first, 'Sue had a blue kite.');
+    await first.locator('.banners').getByRole('alert').filter({ hasText: "The browser's storage for this page is full" }).waitFor();
+    expect(await first.locator('.message').count()).toBe(4);
+    expect(await stored(first)).toEqual([before]);
+
+    await first.evaluate(() => ((window as unknown as { __quotaFull: boolean }).__quotaFull = false));
+    await setSystemPrompt(first, 'Tell short stories.');
+    await first.locator('.banners').getByRole('alert').waitFor({ state: 'detached' });
+    const after = await withPrompt(first, 'Tell short stories.');
+    expect(after?.messages.map((m) => m.status ?? m.role)).toEqual(['user', 'done', 'user', 'done']);
+    expect(after?.messages.slice(0, 2)).toEqual(before.messages);
+  });
+
+  it('imports a file naming an existing conversation and its messages as a new conversation, leaving that one untouched', async () => {
+    const [existing] = await stored(first);
+    await first.getByLabel('Import a conversation (JSON)').setInputFiles(
+      conversationFile({ id: existing.id, title: 'Impostor', systemPrompt: '', messages: [{ id: existing.messages[0].id, role: 'user', content: 'Overwritten?' }] }),
+    );
+    await expect.poll(async () => (await stored(first)).length).toBe(2);
+    const all = await stored(first);
+    expect(all.find((c) => c.id === existing.id)).toEqual(existing);
+    const imported = all.find((c) => c.id !== existing.id)!;
+    expect(imported.title).toBe('Impostor');
+    expect(imported.messages.map((m) => m.content)).toEqual(['Overwritten?']);
+    await first.locator('.conversation-list li', { hasText: 'Tom had a red ball.' }).locator('.conversation-title').click();
+  });
+
+  it('two tabs saving different conversations and the same one lose nothing, and never half of one', async () => {
+    const second = await openApp(context);
+    await second.getByRole('heading', { name: 'The model is running in another tab' }).waitFor();
+    const story = (title: string) => conversationFile({ title, systemPrompt: '', messages: [{ role: 'user', content: `${title} begins.` }] });
+    await Promise.all([
+      first.getByLabel('Import a conversation (JSON)').setInputFiles(story('From the first tab')),
+      second.getByLabel('Import a conversation (JSON)').setInputFiles(story('From the second tab')),
+    ]);
+    await expect.poll(async () => (await stored(first)).map((c) => c.title).sort()).toEqual(['From the first tab', 'From the second tab', 'Impostor', 'Tom had a red ball.']);
+
+    // The same conversation: the second tab follows the first tab's reply, so its edit keeps it.
+    const open = (page: Page) => page.locator('.conversation-list li', { hasText: 'Tom had a red ball.' }).locator('.conversation-title').click();
+    await open(first);
+    await open(second);
+    await chat(first, 'The ball rolled away.');
+    await settled(first);
+    await expect.poll(() => second.locator('.message').count()).toBe(6);
+    await setSystemPrompt(second, 'Answer in rhymes.');
+    await expect.poll(async () => (await withPrompt(first, 'Answer in rhymes.'))?.messages.length).toBe(6);
+
+    // A tab that misses the news (no BroadcastChannel) writes from an old copy: the first tab's
+    // newer version is kept as its own conversation instead of being overwritten.
+    const third = await openApp(context, async (page) => {
+      await page.addInitScript(() => Reflect.deleteProperty(window, 'BroadcastChannel'));
+    });
+    await settled(first);
+    await open(third);
+    await expect.poll(() => third.locator('.message').count()).toBe(6);
+    await chat(first, 'Tom ran after it.');
+    await settled(first);
+    const newest = (await withPrompt(first, 'Answer in rhymes.'))!;
+    expect(newest.messages).toHaveLength(8);
+    await setSystemPrompt(third, 'Be kind.');
+    await expect.poll(async () => (await withPrompt(first, 'Be kind.'))?.messages.length).toBe(6);
+    const all = await stored(first);
+    const kept = all.find((c) => c.title === 'Tom had a red ball. (changed in another tab)');
+    expect(kept?.messages).toEqual(newest.messages);
+    expect(kept?.systemPrompt).toBe('Answer in rhymes.');
+    expect(all).toHaveLength(5);
+    const wellFormed = (m: Stored['messages'][number]) => typeof m.content === 'string' && (m.role === 'user' || (m.role === 'assistant' && m.status === 'done'));
+    expect(all.flatMap((c) => c.messages).every(wellFormed)).toBe(true);
+    await Promise.all([second.close(), third.close()]);
+  });
+});
