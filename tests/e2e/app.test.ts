@@ -371,7 +371,7 @@ describe('a catalog model from the hub (a stand-in for it on localhost)', () => 
     const hubPage = await openApp(fresh);
     try {
       await hubPage.getByRole('button', { name: 'Load stories260K' }).click();
-      await hubPage.getByText(/^Downloading from the Hugging Face hub .*: [\d.]+ (KiB|MiB) of 1\.0 MiB$/).waitFor({ timeout: 20_000 });
+      await hubPage.getByTestId('download-overall').filter({ hasText: /^[\d.]+ (B|KiB|MiB) of 1\.0 MiB/ }).waitFor({ timeout: 20_000 });
       await shot('11-download-progress', hubPage);
       await expect.poll(() => hubPage.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
       const downloads = app.hub.requests.filter((r) => r.server === 'cdn').length;

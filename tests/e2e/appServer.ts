@@ -6,7 +6,7 @@
 import { chromium, type Browser } from 'playwright-core';
 import { preview } from 'vite';
 import { inject } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS, REPO_ROOT } from '../../tools/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
@@ -27,6 +27,22 @@ export async function tinyllamasRepo(): Promise<HubFixtureRepo> {
       { path: 'stories260K/tok512.bin', bytes: new Uint8Array(await readFile(STORIES260K_TOKENIZER)), lfs: true },
     ],
   };
+}
+
+/**
+ * A model folder exported by the project's exporter, laid out as onnx-community publishes one:
+ * the graph and its external data under onnx/, the JSON files at the top. `replace` swaps files
+ * by path (another graph, a tokenizer_config.json with a chat template).
+ */
+export async function onnxExportRepo(id: string, folder: string, replace: Record<string, Uint8Array | string> = {}): Promise<HubFixtureRepo> {
+  const files = [];
+  for (const name of await readdir(folder)) {
+    const path = name.startsWith('model.onnx') ? `onnx/${name}` : name;
+    const given = replace[path];
+    const bytes = given === undefined ? new Uint8Array(await readFile(join(folder, name))) : typeof given === 'string' ? new TextEncoder().encode(given) : given;
+    files.push({ path, bytes, lfs: path.startsWith('onnx/') || path === 'tokenizer.json' });
+  }
+  return { id, files };
 }
 
 /** Serves the app; the hub holds karpathy/tinyllamas and `extraRepos`. */

@@ -1,16 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolveHubModel } from '../../src/engine/model/source/hub.ts';
+import { startHubServer, type HubServer } from '../../tools/hubServer.ts';
 import {
   ESTIMATE_PREFILL_CHUNK,
   MIN_WINDOW,
   MODEL_CATALOG,
   chooseVariant,
+  entryFromHub,
   estimateVram,
   hostedFileUrl,
   kvBytesPerToken,
+  onnxVariantsOf,
   windowForBudget,
   type CatalogEntry,
   type DeviceCaps,
 } from '../../src/engine/model/catalog.ts';
+import { fitModel, variantLine, windowLine, windowOf } from '../../src/features/models/hubModels.ts';
 import { errorOf } from './errorOf.ts';
 
 function entry(id: string): CatalogEntry {
@@ -71,6 +78,10 @@ describe('kvBytesPerToken', () => {
     expect(kvBytesPerToken(entry('qwen2.5-0.5b-instruct'))).toBe(12_288);
     expect(kvBytesPerToken(entry('smollm2-135m-instruct'))).toBe(23_040);
     expect(kvBytesPerToken(entry('stories15m'))).toBe(6 * 6 * 48 * 2 * 4);
+  });
+
+  it('counts heads narrower than 16 as the GQA export holds them, padded to 16', () => {
+    expect(kvBytesPerToken(entry('stories260k'))).toBe(5 * 4 * 16 * 2 * 4);
   });
 });
 
@@ -166,5 +177,118 @@ describe('chooseVariant', () => {
       expect(chooseVariant(e, { hasShaderF16: true, maxBufferSize, maxStorageBufferBindingSize }).dtype).toBe('q4f16');
       expect(errorOf(() => chooseVariant(e, { hasShaderF16: false, maxBufferSize, maxStorageBufferBindingSize })).code).toBe('DEVICE_LIMIT');
     }
+  });
+});
+
+// The file list of onnx-community/Qwen2.5-0.5B-Instruct-ONNX-GQA's kind, with formats this runtime skips.
+const LISTING = [
+  { path: 'config.json', size: 700 },
+  { path: 'tokenizer.json', size: 7_000_000 },
+  { path: 'onnx/model.onnx', size: 300_000 },
+  { path: 'onnx/model.onnx_data', size: 1_900_000_000 },
+  { path: 'onnx/model_fp16.onnx', size: 992_000_000 },
+  { path: 'onnx/model_q4.onnx', size: 777_000_000 },
+  { path: 'onnx/model_q4f16.onnx', size: 478_000_000 },
+  { path: 'onnx/model_int8.onnx', size: 500_000_000 },
+  { path: 'onnx/model_bnb4.onnx', size: 400_000_000 },
+  { path: 'onnx/decoder_model_merged_q4.onnx', size: 780_000_000 },
+];
+const QWEN25_CONFIG = { hidden_size: 896, num_attention_heads: 14, num_key_value_heads: 2, num_hidden_layers: 24, vocab_size: 151_936, max_position_embeddings: 32_768 };
+
+describe('a repository typed in', () => {
+  it('offers its fp32, fp16, q4 and q4f16 decoders with their external data, the plain exports before optimum\'s', () => {
+    const variants = onnxVariantsOf(LISTING, 151_936, 896);
+    expect(variants.map((v) => [v.file, v.dtype])).toEqual([
+      ['onnx/model.onnx', 'fp32'],
+      ['onnx/model_fp16.onnx', 'fp16'],
+      ['onnx/model_q4.onnx', 'q4'],
+      ['onnx/model_q4f16.onnx', 'q4f16'],
+      ['onnx/decoder_model_merged_q4.onnx', 'q4'],
+    ]);
+    expect(variants[0].downloadBytes).toBe(1_900_300_000);
+    expect(variants[3].largestTensorBytes).toBe(151_936 * 896 * 2);
+  });
+
+  it('is sized from its config.json like a catalog entry, and picks q4f16 with shader-f16 and q4 without', () => {
+    const e = entryFromHub('someone/Qwen2.5-GQA', LISTING, QWEN25_CONFIG);
+    expect([e.nLayers, e.nKvHeads, e.headDim, e.trainedContext]).toEqual([24, 2, 64, 32_768]);
+    expect(kvBytesPerToken(e)).toBe(kvBytesPerToken(entry('qwen2.5-0.5b-instruct')));
+    expect(chooseVariant(e, DESKTOP).file).toBe('onnx/model_q4f16.onnx');
+    expect(chooseVariant(e, NO_F16).file).toBe('onnx/model_q4.onnx');
+    // Its fp32 embedding (545 MB) needs more than 400 MiB in one binding; the f16 one (272 MB) does not.
+    expect(errorOf(() => chooseVariant(e, { ...NO_F16, maxStorageBufferBindingSize: 400 * 2 ** 20 })).message).toContain('Its f16 weights would fit');
+  });
+
+  it('is refused with the .onnx files it holds when none is a decoder this runtime reads', () => {
+    const error = errorOf(() => entryFromHub('someone/int8-only', [{ path: 'onnx/model_int8.onnx', size: 1 }], QWEN25_CONFIG));
+    expect(error.code).toBe('MODEL_UNSUPPORTED');
+    expect(error.message).toContain('it holds onnx/model_int8.onnx.');
+    expect(errorOf(() => entryFromHub('someone/bert', LISTING, { hidden_size: 768 })).code).toBe('MODEL_UNSUPPORTED');
+  });
+});
+
+describe('fitting a model to the GPU for the picker', () => {
+  it('gives Qwen3 q4 weights without shader-f16 and the window 256 MiB of f32 cache allows', () => {
+    const choice = fitModel(entry('qwen3-0.6b'), NO_F16);
+    expect(choice.variant.dtype).toBe('q4');
+    // 256 MiB / 229376 bytes = 1170 slots: 4 sinks, 127 ring slots for chunks and rollback, 1039 window.
+    expect(choice.defaults.windowSize).toBe(1039);
+    expect(windowLine(windowOf(choice, choice.defaults))).toBe('window 1,039 tokens = 256 MiB of KV cache');
+    expect(variantLine(choice, NO_F16)).toBe('q4 weights (no shader-f16 on this GPU), 876 MiB to download');
+    expect(variantLine(fitModel(entry('qwen3-0.6b'), DESKTOP), DESKTOP)).toBe('q4f16 weights, 544 MiB to download');
+  });
+
+  it('keeps the story models\' short window and sizes its cache', () => {
+    const choice = fitModel(entry('stories260k'), NO_F16);
+    expect(choice.defaults.windowSize).toBe(256);
+    expect(windowOf(choice, choice.defaults)).toEqual({ window: 256, cacheBytes: (4 + 256 + 127) * 2560 });
+    expect(windowOf(choice, { ...choice.defaults, windowSize: 100 }).window).toBe(100);
+  });
+
+  it('refuses before any download what the GPU cannot run', () => {
+    expect(errorOf(() => fitModel(entry('llama-3.2-1b-instruct'), NO_F16)).code).toBe('SHADER_F16_MISSING');
+    const tiny: DeviceCaps = { hasShaderF16: true, maxBufferSize: 64 * 2 ** 20, maxStorageBufferBindingSize: 64 * 2 ** 20 };
+    expect(errorOf(() => fitModel(entry('qwen3-0.6b'), tiny)).code).toBe('DEVICE_LIMIT');
+  });
+});
+
+describe('a llama2.c tokenizer hosted outside the hub, as stories15M\'s is on GitHub', () => {
+  const TOKENIZER = new Uint8Array(4321).fill(7);
+  let hub: HubServer;
+  let github: Server;
+  let githubUrl: string;
+
+  beforeAll(async () => {
+    hub = await startHubServer([{ id: 'karpathy/tinyllamas', files: [{ path: 'stories15M.bin', bytes: new Uint8Array(100), lfs: true }] }]);
+    github = createServer((req, res) => {
+      if (req.url === '/karpathy/llama2.c/master/tokenizer.bin') return res.writeHead(200, { 'content-length': TOKENIZER.length }).end(req.method === 'HEAD' ? undefined : TOKENIZER);
+      if (req.url === '/gzipped.bin') return res.writeHead(200, { 'content-length': 100, 'content-encoding': 'gzip' }).end();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
+    githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await hub?.close();
+    await new Promise((resolve) => github?.close(resolve));
+  });
+
+  const spec = (url: string) => ({ repo: 'karpathy/tinyllamas', files: ['stories15M.bin'], hosted: [{ path: 'tokenizer.bin', url }] });
+
+  it('is sized by a HEAD request and downloaded beside the checkpoint, checked by size only', async () => {
+    const remote = await resolveHubModel(spec(`${githubUrl}/karpathy/llama2.c/master/tokenizer.bin`), hub.hubUrl);
+    expect(remote.files.map((f) => [f.path, f.size, f.digest?.algorithm ?? null])).toEqual([
+      ['stories15M.bin', 100, 'sha256'],
+      ['tokenizer.bin', 4321, null],
+    ]);
+    expect(hostedFileUrl(entry('stories15m').tokenizer!)).toBe('https://raw.githubusercontent.com/karpathy/llama2.c/master/tokenizer.bin');
+  });
+
+  it('is refused with a sentence when the host lost it or does not give its size', async () => {
+    expect((await resolveHubModel(spec(`${githubUrl}/gone.bin`), hub.hubUrl).catch((e) => e)).code).toBe('MODEL_NOT_FOUND');
+    const gzipped = await resolveHubModel(spec(`${githubUrl}/gzipped.bin`), hub.hubUrl).catch((e) => e);
+    expect(gzipped.code).toBe('DOWNLOAD_FAILED');
+    expect(gzipped.message).toMatch(/did not say how large .* Open the model from local files instead\.$/);
   });
 });

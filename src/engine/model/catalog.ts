@@ -1,9 +1,11 @@
-// The curated models users can pick, as plain data (where the files are, the shapes that size the
-// KV cache, the largest tensor of each weight variant), and the arithmetic that fits one to a GPU:
-// KV bytes per token, the window a memory budget allows, a VRAM estimate and the variant to load.
+// The models users can pick, as plain data (where the files are, the shapes that size the KV cache,
+// the largest tensor of each weight variant): the curated list, and an entry built from any hub
+// repository's file list and config.json. Then the arithmetic that fits one to a GPU: KV bytes per
+// token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { CacheDtype } from '../kv/kvCache.ts';
+import { isOnnxExternalData } from './source/hub.ts';
 
 /** Weight formats as onnx-community names them; q4f16 and fp16 need shader-f16 in ORT's kernels. */
 export type WeightDtype = 'q4f16' | 'q4' | 'fp16' | 'fp32';
@@ -33,13 +35,15 @@ export interface ModelVariant {
 export interface CatalogEntry {
   id: string;
   label: string;
+  /** One sentence for the picker. */
+  description: string;
   format: 'onnx' | 'llama2c';
   /** Hugging Face repository with the weights (and, for ONNX models, config and tokenizer files). */
   repo: string;
   /** llama2.c tokenizer, which stories15M and larger share with llama2.c's own repository. */
   tokenizer?: HostedFile;
-  /** Computed from the config shapes, tied embeddings counted once. */
-  parameters: number;
+  /** Computed from the config shapes, tied embeddings counted once; null for an entry read from a config alone. */
+  parameters: number | null;
   nLayers: number;
   nKvHeads: number;
   headDim: number;
@@ -91,11 +95,12 @@ function llama2cVariant(file: string, downloadBytes: number, vocabSize: number, 
 
 const STORY_TOKENIZER: HostedFile = { host: 'github', repo: 'karpathy/llama2.c', revision: 'master', path: 'tokenizer.bin' };
 
-function story(id: string, label: string, shape: { dim: number; nLayers: number; nHeads: number; nKvHeads: number; vocabSize: number; seqLen: number }, parameters: number, file: string, downloadBytes: number, tokenizer: HostedFile): CatalogEntry {
+function story(id: string, label: string, description: string, shape: { dim: number; nLayers: number; nHeads: number; nKvHeads: number; vocabSize: number; seqLen: number }, parameters: number, file: string, downloadBytes: number, tokenizer: HostedFile): CatalogEntry {
   const { dim, nLayers, nHeads, nKvHeads, vocabSize, seqLen } = shape;
   return {
     id,
     label,
+    description,
     format: 'llama2c',
     repo: 'karpathy/tinyllamas',
     tokenizer,
@@ -119,6 +124,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   {
     id: 'qwen3-0.6b',
     label: 'Qwen3 0.6B',
+    description: 'Alibaba\'s smallest Qwen3 chat model; it thinks aloud before answering unless told not to.',
     format: 'onnx',
     repo: 'onnx-community/Qwen3-0.6B-ONNX',
     parameters: 596_049_920,
@@ -144,6 +150,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   {
     id: 'qwen2.5-0.5b-instruct',
     label: 'Qwen2.5 0.5B Instruct',
+    description: 'A small multilingual chat model from Alibaba, good at short answers and simple code.',
     format: 'onnx',
     repo: 'onnx-community/Qwen2.5-0.5B-Instruct-ONNX-GQA',
     parameters: 494_032_768,
@@ -168,6 +175,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   {
     id: 'smollm2-135m-instruct',
     label: 'SmolLM2 135M Instruct',
+    description: 'Hugging Face\'s tiny chat model: quick on any GPU, limited in what it knows.',
     format: 'onnx',
     repo: 'onnx-community/SmolLM2-135M-Instruct-ONNX-GQA',
     parameters: 134_515_008,
@@ -194,6 +202,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   {
     id: 'llama-3.2-1b-instruct',
     label: 'Llama 3.2 1B Instruct',
+    description: 'Meta\'s 1B chat model, the most capable here; it needs shader-f16.',
     format: 'onnx',
     repo: 'onnx-community/Llama-3.2-1B-Instruct-q4f16',
     parameters: 1_235_814_400,
@@ -214,16 +223,100 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       'Its 128k context relies on llama3 RoPE scaling, which the window never reaches.',
     ],
   },
-  story('stories260k', 'TinyStories 260K (llama2.c)', { dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512 }, 260_000, 'stories260K/stories260K.bin', 1_056_540, {
+  story('stories260k', 'stories260K', "Karpathy's 260K-parameter llama2.c model, trained on children's stories: it continues the story you start.", { dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512 }, 260_000, 'stories260K/stories260K.bin', 1_056_540, {
     host: 'huggingface',
     repo: 'karpathy/tinyllamas',
     revision: 'main',
     path: 'stories260K/tok512.bin',
   }),
-  story('stories15m', 'TinyStories 15M (llama2.c)', { dim: 288, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32_000, seqLen: 256 }, 15_000_000, 'stories15M.bin', 60_816_028, STORY_TOKENIZER),
-  story('stories42m', 'TinyStories 42M (llama2.c)', { dim: 512, nLayers: 8, nHeads: 8, nKvHeads: 8, vocabSize: 32_000, seqLen: 1024 }, 42_000_000, 'stories42M.bin', 167_020_572, STORY_TOKENIZER),
-  story('stories110m', 'TinyStories 110M (llama2.c)', { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 32_000, seqLen: 1024 }, 110_000_000, 'stories110M.bin', 438_381_596, STORY_TOKENIZER),
+  story('stories15m', 'stories15M', "Karpathy's 15M-parameter llama2.c story model: longer, more coherent stories.", { dim: 288, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32_000, seqLen: 256 }, 15_000_000, 'stories15M.bin', 60_816_028, STORY_TOKENIZER),
+  story('stories42m', 'stories42M', "Karpathy's 42M-parameter llama2.c story model.", { dim: 512, nLayers: 8, nHeads: 8, nKvHeads: 8, vocabSize: 32_000, seqLen: 1024 }, 42_000_000, 'stories42M.bin', 167_020_572, STORY_TOKENIZER),
+  story('stories110m', 'stories110M', "Karpathy's 110M-parameter llama2.c story model, the largest of them.", { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 32_000, seqLen: 1024 }, 110_000_000, 'stories110M.bin', 438_381_596, STORY_TOKENIZER),
 ];
+
+/** The fields of a Hugging Face config.json that size the KV cache and the token embedding. */
+export interface ShapeConfig {
+  hidden_size?: number;
+  num_attention_heads?: number;
+  num_key_value_heads?: number;
+  num_hidden_layers?: number;
+  head_dim?: number;
+  vocab_size?: number;
+  max_position_embeddings?: number;
+}
+
+export interface ListedFile {
+  path: string;
+  size: number;
+}
+
+/** Decoder graphs as onnx-community and optimum name them, by weight format. */
+const DECODER_FILE = /^(?:onnx\/)?(model|decoder_model_merged|decoder_model)(?:_(fp16|q4|q4f16))?\.onnx$/;
+const DTYPE_OF_SUFFIX: Record<string, WeightDtype> = { '': 'fp32', fp16: 'fp16', q4: 'q4', q4f16: 'q4f16' };
+/** Window of a model known only from its config, before the memory budget cuts it. */
+const TYPED_DEFAULT_WINDOW = 2044;
+
+/**
+ * The decoder files of a repository listing as variants (the graph plus its external data), plain
+ * "model" exports before optimum's decoder_model forms so that chooseVariant prefers them.
+ * Other formats (int8, uint8, bnb4) are left out: their quantized ops are not supported.
+ */
+export function onnxVariantsOf(files: readonly ListedFile[], vocabSize: number, hiddenSize: number): ModelVariant[] {
+  const found = files.flatMap((file) => {
+    const match = DECODER_FILE.exec(file.path);
+    if (!match) return [];
+    const downloadBytes = files.filter((f) => f === file || isOnnxExternalData(file.path, f.path)).reduce((sum, f) => sum + f.size, 0);
+    return [{ plain: match[1] === 'model', variant: onnxVariant(DTYPE_OF_SUFFIX[match[2] ?? ''], file.path, downloadBytes, vocabSize, hiddenSize) }];
+  });
+  return found.sort((a, b) => Number(b.plain) - Number(a.plain)).map((f) => f.variant);
+}
+
+/**
+ * An entry for a hub repository the user typed in, from its file listing and config.json: the
+ * same arithmetic then sizes its window and picks its variant. Refuses with MODEL_UNSUPPORTED when
+ * the repository holds no ONNX decoder this runtime can read, or its config lacks the shapes.
+ */
+export function entryFromHub(repo: string, files: readonly ListedFile[], config: ShapeConfig): CatalogEntry {
+  const { hidden_size: hiddenSize, num_attention_heads: nHeads, num_hidden_layers: nLayers, vocab_size: vocabSize } = config;
+  const positive = (n: number | undefined): n is number => Number.isInteger(n) && n! > 0;
+  if (!positive(hiddenSize) || !positive(nHeads) || !positive(nLayers) || !positive(vocabSize)) {
+    throw new EngineError(
+      'MODEL_UNSUPPORTED',
+      `The config.json of ${repo} does not state hidden_size, num_attention_heads, num_hidden_layers and vocab_size, so it is not a decoder this app can size. Pick a text-generation model.`,
+    );
+  }
+  const variants = onnxVariantsOf(files, vocabSize, hiddenSize);
+  if (variants.length === 0) {
+    const onnx = files.filter((f) => f.path.endsWith('.onnx')).map((f) => f.path);
+    throw new EngineError(
+      'MODEL_UNSUPPORTED',
+      `${repo} has no ONNX decoder this app can run (onnx/model.onnx, model_fp16.onnx, model_q4.onnx or model_q4f16.onnx); ` +
+        (onnx.length > 0 ? `it holds ${onnx.join(', ')}.` : 'it holds no .onnx file at all.') +
+        ' Look for an ONNX export of the model, often under onnx-community.',
+    );
+  }
+  const trainedContext = positive(config.max_position_embeddings) ? config.max_position_embeddings : TYPED_DEFAULT_WINDOW + 4;
+  return {
+    id: repo,
+    label: repo,
+    description: `Typed in: ${variants.length} ONNX decoder file${variants.length === 1 ? '' : 's'} on the hub.`,
+    format: 'onnx',
+    repo,
+    parameters: null,
+    nLayers,
+    nKvHeads: positive(config.num_key_value_heads) ? config.num_key_value_heads : nHeads,
+    headDim: positive(config.head_dim) ? config.head_dim : hiddenSize / nHeads,
+    hiddenSize,
+    vocabSize,
+    trainedContext,
+    kvCacheDtype: 'f16',
+    defaultSinks: 4,
+    defaultWindow: Math.min(TYPED_DEFAULT_WINDOW, trainedContext - 4),
+    hasChatTemplate: files.some((f) => f.path === 'chat_template.jinja'),
+    variants,
+    unverified: ['Whether the graph is one this runtime can split is known only once it is downloaded.'],
+  };
+}
 
 /** Where a browser fetches a hosted file; both hosts answer cross-origin requests. */
 export function hostedFileUrl(file: HostedFile): string {
@@ -232,9 +325,17 @@ export function hostedFileUrl(file: HostedFile): string {
     : `https://raw.githubusercontent.com/${file.repo}/${file.revision}/${file.path}`;
 }
 
-/** K and V of one token in every layer: nLayers x nKvHeads x headDim x 2 x the cache dtype's size. */
+/**
+ * onnxruntime's GroupQueryAttention takes head sizes in multiples of 16, so GQA exports (this
+ * project's exporter among them: stories260K's 8-dim heads become 16) hold their heads padded to
+ * it, and so does the cache. For other graphs a narrower head would be overcounted: the safe side.
+ */
+const KV_HEAD_MULTIPLE = 16;
+
+/** K and V of one token in every layer: nLayers x nKvHeads x head dim (padded) x 2 x the cache dtype's size. */
 export function kvBytesPerToken(entry: CatalogEntry, cacheDtype: CacheDtype = entry.kvCacheDtype): number {
-  return entry.nLayers * entry.nKvHeads * entry.headDim * 2 * (cacheDtype === 'f16' ? 2 : 4);
+  const headDim = Math.ceil(entry.headDim / KV_HEAD_MULTIPLE) * KV_HEAD_MULTIPLE;
+  return entry.nLayers * entry.nKvHeads * headDim * 2 * (cacheDtype === 'f16' ? 2 : 4);
 }
 
 export interface CacheShape {

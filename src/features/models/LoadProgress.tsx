@@ -1,25 +1,97 @@
-// What loading a model is doing: downloading and reading (with bytes), converting, compiling for the GPU.
+// What loading a model is doing: downloading from the hub (bytes, rate and time left overall, a bar
+// per file, what an earlier attempt left, whether the browser keeps the files; cancellable), then
+// reading, converting and compiling for the GPU.
 
-import type { LoadPhase } from '../../app/engineSession.ts';
+import './models.css';
+import type { LoadStage } from '../../app/engineSession.ts';
+import type { DownloadProgress } from '../../engine/model/source/index.ts';
 import { formatBytes } from '../memory/windowMath.ts';
 
-const PHASES: Record<LoadPhase, string> = {
+const PHASES: Record<LoadStage['phase'], string> = {
   download: 'Downloading from the Hugging Face hub (once: it is kept in this browser)',
   fetch: 'Reading the model files',
   convert: 'Converting the checkpoint',
   compile: 'Preparing the model on your GPU',
 };
 
-export function LoadProgress({ label, phase, done, total }: { label: string; phase: LoadPhase; done: number; total: number }) {
-  const known = (phase === 'download' || phase === 'fetch') && total > 0;
+function timeLeft(seconds: number): string {
+  if (seconds < 1) return 'finishing';
+  if (seconds < 60) return `about ${Math.ceil(seconds)} s left`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
+  return `about ${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min left`;
+}
+
+/** "840 KiB of 1.4 MiB · 96 KiB/s · about 6 s left"; the rate needs a first measured interval. */
+function overallLine(p: DownloadProgress): string {
+  const bytes = `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`;
+  if (p.bytesDone >= p.bytesTotal) return bytes;
+  if (p.bytesPerSecond === null || p.secondsLeft === null) return `${bytes} · measuring the speed…`;
+  return `${bytes} · ${formatBytes(p.bytesPerSecond)}/s · ${timeLeft(p.secondsLeft)}`;
+}
+
+function Download({ label, progress, onCancel }: { label: string; progress: DownloadProgress | null; onCancel(): void }) {
   return (
-    <section className="load-progress card" aria-live="polite">
+    <>
+      {progress ? (
+        <>
+          <p data-testid="download-overall">{overallLine(progress)}</p>
+          <progress aria-label={`Downloading ${label}`} max={progress.bytesTotal} value={progress.bytesDone} />
+          {progress.bytesResumed > 0 && (
+            <p className="small" data-testid="download-resumed">
+              Resumed: {formatBytes(progress.bytesResumed)} kept from an earlier attempt, so only the rest is downloaded.
+            </p>
+          )}
+          {!progress.persisted && (
+            <p className="small warn-text" data-testid="download-not-persisted">
+              This browser did not promise to keep the files: under storage pressure it may delete them, and the model then downloads again.
+            </p>
+          )}
+          <ul className="download-files">
+            {progress.files.map((file) => (
+              <li key={file.path} data-testid="download-file" data-state={file.state}>
+                <span className="download-file-path">{file.path}</span>
+                <span className="muted">
+                  {file.state} · {formatBytes(file.bytesDone)} of {formatBytes(file.bytesTotal)}
+                </span>
+                <progress aria-label={file.path} max={file.bytesTotal} value={file.bytesDone} />
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        <>
+          <p>Reading the repository's file list…</p>
+          <progress aria-label={`Downloading ${label}`} />
+        </>
+      )}
+      <button type="button" onClick={onCancel}>
+        Cancel download
+      </button>
+    </>
+  );
+}
+
+export function LoadProgress({ label, stage, onCancel }: { label: string; stage: LoadStage; onCancel(): void }) {
+  return (
+    <section className="load-progress card">
       <h2>Loading {label}</h2>
-      <p>
-        {PHASES[phase]}
-        {known ? `: ${formatBytes(done)} of ${formatBytes(total)}` : '…'}
+      {/* Only the phase is announced: the byte counts change ten times a second. */}
+      <p aria-live="polite">
+        {PHASES[stage.phase]}
+        {stage.phase === 'download' ? '' : '…'}
       </p>
-      <progress aria-label={`Loading ${label}`} max={known ? total : undefined} value={known ? done : undefined} />
+      {stage.phase === 'download' ? (
+        <Download label={label} progress={stage.progress} onCancel={onCancel} />
+      ) : stage.phase === 'fetch' && stage.total > 0 ? (
+        <>
+          <p>
+            {formatBytes(stage.done)} of {formatBytes(stage.total)}
+          </p>
+          <progress aria-label={`Loading ${label}`} max={stage.total} value={stage.done} />
+        </>
+      ) : (
+        <progress aria-label={`Loading ${label}`} />
+      )}
     </section>
   );
 }

@@ -1,56 +1,120 @@
-// Turns what the user picked (a catalog model, or files from this computer) into the ModelChoice
-// the engine loads. Catalog models go through the model cache (engine/model/source): downloaded
-// from the hub once, with progress and resume, then opened from the browser's storage, offline too.
+// Turns what the user picked (a hub model fitted to this GPU, or files from this computer) into the
+// ModelChoice the engine loads. Hub models go through the model cache (engine/model/source):
+// downloaded once, with progress and resume, then handed to the engine's worker as the cache's
+// Blobs (backed by the browser's private file system), offline too.
 
-import { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, type HubModelSpec } from '../../engine/model/source/index.ts';
+import { entryFromHub, hostedFileUrl, type DeviceCaps, type ShapeConfig } from '../../engine/model/catalog.ts';
+import { deleteCachedModel, downloadModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../engine/model/source/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ModelChoice } from '../../protocol/messages.ts';
+import { formatBytes } from '../memory/windowMath.ts';
 import { STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
-import type { CatalogModel } from './catalog.ts';
+import { CATALOG_ENTRIES, fitModel, type HubChoice } from './hubModels.ts';
 
 /** A model ready to load, with the settings it starts with. */
 export interface PickedModel {
   choice: ModelChoice;
   defaults: ChatSettings;
   cache: CacheShape;
+  /** The model cache entry its files came from. */
+  cacheId?: string;
+}
+
+export interface CachedModelRow {
+  id: string;
+  label: string;
+  /** Bytes stored, verified or partial. */
+  bytes: number;
+  complete: boolean;
 }
 
 /** The hub, or a stand-in for it that a build names (the end-to-end tests run one on localhost). */
 const HUB_URL: string = import.meta.env.VITE_HUB_URL ?? 'https://huggingface.co';
+const REVISION = 'main';
+/** Files of an ONNX export beside its graph; the first two are needed to run it. */
+const REQUIRED_FILES = ['config.json', 'tokenizer.json'];
+const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'chat_template.jinja'];
 
-const specOf = (model: CatalogModel): HubModelSpec => ({
-  repo: model.hub.repo,
-  revision: model.hub.revision,
-  files: [model.hub.checkpoint, model.hub.tokenizer],
-  id: model.key,
-});
+/** One cache entry per weight file: the variants of one repository are cached apart. */
+export const cacheIdOf = (choice: Pick<HubChoice, 'entry' | 'variant'>): string => `${choice.entry.repo}@${REVISION}:${choice.variant.file}`;
 
-/** The engine reads the cached Blobs through blob: URLs, which stay valid while this page is open. */
-function llama2cChoice(key: string, label: string, checkpoint: Blob, tokenizer: Blob): ModelChoice {
-  return { key, label, source: { kind: 'llama2c', checkpointUrl: URL.createObjectURL(checkpoint), tokenizerUrl: URL.createObjectURL(tokenizer) } };
+/** Lists a repository the user typed in and fits its decoder to this GPU; downloads nothing but config.json. */
+export async function checkHubRepo(repo: string, caps: DeviceCaps, signal?: AbortSignal): Promise<HubChoice> {
+  const listing = await listHubRepo(repo.trim(), HUB_URL, REVISION, signal);
+  const config = (await readHubJson(listing, 'config.json', HUB_URL, signal)) as ShapeConfig;
+  return fitModel(entryFromHub(listing.repo, listing.files, config), caps);
 }
 
-/** Downloads a catalog model (or finds it already downloaded) and opens it from the cache. */
-export async function hubModel(model: CatalogModel, onProgress: (done: number, total: number) => void): Promise<PickedModel> {
-  await downloadModel(specOf(model), { hubUrl: HUB_URL, onProgress: (p) => onProgress(p.bytesDone, p.bytesTotal) });
-  const { files } = await openCachedModel(model.key);
-  return { choice: llama2cChoice(model.key, model.label, files[model.hub.checkpoint], files[model.hub.tokenizer]), defaults: model.defaults, cache: model.cache };
+/** Downloads a hub model (or finds it already downloaded) and opens it from the cache; `signal` cancels the download, keeping what arrived. */
+export async function hubModel(choice: HubChoice, onProgress: (progress: DownloadProgress) => void, signal?: AbortSignal): Promise<PickedModel> {
+  const id = cacheIdOf(choice);
+  const { entry, variant } = choice;
+  let cached = await openCachedModel(id).catch(() => null);
+  if (!cached) {
+    const files = entry.format === 'onnx' ? { files: onnxFiles(choice, await listHubRepo(entry.repo, HUB_URL, REVISION, signal)) } : storyFiles(choice);
+    await downloadModel({ repo: entry.repo, revision: REVISION, ...files, id }, { hubUrl: HUB_URL, signal, onProgress });
+    cached = await openCachedModel(id);
+  }
+  return {
+    choice: { key: choice.key, label: choice.label, source: { kind: 'blobs', id, files: cached.files, onnxFile: entry.format === 'onnx' ? variant.file : undefined } },
+    defaults: choice.defaults,
+    cache: choice.cache,
+    cacheId: id,
+  };
 }
 
-/** Keys of the catalog models downloaded completely. */
-export async function downloadedModels(): Promise<Set<string>> {
-  const cached = await listCachedModels().catch(() => []);
-  return new Set(cached.filter((m) => m.complete).map((m) => m.id));
+function onnxFiles(choice: HubChoice, listing: HubListing): string[] {
+  const present = new Set(listing.files.map((f) => f.path));
+  const missing = REQUIRED_FILES.filter((f) => !present.has(f));
+  if (missing.length > 0) {
+    throw new EngineError('MODEL_UNSUPPORTED', `${choice.entry.repo} has no ${missing.join(' or ')} beside its ONNX graph, so its tokenizer or shapes cannot be read. Pick a complete ONNX export (onnx-community has many).`);
+  }
+  return [choice.variant.file, ...REQUIRED_FILES, ...OPTIONAL_FILES.filter((f) => present.has(f))];
 }
 
-export const deleteDownload = (model: CatalogModel): Promise<void> => deleteCachedModel(model.key);
+/** The llama2.c tokenizer beside the checkpoint in its hub repository, or hosted elsewhere (GitHub for stories15M and larger). */
+function storyFiles({ entry, variant }: HubChoice): Pick<HubModelSpec, 'files' | 'hosted'> {
+  const tokenizer = entry.tokenizer;
+  if (!tokenizer) throw new EngineError('MODEL_NOT_FOUND', `The catalog names no tokenizer for ${entry.label}; open it from local files instead.`);
+  if (tokenizer.host === 'huggingface' && tokenizer.repo === entry.repo) return { files: [variant.file, tokenizer.path] };
+  return { files: [variant.file], hosted: [{ path: tokenizer.path.slice(tokenizer.path.lastIndexOf('/') + 1), url: hostedFileUrl(tokenizer) }] };
+}
+
+/**
+ * After a failed load: a model the engine refused (a graph it cannot split, bytes it cannot read)
+ * is removed from the cache, so it never loads again as a model; the ops splitDecoder found are
+ * put into the sentence the user reads.
+ */
+export async function afterFailedLoad(model: PickedModel, error: EngineError): Promise<EngineError> {
+  if (!model.cacheId || (error.code !== 'MODEL_UNSUPPORTED' && error.code !== 'MODEL_CORRUPT')) return error;
+  await deleteCachedModel(model.cacheId).catch(() => undefined);
+  const ops = /^ops found: (.+)$/.exec(error.detail ?? '')?.[1];
+  const message = `${error.message}${ops ? ` Its graph uses ${ops}.` : ''} The download was deleted.`;
+  return new EngineError(error.code, message, error.detail);
+}
+
+/** Cached models and partial downloads, named after the catalog where it knows them. */
+export async function cachedModels(): Promise<CachedModelRow[]> {
+  const summaries = await listCachedModels();
+  const known = new Map(CATALOG_ENTRIES.flatMap((entry) => entry.variants.map((variant) => [cacheIdOf({ entry, variant }), `${entry.label} (${variant.dtype})`] as const)));
+  return summaries.map((s) => ({ id: s.id, label: known.get(s.id) ?? s.id.replace(`@${REVISION}:`, ' · '), bytes: s.storedBytes, complete: s.complete }));
+}
+
+/** The sentence after a cancelled download: what stays in the cache (never offered as a model) for the next attempt to resume. */
+export async function cancelledDownload(choice: HubChoice): Promise<string> {
+  const id = cacheIdOf(choice);
+  const kept = (await listCachedModels().catch(() => [])).find((s) => s.id === id)?.storedBytes ?? 0;
+  return kept > 0 ? `Download cancelled; ${formatBytes(kept)} kept, it will resume where it stopped.` : 'Download cancelled; nothing was kept.';
+}
+
+export const deleteDownload = (id: string): Promise<void> => deleteCachedModel(id);
 
 /** A llama2.c checkpoint and its tok*.bin tokenizer picked together. */
 export function localModel(files: File[]): PickedModel {
   if (files.some((f) => f.name.endsWith('.onnx'))) {
     throw new EngineError(
       'MODEL_UNSUPPORTED',
-      'ONNX folders cannot be opened from this computer yet (the engine reads ONNX models from a web address only). Pick a llama2.c checkpoint and its tok*.bin tokenizer instead.',
+      'ONNX folders cannot be opened from this computer yet; type the model\'s hub id instead, or pick a llama2.c checkpoint and its tok*.bin tokenizer.',
     );
   }
   const bins = files.filter((f) => f.name.endsWith('.bin'));
@@ -65,8 +129,9 @@ export function localModel(files: File[]): PickedModel {
   }
   const [checkpoint] = checkpoints;
   const [tokenizer] = tokenizers;
+  const id = `local:${checkpoint.name}:${checkpoint.size}`;
   return {
-    choice: llama2cChoice(`local:${checkpoint.name}:${checkpoint.size}`, checkpoint.name.replace(/\.bin$/, ''), checkpoint, tokenizer),
+    choice: { key: id, label: checkpoint.name.replace(/\.bin$/, ''), source: { kind: 'blobs', id, files: { [checkpoint.name]: checkpoint, [tokenizer.name]: tokenizer } } },
     defaults: STORY_MODEL_SETTINGS,
     cache: STORY_MODEL_CACHE,
   };

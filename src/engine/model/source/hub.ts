@@ -13,6 +13,9 @@ export interface HubModelSpec {
   revision?: string;
   /** Paths in the repository. The external data beside each .onnx (X.onnx_data, X.onnx_data_1, ...) is added. */
   files: string[];
+  /** Files that live outside the repository (the llama2.c tokenizer on GitHub), stored under `path`.
+   *  No hash is published for them: they are sized by a HEAD request and checked by size only. */
+  hosted?: { path: string; url: string }[];
   /** The cache entry's id; `${repo}@${revision}` when left out. Give one per variant when caching several from one repo. */
   id?: string;
 }
@@ -58,9 +61,7 @@ export async function resolveHubModel(spec: HubModelSpec, hubUrl: string, signal
   const api = `${base}/api/models/${spec.repo}`;
   const notFound = `The hub has no public model "${spec.repo}" at revision "${revision}". Check the name and the revision; private and gated models cannot be downloaded here.`;
 
-  const info = (await getJson(`${api}/revision/${encodeURIComponent(revision)}`, notFound, signal)) as { sha?: unknown };
-  if (typeof info.sha !== 'string' || !GIT_OID.test(info.sha)) throw hubMalformed(`${api}/revision`, 'no commit sha');
-  const commit = info.sha;
+  const commit = await resolveCommit(api, revision, notFound, signal);
 
   const dirs = new Set(spec.files.map(parentDir));
   const entries = new Map<string, TreeEntry>();
@@ -83,7 +84,59 @@ export async function resolveHubModel(spec: HubModelSpec, hubUrl: string, signal
     if (!Number.isSafeInteger(size) || size < 0) throw hubMalformed(`${api}/tree`, `no size for ${path}`);
     return { path, url: `${base}/${spec.repo}/resolve/${commit}/${encodePath(path)}`, size, digest: digestOf(entry) };
   });
+  for (const { path, url } of spec.hosted ?? []) files.push({ path, url, size: await hostedSize(url, signal), digest: null });
   return { repo: spec.repo, revision, commit, files };
+}
+
+export interface HubListing {
+  repo: string;
+  revision: string;
+  commit: string;
+  /** Files at the top of the repository and in its onnx/ folder. */
+  files: { path: string; size: number }[];
+}
+
+/** What a repository holds where decoders and their configs live (the top and onnx/), with sizes: enough to choose a file before downloading. */
+export async function listHubRepo(repo: string, hubUrl: string, revision = 'main', signal?: AbortSignal): Promise<HubListing> {
+  if (!REPO_ID.test(repo)) throw new EngineError('CONFIG_INVALID', `"${repo}" is not a hub repository id; write it as owner/name, for example onnx-community/Qwen3-0.6B-ONNX.`);
+  const base = hubUrl.replace(/\/+$/, '');
+  const api = `${base}/api/models/${repo}`;
+  const notFound = `The hub has no public model "${repo}" at revision "${revision}". Check the name and the revision; private and gated models cannot be downloaded here.`;
+  const commit = await resolveCommit(api, revision, notFound, signal);
+  const top = await listTree(`${api}/tree/${commit}`, notFound, signal);
+  const onnx = top.some((e) => e.type === 'directory' && e.path === 'onnx') ? await listTree(`${api}/tree/${commit}/onnx`, notFound, signal) : [];
+  const files = [...top, ...onnx].filter((e) => e.type === 'file').map((e) => ({ path: e.path, size: e.lfs?.size ?? e.size }));
+  return { repo, revision, commit, files };
+}
+
+/** A small JSON file of a listed repository (config.json), read at the commit the listing pinned. */
+export async function readHubJson(listing: HubListing, path: string, hubUrl: string, signal?: AbortSignal): Promise<unknown> {
+  const url = `${hubUrl.replace(/\/+$/, '')}/${listing.repo}/resolve/${listing.commit}/${encodePath(path)}`;
+  return getJson(url, `The model ${listing.repo} has no ${path}, which this app needs to size its cache; it is not a Hugging Face model export.`, signal);
+}
+
+async function hostedSize(url: string, signal?: AbortSignal): Promise<number> {
+  const origin = new URL(url).origin;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'HEAD', signal, cache: 'no-store' });
+  } catch (error) {
+    if (signal?.aborted) throw new EngineError('ABORTED', 'The download was cancelled before it started.');
+    throw new EngineError('DOWNLOAD_FAILED', `Could not reach ${origin}, which hosts a file of this model; check the connection and try again.`, String(error));
+  }
+  if (!response.ok) throw new EngineError('MODEL_NOT_FOUND', `${origin} no longer has ${url} (HTTP ${response.status}), a file this model needs. Open the model from local files instead.`, url);
+  const size = Number(response.headers.get('content-length'));
+  // A compressed answer's length is not the file's: without it there is nothing to check the bytes against.
+  if (!Number.isSafeInteger(size) || size <= 0 || response.headers.get('content-encoding')) {
+    throw new EngineError('DOWNLOAD_FAILED', `${origin} did not say how large ${url} is, so its download could not be checked. Open the model from local files instead.`, url);
+  }
+  return size;
+}
+
+async function resolveCommit(api: string, revision: string, notFound: string, signal?: AbortSignal): Promise<string> {
+  const info = (await getJson(`${api}/revision/${encodeURIComponent(revision)}`, notFound, signal)) as { sha?: unknown };
+  if (typeof info.sha !== 'string' || !GIT_OID.test(info.sha)) throw hubMalformed(`${api}/revision`, 'no commit sha');
+  return info.sha;
 }
 
 const parentDir = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));

@@ -3,7 +3,8 @@
 
 export { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, storageStatus } from './cache.ts';
 export type { CachedModel, CachedModelSummary, DownloadOptions, StorageStatus } from './cache.ts';
-export { DEFAULT_HUB_URL, type HubModelSpec } from './hub.ts';
+export { fetchModelFiles } from './fetchModel.ts';
+export { DEFAULT_HUB_URL, listHubRepo, readHubJson, type HubListing, type HubModelSpec } from './hub.ts';
 export { openDirectoryHandle, openFolderUrl, openPickedFiles } from './local.ts';
 export { toModelFiles, type ModelBlobs, type ModelFilesOptions } from './modelBlobs.ts';
 export type { DownloadProgress, FileProgress } from './progress.ts';

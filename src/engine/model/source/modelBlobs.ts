@@ -55,6 +55,10 @@ export async function toModelFiles(model: ModelBlobs, options: ModelFilesOptions
       throw new EngineError('MODEL_CORRUPT', `${path} of ${model.id} is not valid JSON. Download or export the model again.`, String(error));
     }
   };
+  const text = async (name: string): Promise<string | undefined> => {
+    const path = findShallowest(paths, name);
+    return path ? await model.files[path].text() : undefined;
+  };
   return {
     model: await bytes(model.files[onnxPath]),
     externalData,
@@ -62,6 +66,7 @@ export async function toModelFiles(model: ModelBlobs, options: ModelFilesOptions
     tokenizerJson: await json('tokenizer.json', true),
     tokenizerConfig: await json('tokenizer_config.json', false),
     generationConfig: (await json('generation_config.json', false)) as ModelFiles['generationConfig'],
+    chatTemplateJinja: await text('chat_template.jinja'),
   };
 }
 

@@ -1,0 +1,83 @@
+// The models the picker offers, fitted to this GPU before any download: the catalog's variant for
+// its features and limits, and the window a memory budget allows, with the settings a model starts
+// with. The catalog itself (engine/model/catalog.ts) is the one list of models.
+
+import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../engine/model/catalog.ts';
+import type { CacheDtype } from '../../engine/kv/kvCache.ts';
+import { formatBytes, formatCount } from '../memory/windowMath.ts';
+import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
+
+/** What the settings dialog needs of a model. */
+export interface ModelDefaults {
+  key: string;
+  label: string;
+  defaults: ChatSettings;
+  cache: CacheShape;
+}
+
+/** A model fitted to this GPU, ready to download and load. */
+export interface HubChoice extends ModelDefaults {
+  entry: CatalogEntry;
+  variant: ModelVariant;
+  /** K and V bytes of one token in the cache the engine allocates. */
+  bytesPerToken: number;
+}
+
+/** The KV cache the window is sized from when a model is first picked; the settings change it. */
+export const KV_BUDGET_BYTES = 256 * 2 ** 20;
+/** The chat engine keeps its cache in f32 (engine/chat/chatEngine.ts). */
+const APP_CACHE_DTYPE: CacheDtype = 'f32';
+const CHAT_MODEL_CACHE: CacheShape = STORY_MODEL_CACHE;
+const CHAT_MODEL_SETTINGS: Omit<ChatSettings, 'nSinks' | 'windowSize'> = {
+  windowMode: 'tokens',
+  memoryBudgetMiB: KV_BUDGET_BYTES / 2 ** 20,
+  temperature: 0.7,
+  topP: 0.9,
+  topK: 40,
+  repetitionPenalty: 1.1,
+  maxTokens: 512,
+};
+
+const extraSlots = (cache: CacheShape) => cache.maxChunk - 1 + cache.rollbackSlots;
+
+/**
+ * The variant this GPU can run and the settings the model starts with: the window the memory
+ * budget allows (the story models keep their short default window). Throws the catalog's
+ * EngineError (SHADER_F16_MISSING, DEVICE_LIMIT) when no variant fits, before anything is downloaded.
+ */
+export function fitModel(entry: CatalogEntry, caps: DeviceCaps): HubChoice {
+  const variant = chooseVariant(entry, caps);
+  const cache = entry.format === 'llama2c' ? STORY_MODEL_CACHE : CHAT_MODEL_CACHE;
+  const budgetWindow = Math.min(entry.defaultWindow, windowForBudget(entry, KV_BUDGET_BYTES, entry.defaultSinks, { extraSlots: extraSlots(cache), cacheDtype: APP_CACHE_DTYPE }));
+  const defaults: ChatSettings =
+    entry.format === 'llama2c'
+      ? { ...STORY_MODEL_SETTINGS, nSinks: entry.defaultSinks, windowSize: Math.min(STORY_MODEL_SETTINGS.windowSize, budgetWindow) }
+      : { ...CHAT_MODEL_SETTINGS, nSinks: entry.defaultSinks, windowSize: budgetWindow };
+  return { key: `${entry.id}:${variant.dtype}`, label: entry.label, entry, variant, defaults, cache, bytesPerToken: kvBytesPerToken(entry, APP_CACHE_DTYPE) };
+}
+
+/** The window these settings give the model, and the bytes of its whole cache (sinks, window and ring headroom). */
+export function windowOf(choice: HubChoice, settings: ChatSettings): { window: number; cacheBytes: number } {
+  const cache = cacheChoiceOf(settings, choice.cache, choice.bytesPerToken);
+  const { cache: cacheBytes } = estimateVram(choice.entry, choice.variant, cache.windowSize, { sinks: cache.nSinks, extraSlots: extraSlots(choice.cache), cacheDtype: APP_CACHE_DTYPE });
+  return { window: cache.windowSize, cacheBytes };
+}
+
+/** "window 1,039 tokens = 256 MiB of KV cache" */
+export const windowLine = ({ window, cacheBytes }: { window: number; cacheBytes: number }): string =>
+  `window ${formatCount(window)} tokens = ${formatBytes(cacheBytes)} of KV cache`;
+
+/** What the GPU check decided, in words: which weights, and why. */
+export function variantLine(choice: HubChoice, caps: DeviceCaps): string {
+  const { variant, entry } = choice;
+  const why = entry.variants.length > 1 && !caps.hasShaderF16 && entry.variants.some((v) => v.dtype === 'q4f16' || v.dtype === 'fp16') ? ' (no shader-f16 on this GPU)' : '';
+  return `${variant.dtype} weights${why}, ${formatBytes(variant.downloadBytes)} to download`;
+}
+
+export const CATALOG_ENTRIES: readonly CatalogEntry[] = MODEL_CATALOG;
+
+/** The model the settings dialog describes before any model was loaded. */
+export const STARTER_MODEL: ModelDefaults = (() => {
+  const entry = MODEL_CATALOG.find((e) => e.id === 'stories260k')!;
+  return fitModel(entry, { hasShaderF16: false, maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity });
+})();
