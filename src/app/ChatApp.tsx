@@ -8,7 +8,7 @@ import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
-import { CATALOG, type CatalogModel } from '../features/models/catalog.ts';
+import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/models/hubModels.ts';
 import type { PickedModel } from '../features/models/modelSource.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
@@ -51,7 +51,7 @@ export function ChatApp() {
   const { status } = engine;
   const generating = chat.generating !== null;
   const active = chat.conversations.find((c) => c.id === chat.activeId);
-  const settingsModel = settingsTargetOf(status.kind === 'ready' ? status.model : (engine.lastModel ?? CATALOG[0]));
+  const settingsModel = settingsTargetOf(status.kind === 'ready' ? status.model : (engine.lastModel ?? STARTER_MODEL));
   const modelKey = settingsModel.key;
   // settingsVersion changes when settings are saved, so they are read again.
   const settings = useMemo(() => loadSettings(modelKey, settingsModel.defaults), [modelKey, settingsModel.defaults, settingsVersion]);
@@ -69,7 +69,7 @@ export function ChatApp() {
     setPicking(false);
     void session.load(model, loadSettings(model.choice.key, model.defaults));
   };
-  const pickHub = (model: CatalogModel) => {
+  const pickHub = (model: HubChoice) => {
     setPicking(false);
     void session.loadFromHub(model);
   };
@@ -166,7 +166,7 @@ export function ChatApp() {
   );
 }
 
-function settingsTargetOf(model: PickedModel | CatalogModel): SettingsTarget {
+function settingsTargetOf(model: PickedModel | ModelDefaults): SettingsTarget {
   const { defaults, cache } = model;
   return 'choice' in model ? { key: model.choice.key, label: model.choice.label, defaults, cache } : { key: model.key, label: model.label, defaults, cache };
 }

@@ -4,7 +4,7 @@
 import type { ReactNode } from 'react';
 import { LoadProgress } from '../features/models/LoadProgress.tsx';
 import { ModelPicker } from '../features/models/ModelPicker.tsx';
-import type { CatalogModel } from '../features/models/catalog.ts';
+import type { HubChoice } from '../features/models/hubModels.ts';
 import type { PickedModel } from '../features/models/modelSource.ts';
 import type { EngineSession, EngineStatus } from './engineSession.ts';
 
@@ -15,7 +15,7 @@ interface Props {
   /** The user asked to change the model while one is loaded. */
   picking: boolean;
   onPick(model: PickedModel): void;
-  onPickHub(model: CatalogModel): void;
+  onPickHub(model: HubChoice): void;
   onCancelPick(): void;
   composer: ReactNode;
 }
@@ -61,9 +61,9 @@ export function EngineDock({ status, lastModel, session, picking, onPick, onPick
         </Notice>
       );
     case 'idle':
-      return <ModelPicker onPick={onPick} onPickHub={onPickHub} error={status.error} again={lastModel} />;
+      return <ModelPicker onPick={onPick} onPickHub={onPickHub} error={status.error} notice={status.notice} again={lastModel} />;
     case 'loading':
-      return <LoadProgress label={status.label} phase={status.phase} done={status.done} total={status.total} />;
+      return <LoadProgress label={status.label} stage={status.stage} onCancel={() => session.cancelDownload()} />;
     case 'lost':
       return (
         <Notice

@@ -2,19 +2,22 @@
 // turns what happens to the engine (another tab taking over, a lost GPU) into the states the UI
 // shows. An external store, so React renders from it and StrictMode cannot start it twice.
 
-import type { EngineClient, ChatHandlers, ChatResult } from '../client/engineClient.ts';
-import { startEngineWatchingFaults } from '../client/engineFaults.ts';
+import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
 import { takeEngineLock } from '../client/engineLock.ts';
 import { EngineError } from '../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
-import type { CatalogModel } from '../features/models/catalog.ts';
-import { hubModel, type PickedModel } from '../features/models/modelSource.ts';
+import type { DownloadProgress } from '../engine/model/source/index.ts';
+import type { HubChoice } from '../features/models/hubModels.ts';
+import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../features/models/modelSource.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
 import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../features/settings/settingsStore.ts';
 
-/** 'download' is the hub into the model cache; 'fetch' is the engine reading the files. */
-export type LoadPhase = 'download' | 'fetch' | 'convert' | 'compile';
+/** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
+export type LoadStage =
+  | { phase: 'download'; progress: DownloadProgress | null }
+  | { phase: EnginePhase; done: number; total: number };
+type EnginePhase = 'fetch' | 'convert' | 'compile';
 
 export type EngineStatus =
   | { kind: 'locking' }
@@ -22,8 +25,9 @@ export type EngineStatus =
   | { kind: 'elsewhere' }
   /** Another tab took the engine from this one. */
   | { kind: 'taken-over' }
-  | { kind: 'idle'; error?: EngineError }
-  | { kind: 'loading'; label: string; phase: LoadPhase; done: number; total: number }
+  /** `notice`: what happened that is not an error (a download cancelled). */
+  | { kind: 'idle'; error?: EngineError; notice?: string }
+  | { kind: 'loading'; label: string; stage: LoadStage }
   | { kind: 'ready'; model: PickedModel; info: ModelInfo; cache: CacheChoice; settings: ChatSettings; settingsKey: string }
   /** The GPU device was lost (or the worker died): the model must be loaded again. */
   | { kind: 'lost'; model: PickedModel; settings: ChatSettings; error: EngineError };
@@ -46,6 +50,7 @@ export class EngineSession {
   private holdsLock = false;
   private waitForLock: AbortController | null = null;
   private started = false;
+  private download: AbortController | null = null;
 
   readonly subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
@@ -67,18 +72,26 @@ export class EngineSession {
   }
 
   /** Downloads a catalog model into the model cache (or finds it there), then loads it. */
-  async loadFromHub(model: CatalogModel): Promise<void> {
+  async loadFromHub(model: HubChoice): Promise<void> {
     if (!this.holdsLock) return;
-    const progress = (done: number, total: number) => this.set({ status: { kind: 'loading', label: model.label, phase: 'download', done, total } });
-    progress(0, 0);
+    const progress = (p: DownloadProgress | null) => this.set({ status: { kind: 'loading', label: model.label, stage: { phase: 'download', progress: p } } });
+    progress(null);
+    const download = (this.download = new AbortController());
     let picked: PickedModel;
     try {
-      picked = await hubModel(model, progress);
+      picked = await hubModel(model, progress, download.signal);
     } catch (e) {
-      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e) } });
       return;
+    } finally {
+      this.download = null;
     }
     await this.load(picked, loadSettings(picked.choice.key, picked.defaults));
+  }
+
+  /** Stops the hub download under way; its partial files stay, so the next load resumes them. */
+  cancelDownload(): void {
+    this.download?.abort();
   }
 
   async load(model: PickedModel, settings: ChatSettings): Promise<void> {
@@ -86,10 +99,10 @@ export class EngineSession {
     const client = this.ensureClient();
     const cache = cacheChoiceOf(settings, model.cache, loadBytesPerToken(model.choice.key));
     const label = model.choice.label;
-    this.set({ status: { kind: 'loading', label, phase: 'fetch', done: 0, total: 0 }, lastModel: model, cache: null });
+    this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } }, lastModel: model, cache: null });
     try {
       const info = await client.load(model.choice, cache, (phase, done, total) => {
-        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, phase: phase as LoadPhase, done, total } });
+        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase: phase as EnginePhase, done, total } } });
       });
       saveBytesPerToken(model.choice.key, info.cache.bytesPerToken);
       // A memory-budget window is known only once the model says how large a token is.
@@ -100,8 +113,9 @@ export class EngineSession {
       this.set({ status: { kind: 'ready', model, info, cache, settings, settingsKey }, cache: info.cache });
     } catch (e) {
       if (client !== this.client) return; // taken over while loading
-      // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again.
-      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again;
+      // a downloaded model the engine refused is deleted first, so it is never offered again.
+      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e)) } });
     }
   }
 
@@ -158,13 +172,14 @@ export class EngineSession {
 
   private ensureClient(): EngineClient {
     if (!this.client) {
-      const client = (this.client = startEngineWatchingFaults((error) => this.fault(client, error)));
+      const client = (this.client = EngineClient.start());
+      client.onError((error) => this.fault(client, error));
       client.onCache((cache) => this.set({ cache }));
     }
     return this.client;
   }
 
-  /** A failure no request asked about (the device lost while idle): the model must be loaded again. */
+  /** A failure no request asked about (the device lost while idle, the worker dead): the model must be loaded again. */
   private fault(client: EngineClient, error: EngineError): void {
     const status = this.state.status;
     if (client !== this.client || status.kind !== 'ready') return;

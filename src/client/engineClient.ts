@@ -1,5 +1,7 @@
 // The engine as the UI sees it: a small promise-based API over the worker protocol. Requests carry
-// ids; events are routed back to the call that asked, and errors come back as EngineError.
+// ids; events are routed back to the call that asked, and errors come back as EngineError. Errors
+// that answer no request (a GPU lost while idle, the worker dying) go to onError listeners; once
+// the worker is dead every pending and later request rejects instead of waiting forever.
 
 import { EngineError } from '../protocol/errors.ts';
 import type {
@@ -9,6 +11,8 @@ import type {
 
 export interface ChatHandlers {
   onSynced?(how: SyncHow, prefillTokens: number, reason: string): void;
+  /** Prompt tokens read so far, while a long prompt is read. */
+  onPrefill?(done: number, total: number): void;
   onToken?(text: string): void;
 }
 
@@ -25,13 +29,20 @@ export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly cacheListeners = new Set<(state: CacheState) => void>();
+  private readonly errorListeners = new Set<(error: EngineError) => void>();
+  /** Why the worker can answer no more requests, once it cannot. */
+  private dead: EngineError | null = null;
 
-  constructor(private readonly worker: Worker) {
+  constructor(private readonly worker: Pick<Worker, 'postMessage' | 'terminate' | 'onmessage' | 'onerror' | 'onmessageerror'>) {
     worker.onmessage = (message: MessageEvent<Event>) => this.dispatch(message.data);
+    // The engine worker catches its own failures, so an error that reaches here means its code
+    // failed to load or it crashed: it is ended, and it will answer nothing more.
     worker.onerror = (e) => {
-      const error = new EngineError('DEVICE_LOST', 'The engine stopped unexpectedly; reload the page to start it again.', e.message);
-      for (const p of this.pending.values()) p.reject(error);
-      this.pending.clear();
+      e.preventDefault();
+      this.die(new EngineError('DEVICE_LOST', 'The engine stopped unexpectedly. Load the model again; if it keeps failing, reload the page.', e.message || 'the engine worker failed'));
+    };
+    worker.onmessageerror = () => {
+      this.die(new EngineError('DEVICE_LOST', 'The engine sent a message the page could not read. Load the model again; if it keeps failing, reload the page.'));
     };
   }
 
@@ -49,13 +60,14 @@ export class EngineClient {
   chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot): Promise<ChatResult> {
     return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot }, (e) => {
       if (e.type === 'synced') handlers.onSynced?.(e.how, e.prefillTokens, e.reason);
+      if (e.type === 'prefill') handlers.onPrefill?.(e.done, e.total);
       if (e.type === 'token') handlers.onToken?.(e.text);
     }) as Promise<ChatResult>;
   }
 
   /** Ends the reply being generated at the next token; its promise resolves with 'aborted'. */
   stop(): void {
-    this.worker.postMessage({ type: 'stop' } satisfies Request);
+    if (!this.dead) this.worker.postMessage({ type: 'stop' } satisfies Request);
   }
 
   snapshot(): Promise<CacheSnapshot | null> {
@@ -72,14 +84,37 @@ export class EngineClient {
     return () => this.cacheListeners.delete(listener);
   }
 
+  /** Failures that answer no request: the GPU lost while idle, or the worker gone. Returns the
+   *  unsubscribe function. */
+  onError(listener: (error: EngineError) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Ends the worker; what is pending rejects with ABORTED, and so does anything asked later. */
   terminate(): void {
+    if (this.dead) return;
+    this.dead = new EngineError('ABORTED', 'The engine was shut down.');
     this.worker.terminate();
-    const error = new EngineError('ABORTED', 'The engine was shut down.');
-    for (const p of this.pending.values()) p.reject(error);
+    this.rejectAll(this.dead);
+  }
+
+  private die(error: EngineError): void {
+    if (this.dead) return;
+    this.dead = error;
+    this.worker.terminate();
+    this.rejectAll(error);
+    for (const listener of this.errorListeners) listener(error);
+  }
+
+  private rejectAll(error: EngineError): void {
+    const pending = [...this.pending.values()];
     this.pending.clear();
+    for (const p of pending) p.reject(error);
   }
 
   private request(body: DistributiveOmit<Exclude<Request, { type: 'stop' }>, 'requestId'>, onEvent: (e: Event) => void = () => {}): Promise<unknown> {
+    if (this.dead) return Promise.reject(this.dead);
     const requestId = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject, event: onEvent });
@@ -98,9 +133,10 @@ export class EngineClient {
       if (pending) {
         this.pending.delete(event.requestId!);
         pending.reject(error);
-      } else {
-        for (const p of this.pending.values()) p.reject(error);
-        this.pending.clear();
+      } else if (event.requestId === null) {
+        // The engine is gone (its device was lost): nothing pending will be answered.
+        this.rejectAll(error);
+        for (const listener of this.errorListeners) listener(error);
       }
       return;
     }

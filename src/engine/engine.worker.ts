@@ -36,6 +36,7 @@ async function handle(request: Request): Promise<void> {
       const { requestId } = request;
       const reply = await engine.chat(request.conversation, request.replyId, request.sampling, request.maxTokens, {
         onSynced: (how, prefillTokens, reason) => post({ type: 'synced', requestId, how, prefillTokens, reason }),
+        onPrefill: (done, total) => post({ type: 'prefill', requestId, done, total }),
         onToken: (text) => post({ type: 'token', requestId, text }),
         onCache: (state) => post({ type: 'cache', state }),
       }, request.snapshot);

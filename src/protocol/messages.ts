@@ -11,7 +11,10 @@ export type ModelSource =
   /** A llama2.c checkpoint and its tokenizer at URLs (the app's own server, or the hub). */
   | { kind: 'llama2c'; checkpointUrl: string; tokenizerUrl: string }
   /** An ONNX folder at a base URL: model file (+ external data) and the JSON files beside it. */
-  | { kind: 'onnx'; baseUrl: string; modelFile: string; externalDataFiles?: string[] };
+  | { kind: 'onnx'; baseUrl: string; modelFile: string; externalDataFiles?: string[] }
+  /** Files by path in the model's folder or repository: the model cache's (backed by OPFS) or
+   *  files picked on this computer. Blobs cross to the worker without copying their bytes. */
+  | { kind: 'blobs'; id: string; files: Record<string, Blob>; onnxFile?: string };
 
 export interface ModelChoice {
   /** Stable key for settings and snapshots, e.g. "stories260K". */
@@ -130,6 +133,8 @@ export type Event =
   | { type: 'progress'; requestId: number; phase: 'fetch' | 'convert' | 'compile'; done: number; total: number }
   | { type: 'loaded'; requestId: number; info: ModelInfo }
   | { type: 'synced'; requestId: number; how: SyncHow; prefillTokens: number; reason: string }
+  /** Prompt tokens read so far while a long prompt is read (a few times a second). */
+  | { type: 'prefill'; requestId: number; done: number; total: number }
   | { type: 'token'; requestId: number; text: string }
   | { type: 'cache'; state: CacheState }
   | { type: 'done'; requestId: number; finishReason: FinishReason; text: string; stats: ReplyStats }

@@ -9,15 +9,19 @@ import type {
 } from '../../protocol/messages.ts';
 import { Engine } from '../engine.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
-import { modelFilesFromLlama2c, type ModelFiles } from '../model/modelFiles.ts';
+import { fetchModelFiles } from '../model/source/index.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import { TurnFormatter } from './turnFormatter.ts';
 
 /** Generated tokens between two cache-state events while a reply streams. */
 const CACHE_EVENT_EVERY = 8;
+/** How long a raw GPU failure waits for the device's lost promise before it counts as not a loss. */
+const LOST_GRACE_MS = 500;
 
 export interface ChatCallbacks {
   onSynced(how: SyncHow, prefillTokens: number, reason: string): void;
+  /** Prompt tokens read so far, while a long prompt is read. */
+  onPrefill?(done: number, total: number): void;
   onToken(text: string): void;
   onCache(state: CacheState): void;
 }
@@ -46,17 +50,29 @@ interface StreamState {
 export class ChatEngine {
   private stream: StreamState | null = null;
   private abort: AbortController | null = null;
+  /** Set once the GPU device is lost: the engine is dead and says so. */
+  private lostError: EngineError | null = null;
+  private readonly lost: Promise<EngineError>;
 
   private constructor(
     private readonly engine: Engine,
     private readonly model: ModelChoice,
     private readonly cacheChoice: CacheChoice,
     private readonly formatter: TurnFormatter,
-  ) {}
+  ) {
+    this.lost = engine.gpu.device.lost.then((info) => {
+      this.lostError = new EngineError(
+        'DEVICE_LOST',
+        'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation, with the reply written so far, will be rebuilt from its transcript.',
+        `${info.reason}: ${info.message}`,
+      );
+      return this.lostError;
+    });
+  }
 
   static async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: 'fetch' | 'convert' | 'compile', done: number, total: number) => void, gpu?: GpuContext): Promise<ChatEngine> {
     const context = gpu ?? (await createGpuContext());
-    const files = await fetchModelFiles(model, onProgress);
+    const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
     const engine = await Engine.load(files, { ...cache, dtype: 'f32' }, context);
     onProgress('compile', 1, 1);
@@ -82,9 +98,29 @@ export class ChatEngine {
     };
   }
 
-  /** Brings the cache in step with `conversation`, then streams the reply to its last message. */
+  /** Brings the cache in step with `conversation`, then streams the reply to its last message.
+   *  A GPU lost on the way rejects with DEVICE_LOST, even if the GPU work never settles. */
   async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
+    if (this.lostError) throw this.lostError;
     if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
+    const lost = this.lost.then((error) => Promise.reject(error));
+    try {
+      return await Promise.race([this.converse(conversation, replyId, sampling, maxTokens, callbacks, snapshot), lost]);
+    } catch (e) {
+      throw await this.lostOr(e);
+    }
+  }
+
+  /** What a failure of GPU work means: a lost device often shows first as an odd error from
+   *  onnxruntime or mapAsync, and its lost promise settles a moment later. */
+  private async lostOr(e: unknown): Promise<unknown> {
+    // Garbage read from a dying device can also surface as MODEL_CORRUPT (non-finite logits).
+    if (e instanceof EngineError && e.code !== 'MODEL_CORRUPT') return e;
+    const settled = await Promise.race([this.lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), LOST_GRACE_MS))]);
+    return settled ?? e;
+  }
+
+  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
     const abort = (this.abort = new AbortController());
@@ -96,7 +132,7 @@ export class ChatEngine {
       const prefillStart = performance.now();
       let logits: Float32Array;
       try {
-        logits = await this.engine.feed(prefillIds, { signal: abort.signal });
+        logits = await this.engine.feed(prefillIds, { signal: abort.signal, onProgress: callbacks.onPrefill });
       } catch (e) {
         // Whatever part of the prompt got in, the stream no longer matches the transcript.
         this.stream = null;
@@ -125,7 +161,7 @@ export class ChatEngine {
       const result = step.value;
       const stream = this.stream!;
       const fedReply = result.fedIds;
-      stream.ids.push(...fedReply);
+      appendIds(stream.ids, fedReply);
       stream.pending = result.ids.slice(fedReply.length);
       stream.held.push({ id: replyId, role: 'assistant', content: result.text });
       stream.spans.push({ messageId: replyId, start: replyStart, end: stream.ids.length });
@@ -237,7 +273,7 @@ export class ChatEngine {
       stream.spans.push({ messageId: span.messageId, start: at, end: at + span.length });
       at += span.length;
     }
-    stream.ids.push(...feed);
+    appendIds(stream.ids, feed);
     stream.held.push(...conversation.messages.slice(from).map((m) => ({ ...m })));
     stream.pending = [];
     return feed;
@@ -277,6 +313,11 @@ export class ChatEngine {
   }
 }
 
+/** push(...ids) passes every id as an argument: a pasted document's 200,000 overflow the stack. */
+function appendIds(target: number[], ids: readonly number[]): void {
+  for (const id of ids) target.push(id);
+}
+
 function emptyReply(prefillTokens: number, prefillMs: number): ChatReply {
   return { finishReason: 'aborted', text: '', stats: { prefillTokens, prefillMs, decodeTokens: 0, decodeMs: 0, timeToFirstTokenMs: 0, msPerToken: [] } };
 }
@@ -285,63 +326,4 @@ function sharedPrefix(held: ChatMessage[], messages: ChatMessage[]): number {
   let k = 0;
   while (k < held.length && k < messages.length && held[k].id === messages[k].id && held[k].role === messages[k].role && held[k].content === messages[k].content) k++;
   return k;
-}
-
-async function fetchBytes(url: string, onProgress: (done: number, total: number) => void): Promise<Uint8Array<ArrayBuffer>> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new EngineError('DOWNLOAD_FAILED', `Could not fetch ${url}: the connection failed. Check your connection and try again.`, String(e));
-  }
-  if (!response.ok || !response.body) {
-    throw new EngineError('MODEL_CORRUPT', `Could not fetch ${url} (HTTP ${response.status}); check the address or your connection and try again.`);
-  }
-  const total = Number(response.headers.get('content-length') ?? 0);
-  const chunks: Uint8Array[] = [];
-  let done = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { value, done: end } = await reader.read();
-    if (end) break;
-    chunks.push(value);
-    done += value.byteLength;
-    onProgress(done, total || done);
-  }
-  const out = new Uint8Array(done);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-async function fetchModelFiles(model: ModelChoice, onProgress: (phase: 'fetch' | 'convert' | 'compile', done: number, total: number) => void): Promise<ModelFiles> {
-  const progress = (done: number, total: number) => onProgress('fetch', done, total);
-  const source = model.source;
-  if (source.kind === 'llama2c') {
-    const checkpoint = await fetchBytes(source.checkpointUrl, progress);
-    const tokenizer = await fetchBytes(source.tokenizerUrl, progress);
-    onProgress('convert', 0, 1);
-    return modelFilesFromLlama2c(checkpoint, tokenizer);
-  }
-  const url = (name: string) => new URL(name, source.baseUrl).href;
-  const json = async (name: string) => {
-    const response = await fetch(url(name));
-    return response.ok ? ((await response.json()) as unknown) : {};
-  };
-  const text = async (name: string) => {
-    const response = await fetch(url(name));
-    return response.ok ? await response.text() : undefined;
-  };
-  return {
-    model: await fetchBytes(url(source.modelFile), progress),
-    externalData: await Promise.all((source.externalDataFiles ?? []).map(async (name) => ({ path: name, data: await fetchBytes(url(name), progress) }))),
-    config: (await json('config.json')) as ModelFiles['config'],
-    tokenizerJson: await json('tokenizer.json'),
-    tokenizerConfig: await json('tokenizer_config.json'),
-    generationConfig: (await json('generation_config.json')) as ModelFiles['generationConfig'],
-    chatTemplateJinja: await text('chat_template.jinja'),
-  };
 }

@@ -63,7 +63,7 @@ export class TurnFormatter {
       const start = text.startsWith(done) ? done.length : text.lastIndexOf(REPLY_MARK) + REPLY_MARK.length;
       const own = this.tokenizer.encode(text.slice(start));
       spans.push({ messageId: conversation.messages[k].id, length: own.length });
-      ids.push(...own);
+      for (const id of own) ids.push(id); // push(...own) overflows the stack on a pasted document
       done = text;
     }
     return { ids, spans };

@@ -35,6 +35,13 @@ export class TextTokenizer {
     return new TextTokenizer(tokenizer, generationConfig.bos_token_id ?? idOf(config.bos_token), [...new Set(eosIds)]);
   }
 
+  /** One past the largest id the tokenizer can produce, added tokens included. */
+  get vocabSize(): number {
+    let max = -1;
+    for (const id of this.tokenizer.get_vocab(true).values()) max = Math.max(max, id);
+    return max + 1;
+  }
+
   /** Token ids of `text`, with the tokenizer's own special tokens (such as BOS) when asked. */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;

@@ -2,7 +2,7 @@
 // window), and below them whatever the engine needs from the user: the composer, or a dock.
 
 import './chat.css';
-import { useCallback, useLayoutEffect, useMemo, useRef, type ReactNode } from 'react';
+import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
 import type { CacheState } from '../../protocol/messages.ts';
 import type { StoredConversation } from '../../storage/conversations.ts';
 import { placesOf } from '../memory/windowMath.ts';
@@ -46,13 +46,22 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
   const regenerate = useCallback(() => controller.regenerate(id), [controller, id]);
   const actions = useMemo<MessageActions>(() => ({ edit, regenerate }), [edit, regenerate]);
   const scroll = useStickToBottom(messages);
+  const prefill = useSyncExternalStore(controller.subscribePrefill, controller.getPrefill);
   return (
     <section className="chat-view" aria-label="Conversation">
       <div className="messages" ref={scroll.ref} onScroll={scroll.onScroll} role="log" aria-busy={generating}>
         <SystemPrompt value={conversation.systemPrompt} disabled={generating} onChange={onSystemPrompt} />
         {messages.length === 0 && intro}
         {messages.map((message, i) => (
-          <MessageView key={message.id} message={message} place={places.get(message.id)} last={i === messages.length - 1} canAct={canAct} actions={actions} />
+          <MessageView
+            key={message.id}
+            message={message}
+            place={places.get(message.id)}
+            last={i === messages.length - 1}
+            canAct={canAct}
+            actions={actions}
+            prefill={prefill?.messageId === message.id ? prefill : undefined}
+          />
         ))}
       </div>
       <div className="dock">{dock}</div>

@@ -13,6 +13,13 @@ interface Props {
   onStop(): void;
 }
 
+/** Lines to show, 2 to 8, counted without splitting a pasted megabyte on every keystroke. */
+function rowsFor(text: string): number {
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0 && lines < 8; at = text.indexOf('\n', at + 1)) lines++;
+  return Math.max(2, lines);
+}
+
 export function Composer({ generating, blocked, placeholder, onSend, onStop }: Props) {
   const [text, setText] = useState('');
   const canSend = !generating && !blocked && text.trim() !== '';
@@ -39,7 +46,7 @@ export function Composer({ generating, blocked, placeholder, onSend, onStop }: P
         aria-label="Message"
         placeholder={placeholder}
         value={text}
-        rows={Math.min(8, Math.max(2, text.split('\n').length))}
+        rows={rowsFor(text)}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
       />

@@ -1,9 +1,12 @@
 // One message: its text as Markdown, how the cache was brought in step before a reply, whether
-// the model still sees it, the reply's speed, and its actions (copy, edit, regenerate).
+// the model still sees it, the reply's speed, and its actions (copy, edit, regenerate). A very
+// long user message (a pasted document) shows as plain text, folded, since Markdown over a
+// megabyte would freeze the page.
 
 import { memo, useState } from 'react';
 import { Icon } from '../../app/icons.tsx';
 import type { StoredMessage, SyncNote } from '../../storage/conversations.ts';
+import type { PrefillProgress } from './chatController.ts';
 import { figuresOf, formatCount, formatRate, type WindowPlace } from '../memory/windowMath.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { EditBox } from './EditBox.tsx';
@@ -22,7 +25,14 @@ interface Props {
   /** A model is loaded and no reply is being written. */
   canAct: boolean;
   actions: MessageActions;
+  /** How far the engine has read the prompt, while this reply waits for it. */
+  prefill?: PrefillProgress;
 }
+
+/** User messages longer than this (in characters) show as folded plain text. */
+const LONG_MESSAGE = 4000;
+/** Characters a folded message shows. */
+const FOLDED_PREVIEW = 1200;
 
 /** Continuing and starting are the quiet cases; these three are worth telling. */
 const SYNC_LABELS: Partial<Record<SyncNote['how'], string>> = {
@@ -64,6 +74,28 @@ function StatusNote({ message }: { message: StoredMessage }) {
   }
 }
 
+function LongMessage({ text }: { text: string }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <div className="long-message">
+      <p className="plain-text">{open ? text : `${text.slice(0, FOLDED_PREVIEW)}…`}</p>
+      <button type="button" className="link-button" onClick={() => setOpen(!open)} aria-expanded={open}>
+        {open ? 'Show less' : `Show all (${formatCount(text.length)} characters)`}
+      </button>
+    </div>
+  );
+}
+
+function PrefillLine({ prefill }: { prefill?: PrefillProgress }) {
+  if (!prefill) return <p className="muted">Reading the conversation…</p>;
+  return (
+    <p className="muted prefill" role="status">
+      Reading your message: {formatCount(prefill.done)} / {formatCount(prefill.total)} tokens{' '}
+      <progress value={prefill.done} max={prefill.total} />
+    </p>
+  );
+}
+
 function StatsLine({ message }: { message: StoredMessage }) {
   if (!message.stats) return null;
   const { prefillTokensPerS, decodeTokensPerS, firstTokenMs } = figuresOf(message.stats);
@@ -75,7 +107,13 @@ function StatsLine({ message }: { message: StoredMessage }) {
   );
 }
 
-export const MessageView = memo(function MessageView({ message, place, last, canAct, actions }: Props) {
+function Body({ message, prefill }: { message: StoredMessage; prefill?: PrefillProgress }) {
+  if (message.role === 'user' && message.content.length > LONG_MESSAGE) return <LongMessage text={message.content} />;
+  if (message.content) return <Markdown text={message.content} />;
+  return message.status === 'streaming' ? <PrefillLine prefill={prefill} /> : null;
+}
+
+export const MessageView = memo(function MessageView({ message, place, last, canAct, actions, prefill }: Props) {
   const [editing, setEditing] = useState(false);
   const mine = message.role === 'user';
   const streaming = message.status === 'streaming';
@@ -102,7 +140,7 @@ export const MessageView = memo(function MessageView({ message, place, last, can
         />
       ) : (
         <>
-          {message.content ? <Markdown text={message.content} /> : streaming ? <p className="muted">Reading the conversation…</p> : null}
+          <Body message={message} prefill={prefill} />
           {streaming && <span className="caret" aria-hidden="true" />}
         </>
       )}

@@ -13,11 +13,31 @@ import { newId, type ConversationStore } from './conversationStore.ts';
 
 const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0];
 
+/** How far the engine has read the prompt of the reply being written. */
+export interface PrefillProgress {
+  messageId: string;
+  done: number;
+  total: number;
+}
+
 /** What the engine sees: empty replies (stopped before any text) add no tokens, so they are left out. */
 const toTranscript = (messages: StoredMessage[]): ChatMessage[] =>
   messages.filter((m) => m.content !== '').map(({ id, role, content }) => ({ id, role, content }));
 
 export class ChatController {
+  /** Changes a few times a second during a long prefill: kept out of the persisted store. */
+  private prefill: PrefillProgress | null = null;
+  private readonly prefillListeners = new Set<() => void>();
+  /** The last reply's snapshot save: the next reply waits for it, the composer does not. */
+  private saving: Promise<void> = Promise.resolve();
+
+  readonly subscribePrefill = (listener: () => void): (() => void) => {
+    this.prefillListeners.add(listener);
+    return () => this.prefillListeners.delete(listener);
+  };
+
+  readonly getPrefill = (): PrefillProgress | null => this.prefill;
+
   constructor(
     private readonly session: EngineSession,
     private readonly store: ConversationStore,
@@ -61,6 +81,7 @@ export class ChatController {
     this.store.setGenerating({ conversationId, messageId: replyId });
     let text = '';
     try {
+      await this.saving;
       // A snapshot matters only when the engine's cache holds another conversation (or none).
       const cacheHoldsIt = this.session.getState().cache?.conversationId === conversationId;
       const snapshot = cacheHoldsIt ? undefined : await loadSnapshot(conversationId, status.settingsKey).catch(() => undefined);
@@ -71,7 +92,9 @@ export class ChatController {
         settings.maxTokens,
         {
           onSynced: (how, prefillTokens, reason) => this.store.patchMessage(conversationId, replyId, { sync: { how, prefillTokens, reason } }, 'soon'),
+          onPrefill: (done, total) => this.setPrefill({ messageId: replyId, done, total }),
           onToken: (piece) => {
+            if (this.prefill) this.setPrefill(null);
             text += piece;
             this.store.patchMessage(conversationId, replyId, { content: text }, 'soon');
           },
@@ -81,14 +104,20 @@ export class ChatController {
       const stopped = result.finishReason === 'aborted';
       if (stopped && result.text === '') this.store.removeMessage(conversationId, replyId);
       else this.store.patchMessage(conversationId, replyId, { content: result.text, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
-      await this.saveCache(conversationId, status.settingsKey);
+      this.saving = this.saveCache(conversationId, status.settingsKey);
     } catch (e) {
       const error = toEngineError(e);
       // ABORTED here means the engine was shut down under the reply (another tab took over).
       this.store.patchMessage(conversationId, replyId, { content: text, status: error.code === 'ABORTED' ? 'interrupted' : 'failed', error: error.message }, 'now');
     } finally {
+      this.setPrefill(null);
       this.store.setGenerating(null);
     }
+  }
+
+  private setPrefill(prefill: PrefillProgress | null): void {
+    this.prefill = prefill;
+    for (const listener of this.prefillListeners) listener();
   }
 
   /** Keeps the latest snapshot of the conversation's cache, and its picture for the marks. */

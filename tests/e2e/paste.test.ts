@@ -1,0 +1,129 @@
+// A pasted message of about 200,000 tokens in the built app (stories260K, SwiftShader): the prompt
+// is read in chunks with its progress on screen, the page keeps answering while it is read, Stop
+// ends the reading part-way, and the next message gets a reply from a cache rebuilt from the
+// transcript. The whole prefill would take minutes here, so the test reads only part of it and
+// prints the prefill rate it saw.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../tools/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { buildAndServe, type ServedApp } from './appServer.ts';
+
+let app: ServedApp;
+let page: Page;
+const pageErrors: string[] = [];
+
+const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
+const streaming = () => page.locator('.message[data-status="streaming"]');
+const progressLine = () => page.locator('.message .prefill');
+
+/** About 200,000 stories260K tokens (2.3 characters per token on this text). */
+const PASTE = Array.from({ length: 6300 }, (_, i) => `On day ${i}, Tom and Sue went to the park and played with a big red ball.`).join(' ');
+const PASTE_TOKENS_AT_LEAST = 200_000;
+
+/** Tokens read and tokens in all, from "Reading your message: 12,300 / 200,000 tokens". */
+async function readProgress(): Promise<{ done: number; total: number } | null> {
+  const text = await progressLine().textContent({ timeout: 1000 }).catch(() => null);
+  const match = text?.match(/Reading your message: ([\d,]+) \/ ([\d,]+) tokens/);
+  return match ? { done: Number(match[1].replace(/,/g, '')), total: Number(match[2].replace(/,/g, '')) } : null;
+}
+
+async function send(text: string): Promise<void> {
+  await composer().fill(text);
+  await composer().press('Enter');
+  await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+}
+
+beforeAll(async () => {
+  await mkdir(join(REPO_ROOT, 'test-results', 'screenshots'), { recursive: true });
+  app = await buildAndServe();
+  const context = await app.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(app.url);
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('a pasted message of 200,000 tokens', () => {
+  it('is read in chunks with progress, the page stays responsive, Stop ends it, and the next message gets a reply', async () => {
+    await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
+    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+    // A stream must exist for the paste to be read whole: a first turn rebuilds from sinks + window.
+    await send('Once upon a time, there was a little dog.');
+    await streaming().waitFor({ state: 'detached', timeout: 120_000 });
+
+    const pasteStart = performance.now();
+    await composer().fill(PASTE);
+    const pasteMs = performance.now() - pasteStart;
+    await composer().press('Enter');
+    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+    const sentAt = performance.now();
+
+    // The long message shows folded, as plain text.
+    const long = page.locator('.message.user .long-message').last();
+    await long.waitFor({ timeout: 10_000 });
+    expect(await long.getByRole('button', { name: /^Show all \(\d{3},\d{3} characters\)$/ }).isVisible()).toBe(true);
+
+    // Progress appears once the worker has tokenized the message, then climbs.
+    await expect.poll(readProgress, { timeout: 120_000, interval: 250 }).not.toBeNull();
+    const first = (await readProgress())!;
+    const firstAt = performance.now();
+    expect(first.total).toBeGreaterThanOrEqual(PASTE_TOKENS_AT_LEAST);
+    await expect.poll(async () => (await readProgress())?.done ?? 0, { timeout: 60_000, interval: 250 }).toBeGreaterThan(first.done + 256);
+
+    await page.screenshot({ path: join(REPO_ROOT, 'test-results', 'screenshots', 'paste-progress.png') });
+
+    // While the prompt is read, the page answers a round trip and takes typing at once.
+    const roundTrips: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      await page.evaluate(() => document.title);
+      roundTrips.push(performance.now() - start);
+    }
+    const typeStart = performance.now();
+    await composer().fill('');
+    await composer().pressSequentially('Tom was happy.', { delay: 0 });
+    expect(await composer().inputValue()).toBe('Tom was happy.');
+    const typeMs = performance.now() - typeStart;
+    expect(Math.max(...roundTrips), `round trips ${roundTrips.map(Math.round).join(', ')} ms`).toBeLessThan(500);
+    expect(typeMs, 'typing 14 characters').toBeLessThan(3000);
+
+    const last = (await readProgress())!;
+    const lastAt = performance.now();
+    expect(last.done).toBeGreaterThan(first.done);
+    expect(last.done).toBeLessThan(last.total);
+    const rate = ((last.done - first.done) / (lastAt - firstAt)) * 1000;
+
+    const stopAt = performance.now();
+    await page.getByRole('button', { name: 'Stop (Esc)' }).click();
+    await streaming().waitFor({ state: 'detached', timeout: 30_000 });
+    const stopMs = performance.now() - stopAt;
+    expect(stopMs, 'stop during the prefill').toBeLessThan(5000);
+
+    // The cache holds part of the paste only: the next turn rebuilds it from the transcript.
+    await composer().press('Enter');
+    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+    await streaming().waitFor({ state: 'detached', timeout: 180_000 });
+    const reply = page.locator('.message.assistant').last();
+    expect(await reply.getAttribute('data-status')).toBe('done');
+    expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(0);
+    expect(await reply.locator('.sync-notice').textContent()).toMatch(/^Cache rebuilt/);
+
+    const showStart = performance.now();
+    await long.getByRole('button', { name: /^Show all/ }).click();
+    await long.getByRole('button', { name: 'Show less' }).waitFor({ timeout: 10_000 });
+    const showMs = performance.now() - showStart;
+    expect(pageErrors).toEqual([]);
+    console.log(
+      `paste ${PASTE.length} chars, ${last.total} tokens: fill ${Math.round(pasteMs)} ms, first progress after ${Math.round(firstAt - sentAt)} ms, ` +
+        `prefill ${Math.round(rate)} tokens/s (${last.done} read when stopped), round trips max ${Math.round(Math.max(...roundTrips))} ms, ` +
+        `typing ${Math.round(typeMs)} ms, stop ${Math.round(stopMs)} ms, show all ${Math.round(showMs)} ms`,
+    );
+  }, 600_000);
+});
