@@ -1,0 +1,42 @@
+// The engine soak of tools/soak.ts on a shortened scale: two thousand tokens of stories260K
+// streamed through a 4 + 252 cache in chunks of 64, checked at every checkpoint for finite logits,
+// flat GPU buffers and JS heap, and against engines restored from a snapshot or fed only V(t).
+
+import { describe, expect, it } from 'vitest';
+import { useLabPage } from './labPage.ts';
+import { runSoak, SOAK_PAGE, soakFailures, type SoakResult } from '../../tools/soak.ts';
+import type { SoakPage } from './page/soak.ts';
+
+const lab = useLabPage<SoakPage>(SOAK_PAGE, 'soak');
+
+describe('engine soak, shortened', () => {
+  let result: SoakResult;
+
+  it('streams 2048 tokens with finite logits, flat GPU buffers and heap, and checkpoints that match fresh engines', async () => {
+    result = await runSoak(lab.browser().page, { tokens: 2048, chunk: 64, sinks: 4, window: 252, every: 512, approxPositions: 4, maxMinutes: 0 });
+    expect(result.checkpoints.map((c) => c.tokens)).toEqual([512, 1024, 1536, 2048]);
+    expect(soakFailures(result)).toEqual([]);
+    // The restored engine is the same computation on the same state: nothing may differ.
+    expect(result.checkpoints.every((c) => c.exact.bitEqual)).toBe(true);
+    expect(result.buffersAfterUnload).toBe(0);
+  }, 600_000);
+
+  it('reports leaks, non-finite logits and mismatches in the same run as failures', () => {
+    expect(result, 'needs the soak above').toBeDefined();
+    const [first, ...rest] = result.checkpoints;
+    const last = rest[rest.length - 1];
+    const broken: SoakResult = {
+      ...result,
+      checkpoints: [
+        first,
+        ...rest.slice(0, -1),
+        { ...last, nonFinite: 3, liveBuffers: last.liveBuffers + 1, heapBytes: first.heapBytes + 8 * 2 ** 20, exact: { ...last.exact, maxAbsDiff: 0.5 } },
+      ],
+    };
+    const failures = soakFailures(broken).join('\n');
+    expect(failures).toMatch(/3 non-finite logits before token 2048/);
+    expect(failures).toMatch(/live GPU buffers \d+ at token 512, \d+ at token 2048/);
+    expect(failures).toMatch(/JS heap grew by 8\.\d\d MiB/);
+    expect(failures).toMatch(/restored engine differs by 0\.5/);
+  });
+});
