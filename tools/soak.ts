@@ -34,6 +34,8 @@ export interface SoakOptions {
   /** Tokens between checkpoints; a multiple of the chunk. */
   every: number;
   approxPositions: number;
+  /** Tokens fed one at a time at each checkpoint, timed: decode speed against stream position. */
+  decodeSamples: number;
   /** Stop at the first checkpoint past this much wall time (0: no limit). */
   maxMinutes: number;
 }
@@ -87,6 +89,7 @@ export async function runSoak(page: Page, options: SoakOptions, onCheckpoint: (r
     chunk,
     ids: storyStream(20000),
     approxPositions: options.approxPositions,
+    decodeSamples: options.decodeSamples,
   };
   const result: SoakResult = { options, adapter, checkpoints: [], buffersAfterUnload: -1, stoppedEarly: false };
   const began = performance.now();
@@ -159,7 +162,7 @@ export function soakReport(result: SoakResult, command: string): string {
     `- Live GPU buffers: ${base.liveBuffers} at the first checkpoint (token ${base.tokens}), ${last.liveBuffers} at the end, ${Math.min(...cs.map((c) => c.liveBuffers))}..${Math.max(...cs.map((c) => c.liveBuffers))} over the run; ${result.buffersAfterUnload} after unloading the engines.`,
     `- JS heap after a forced GC: ${mib(base.heapBytes)} MiB at the first checkpoint, ${mib(last.heapBytes)} MiB at the end, at most ${mib(Math.max(...cs.map((c) => c.heapBytes)))} MiB.`,
     `- Exact check (engine restored from the stream's cache snapshot, next chunk of ${o.chunk} tokens, all logits): bit-equal at ${bitEqual} of ${cs.length} checkpoints, largest difference ${maxExact}.`,
-    `- Decode (one token at a time, median of 16 at each checkpoint): ${base.decodeMs.toFixed(1)} ms/token at token ${base.tokens}, ${last.decodeMs.toFixed(1)} ms/token at token ${last.tokens} (${(last.decodeMs / base.decodeMs).toFixed(2)}x; min..max over checkpoints ${Math.min(...cs.map((c) => c.decodeMs)).toFixed(1)}..${Math.max(...cs.map((c) => c.decodeMs)).toFixed(1)}).`,
+    `- Decode (one token at a time, median of ${o.decodeSamples} at each checkpoint): ${base.decodeMs.toFixed(1)} ms/token at token ${base.tokens}, ${last.decodeMs.toFixed(1)} ms/token at token ${last.tokens} (${(last.decodeMs / base.decodeMs).toFixed(2)}x; min..max over checkpoints ${Math.min(...cs.map((c) => c.decodeMs)).toFixed(1)}..${Math.max(...cs.map((c) => c.decodeMs)).toFixed(1)}).`,
     `- Approximate check (fresh engine prefilled with V(t) only, the last ${o.approxPositions} positions of every checkpoint): same greedy token at ${a.agreement * a.positions} of ${a.positions} (${pct(a.agreement)}), mean KL(stream || fresh) ${a.meanKl.toFixed(4)} nats, largest ${a.maxKl.toFixed(4)}.`,
     '',
     '| stream tokens | tokens/s | decode ms/token | non-finite | mean NLL | exact max diff | greedy agree | mean KL | GPU buffers | JS heap MiB |',
@@ -181,6 +184,7 @@ async function main(): Promise<void> {
       every: { type: 'string', default: '10240' },
       'approx-positions': { type: 'string', default: '4' },
       'max-minutes': { type: 'string', default: '0' },
+      'decode-samples': { type: 'string', default: '16' },
       'hardware-gpu': { type: 'boolean', default: false },
       out: { type: 'string', default: 'eval/results' },
     },
@@ -192,11 +196,12 @@ async function main(): Promise<void> {
     window: Number(values.window),
     every: Number(values.every),
     approxPositions: Number(values['approx-positions']),
+    decodeSamples: Number(values['decode-samples']),
     maxMinutes: Number(values['max-minutes']),
   };
   const command =
     `npm run soak -- --tokens ${options.tokens} --chunk ${options.chunk} --sinks ${options.sinks} --window ${options.window} --every ${options.every}` +
-    ` --approx-positions ${options.approxPositions}${options.maxMinutes ? ` --max-minutes ${options.maxMinutes}` : ''}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}`;
+    ` --approx-positions ${options.approxPositions} --decode-samples ${options.decodeSamples}${options.maxMinutes ? ` --max-minutes ${options.maxMinutes}` : ''}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}`;
   const out = resolve(REPO_ROOT, values.out);
   mkdirSync(out, { recursive: true });
   const write = (result: SoakResult) => {

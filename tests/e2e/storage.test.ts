@@ -27,8 +27,10 @@ async function openApp(context: BrowserContext, before?: (page: Page) => Promise
 }
 
 async function loadLocalModel(page: Page): Promise<void> {
+  // Files picked before the picker is up would be missed, as a person could not pick them sooner.
+  await page.getByRole('heading', { name: 'Choose a model' }).waitFor({ timeout: 60_000 });
   await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
-  await page.getByTestId('model-status').filter({ hasText: /^stories260K · ready$/ }).waitFor({ timeout: 60_000 });
+  await page.getByTestId('model-status').filter({ hasText: /^stories260K · ready$/ }).waitFor({ timeout: 120_000 });
   await page.getByRole('button', { name: 'Settings' }).click();
   await page.getByLabel('Max tokens per reply', { exact: true }).fill('24');
   await page.getByRole('button', { name: 'Apply' }).click();

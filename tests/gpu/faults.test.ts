@@ -49,16 +49,13 @@ describe('a model onnxruntime cannot run', () => {
 });
 
 describe('the GPU device lost in the middle of a reply', () => {
-  it('in the page: chat rejects with DEVICE_LOST, deviceLost resolves, and a new engine on a new device replies after the partial reply', async () => {
+  it('in the page: chat rejects with DEVICE_LOST, deviceLost resolves, and every later chat fails with DEVICE_LOST', async () => {
     const result = await call('loseDeviceInPage', model, 5);
     expect(result.partial.length).toBeGreaterThan(0);
     expect(result.error).toMatchObject({ isEngineError: true, code: 'DEVICE_LOST' });
     expect(result.error.message).toMatch(/Load the model again/);
     expect(result.lostReason).toMatch(/^destroyed: /);
     expect(result.failsAfter).toMatchObject({ isEngineError: true, code: 'DEVICE_LOST' });
-    expect(result.recovered.how).toBe('rebuilt');
-    expect(result.recovered.spans).toEqual(['u1', 'a1', 'u2', 'a2']);
-    expect(result.recovered.text.length).toBeGreaterThan(0);
   });
 
   it('in the engine worker: the reply rejects with DEVICE_LOST, onError hears of it, and a new worker rebuilds and replies', async () => {
@@ -68,8 +65,8 @@ describe('the GPU device lost in the middle of a reply', () => {
     expect(result.error.message).toMatch(/Load the model again/);
     expect(result.faults).toEqual([expect.objectContaining({ isEngineError: true, code: 'DEVICE_LOST' })]);
     expect(result.failsAfter).toMatchObject({ isEngineError: true, code: 'CONFIG_INVALID' });
-    expect(result.recovered.how).toBe('rebuilt');
-    expect(result.recovered.spans).toEqual(['u1', 'a1', 'u2', 'a2']);
-    expect(result.recovered.text.length).toBeGreaterThan(0);
+    expect(result.recovered?.how).toBe('rebuilt');
+    expect(result.recovered?.spans).toEqual(['u1', 'a1', 'u2', 'a2']);
+    expect(result.recovered?.text.length).toBeGreaterThan(0);
   });
 });

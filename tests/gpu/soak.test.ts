@@ -13,8 +13,10 @@ describe('engine soak, shortened', () => {
   let result: SoakResult;
 
   it('streams 2048 tokens with finite logits, flat GPU buffers and heap, and checkpoints that match fresh engines', async () => {
-    result = await runSoak(lab.browser().page, { tokens: 2048, chunk: 64, sinks: 4, window: 252, every: 512, approxPositions: 4, maxMinutes: 0 });
-    expect(result.checkpoints.map((c) => c.tokens)).toEqual([512, 1024, 1536, 2048]);
+    result = await runSoak(lab.browser().page, { tokens: 2048, chunk: 64, sinks: 4, window: 252, every: 512, approxPositions: 4, decodeSamples: 4, maxMinutes: 0 });
+    // Each checkpoint also feeds its 4 timed one-token decodes.
+    expect(result.checkpoints.map((c) => c.tokens)).toEqual([516, 1032, 1548, 2064]);
+    expect(result.checkpoints.every((c) => c.decodeMs > 0)).toBe(true);
     expect(soakFailures(result)).toEqual([]);
     // The restored engine is the same computation on the same state: nothing may differ.
     expect(result.checkpoints.every((c) => c.exact.bitEqual)).toBe(true);
@@ -34,8 +36,8 @@ describe('engine soak, shortened', () => {
       ],
     };
     const failures = soakFailures(broken).join('\n');
-    expect(failures).toMatch(/3 non-finite logits before token 2048/);
-    expect(failures).toMatch(/live GPU buffers \d+ at token 512, \d+ at token 2048/);
+    expect(failures).toMatch(/3 non-finite logits before token 2064/);
+    expect(failures).toMatch(/live GPU buffers \d+ at token 516, \d+ at token 2064/);
     expect(failures).toMatch(/JS heap grew by 8\.\d\d MiB/);
     expect(failures).toMatch(/restored engine differs by 0\.5/);
   });

@@ -16,6 +16,7 @@ import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
 import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
 import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
+import { liveGpuBuffers } from './liveBuffers.ts';
 
 let gpu: Promise<GpuContext> | null = null;
 
@@ -174,22 +175,6 @@ async function engineLogits(job: PageJob, chunks: number[][]): Promise<number[][
   return out;
 }
 
-/** Live GPU buffers, counted by wrapping the device's createBuffer (benchmarks only). */
-let liveBuffers = 0;
-const createBuffer = GPUDevice.prototype.createBuffer;
-GPUDevice.prototype.createBuffer = function (descriptor: GPUBufferDescriptor) {
-  const buffer = createBuffer.call(this, descriptor);
-  liveBuffers++;
-  const destroy = buffer.destroy.bind(buffer);
-  let destroyed = false;
-  buffer.destroy = () => {
-    if (!destroyed) liveBuffers--;
-    destroyed = true;
-    destroy();
-  };
-  return buffer;
-};
-
 export interface BenchJob {
   model: PageJob['model'];
   cache: { sinks: number; window: number };
@@ -232,7 +217,7 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
       await streaming.feed([job.ids[t % job.ids.length]]);
       msPerToken.push(performance.now() - start);
       if (profiling) phases.tokens++;
-      if (t % 100 === 0) resources.push([t, liveBuffers, heap()]);
+      if (t % 100 === 0) resources.push([t, liveGpuBuffers(), heap()]);
     }
     streaming.decoder.profile = null;
     const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };

@@ -1,12 +1,13 @@
 // The engine soak page: streams a looped token stream through the real engine in chunks and, at
 // every checkpoint, checks the logits against two fresh engines (see tools/soak.ts for what each
-// check means). Live GPU buffers are counted by wrapping the device's createBuffer; the JS heap is
+// check means). Live GPU buffers are counted by tools/harness/liveBuffers.ts; the JS heap is
 // measured from Node over CDP, so the page needs no flags.
 
 import { Engine } from '../../../src/engine/engine.ts';
 import type { CacheSettings } from '../../../src/engine/decoder/decoder.ts';
 import { createGpuContext } from '../../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../../src/engine/model/modelFiles.ts';
+import { liveGpuBuffers } from '../../../tools/harness/liveBuffers.ts';
 
 export interface SoakJob {
   /** URLs of a llama2.c checkpoint and its tokenizer. */
@@ -19,6 +20,8 @@ export interface SoakJob {
   ids: number[];
   /** Stream positions at the end of each checkpoint compared with a fresh engine fed only V(t). */
   approxPositions: number;
+  /** Tokens fed one at a time after each checkpoint's checks, timed. */
+  decodeSamples: number;
 }
 
 export interface SoakCheckpoint {
@@ -36,27 +39,9 @@ export interface SoakCheckpoint {
   /** Streaming engine against a fresh engine prefilled with the tokens of V(t) only. */
   approx: { positions: number; greedyAgree: number; meanKl: number; maxKl: number };
   liveBuffers: number;
-  /** Median wall time of DECODE_SAMPLES tokens fed one at a time (decode) at this position. */
+  /** Median wall time of the job's decodeSamples tokens fed one at a time at this position. */
   decodeMs: number;
 }
-
-/** Tokens fed one at a time at each checkpoint, to time decoding against stream position. */
-const DECODE_SAMPLES = 16;
-
-let liveBuffers = 0;
-const createBuffer = GPUDevice.prototype.createBuffer;
-GPUDevice.prototype.createBuffer = function (descriptor: GPUBufferDescriptor) {
-  const buffer = createBuffer.call(this, descriptor);
-  liveBuffers++;
-  const destroy = buffer.destroy.bind(buffer);
-  let destroyed = false;
-  buffer.destroy = () => {
-    if (!destroyed) liveBuffers--;
-    destroyed = true;
-    destroy();
-  };
-  return buffer;
-};
 
 interface Run {
   job: SoakJob;
@@ -106,7 +91,7 @@ async function start(job: SoakJob): Promise<{ liveBuffers: number; vocab: number
   // What rebuild-from-transcript does: a fresh pass over the visible tokens at positions 0..|V|-1.
   const fresh = await Engine.load(files, { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(64, largestPowerOfTwo(capacity)), dtype: 'f32' }, gpu);
   run = { job, streaming, restored, fresh, vocab: streaming.decoder.vocabSize, lastLogits: null };
-  return { liveBuffers, vocab: run.vocab };
+  return { liveBuffers: liveGpuBuffers(), vocab: run.vocab };
 }
 
 /** Feeds `tokens` more tokens (a multiple of the chunk), the last chunk of them under the checks. */
@@ -179,7 +164,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
   }
 
   const decodeTimes: number[] = [];
-  for (let i = 0; i < DECODE_SAMPLES; i++) {
+  for (let i = 0; i < job.decodeSamples; i++) {
     const t = streaming.decoder.length;
     const begin = performance.now();
     const one = await streaming.feed([idAt(t)], { all: true });
@@ -196,8 +181,8 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
     meanNll: nll / scored,
     exact: { maxAbsDiff, bitEqual, snapshotBytes: snapshot.byteLength },
     approx: { positions, greedyAgree, meanKl: klSum / positions, maxKl },
-    liveBuffers,
-    decodeMs: decodeTimes[DECODE_SAMPLES >> 1],
+    liveBuffers: liveGpuBuffers(),
+    decodeMs: decodeTimes[job.decodeSamples >> 1] ?? 0,
   };
 }
 
@@ -208,7 +193,7 @@ async function finish(): Promise<{ liveBuffers: number }> {
     run = null;
     for (const engine of [streaming, restored, fresh]) await engine.unload();
   }
-  return { liveBuffers };
+  return { liveBuffers: liveGpuBuffers() };
 }
 
 const soak = { start, advance, finish };
