@@ -84,8 +84,10 @@ export function ChatApp() {
   const ready = status.kind === 'ready';
   const closePanel = () => setPanel('none');
 
+  // Keyed by conversation, so a draft stays with the conversation it was written in.
   const composer = (
     <Composer
+      key={active?.id ?? 'new'}
       generating={generating}
       blocked={ready ? null : 'Load a model to chat.'}
       placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
@@ -93,7 +95,6 @@ export function ChatApp() {
       onStop={() => controller.stop()}
     />
   );
-  const dock = <EngineDock status={status} lastModel={engine.lastModel} session={session} picking={picking && !generating} onPick={pick} onPickHub={pickHub} onCancelPick={() => setPicking(false)} composer={composer} />;
 
   return (
     <div className="app" data-panel={panel}>
@@ -134,15 +135,16 @@ export function ChatApp() {
             generating={generating}
             controller={controller}
             onSystemPrompt={(text) => store.setSystemPrompt(active.id, text)}
-            dock={dock}
             intro={<Intro status={status} />}
           />
         ) : (
           <section className="chat-view">
             <div className="messages">{chat.loaded && <Intro status={status} />}</div>
-            <div className="dock">{dock}</div>
           </section>
         )}
+        <div className="dock">
+          <EngineDock status={status} lastModel={engine.lastModel} session={session} picking={picking && !generating} onPick={pick} onPickHub={pickHub} onCancelPick={() => setPicking(false)} composer={composer} />
+        </div>
       </main>
       <aside className="memory-column">
         <MemoryPanel conversation={active} liveCache={engine.cache} adapter={status.kind === 'ready' ? status.info.adapter : undefined} />

@@ -223,6 +223,19 @@ describe('the chat app, built and served, on stories260K from local files', () =
     expect(await page.locator('.conversation-list li').count()).toBe(3);
     // The cache picture of the last reply survives the reload too.
     expect(await page.locator('.message[data-window="out"]').count()).toBeGreaterThanOrEqual(4);
+
+    // The picker belongs to the page, not to the conversation on screen: opening another
+    // conversation keeps what was typed (or picked) in it.
+    const open = page.locator('.conversation-list .conversation-title[aria-current="true"]');
+    const openTitle = await open.innerText();
+    const repo = page.getByLabel('Another model from the hub');
+    await repo.fill('onnx-community/Qwen3-0.6B-ONNX');
+    await page.locator('.conversation-list .conversation-title:not([aria-current])').first().click();
+    await expect.poll(() => open.innerText()).not.toBe(openTitle);
+    expect(await repo.inputValue()).toBe('onnx-community/Qwen3-0.6B-ONNX');
+    await repo.fill('');
+    await page.locator('.conversation-list .conversation-title', { hasText: openTitle }).click();
+    await expect.poll(() => open.innerText()).toBe(openTitle);
   });
 
   it('continues conversations after the reload from their saved cache snapshots, and says so', async () => {

@@ -1,4 +1,4 @@
-// Storage faults in the built app, in headless Chromium: IndexedDB unavailable (a private window),
+// Storage faults in the built app, in headless Chromium: IndexedDB unavailable (a private window) or slow,
 // the quota running out while a conversation is saved, an imported file that names an existing
 // conversation, and two tabs writing the same and different conversations. What is stored is read
 // straight from IndexedDB, so each test sees what a reload would find.
@@ -18,19 +18,24 @@ interface Stored {
 let app: ServedApp;
 const pageErrors: string[] = [];
 
+const consoleLines: string[] = [];
+
 async function openApp(context: BrowserContext, before?: (page: Page) => Promise<void>): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   await before?.(page);
   await page.goto(app.url);
   return page;
 }
 
 async function loadLocalModel(page: Page): Promise<void> {
-  // Files picked before the picker is up would be missed, as a person could not pick them sooner.
-  await page.getByRole('heading', { name: 'Choose a model' }).waitFor({ timeout: 60_000 });
   await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
-  await page.getByTestId('model-status').filter({ hasText: /^stories260K · ready$/ }).waitFor({ timeout: 120_000 });
+  const ready = page.getByTestId('model-status').filter({ hasText: /^stories260K · ready$/ });
+  await ready.waitFor({ timeout: 120_000 }).catch(async (e: Error) => {
+    const dock = await page.locator('.dock').innerText().catch(() => '(no dock)');
+    throw new Error(`${e.message}\nThe dock showed: ${dock}\nConsole:\n${consoleLines.slice(-20).join('\n')}`);
+  });
   await page.getByRole('button', { name: 'Settings' }).click();
   await page.getByLabel('Max tokens per reply', { exact: true }).fill('24');
   await page.getByRole('button', { name: 'Apply' }).click();
@@ -122,6 +127,32 @@ describe('with IndexedDB unavailable, as in some private windows', () => {
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(0);
     expect(await banner.innerText()).toContain('nothing is saved');
+    await context.close();
+  });
+});
+
+describe('with IndexedDB slow to open, as on a busy disk', () => {
+  it('the model picker works before the conversations are read, and keeps what was entered in it once they are', async () => {
+    const context = await app.browser.newContext();
+    // Every IndexedDB open answers 3 s late (idb listens with addEventListener).
+    await context.addInitScript(() => {
+      const open = IDBFactory.prototype.open;
+      IDBFactory.prototype.open = function (this: IDBFactory, ...args: Parameters<IDBFactory['open']>) {
+        const request = open.apply(this, args);
+        const listen = request.addEventListener.bind(request) as (type: string, listener: (e: Event) => void) => void;
+        request.addEventListener = ((type: string, listener: (e: Event) => void) =>
+          listen(type, type === 'success' ? (e: Event) => setTimeout(() => listener(e), 3000) : listener)) as typeof request.addEventListener;
+        return request;
+      };
+    });
+    const page = await openApp(context);
+    const repo = page.getByLabel('Another model from the hub');
+    await repo.fill('onnx-community/Qwen3-0.6B-ONNX');
+    const conversations = page.locator('.conversation-list li');
+    expect(await conversations.count()).toBe(0);
+    // The store has read IndexedDB and opened a first, empty conversation.
+    await conversations.first().waitFor({ timeout: 30_000 });
+    expect(await repo.inputValue()).toBe('onnx-community/Qwen3-0.6B-ONNX');
     await context.close();
   });
 });

@@ -1,5 +1,6 @@
-// The open conversation: its system prompt, its messages (marked where they left the model's
-// window), and below them whatever the engine needs from the user: the composer, or a dock.
+// The open conversation: its system prompt and its messages, marked where they left the model's
+// window. The composer or engine dock below it belongs to the app, so it outlives a switch of
+// conversation (a file being picked, a repo id being typed).
 
 import './chat.css';
 import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
@@ -17,8 +18,6 @@ interface Props {
   generating: boolean;
   controller: ChatController;
   onSystemPrompt(text: string): void;
-  /** Composer or engine dock. */
-  dock: ReactNode;
   /** Shown in an empty conversation. */
   intro: ReactNode;
 }
@@ -38,7 +37,7 @@ function useStickToBottom(dependency: unknown) {
   return { ref, onScroll };
 }
 
-export function ChatView({ conversation, liveCache, canAct, generating, controller, onSystemPrompt, dock, intro }: Props) {
+export function ChatView({ conversation, liveCache, canAct, generating, controller, onSystemPrompt, intro }: Props) {
   const { id, messages } = conversation;
   const cache = liveCache?.conversationId === id ? liveCache : conversation.lastCache;
   const places = useMemo(() => placesOf(cache), [cache]);
@@ -64,7 +63,6 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
           />
         ))}
       </div>
-      <div className="dock">{dock}</div>
     </section>
   );
 }
