@@ -3,214 +3,37 @@
 // where the time of a token goes, and what the decode-path optimisations bring; all measured in
 // one run in headless Chromium on stories260K. On SwiftShader (no GPU) the times are CPU times:
 // only ratios measured in the same run mean anything. Results go to eval/results/bench.{md,json}.
+// tools/deno/bench.ts runs the same benchmark in Deno, for a machine with a GPU and no browser.
 //
 //   npm run bench -- [--tokens 1000000] [--sinks 4] [--window 252] [--recompute-samples 20]
 //                    [--profile-tokens 200] [--pick-tokens 100] [--dense-positions 128,512,2048,8192]
 //                    [--dense-tokens 20] [--tuning-tokens 100] [--hardware-gpu] [--out eval/results]
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, type as osType, release } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { openPage, REPO_ROOT } from './browser.ts';
+import { adapterName } from './gpuAdapter.ts';
 import { STORIES260K_DIR } from './fixtures.ts';
 import { describeModel } from './harness.ts';
-import type { DensePoint } from './harness/denseBench.ts';
-import type { BenchJob, BenchResult } from './harness/main.ts';
-import type { TuningVariant } from './harness/sessionBench.ts';
+import { parseBenchArgs, runBench, type BenchDriver } from './benchRun.ts';
 import { storyStream } from './eval/storyStream.ts';
 
-const { values } = parseArgs({
-  options: {
-    tokens: { type: 'string', default: '1000000' },
-    sinks: { type: 'string', default: '4' },
-    window: { type: 'string', default: '252' },
-    'recompute-samples': { type: 'string', default: '20' },
-    'profile-tokens': { type: 'string', default: '200' },
-    'pick-tokens': { type: 'string', default: '100' },
-    'dense-positions': { type: 'string', default: '128,512,2048,8192' },
-    'dense-tokens': { type: 'string', default: '20' },
-    'tuning-tokens': { type: 'string', default: '100' },
-    'hardware-gpu': { type: 'boolean', default: false },
-    out: { type: 'string', default: 'eval/results' },
-  },
-});
-
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const stats = (xs: number[]) => {
-  const s = sorted(xs);
-  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1], n: s.length };
-};
-const f = (x: number) => x.toFixed(2);
-const row = (what: string, xs: number[]) => {
-  const s = stats(xs);
-  return `| ${what} | ${f(s.min)} | ${f(s.median)} | ${f(s.max)} | ${s.n} |`;
-};
-/** Ratios of paired measurements a[i] / b[i] (taken back to back in the same round). */
-const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]);
-const ratioText = (a: number[], b: number[]) => {
-  const s = stats(ratios(a, b));
-  return `${f(s.median)}x (min ${f(s.min)}, max ${f(s.max)})`;
-};
-
-const VARIANTS: TuningVariant[] = [
-  { name: 'default', tuning: {} },
-  { name: 'validationMode disabled', tuning: { validationMode: 'disabled' } },
-  { name: 'graph capture', tuning: { graphCapture: true } },
-  { name: 'JSPI build', tuning: {}, jspi: true },
-];
-
-/** What the measurements above decided; revisit when a run on a real GPU says otherwise. */
-const NOTES = `
-## What the decode path keeps, and what it dropped
-
-- Kept: no per-token allocation in the decode path of our own code. The input-ids tensor of each chunk size is built once and
-  written in place (as int32 halves, no BigInt per token); the feeds/fetches records and the attention kernel's I/O are built
-  once per chunk size; the kernel finds its bind groups by that I/O object instead of building a key string per layer.
-  Live GPU buffers and the JS heap stay flat (above). onnxruntime's own per-run work is outside our reach.
-- Kept: sampling on the GPU. shaders/argmax.wgsl picks the k best logits (k <= 64; k = 1 is greedy argmax) and only those ids
-  and values are read back; Sampler.sampleTop then gives exactly the token the CPU sampler picks from the whole row
-  (tests/gpu/sampling.test.ts, tests/unit/generate/sampler.test.ts). Engine.reply uses it for greedy decoding and for top-k
-  sampling with k <= 64. With a repetition penalty other than 1, top-p without top-k, or k > 64 the whole row is read back and
-  sampled on the CPU (exact by construction); so are rows with NaN or +Infinity, where the CPU sampler reports MODEL_CORRUPT.
-  On SwiftShader with stories260K's 512-token vocabulary the readback it saves is ~1 ms of ~80 ms: no measurable difference
-  here (table above); the saving grows with the vocabulary (150k logits are 600 KB per token) and on a real GPU.
-- Dropped: onnxruntime graph capture. With the engine's device and GPU-resident I/O (ids in a GPU int64 buffer) onnxruntime-web
-  1.30 fails on the first run (error above); it would also need a second session set per chunk size (weights twice).
-- Dropped: validationMode 'disabled' (the same as 'wgpuOnly' in a browser) and the JSPI build (Chromium 156 has JSPI): no
-  measurable change in onnxruntime's share of a token (paired ratio 1.00x), so the engine keeps the defaults and one build.
-- Fewer submits: our side submits once per attention layer plus one pick; the attention of layer i must be queued between two
-  onnxruntime runs, so merging submits needs onnxruntime to take foreign commands, which it does not.
-- The dense onnxruntime baseline grows with position while ours stays flat; on SwiftShader part of its cost is likely shader
-  work that depends on the growing past length (not profiled). Recheck on a real GPU with \`--hardware-gpu\`.`;
-
 async function main(): Promise<void> {
-  const model = describeModel(STORIES260K_DIR);
-  const ids = storyStream(20000);
-  const job: BenchJob = {
-    model,
-    cache: { sinks: Number(values.sinks), window: Number(values.window) },
-    tokens: Number(values.tokens),
-    ids,
-    recomputeSamples: Number(values['recompute-samples']),
-    profileTokens: Number(values['profile-tokens']),
-    pickTokens: Number(values['pick-tokens']),
-  };
-  const positions = values['dense-positions'].split(',').map(Number);
-  const denseTokens = Number(values['dense-tokens']);
-  const tuningTokens = Number(values['tuning-tokens']);
-  const fill = job.cache.sinks + job.cache.window;
-  if (job.tokens < fill + 1000) throw new Error(`--tokens must be at least the cache size plus 1000 (${fill + 1000})`);
+  const values = parseBenchArgs(process.argv.slice(2));
   const browser = await openPage('tools/harness/index.html', { hardwareGpu: values['hardware-gpu'], extraArgs: ['--enable-precise-memory-info'] });
-  let result: BenchResult;
-  let dense: DensePoint[];
-  let tunings: Record<string, number[] | string>;
-  let adapter: string;
-  let browserVersion: string;
   try {
-    const page = browser.page;
+    const { page } = browser;
     await page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });
-    browserVersion = `Chromium ${page.context().browser()?.version() ?? '?'} (headless)`;
-    adapter = await page.evaluate(async () => {
-      const a = await navigator.gpu?.requestAdapter();
-      return a ? [a.info.vendor, a.info.architecture, a.info.description].filter(Boolean).join(' ') : 'none';
-    });
-    dense = await page.evaluate((j) => window.harness!.benchAgainstDense(j), {
-      model,
-      cache: job.cache,
-      positions,
-      tokensPerPosition: denseTokens,
-      prefillChunk: 256,
-      ids,
-    });
-    tunings = await page.evaluate((j) => window.harness!.benchTunings(j), { model, variants: VARIANTS, tokens: tuningTokens });
-    result = await page.evaluate((j) => window.harness!.benchDecode(j), job);
+    const driver: BenchDriver = {
+      runtime: `Chromium ${page.context().browser()?.version() ?? '?'} (headless)`,
+      adapter: () => page.evaluate(adapterName),
+      benchAgainstDense: (job) => page.evaluate((j) => window.harness!.benchAgainstDense(j), job),
+      benchTunings: (job) => page.evaluate((j) => window.harness!.benchTunings(j), job),
+      benchDecode: (job) => page.evaluate((j) => window.harness!.benchDecode(j), job),
+    };
+    console.log(await runBench(driver, values, 'npm run bench --', describeModel(STORIES260K_DIR), storyStream(20000), resolve(REPO_ROOT, values.out)));
   } finally {
     await browser.close();
   }
-
-  const afterFill = stats(result.msPerToken.slice(fill, fill + 500));
-  const end = stats(result.msPerToken.slice(-500));
-  const recompute = stats(result.recomputeMsPerToken);
-  const steady = stats(result.msPerToken.slice(fill));
-  const [first, last] = [result.resources[0], result.resources[result.resources.length - 1]];
-  const afterFillResources = result.resources.find(([t]) => t >= fill) ?? first;
-  const p = result.phases;
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}`;
-  const command =
-    `npm run bench -- --tokens ${job.tokens} --sinks ${job.cache.sinks} --window ${job.cache.window} --recompute-samples ${job.recomputeSamples}` +
-    ` --profile-tokens ${job.profileTokens} --pick-tokens ${job.pickTokens} --dense-positions ${positions.join(',')} --dense-tokens ${denseTokens}` +
-    ` --tuning-tokens ${tuningTokens}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}`;
-  const base = (tunings.default as number[] | string) ?? [];
-  const tuningRows = VARIANTS.map(({ name }) => {
-    const t = tunings[name];
-    if (typeof t === 'string') return `| ${name} | failed: ${t.replace(/\|/g, '/').slice(0, 300)} | | | | |`;
-    return `${row(name, t)} ${typeof base === 'string' ? '' : ratioText(t, base)} |`;
-  });
-  const md = [
-    `# Decode benchmark: stories260K`,
-    '',
-    `Machine: ${machine}. Browser: ${browserVersion}. Adapter: ${adapter}. ${new Date().toISOString().slice(0, 16)} UTC.`,
-    `Command: \`${command}\`.`,
-    'Times are wall time per token (ms), min / median / max over the repeated tokens of one run. On SwiftShader these',
-    'are CPU times on a machine shared with other jobs: compare only ratios measured in the same run.',
-    '',
-    `## Streaming decode, cache ${job.cache.sinks}+${job.cache.window}, ${job.tokens} tokens fed one at a time`,
-    '',
-    '| measure | min | median | max | tokens |',
-    '|---|---|---|---|---|',
-    `| streaming, first 500 tokens after the cache filled | ${f(afterFill.min)} | ${f(afterFill.median)} | ${f(afterFill.max)} | ${afterFill.n} |`,
-    `| streaming, last 500 tokens | ${f(end.min)} | ${f(end.median)} | ${f(end.max)} | ${end.n} |`,
-    `| streaming, all tokens after the fill | ${f(steady.min)} | ${f(steady.median)} | ${f(steady.max)} | ${steady.n} |`,
-    `| sliding window with recomputation, same cache | ${f(recompute.min)} | ${f(recompute.median)} | ${f(recompute.max)} | ${recompute.n} |`,
-    '',
-    `- End vs after the fill (median): ${f(end.median / afterFill.median)}x (must stay within 1.10x).`,
-    `- Speed-up over recomputation (median): ${f(recompute.median / steady.median)}x.`,
-    `- Live GPU buffers: ${afterFillResources[1]} after the fill, ${last[1]} at the end; JS heap ${(afterFillResources[2] / 2 ** 20).toFixed(1)} MiB after the fill, ${(last[2] / 2 ** 20).toFixed(1)} MiB at the end.`,
-    `- Where a token's time goes (last ${p.tokens} tokens, GPU awaited after every phase): onnxruntime segments ${f(p.segmentsMs / p.tokens)} ms, attention kernel ${f(p.attentionMs / p.tokens)} ms, logits readback ${f(p.readbackMs / p.tokens)} ms.`,
-    '',
-    '## Against dense decoding with onnxruntime\'s own attention',
-    '',
-    'Dense onnxruntime: the whole exported graph (GroupQueryAttention) on the WebGPU EP with a growing past_key_values kept in GPU',
-    'buffers between calls and the logits read back, as transformers.js decodes (the export\'s cos/sin cache lengthened for it).',
-    `Ours: the split engine, streaming with a ${job.cache.sinks}+${job.cache.window} cache, and dense with a cache that holds the whole stream.`,
-    `All three advance through the same stream together; at each position their ${denseTokens} timed tokens alternate. The ratios`,
-    'pair the tokens timed back to back.',
-    '',
-    '| position | dense onnxruntime ms (min / median / max) | ours streaming ms | ours dense ms | dense onnxruntime / ours streaming | dense onnxruntime / ours dense |',
-    '|---|---|---|---|---|---|',
-    ...dense.map((d) => {
-      const [o, s, e] = [stats(d.denseOrt), stats(d.streaming), stats(d.dense)];
-      const m = (x: ReturnType<typeof stats>) => `${f(x.min)} / ${f(x.median)} / ${f(x.max)}`;
-      return `| ${d.position} | ${m(o)} | ${m(s)} | ${m(e)} | ${ratioText(d.denseOrt, d.streaming)} | ${ratioText(d.denseOrt, d.dense)} |`;
-    }),
-    '',
-    '## Decode-path optimisations',
-    '',
-    `Sampling on the GPU: greedy tokens of the streaming engine (forward and pick), ${job.pickTokens} per arm, alternating.`,
-    '',
-    '| arm | min | median | max | tokens |',
-    '|---|---|---|---|---|',
-    row('logits read back, argmax on the CPU', result.pick.cpuMs),
-    row('argmax on the GPU, id read back', result.pick.gpuMs),
-    '',
-    `- CPU pick / GPU pick, paired: ${ratioText(result.pick.cpuMs, result.pick.gpuMs)}.`,
-    '',
-    `onnxruntime session settings: the segments alone for one token (no attention kernel), ${tuningTokens} tokens per setting, alternating.`,
-    '',
-    '| setting | min | median | max | tokens | time / default, paired |',
-    '|---|---|---|---|---|---|',
-    ...tuningRows,
-    NOTES,
-  ].join('\n');
-  const out = resolve(REPO_ROOT, values.out);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'bench.md'), md + '\n');
-  writeFileSync(
-    join(out, 'bench.json'),
-    JSON.stringify({ command, machine, browser: browserVersion, adapter, job: { ...job, ids: undefined, model: 'stories260K' }, result, dense, tunings }) + '\n',
-  );
-  console.log(md);
 }
 
 main().catch((e: unknown) => {

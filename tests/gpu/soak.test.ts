@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { runSoak, SOAK_PAGE, soakFailures, type SoakResult } from '../../tools/soak.ts';
+import { pageSoakDriver, SOAK_PAGE, soakStream } from '../../tools/soak.ts';
+import { runSoak, soakFailures, type SoakResult } from '../../tools/soakRun.ts';
 import type { SoakPage } from './page/soak.ts';
 
 const lab = useLabPage<SoakPage>(SOAK_PAGE, 'soak');
@@ -13,7 +14,7 @@ describe('engine soak, shortened', () => {
   let result: SoakResult;
 
   it('streams 2048 tokens with finite logits, flat GPU buffers and heap, and checkpoints that match fresh engines', async () => {
-    result = await runSoak(lab.browser().page, { tokens: 2048, chunk: 64, sinks: 4, window: 252, every: 512, approxPositions: 4, decodeSamples: 4, maxMinutes: 0 });
+    result = await runSoak(pageSoakDriver(lab.browser().page), { tokens: 2048, chunk: 64, sinks: 4, window: 252, every: 512, approxPositions: 4, decodeSamples: 4, maxMinutes: 0 }, soakStream());
     // Each checkpoint also feeds its 4 timed one-token decodes.
     expect(result.checkpoints.map((c) => c.tokens)).toEqual([516, 1032, 1548, 2064]);
     expect(result.checkpoints.every((c) => c.decodeMs > 0)).toBe(true);

@@ -90,14 +90,15 @@ export async function benchSessionTunings(device: GPUDevice, split: SplitDecoder
   const runners: Runner[] = [];
   try {
     for (const v of variants) {
+      let r: Runner | undefined;
       try {
-        const r = await runner(device, split, v);
-        runners.push(r);
+        r = await runner(device, split, v);
         for (let i = 0; i < 3; i++) await r.step(1 + i); // the first runs compile, and capture the graph
+        runners.push(r);
         out[v.name] = [];
       } catch (e) {
         out[v.name] = String(e);
-        await runners.pop()?.release();
+        await r?.release();
       }
     }
     for (let t = 0; t < tokens; t++) {

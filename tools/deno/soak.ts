@@ -1,0 +1,42 @@
+// The engine soak (tools/soakRun.ts) in Deno, whose WebGPU (wgpu over Vulkan, Metal or D3D12)
+// reaches a GPU on a machine with no browser, such as a GPU server. The engine imports its WGSL
+// and onnxruntime-web's wasm through Vite, so this runs as the bundle tools/deno/bundle.ts builds,
+// from the folder it writes:
+//   deno run -A --v8-flags=--expose-gc soak.js [the options of npm run soak] --out results
+
+import './browserGlobals.ts';
+import { bundledStream, deno, fromCwd } from './runtime.ts';
+import '../../tests/gpu/page/soak.ts';
+import { adapterName } from '../gpuAdapter.ts';
+import { checkpointLine, parseSoakArgs, runSoak, soakFailures, soakFiles, soakReport, type SoakDriver, type SoakResult } from '../soakRun.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+const gc = (globalThis as unknown as { gc?: () => void }).gc;
+const page = window.soak!;
+
+const driver: SoakDriver = {
+  adapter: async () => `${await adapterName()} (Deno ${deno.version.deno}, wgpu)`,
+  async heap() {
+    if (!gc) throw new Error('run deno with --v8-flags=--expose-gc, so the heap is measured after a collection');
+    gc();
+    return deno.memoryUsage().heapUsed;
+  },
+  start: (job) => page.start(job),
+  advance: (tokens) => page.advance(tokens),
+  finish: () => page.finish(),
+};
+
+const { options, out, command } = parseSoakArgs(deno.args, 'deno run -A --v8-flags=--expose-gc soak.js');
+const folder = fromCwd(out);
+mkdirSync(folder, { recursive: true });
+const write = (result: SoakResult) => {
+  for (const [name, text] of Object.entries(soakFiles(result, command))) writeFileSync(new URL(name, folder), text);
+};
+const { model, ids } = bundledStream();
+const result = await runSoak(driver, options, { model, ids }, (r) => {
+  console.log(checkpointLine(r));
+  write(r);
+});
+write(result);
+console.log(soakReport(result, command));
+deno.exit(soakFailures(result).length > 0 ? 1 : 0);
