@@ -116,6 +116,15 @@ function approxTotals(result: SoakResult) {
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+/** Least-squares slope of the one-token decode time against stream position, ms per million tokens. */
+export function decodeSlope(result: SoakResult): number {
+  const points = result.checkpoints.map((c) => [c.tokens / 1e6, c.decodeMs]);
+  const mx = points.reduce((s, [x]) => s + x, 0) / points.length;
+  const my = points.reduce((s, [, y]) => s + y, 0) / points.length;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+}
+
 export function soakReport(result: SoakResult, command: string): string {
   const cs = result.checkpoints;
   const [base, last] = [cs[0], cs[cs.length - 1]];
@@ -137,7 +146,7 @@ export function soakReport(result: SoakResult, command: string): string {
     `- Live GPU buffers: ${base.liveBuffers} at the first checkpoint (token ${base.tokens}), ${last.liveBuffers} at the end, ${Math.min(...cs.map((c) => c.liveBuffers))}..${Math.max(...cs.map((c) => c.liveBuffers))} over the run; ${result.buffersAfterUnload} after unloading the engines.`,
     `- JS heap after a forced GC: ${mib(base.heapBytes)} MiB at the first checkpoint, ${mib(last.heapBytes)} MiB at the end, at most ${mib(Math.max(...cs.map((c) => c.heapBytes)))} MiB.`,
     `- Exact check (engine restored from the stream's cache snapshot, next chunk of ${o.chunk} tokens, all logits): bit-equal at ${bitEqual} of ${cs.length} checkpoints, largest difference ${maxExact}.`,
-    `- Decode (one token at a time, median of ${o.decodeSamples} at each checkpoint): ${base.decodeMs.toFixed(1)} ms/token at token ${base.tokens}, ${last.decodeMs.toFixed(1)} ms/token at token ${last.tokens} (${(last.decodeMs / base.decodeMs).toFixed(2)}x; min..max over checkpoints ${Math.min(...cs.map((c) => c.decodeMs)).toFixed(1)}..${Math.max(...cs.map((c) => c.decodeMs)).toFixed(1)}).`,
+    `- Decode (one token at a time, median of ${o.decodeSamples} at each checkpoint): ${base.decodeMs.toFixed(1)} ms/token at token ${base.tokens}, ${last.decodeMs.toFixed(1)} ms/token at token ${last.tokens} (${(last.decodeMs / base.decodeMs).toFixed(2)}x; min..max over checkpoints ${Math.min(...cs.map((c) => c.decodeMs)).toFixed(1)}..${Math.max(...cs.map((c) => c.decodeMs)).toFixed(1)}; least-squares slope ${decodeSlope(result).toFixed(2)} ms per million tokens).`,
     `- Approximate check (fresh engine prefilled with V(t) only, the last ${o.approxPositions} positions of every checkpoint): same greedy token at ${a.agreement * a.positions} of ${a.positions} (${pct(a.agreement)}), mean KL(stream || fresh) ${a.meanKl.toFixed(4)} nats, largest ${a.maxKl.toFixed(4)}.`,
     '',
     '| stream tokens | tokens/s | decode ms/token | non-finite | mean NLL | exact max diff | greedy agree | mean KL | GPU buffers | JS heap MiB |',
