@@ -16,14 +16,13 @@
 //   npm run soak -- [--tokens 1000000] [--chunk 64] [--sinks 4] [--window 252] [--every 10240]
 //                   [--approx-positions 4] [--max-minutes 0] [--hardware-gpu] [--out eval/results]
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openPage, REPO_ROOT } from './browser.ts';
 import { adapterName } from './gpuAdapter.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from './fixtures.ts';
 import { storyStream } from './eval/storyStream.ts';
-import { checkpointLine, parseSoakArgs, runSoak, soakFailures, soakFiles, soakReport, type SoakDriver, type SoakResult, type SoakStream } from './soakRun.ts';
+import { parseSoakArgs, soakCommand, type SoakDriver, type SoakStream } from './soakRun.ts';
 
 export const SOAK_PAGE = 'tests/gpu/page/soak.html';
 
@@ -52,26 +51,16 @@ export function pageSoakDriver(page: Page): SoakDriver {
 }
 
 async function main(): Promise<void> {
-  const { options, out, hardwareGpu, command } = parseSoakArgs(process.argv.slice(2), 'npm run soak --');
-  const folder = resolve(REPO_ROOT, out);
-  mkdirSync(folder, { recursive: true });
-  const write = (result: SoakResult) => {
-    for (const [name, text] of Object.entries(soakFiles(result, command))) writeFileSync(join(folder, name), text);
-  };
-  const browser = await openPage(SOAK_PAGE, { hardwareGpu });
-  let result: SoakResult;
+  const line = parseSoakArgs(process.argv.slice(2), 'npm run soak --');
+  const browser = await openPage(SOAK_PAGE, { hardwareGpu: line.hardwareGpu });
+  let passed: boolean;
   try {
     await browser.page.waitForFunction(() => window.soak !== undefined, null, { timeout: 60_000 });
-    result = await runSoak(pageSoakDriver(browser.page), options, soakStream(), (r) => {
-      console.log(checkpointLine(r));
-      write(r);
-    });
+    passed = await soakCommand(pageSoakDriver(browser.page), line, soakStream(), resolve(REPO_ROOT, line.out));
   } finally {
     await browser.close();
   }
-  write(result);
-  console.log(soakReport(result, command));
-  if (soakFailures(result).length > 0) process.exit(1);
+  if (!passed) process.exit(1);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

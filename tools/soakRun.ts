@@ -3,6 +3,8 @@
 // chunks, records every checkpoint, and judges and reports the run. What each check means is in
 // tools/soak.ts.
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SoakCheckpoint, SoakJob } from '../tests/gpu/page/soak.ts';
 
@@ -202,7 +204,7 @@ export function parseSoakArgs(args: string[], program: string): SoakCommandLine 
 }
 
 /** One line of progress after a checkpoint. */
-export function checkpointLine(result: SoakResult): string {
+function checkpointLine(result: SoakResult): string {
   const c = result.checkpoints[result.checkpoints.length - 1];
   return (
     `${new Date().toISOString().slice(11, 19)} token ${c.tokens}: ${(c.fed / (c.feedMs / 1000)).toFixed(0)} tok/s, decode ${c.decodeMs.toFixed(1)} ms/token, non-finite ${c.nonFinite}, ` +
@@ -211,10 +213,25 @@ export function checkpointLine(result: SoakResult): string {
   );
 }
 
-/** The result files, by name: the report and the raw figures with the verdict. */
-export function soakFiles(result: SoakResult, command: string, name = 'soak'): Record<string, string> {
-  return {
-    [`${name}.md`]: soakReport(result, command) + '\n',
-    [`${name}.json`]: JSON.stringify({ command, ...result, failures: soakFailures(result) }) + '\n',
-  };
+/** Writes soak.md (the report) and soak.json (the figures and the verdict) into `folder`. */
+function writeSoakFiles(folder: string | URL, result: SoakResult, command: string): void {
+  const at = (name: string) => (typeof folder === 'string' ? join(folder, name) : new URL(name, folder));
+  writeFileSync(at('soak.md'), soakReport(result, command) + '\n');
+  writeFileSync(at('soak.json'), JSON.stringify({ command, ...result, failures: soakFailures(result) }) + '\n');
+}
+
+/**
+ * The command-line soak of both scripts: runs it, prints a line per checkpoint, rewrites the
+ * results in `folder` at every checkpoint (a run cut short keeps its figures), prints the report
+ * and returns whether every check passed.
+ */
+export async function soakCommand(driver: SoakDriver, line: SoakCommandLine, stream: SoakStream, folder: string | URL): Promise<boolean> {
+  mkdirSync(folder, { recursive: true });
+  const result = await runSoak(driver, line.options, stream, (r) => {
+    console.log(checkpointLine(r));
+    writeSoakFiles(folder, r, line.command);
+  });
+  writeSoakFiles(folder, result, line.command);
+  console.log(soakReport(result, line.command));
+  return soakFailures(result).length === 0;
 }

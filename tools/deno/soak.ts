@@ -8,8 +8,7 @@ import './browserGlobals.ts';
 import { bundledStream, deno, fromCwd } from './runtime.ts';
 import '../../tests/gpu/page/soak.ts';
 import { adapterName } from '../gpuAdapter.ts';
-import { checkpointLine, parseSoakArgs, runSoak, soakFailures, soakFiles, soakReport, type SoakDriver, type SoakResult } from '../soakRun.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseSoakArgs, soakCommand, type SoakDriver } from '../soakRun.ts';
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 const page = window.soak!;
@@ -26,17 +25,5 @@ const driver: SoakDriver = {
   finish: () => page.finish(),
 };
 
-const { options, out, command } = parseSoakArgs(deno.args, 'deno run -A --v8-flags=--expose-gc soak.js');
-const folder = fromCwd(out);
-mkdirSync(folder, { recursive: true });
-const write = (result: SoakResult) => {
-  for (const [name, text] of Object.entries(soakFiles(result, command))) writeFileSync(new URL(name, folder), text);
-};
-const { model, ids } = bundledStream();
-const result = await runSoak(driver, options, { model, ids }, (r) => {
-  console.log(checkpointLine(r));
-  write(r);
-});
-write(result);
-console.log(soakReport(result, command));
-deno.exit(soakFailures(result).length > 0 ? 1 : 0);
+const line = parseSoakArgs(deno.args, 'deno run -A --v8-flags=--expose-gc soak.js');
+deno.exit((await soakCommand(driver, line, bundledStream(), fromCwd(line.out))) ? 0 : 1);
