@@ -11,16 +11,17 @@ import { validateJob, type HarnessJob, type PageJob } from './harnessJob.ts';
 const fsUrl = (path: string) => `/@fs${resolve(path)}`;
 
 /** The page's view of a model folder: an ONNX export (possibly under onnx/) or a llama2.c checkpoint. */
-export function describeModel(folder: string): PageJob['model'] {
+export function describeModel(folder: string, onnxFile?: string): PageJob['model'] {
   const dir = isAbsolute(folder) ? folder : resolve(REPO_ROOT, folder);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`invalid job: model folder ${dir} does not exist`);
   const files: Record<string, string> = {};
-  for (const sub of ['', 'onnx']) {
+  for (const sub of ['', 'onnx/']) {
     const d = join(dir, sub);
     if (!existsSync(d)) continue;
-    for (const name of readdirSync(d)) if (statSync(join(d, name)).isFile()) files[name] = fsUrl(join(d, name));
+    for (const name of readdirSync(d)) if (statSync(join(d, name)).isFile()) files[sub + name] = fsUrl(join(d, name));
   }
-  if (Object.keys(files).some((n) => n.endsWith('.onnx'))) return { kind: 'onnx', files };
+  if (onnxFile && !files[onnxFile]) throw new Error(`invalid job: ${dir} has no ${onnxFile}`);
+  if (Object.keys(files).some((n) => n.endsWith('.onnx'))) return { kind: 'onnx', files, onnxFile };
   const names = Object.keys(files);
   const tokenizer = names.find((n) => /^tok.*\.bin$/.test(n));
   const checkpoint = names.find((n) => n.endsWith('.bin') && n !== tokenizer);
@@ -35,7 +36,7 @@ export function toPageJob(job: HarnessJob, jobDir: string): PageJob {
     if (!existsSync(path)) throw new Error(`invalid job: scoreFile ${path} does not exist`);
     score = validateJob({ ...job, scoreFile: undefined, score: JSON.parse(readFileSync(path, 'utf8')) }).score;
   }
-  return { model: describeModel(job.model), mode: job.mode, cache: job.cache, chunk: job.chunk, score, generate: job.generate };
+  return { model: describeModel(job.model, job.onnxFile), mode: job.mode, cache: job.cache, chunk: job.chunk, score, generate: job.generate };
 }
 
 async function main(): Promise<number> {

@@ -18,6 +18,8 @@ export interface GenerateJob {
 
 export interface HarnessJob {
   model: string;
+  /** Which .onnx of the folder to load where it holds several ("onnx/model_q4.onnx"). */
+  onnxFile?: string;
   mode: HarnessMode;
   cache: { sinks: number; window: number };
   chunk?: number;
@@ -28,7 +30,8 @@ export interface HarnessJob {
 
 /** What the page receives: the model as URLs it can fetch, and the ids to score inline. */
 export interface PageJob {
-  model: { kind: 'onnx'; files: Record<string, string> } | { kind: 'llama2c'; checkpoint: string; tokenizer: string };
+  /** An ONNX folder as paths inside it ("onnx/model.onnx") to URLs, or a llama2.c checkpoint. */
+  model: { kind: 'onnx'; files: Record<string, string>; onnxFile?: string } | { kind: 'llama2c'; checkpoint: string; tokenizer: string };
   mode: HarnessMode;
   cache: { sinks: number; window: number };
   chunk?: number;
@@ -57,6 +60,7 @@ export function validateJob(job: unknown): HarnessJob {
   if (typeof job !== 'object' || job === null || Array.isArray(job)) fail('the job must be a JSON object');
   const j = job as Record<string, unknown>;
   if (typeof j.model !== 'string' || j.model === '') fail('"model" must be a folder path');
+  if (j.onnxFile !== undefined && (typeof j.onnxFile !== 'string' || !j.onnxFile.endsWith('.onnx'))) fail('"onnxFile" must be the path of an .onnx file in the model folder');
   if (!MODES.includes(j.mode as HarnessMode)) fail(`"mode" must be one of ${MODES.join(', ')}`);
   const cache = j.cache as Record<string, unknown> | undefined;
   if (typeof cache !== 'object' || cache === null) fail('"cache" must be {"sinks": S, "window": W}');

@@ -7,8 +7,9 @@ import { createGpuContext, type GpuContext } from './gpu/device.ts';
 import { Decoder, type CacheSettings, type ForwardOptions } from './decoder/decoder.ts';
 import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
 import type { SamplingParams } from './generate/sampler.ts';
-import { rotaryFromConfig, type ModelFiles } from './model/modelFiles.ts';
-import { splitDecoder, type SplitDecoder } from './model/splitDecoder.ts';
+import type { ModelFiles } from './model/modelFiles.ts';
+import { modelRotary } from './model/rotary.ts';
+import { splitDecoder, type SplitDecoder } from './model/split/splitDecoder.ts';
 import { endOfTurnIds } from './text/endOfTurn.ts';
 import { TextTokenizer } from './text/tokenizer.ts';
 
@@ -42,7 +43,7 @@ export class Engine {
         `The tokenizer.json has ${tokenizer.vocabSize} tokens but the model only ${split.vocabSize}: it belongs to another model. Download the model again, or pick the tokenizer that came with it.`,
       );
     }
-    const rotary = rotaryFromConfig(files.config);
+    const rotary = modelRotary(files.config, split);
     checkWeightsFit(split, context.device.limits);
     const decoder = await Decoder.load(context.device, split, rotary, cache);
     return new Engine(context, decoder, tokenizer, endOfTurnIds(files));

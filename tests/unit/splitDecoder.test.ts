@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import { splitDecoder } from '../../src/engine/model/splitDecoder.ts';
+import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { ensureStories260kFixture } from '../../tools/fixtures.ts';
 
 const { onnx } = onnxProto;

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { splitDecoder } from '../../src/engine/model/splitDecoder.ts';
+import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
 import { ensureStories260kFixture, FIXTURE_STRUCTURES, type FixtureStructure } from '../../tools/fixtures.ts';
 

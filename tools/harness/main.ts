@@ -4,13 +4,15 @@
 import { Engine } from '../../src/engine/engine.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { FullGraphSession } from '../../src/engine/ort/segmentSessions.ts';
+import { isOnnxExternalData } from '../../src/engine/model/source/hub.ts';
+import { toModelFiles } from '../../src/engine/model/source/modelBlobs.ts';
+import { openOracle, oracleStreamNll, type OracleMode } from './oracle.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
 import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
-import { splitDecoder } from '../../src/engine/model/splitDecoder.ts';
+import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
 import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
@@ -26,28 +28,13 @@ async function bytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function json(url: string | undefined): Promise<unknown> {
-  return url ? JSON.parse(new TextDecoder().decode(await bytes(url))) : {};
-}
-
+/** The model through the app's own path from named files to ModelFiles, fetching only what it reads. */
 async function loadFiles(model: PageJob['model']): Promise<ModelFiles> {
   if (model.kind === 'llama2c') return modelFilesFromLlama2c(await bytes(model.checkpoint), await bytes(model.tokenizer));
-  const f = model.files;
-  const onnxName = Object.keys(f).find((name) => name.endsWith('.onnx'));
-  if (!onnxName) throw new Error('the model folder has no .onnx file');
-  const externalData = await Promise.all(
-    Object.keys(f)
-      .filter((name) => name.includes('.onnx_data') || name.endsWith('.onnx.data'))
-      .map(async (name) => ({ path: name, data: await bytes(f[name]) })),
-  );
-  return {
-    model: await bytes(f[onnxName]),
-    externalData,
-    config: (await json(f['config.json'])) as ModelFiles['config'],
-    tokenizerJson: await json(f['tokenizer.json']),
-    tokenizerConfig: await json(f['tokenizer_config.json']),
-    generationConfig: (await json(f['generation_config.json'])) as ModelFiles['generationConfig'],
-  };
+  const isGraph = (path: string) => path.endsWith('.onnx') || /\.onnx(_data|\.data)(_\d+)?$/.test(path);
+  const wanted = Object.keys(model.files).filter((path) => !isGraph(path) || !model.onnxFile || path === model.onnxFile || isOnnxExternalData(model.onnxFile, path));
+  const blobs = await Promise.all(wanted.map(async (path) => [path, new Blob([await bytes(model.files[path])])] as const));
+  return toModelFiles({ id: 'harness', files: Object.fromEntries(blobs) }, { onnxFile: model.onnxFile });
 }
 
 const largestPowerOfTwo = (n: number) => 2 ** Math.floor(Math.log2(n));
@@ -149,8 +136,7 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
 
 /** Logits [n, vocab] per fed chunk from onnxruntime running the whole graph with growing past_key_values. */
 async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promise<number[][]> {
-  const files = await loadFiles(model);
-  const session = await FullGraphSession.create(files.model, files.externalData);
+  const { session } = await openOracle(await loadFiles(model));
   const past = new Map();
   const out: number[][] = [];
   try {
@@ -159,6 +145,11 @@ async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promis
     await session.release();
   }
   return out;
+}
+
+/** onnxruntime's per-token NLL of `ids` under StreamingLLM, window attention or recomputation (see oracle.ts). */
+async function oracleNll(model: PageJob['model'], ids: number[], mode: OracleMode, cache: PageJob['cache']): Promise<number[]> {
+  return oracleStreamNll(await loadFiles(model), ids, mode, cache.sinks, cache.window);
 }
 
 /** Engine logits [n, vocab] per fed chunk, for comparison with the oracle. */
@@ -316,7 +307,7 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, run, oracleLogits, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+const harness = { benchTunings, run, oracleLogits, oracleNll, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
 export type Harness = typeof harness;
 declare global {
   interface Window {

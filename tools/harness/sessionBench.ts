@@ -3,7 +3,7 @@
 // share of a token is timed), one session set per setting, their tokens alternating in one run.
 
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import type { SplitDecoder } from '../../src/engine/model/splitDecoder.ts';
+import type { SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { gpuIdsTensor, gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor, type SessionTuning } from '../../src/engine/ort/segmentSessions.ts';
 
 export interface TuningVariant {

@@ -3,7 +3,7 @@
 // buffer is reused by a later tensor of the same width once its last reader has run, and never
 // by a tensor produced in the stage that still reads it.
 
-import type { SplitDecoder } from '../model/splitDecoder.ts';
+import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 
 export interface BufferPlan {
   /** Buffer slot of every boundary tensor except input_ids. */

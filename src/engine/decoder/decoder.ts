@@ -15,7 +15,7 @@ import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../k
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import { KvCache, type CacheDtype } from '../kv/kvCache.ts';
 import type { AttentionMode } from '../kv/ringLayout.ts';
-import type { SplitDecoder } from '../model/splitDecoder.ts';
+import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
 import { MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';

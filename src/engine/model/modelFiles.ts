@@ -2,12 +2,20 @@
 // tokenizer files, whether they came from an ONNX folder or from a llama2.c checkpoint converted
 // here in the browser by the project's exporter.
 
-import { EngineError } from '../../protocol/errors.ts';
-import type { RopeScaling } from '../kernels/rope.ts';
-import type { RotaryConfig } from '../decoder/decoder.ts';
 import { readLlama2cCheckpoint, readLlama2cTokenizer } from './llama2c.ts';
 import { exportLlama2cToOnnx, llama2cGenerationConfig, llama2cHfConfig } from './onnxExport.ts';
 import { llama2cTokenizerToHf } from './tokenizerJson.ts';
+
+export interface RopeParameters {
+  rope_theta?: number;
+  rope_type?: string;
+  type?: string;
+  factor?: number;
+  low_freq_factor?: number;
+  high_freq_factor?: number;
+  original_max_position_embeddings?: number;
+  partial_rotary_factor?: number;
+}
 
 /** The fields of a Hugging Face config.json the engine reads. */
 export interface HfConfig {
@@ -16,7 +24,13 @@ export interface HfConfig {
   head_dim?: number;
   rope_theta?: number;
   partial_rotary_factor?: number;
-  rope_scaling?: { rope_type?: string; type?: string; factor?: number; low_freq_factor?: number; high_freq_factor?: number; original_max_position_embeddings?: number } | null;
+  /** transformers 4. */
+  rope_scaling?: RopeParameters | null;
+  /** transformers 5: theta and scaling in one object. */
+  rope_parameters?: RopeParameters | null;
+  num_key_value_heads?: number;
+  num_hidden_layers?: number;
+  vocab_size?: number;
   max_position_embeddings?: number;
   eos_token_id?: number | number[];
   bos_token_id?: number;
@@ -48,27 +62,30 @@ export function modelFilesFromLlama2c(checkpoint: Uint8Array, tokenizerBin: Uint
   };
 }
 
-/** RoPE settings from config.json, in the kernel's terms. */
-export function rotaryFromConfig(config: HfConfig): RotaryConfig {
-  const headDim = config.head_dim ?? (config.hidden_size && config.num_attention_heads ? config.hidden_size / config.num_attention_heads : undefined);
-  if (!headDim) throw new EngineError('MODEL_CORRUPT', 'The model\'s config.json states neither head_dim nor hidden_size and num_attention_heads; download the model again.');
-  const rotaryDim = Math.round(headDim * (config.partial_rotary_factor ?? 1));
-  return { theta: config.rope_theta ?? 10000, rotaryDim, scaling: scalingFromConfig(config.rope_scaling) };
+/** onnxruntime-genai's genai_config.json, which its own exports carry instead of config.json. */
+interface GenaiConfig {
+  model?: {
+    bos_token_id?: number;
+    eos_token_id?: number | number[];
+    vocab_size?: number;
+    context_length?: number;
+    decoder?: { head_size?: number; hidden_size?: number; num_attention_heads?: number; num_key_value_heads?: number; num_hidden_layers?: number };
+  };
 }
 
-function scalingFromConfig(s: HfConfig['rope_scaling']): RopeScaling | undefined {
-  if (!s) return undefined;
-  const type = s.rope_type ?? s.type;
-  if (type === 'default') return undefined;
-  if (type === 'linear' && s.factor) return { type: 'linear', factor: s.factor };
-  if (type === 'llama3' && s.factor && s.low_freq_factor && s.high_freq_factor && s.original_max_position_embeddings) {
-    return {
-      type: 'llama3',
-      factor: s.factor,
-      lowFreqFactor: s.low_freq_factor,
-      highFreqFactor: s.high_freq_factor,
-      originalMaxPositionEmbeddings: s.original_max_position_embeddings,
-    };
-  }
-  throw new EngineError('MODEL_UNSUPPORTED', `This model uses "${type}" RoPE scaling, which the attention kernel does not implement yet.`);
+/** The config.json fields a genai_config.json states; RoPE then comes from the graph's own tables. */
+export function hfConfigFromGenai(genai: GenaiConfig): HfConfig {
+  const model = genai.model ?? {};
+  const decoder = model.decoder ?? {};
+  return {
+    hidden_size: decoder.hidden_size,
+    num_attention_heads: decoder.num_attention_heads,
+    num_key_value_heads: decoder.num_key_value_heads,
+    num_hidden_layers: decoder.num_hidden_layers,
+    head_dim: decoder.head_size,
+    vocab_size: model.vocab_size,
+    max_position_embeddings: model.context_length,
+    bos_token_id: model.bos_token_id,
+    eos_token_id: model.eos_token_id,
+  };
 }

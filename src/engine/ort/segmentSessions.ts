@@ -6,7 +6,8 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import { EngineError } from '../../protocol/errors.ts';
-import type { ActivationDtype, SplitDecoder } from '../model/splitDecoder.ts';
+import { halfToFloat } from '../model/split/graph.ts';
+import type { ActivationDtype, SplitDecoder } from '../model/split/splitDecoder.ts';
 
 // Served by the app itself (never a CDN), so the PWA works offline.
 ort.env.wasm.wasmPaths = { wasm: wasmUrl };
@@ -72,19 +73,29 @@ export class SegmentSessions {
   }
 }
 
+/** Past keys and values of one layer as [1, kvHeads, length, headSize] float32 arrays. */
+export interface LayerKv {
+  key: Float32Array;
+  value: Float32Array;
+}
+
 /** The whole ONNX decoder with onnxruntime's own attention and growing past_key_values. On the
  *  CPU (wasm) backend it is the reference the split engine must match while the stream fits the
  *  cache; on WebGPU, with past_key_values kept in GPU buffers between calls, it is dense decoding
- *  as transformers.js does it, the baseline of the benchmark. */
+ *  as transformers.js does it, the baseline of the benchmark. Inputs are bound by name: exports
+ *  list past keys and values in different orders and name the head size symbolically. */
 export class FullGraphSession {
   private constructor(
     private readonly session: ort.InferenceSession,
-    private readonly nLayers: number,
+    readonly nLayers: number,
     private readonly onGpu: boolean,
+    /** [kvHeads, headSize] of the past inputs. */
+    readonly kvShape: [number, number],
   ) {}
 
-  /** With `device`, runs on WebGPU on that device; otherwise on the CPU. */
-  static async create(model: Uint8Array, externalData: { path: string; data: Uint8Array }[] = [], device?: GPUDevice): Promise<FullGraphSession> {
+  /** With `device`, runs on WebGPU on that device; otherwise on the CPU. `kvShape` ([kvHeads,
+   *  headSize]) is needed where the graph names those dims symbolically. */
+  static async create(model: Uint8Array, externalData: { path: string; data: Uint8Array }[] = [], device?: GPUDevice, kvShape?: [number, number]): Promise<FullGraphSession> {
     const session = await ort.InferenceSession.create(
       model,
       device
@@ -96,28 +107,21 @@ export class FullGraphSession {
           }
         : { executionProviders: ['wasm'], externalData },
     );
-    const nLayers = session.inputNames.filter((n) => n.startsWith('past_key_values.') && n.endsWith('.key')).length;
-    return new FullGraphSession(session, nLayers, device !== undefined);
+    const nLayers = session.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n)).length;
+    const meta = session.inputMetadata.find((m) => m.name === 'past_key_values.0.key');
+    const dims = meta && 'shape' in meta ? meta.shape.slice(1).filter((_, i) => i !== 1).map(Number) : [];
+    const shape = dims.length === 2 && dims.every((d) => d > 0) ? (dims as [number, number]) : kvShape;
+    if (!shape) {
+      await session.release();
+      throw new Error('the graph names its KV head count or head size symbolically; pass kvShape');
+    }
+    return new FullGraphSession(session, nLayers, device !== undefined, shape);
   }
 
   /** Logits [n, vocab] for `ids` fed after everything fed before. */
   async feed(ids: number[], past: Map<string, ort.Tensor>): Promise<Float32Array> {
-    const n = ids.length;
     const pastLength = past.size ? (past.get('past_key_values.0.key')!.dims[2] as number) : 0;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
-    };
-    if (this.session.inputNames.includes('position_ids')) {
-      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)), [1, n]);
-    }
-    for (let layer = 0; layer < this.nLayers; layer++) {
-      for (const kind of ['key', 'value']) {
-        const name = `past_key_values.${layer}.${kind}`;
-        feeds[name] = past.get(name) ?? this.emptyPast(name);
-      }
-    }
-    const out = await this.session.run(feeds);
+    const out = await this.session.run(this.feeds(ids, pastLength, (name) => past.get(name) ?? this.pastTensor(new Float32Array(0), 0)));
     for (let layer = 0; layer < this.nLayers; layer++) {
       for (const kind of ['key', 'value']) {
         const name = `past_key_values.${layer}.${kind}`;
@@ -126,18 +130,51 @@ export class FullGraphSession {
         past.set(name, out[`present.${layer}.${kind}`]);
       }
     }
-    return this.onGpu ? ((await out.logits.getData(true)) as Float32Array) : (out.logits.data as Float32Array);
+    return this.onGpu ? floats(await out.logits.getData(true)) : floats(out.logits.data);
   }
 
-  private emptyPast(name: string): ort.Tensor {
-    const dims = this.session.inputMetadata.find((m) => m.name === name);
-    const shape = dims && 'shape' in dims ? dims.shape : [];
-    const kvHeads = Number(shape[1]);
-    const headSize = Number(shape[3]);
-    return new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headSize]);
+  /** Logits [n, vocab] and every layer's present (past + ids) for `ids` fed after the given past,
+   *  on the CPU: the oracle builds each token's past itself (StreamingLLM's V(t)). */
+  async step(ids: number[], past: LayerKv[], pastLength: number): Promise<{ logits: Float32Array; present: LayerKv[] }> {
+    const out = await this.session.run(
+      this.feeds(ids, pastLength, (name) => {
+        const [, layer, kind] = /^past_key_values\.(\d+)\.(key|value)$/.exec(name)!;
+        return this.pastTensor(past[Number(layer)][kind as 'key' | 'value'], pastLength);
+      }),
+    );
+    const present = Array.from({ length: this.nLayers }, (_, layer) => ({
+      key: floats(out[`present.${layer}.key`].data),
+      value: floats(out[`present.${layer}.value`].data),
+    }));
+    return { logits: floats(out.logits.data), present };
+  }
+
+  private feeds(ids: number[], pastLength: number, pastOf: (name: string) => ort.Tensor): Record<string, ort.Tensor> {
+    const n = ids.length;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
+    };
+    if (this.session.inputNames.includes('position_ids')) {
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)), [1, n]);
+    }
+    for (const name of this.session.inputNames) if (name.startsWith('past_key_values.')) feeds[name] = pastOf(name);
+    return feeds;
+  }
+
+  private pastTensor(data: Float32Array, length: number): ort.Tensor {
+    const [kvHeads, headSize] = this.kvShape;
+    return new ort.Tensor('float32', data, [1, kvHeads, length, headSize]);
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Tensor data as float32; fp16 outputs arrive as raw uint16 words. */
+function floats(data: unknown): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
+  throw new Error('expected float32 or float16 tensor data');
 }

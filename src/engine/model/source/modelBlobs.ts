@@ -2,7 +2,7 @@
 // files the user picked), and the step from those bytes to the ModelFiles the engine loads.
 
 import { EngineError } from '../../../protocol/errors.ts';
-import { modelFilesFromLlama2c, type ModelFiles } from '../modelFiles.ts';
+import { hfConfigFromGenai, modelFilesFromLlama2c, type HfConfig, type ModelFiles } from '../modelFiles.ts';
 import { isOnnxExternalData } from './hub.ts';
 
 export interface ModelBlobs {
@@ -59,10 +59,15 @@ export async function toModelFiles(model: ModelBlobs, options: ModelFilesOptions
     const path = findShallowest(paths, name);
     return path ? await model.files[path].text() : undefined;
   };
+  // onnxruntime-genai's own exports carry genai_config.json instead.
+  const config = async (): Promise<HfConfig> =>
+    findShallowest(paths, 'config.json') || !findShallowest(paths, 'genai_config.json')
+      ? ((await json('config.json', true)) as HfConfig)
+      : hfConfigFromGenai((await json('genai_config.json', true)) as Parameters<typeof hfConfigFromGenai>[0]);
   return {
     model: await bytes(model.files[onnxPath]),
     externalData,
-    config: (await json('config.json', true)) as ModelFiles['config'],
+    config: await config(),
     tokenizerJson: await json('tokenizer.json', true),
     tokenizerConfig: await json('tokenizer_config.json', false),
     generationConfig: (await json('generation_config.json', false)) as ModelFiles['generationConfig'],
