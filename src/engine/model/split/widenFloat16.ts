@@ -18,7 +18,7 @@ export interface OnnxFiles {
 
 /** External data file holding every widened initializer. */
 export const WIDENED_DATA_PATH = 'widened-float32.bin';
-/** Offset alignment of tensors in the widened file (onnxruntime maps external data at any offset; 64 keeps every view aligned). */
+/** Offset alignment of tensors in the widened file: any tensor can be viewed in place as a Float32Array. */
 const ALIGNMENT = 64;
 
 /**
