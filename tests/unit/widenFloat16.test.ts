@@ -100,6 +100,15 @@ async function runDecoder(files: OnnxFiles): Promise<DecoderRun> {
   return { prefill: float32(first.logits), decode: float32(second.logits), kvType };
 }
 
+const fixtureRuns = new Map<string, Promise<DecoderRun>>();
+
+/** A fixture's run, as published or widened; several tests compare against the same ones. */
+function runFixture(path: string, widen: boolean): Promise<DecoderRun> {
+  const key = `${path} ${widen}`;
+  if (!fixtureRuns.has(key)) fixtureRuns.set(key, runDecoder(widen ? widenFloat16(loadFiles(path)) : loadFiles(path)));
+  return fixtureRuns.get(key)!;
+}
+
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
   return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
@@ -202,9 +211,8 @@ describe('widened decoders in onnxruntime', SESSION_TIMEOUT, () => {
     ['tiny-qwen3/onnx/model_q4f16.onnx', 0.017],
     ['published/genai-tiny-llama-fp16/model.onnx', 5e-4],
   ])('%s widened computes the float16 graph’s logits to float16 rounding (prefill and one decode step)', async (path, bound) => {
-    const files = loadFiles(path);
-    const original = await runDecoder(files);
-    const widened = await runDecoder(widenFloat16(files));
+    const original = await runFixture(path, false);
+    const widened = await runFixture(path, true);
     expect([original.kvType, widened.kvType]).toEqual(['float16', 'float32']);
     const diff = [maxAbsDiff(widened.prefill, original.prefill), maxAbsDiff(widened.decode, original.decode)];
     console.log(`${path}: widened vs float16, max |logit diff| prefill ${diff[0].toExponential(2)}, decode ${diff[1].toExponential(2)}`);
@@ -244,14 +252,14 @@ describe('widened decoders in onnxruntime', SESSION_TIMEOUT, () => {
     const scalesFile = new Uint8Array(offset);
     scales.reduce((at, s) => (scalesFile.set(new Uint8Array(s.buffer), at), at + s.byteLength), 0);
     const reference = await runDecoder({ model: ModelProto.encode(graph).finish(), externalData: [q4f16Data, { path: 'scales.bin', data: scalesFile }] });
-    const widened = await runDecoder(widenFloat16(q4f16));
+    const widened = await runFixture('tiny-qwen2/onnx/model_q4f16.onnx', true);
     expect(maxAbsDiff(widened.prefill, reference.prefill)).toBe(0);
     expect(maxAbsDiff(widened.decode, reference.decode)).toBe(0);
 
     // Against model_q4.onnx as published, the int4 values that differ set the distance, and it is
     // the float16 graph's own: measured 0.198 / 0.119 (widened) and 0.198 / 0.119 (float16).
-    const published = await runDecoder(q4);
-    const original = await runDecoder(q4f16);
+    const published = await runFixture('tiny-qwen2/onnx/model_q4.onnx', false);
+    const original = await runFixture('tiny-qwen2/onnx/model_q4f16.onnx', false);
     const diff = [maxAbsDiff(widened.prefill, published.prefill), maxAbsDiff(widened.decode, published.decode)];
     const originalDiff = [maxAbsDiff(original.prefill, published.prefill), maxAbsDiff(original.decode, published.decode)];
     console.log(`tiny-qwen2 q4f16 vs model_q4: widened ${diff.map((d) => d.toFixed(4))}, float16 ${originalDiff.map((d) => d.toFixed(4))}`);
@@ -264,8 +272,8 @@ describe('widened decoders in onnxruntime', SESSION_TIMEOUT, () => {
     // The fp32 sibling's weights are the fp16 model's converted to float32 (q/k/v packed for its
     // GroupQueryAttention, cos/sin recomputed in float32); measured 1.5e-7 / 7.5e-8, against
     // 2.4e-4 for the float16 graph itself.
-    const widened = await runDecoder(widenFloat16(loadFiles('published/genai-tiny-llama-fp16/model.onnx')));
-    const reference = await runDecoder(loadFiles('published/genai-tiny-llama-fp32-gqa/model.onnx'));
+    const widened = await runFixture('published/genai-tiny-llama-fp16/model.onnx', true);
+    const reference = await runFixture('published/genai-tiny-llama-fp32-gqa/model.onnx', false);
     const diff = [maxAbsDiff(widened.prefill, reference.prefill), maxAbsDiff(widened.decode, reference.decode)];
     console.log(`genai-tiny-llama-fp16 widened vs fp32 sibling: ${diff.map((d) => d.toExponential(2))}`);
     expect(Math.max(...diff)).toBeLessThan(5e-7);
