@@ -10,6 +10,7 @@ import type { SamplingParams } from './generate/sampler.ts';
 import type { ModelFiles } from './model/modelFiles.ts';
 import { modelRotary } from './model/rotary.ts';
 import { splitDecoder, type SplitDecoder } from './model/split/splitDecoder.ts';
+import { usesFloat16, widenFloat16 } from './model/split/widenFloat16.ts';
 import { endOfTurnIds } from './text/endOfTurn.ts';
 import { TextTokenizer } from './text/tokenizer.ts';
 
@@ -36,7 +37,9 @@ export class Engine {
   static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext): Promise<Engine> {
     const context = gpu ?? (await createGpuContext());
     const tokenizer = TextTokenizer.load(files, files.generationConfig);
-    const split = splitDecoder(files.model, files.externalData);
+    // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
+    const graph = !context.hasShaderF16 && usesFloat16(files.model) ? widenFloat16(files) : files;
+    const split = splitDecoder(graph.model, graph.externalData);
     if (tokenizer.vocabSize > split.vocabSize) {
       throw new EngineError(
         'MODEL_CORRUPT',

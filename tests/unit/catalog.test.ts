@@ -146,10 +146,13 @@ describe('chooseVariant', () => {
     expect(chooseVariant(entry('stories110m'), NO_F16).dtype).toBe('fp32');
   });
 
-  it('refuses a model published only in f16 weights with SHADER_F16_MISSING when the feature is missing', () => {
-    const error = errorOf(() => chooseVariant(entry('llama-3.2-1b-instruct'), NO_F16));
-    expect(error.code).toBe('SHADER_F16_MISSING');
-    expect(error.message).toMatch(/Choose another model/);
+  it('takes a model published only in f16 weights widened to f32 when the feature is missing, counting the widened embedding', () => {
+    const llama = entry('llama-3.2-1b-instruct');
+    const variant = chooseVariant(llama, NO_F16);
+    expect(variant).toMatchObject({ dtype: 'q4f16', file: 'onnx/model_q4f16.onnx', widened: true });
+    expect(variant.largestTensorBytes).toBe(2 * llama.variants[0].largestTensorBytes);
+    expect(variant.weightBytes).toBe(llama.variants[0].weightBytes + llama.variants[0].largestTensorBytes);
+    expect(chooseVariant(llama, DESKTOP).widened).toBeUndefined();
   });
 
   it('refuses with DEVICE_LIMIT when the embedding exceeds maxStorageBufferBindingSize', () => {
@@ -167,7 +170,7 @@ describe('chooseVariant', () => {
     expect(chooseVariant(entry('qwen3-0.6b'), mid).dtype).toBe('q4f16');
     const error = errorOf(() => chooseVariant(entry('qwen3-0.6b'), { ...mid, hasShaderF16: false }));
     expect(error.code).toBe('DEVICE_LIMIT');
-    expect(error.message).toContain('Its f16 weights would fit, but they need shader-f16');
+    expect(error.message).toContain('Its f16 weights would fit as they are on a GPU with shader-f16');
   });
 
   it('takes the smaller of maxBufferSize and maxStorageBufferBindingSize as the limit', () => {
@@ -245,8 +248,8 @@ describe('fitting a model to the GPU for the picker', () => {
     expect(windowOf(choice, { ...choice.defaults, windowSize: 100 }).window).toBe(100);
   });
 
-  it('refuses before any download what the GPU cannot run', () => {
-    expect(errorOf(() => fitModel(entry('llama-3.2-1b-instruct'), NO_F16)).code).toBe('SHADER_F16_MISSING');
+  it('says before any download that f16 weights will be widened, and refuses what the GPU cannot run', () => {
+    expect(variantLine(fitModel(entry('llama-3.2-1b-instruct'), NO_F16), NO_F16)).toBe('q4f16 weights widened to f32 at load (no shader-f16 on this GPU), 1.2 GiB to download');
     const tiny: DeviceCaps = { hasShaderF16: true, maxBufferSize: 64 * 2 ** 20, maxStorageBufferBindingSize: 64 * 2 ** 20 };
     expect(errorOf(() => fitModel(entry('qwen3-0.6b'), tiny)).code).toBe('DEVICE_LIMIT');
   });

@@ -6,7 +6,7 @@ import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.t
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/engine/model/source/hub.ts';
 import { toModelFiles } from '../../src/engine/model/source/modelBlobs.ts';
-import { openOracle, oracleStreamNll, type OracleMode } from './oracle.ts';
+import { FullGraphSession } from '../../src/engine/ort/segmentSessions.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
@@ -136,7 +136,9 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
 
 /** Logits [n, vocab] per fed chunk from onnxruntime running the whole graph with growing past_key_values. */
 async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promise<number[][]> {
-  const { session } = await openOracle(await loadFiles(model));
+  const files = await loadFiles(model);
+  const site = splitDecoder(files.model, files.externalData).sites[0];
+  const session = await FullGraphSession.create(files.model, files.externalData, undefined, [site.nKvHeads, site.headSize]);
   const past = new Map();
   const out: number[][] = [];
   try {
@@ -145,11 +147,6 @@ async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promis
     await session.release();
   }
   return out;
-}
-
-/** onnxruntime's per-token NLL of `ids` under StreamingLLM, window attention or recomputation (see oracle.ts). */
-async function oracleNll(model: PageJob['model'], ids: number[], mode: OracleMode, cache: PageJob['cache']): Promise<number[]> {
-  return oracleStreamNll(await loadFiles(model), ids, mode, cache.sinks, cache.window);
 }
 
 /** Engine logits [n, vocab] per fed chunk, for comparison with the oracle. */
@@ -164,6 +161,19 @@ async function engineLogits(job: PageJob, chunks: number[][]): Promise<number[][
     await engine.unload();
   }
   return out;
+}
+
+/** Engine logits of every fed id, all chunks concatenated, as base64 float32 bytes: vocabularies of
+ *  150K make number arrays too large to cross from the page. */
+async function engineLogitsPacked(job: PageJob, chunks: number[][]): Promise<string> {
+  const rows = await engineLogits(job, chunks);
+  const bytes = new Uint8Array(Float32Array.from(rows.flat()).buffer);
+  const url = await new Promise<string>((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result as string);
+    reader.readAsDataURL(new Blob([bytes]));
+  });
+  return url.slice(url.indexOf(',') + 1);
 }
 
 export interface BenchJob {
@@ -307,7 +317,7 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, run, oracleLogits, oracleNll, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+const harness = { benchTunings, run, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
 export type Harness = typeof harness;
 declare global {
   interface Window {

@@ -11,7 +11,8 @@ import { EngineError } from '../../protocol/errors.ts';
 import type { ChatMessage, ChatTemplate } from '../text/chatTemplate.ts';
 
 export interface TokenEncoder {
-  encode(text: string): number[];
+  /** `continuation`: the text follows text already in the stream, not the start of an input. */
+  encode(text: string, options?: { continuation?: boolean }): number[];
 }
 
 export interface TurnIds {
@@ -61,7 +62,8 @@ export class TurnFormatter {
       // A template that re-renders earlier turns differently (Qwen3 drops old <think> blocks) only
       // changes what comes before `done`; what follows the last held reply is still appended.
       const start = text.startsWith(done) ? done.length : text.lastIndexOf(REPLY_MARK) + REPLY_MARK.length;
-      const own = this.tokenizer.encode(text.slice(start));
+      // Without a chat template each message starts a new word of the story, as the user wrote it.
+      const own = this.tokenizer.encode(text.slice(start), { continuation: start > 0 && this.hasChatTemplate });
       spans.push({ messageId: conversation.messages[k].id, length: own.length });
       for (const id of own) ids.push(id); // push(...own) overflows the stack on a pasted document
       done = text;

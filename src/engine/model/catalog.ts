@@ -7,7 +7,7 @@ import { EngineError } from '../../protocol/errors.ts';
 import type { CacheDtype } from '../kv/kvCache.ts';
 import { isOnnxExternalData } from './source/hub.ts';
 
-/** Weight formats as onnx-community names them; q4f16 and fp16 need shader-f16 in ORT's kernels. */
+/** Weight formats as onnx-community names them; q4f16 and fp16 run widened to f32 without shader-f16. */
 export type WeightDtype = 'q4f16' | 'q4' | 'fp16' | 'fp32';
 
 /** A file outside the model's own repository. */
@@ -30,6 +30,8 @@ export interface ModelVariant {
   largestTensorBytes: number;
   /** True when largestTensorBytes is inferred (embedding dtype deduced from file sizes), not read from the file. */
   largestTensorEstimated: boolean;
+  /** f16 weights that the engine widens to f32 at load, on a GPU without shader-f16. */
+  widened?: boolean;
 }
 
 export interface CatalogEntry {
@@ -202,7 +204,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   {
     id: 'llama-3.2-1b-instruct',
     label: 'Llama 3.2 1B Instruct',
-    description: 'Meta\'s 1B chat model, the most capable here; it needs shader-f16.',
+    description: 'Meta\'s 1B chat model, the most capable here; without shader-f16 its f16 weights are widened to f32 at load.',
     format: 'onnx',
     repo: 'onnx-community/Llama-3.2-1B-Instruct-q4f16',
     parameters: 1_235_814_400,
@@ -388,34 +390,36 @@ export interface DeviceCaps {
   maxStorageBufferBindingSize: number;
 }
 
-const NEEDS_F16: ReadonlySet<WeightDtype> = new Set(['q4f16', 'fp16']);
+const F16_DTYPES: ReadonlySet<WeightDtype> = new Set(['q4f16', 'fp16']);
 
 /**
- * The variant to load: the smallest f16 one when the device has shader-f16, else q4, else fp32;
- * among those, the first whose largest tensor fits in one buffer. Refuses with SHADER_F16_MISSING
- * when only f16 weights exist and the device lacks the feature, and with DEVICE_LIMIT when no usable
- * variant's largest tensor fits.
+ * An f16 variant as it runs on a GPU without shader-f16: widened to f32 at load, so its f16 tensors
+ * (all weights of fp16; the embedding, scales and norms of q4f16, of which the embedding counts)
+ * take twice their bytes.
+ */
+function widenedVariant(v: ModelVariant): ModelVariant {
+  const f16Bytes = v.dtype === 'fp16' ? v.weightBytes : v.largestTensorBytes;
+  return { ...v, weightBytes: v.weightBytes + f16Bytes, largestTensorBytes: 2 * v.largestTensorBytes, widened: true };
+}
+
+/**
+ * The variant to load: the smallest f16 one when the device has shader-f16, else q4, else fp32,
+ * else an f16 one widened to f32 (Llama 3.2 1B is published only as q4f16); among those, the first
+ * whose largest tensor fits in one buffer. Refuses with DEVICE_LIMIT when none fits.
  */
 export function chooseVariant(entry: CatalogEntry, device: DeviceCaps): ModelVariant {
-  const order: WeightDtype[] = device.hasShaderF16 ? ['q4f16', 'fp16', 'q4', 'fp32'] : ['q4', 'fp32'];
-  const usable = order.flatMap((dtype) => entry.variants.filter((v) => v.dtype === dtype));
-  if (usable.length === 0) {
-    throw new EngineError(
-      'SHADER_F16_MISSING',
-      `${entry.label} is published only with ${entry.variants.map((v) => v.dtype).join(' and ')} weights, which need the GPU feature shader-f16, ` +
-        'and this GPU or browser does not offer it. Choose another model, or use a browser and GPU with shader-f16 (recent Chrome on most desktop GPUs).',
-    );
-  }
+  const order: WeightDtype[] = device.hasShaderF16 ? ['q4f16', 'fp16', 'q4', 'fp32'] : ['q4', 'fp32', 'q4f16', 'fp16'];
+  const usable = order.flatMap((dtype) => entry.variants.filter((v) => v.dtype === dtype)).map((v) => (!device.hasShaderF16 && F16_DTYPES.has(v.dtype) ? widenedVariant(v) : v));
   const limit = Math.min(device.maxBufferSize, device.maxStorageBufferBindingSize);
   const fitting = usable.find((v) => v.largestTensorBytes <= limit);
   if (fitting) return fitting;
   const smallest = usable.reduce((a, b) => (b.largestTensorBytes < a.largestTensorBytes ? b : a));
-  const f16Fits = !device.hasShaderF16 && entry.variants.some((v) => NEEDS_F16.has(v.dtype) && v.largestTensorBytes <= limit);
+  const f16Fits = !device.hasShaderF16 && entry.variants.some((v) => F16_DTYPES.has(v.dtype) && v.largestTensorBytes <= limit);
   throw new EngineError(
     'DEVICE_LIMIT',
-    `The largest tensor of ${entry.label} (${mb(smallest.largestTensorBytes)} MB in its ${smallest.dtype} weights) is larger than this GPU allows ` +
+    `The largest tensor of ${entry.label} (${mb(smallest.largestTensorBytes)} MB in its ${smallest.dtype} weights${smallest.widened ? ' widened to f32' : ''}) is larger than this GPU allows ` +
       `in one buffer (${mb(limit)} MB).` +
-      (f16Fits ? ' Its f16 weights would fit, but they need shader-f16, which this GPU or browser does not offer.' : '') +
+      (f16Fits ? ' Its f16 weights would fit as they are on a GPU with shader-f16, which this GPU or browser does not offer.' : '') +
       ' Choose a smaller model.',
   );
 }

@@ -73,12 +73,6 @@ export class SegmentSessions {
   }
 }
 
-/** Past keys and values of one layer as [1, kvHeads, length, headSize] float32 arrays. */
-export interface LayerKv {
-  key: Float32Array;
-  value: Float32Array;
-}
-
 /** The whole ONNX decoder with onnxruntime's own attention and growing past_key_values. On the
  *  CPU (wasm) backend it is the reference the split engine must match while the stream fits the
  *  cache; on WebGPU, with past_key_values kept in GPU buffers between calls, it is dense decoding
@@ -131,22 +125,6 @@ export class FullGraphSession {
       }
     }
     return this.onGpu ? floats(await out.logits.getData(true)) : floats(out.logits.data);
-  }
-
-  /** Logits [n, vocab] and every layer's present (past + ids) for `ids` fed after the given past,
-   *  on the CPU: the oracle builds each token's past itself (StreamingLLM's V(t)). */
-  async step(ids: number[], past: LayerKv[], pastLength: number): Promise<{ logits: Float32Array; present: LayerKv[] }> {
-    const out = await this.session.run(
-      this.feeds(ids, pastLength, (name) => {
-        const [, layer, kind] = /^past_key_values\.(\d+)\.(key|value)$/.exec(name)!;
-        return this.pastTensor(past[Number(layer)][kind as 'key' | 'value'], pastLength);
-      }),
-    );
-    const present = Array.from({ length: this.nLayers }, (_, layer) => ({
-      key: floats(out[`present.${layer}.key`].data),
-      value: floats(out[`present.${layer}.value`].data),
-    }));
-    return { logits: floats(out.logits.data), present };
   }
 
   private feeds(ids: number[], pastLength: number, pastOf: (name: string) => ort.Tensor): Record<string, ort.Tensor> {

@@ -10,11 +10,16 @@ export interface TokenizerFiles {
   tokenizerConfig: unknown;
 }
 
+/** A character no vocabulary merges with its neighbours (private use, spelled in byte tokens). */
+const ANCHOR = '\uE000';
+
 export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     readonly bosId: number | undefined,
     readonly eosIds: readonly number[],
+    /** Whether every input gets a word-start marker (sentencepiece's "▁") before its first word. */
+    private readonly marksInputStart: boolean,
   ) {}
 
   static load(files: TokenizerFiles, generationConfig: { eos_token_id?: number | number[]; bos_token_id?: number } = {}): TextTokenizer {
@@ -32,7 +37,7 @@ export class TextTokenizer {
       ...(Array.isArray(eosFromConfig) ? eosFromConfig : eosFromConfig !== undefined ? [eosFromConfig] : []),
       idOf(config.eos_token),
     ].filter((id): id is number => id !== undefined);
-    return new TextTokenizer(tokenizer, generationConfig.bos_token_id ?? idOf(config.bos_token), [...new Set(eosIds)]);
+    return new TextTokenizer(tokenizer, generationConfig.bos_token_id ?? idOf(config.bos_token), [...new Set(eosIds)], marksInputStart(files.tokenizerJson));
   }
 
   /** One past the largest id the tokenizer can produce, added tokens included. */
@@ -42,12 +47,36 @@ export class TextTokenizer {
     return max + 1;
   }
 
-  /** Token ids of `text`, with the tokenizer's own special tokens (such as BOS) when asked. */
-  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+  /**
+   * Token ids of `text`, with the tokenizer's own special tokens (such as BOS) when asked. With
+   * `continuation`, as `text` reads after text already in the stream: sentencepiece-style
+   * tokenizers mark the start of every input as a word start (" </s>" would become "▁▁", where
+   * the conversation rendered whole has "▁"), so the text is encoded behind an anchor that is
+   * then cut off.
+   */
+  encode(text: string, options: { addSpecialTokens?: boolean; continuation?: boolean } = {}): number[] {
+    const encode = (t: string) => this.tokenizer.encode(t, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+    if (!options.continuation || !this.marksInputStart) return encode(text);
+    const anchor = encode(ANCHOR);
+    const both = encode(ANCHOR + text);
+    return anchor.every((id, i) => both[i] === id) ? both.slice(anchor.length) : encode(text);
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
     return this.tokenizer.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
   }
+}
+
+/** Prepend normalizers and Metaspace pre-tokenizers that prefix every input with "▁". */
+function marksInputStart(tokenizerJson: unknown): boolean {
+  const json = tokenizerJson as { normalizer?: unknown; pre_tokenizer?: unknown } | null;
+  const parts = (step: unknown): Record<string, unknown>[] => {
+    if (typeof step !== 'object' || step === null) return [];
+    const s = step as Record<string, unknown>;
+    const inner = (s.normalizers ?? s.pretokenizers) as unknown[] | undefined;
+    return Array.isArray(inner) ? inner.flatMap(parts) : [s];
+  };
+  return [...parts(json?.normalizer), ...parts(json?.pre_tokenizer)].some(
+    (p) => p.type === 'Prepend' || (p.type === 'Metaspace' && (p.prepend_scheme === 'always' || p.prepend_scheme === 'first' || p.add_prefix_space === true)),
+  );
 }

@@ -43,7 +43,7 @@ const extraSlots = (cache: CacheShape) => cache.maxChunk - 1 + cache.rollbackSlo
 /**
  * The variant this GPU can run and the settings the model starts with: the window the memory
  * budget allows (the story models keep their short default window). Throws the catalog's
- * EngineError (SHADER_F16_MISSING, DEVICE_LIMIT) when no variant fits, before anything is downloaded.
+ * EngineError (DEVICE_LIMIT) when no variant fits, before anything is downloaded.
  */
 export function fitModel(entry: CatalogEntry, caps: DeviceCaps): HubChoice {
   const variant = chooseVariant(entry, caps);
@@ -70,7 +70,9 @@ export const windowLine = ({ window, cacheBytes }: { window: number; cacheBytes:
 /** What the GPU check decided, in words: which weights, and why. */
 export function variantLine(choice: HubChoice, caps: DeviceCaps): string {
   const { variant, entry } = choice;
-  const why = entry.variants.length > 1 && !caps.hasShaderF16 && entry.variants.some((v) => v.dtype === 'q4f16' || v.dtype === 'fp16') ? ' (no shader-f16 on this GPU)' : '';
+  const why = variant.widened
+    ? ' widened to f32 at load (no shader-f16 on this GPU)'
+    : entry.variants.length > 1 && !caps.hasShaderF16 && entry.variants.some((v) => v.dtype === 'q4f16' || v.dtype === 'fp16') ? ' (no shader-f16 on this GPU)' : '';
   return `${variant.dtype} weights${why}, ${formatBytes(variant.downloadBytes)} to download`;
 }
 

@@ -12,7 +12,7 @@
 
 import type { onnx } from 'onnx-proto';
 import { EngineError } from '../../../protocol/errors.ts';
-import { GraphProto, graphView, ModelProto, MS_DOMAIN, type GraphView } from './graph.ts';
+import { GraphProto, graphView, ModelProto, MS_DOMAIN, useFloatActivations, type GraphView } from './graph.ts';
 import { gqaSite } from './gqa.ts';
 import { mhaSite } from './mha.ts';
 import type { AttentionSite, FoundSite } from './sites.ts';
@@ -157,6 +157,7 @@ export function splitDecoder(modelBytes: Uint8Array, externalFiles: ExternalFile
   if (segmentOfTensor(logits) !== nSegments - 1) notDecoder('The logits do not depend on the last attention layer');
   parts[nSegments - 1].outputs.add(logits);
 
+  useFloatActivations(nodes);
   const weights = weightLocator(modelBytes, externalFiles);
   const boundary = (name: string): BoundaryTensor =>
     name === 'input_ids' ? { name, width: 1, dtype: 'int64' } : { name, width: width(name), dtype };

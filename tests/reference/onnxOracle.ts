@@ -1,35 +1,109 @@
-// onnxruntime (wasm) running a whole exported graph with its own attention: the reference the
-// engine must match. Dense: a growing past_key_values. Past the cache, StreamingLLM itself: one
+// onnxruntime (wasm, in Node) running a whole exported graph with its own attention: the reference
+// the engine must match. It runs onnxruntime-web's plain CPU build, which has every com.microsoft
+// op these graphs use (the WebGPU bundle's CPU lacks GatherBlockQuantized), and the widened f32
+// graph where the file is fp16, as the engine runs it without shader-f16. Dense: a growing past_key_values. Past the cache, StreamingLLM itself: one
 // token at a time, the past holding only V(t), each cached key un-rotated from the position it was
 // computed at and re-rotated to its rank in V(t) with the graph's own cos/sin tables, so the new
 // token sits at |V(t)| - 1 and every K and V is the one computed when its token was fed.
 
-import { MS_DOMAIN, ModelProto } from '../../src/engine/model/split/graph.ts';
+import * as ort from 'onnxruntime-web';
+import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
 import { splitDecoder, type RotaryTables } from '../../src/engine/model/split/splitDecoder.ts';
+import { usesFloat16, widenFloat16 } from '../../src/engine/model/split/widenFloat16.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { FullGraphSession, type LayerKv } from '../../src/engine/ort/segmentSessions.ts';
+
+ort.env.wasm.numThreads = 1;
+
+/** Past keys and values of one layer as [1, kvHeads, length, headSize] float32 arrays. */
+interface LayerKv {
+  key: Float32Array;
+  value: Float32Array;
+}
+
+/** The whole graph on onnxruntime's CPU, fed an explicit past each call. Inputs bound by name. */
+class OracleSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly nLayers: number,
+    readonly kvShape: [number, number],
+  ) {}
+
+  static async create(model: Uint8Array, externalData: ModelFiles['externalData'], kvShape: [number, number]): Promise<OracleSession> {
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], externalData });
+    const nLayers = session.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n)).length;
+    return new OracleSession(session, nLayers, kvShape);
+  }
+
+  /** Logits [n, vocab] and every layer's present (past + ids) for `ids` fed after `past`. */
+  async step(ids: number[], past: LayerKv[], pastLength: number): Promise<{ logits: Float32Array; present: LayerKv[] }> {
+    const [kvHeads, headSize] = this.kvShape;
+    const n = ids.length;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
+    };
+    if (this.session.inputNames.includes('position_ids')) {
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)), [1, n]);
+    }
+    for (let layer = 0; layer < this.nLayers; layer++) {
+      for (const kind of ['key', 'value'] as const) {
+        const data = past[layer]?.[kind] ?? new Float32Array(0);
+        feeds[`past_key_values.${layer}.${kind}`] = new ort.Tensor('float32', data, [1, kvHeads, pastLength, headSize]);
+      }
+    }
+    const out = await this.session.run(feeds);
+    const present = Array.from({ length: this.nLayers }, (_, layer) => ({
+      key: out[`present.${layer}.key`].data as Float32Array,
+      value: out[`present.${layer}.value`].data as Float32Array,
+    }));
+    return { logits: floats(out.logits.data), present };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function floats(data: unknown): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
+  throw new Error('expected float32 or float16 logits');
+}
 
 export type OracleMode = 'streaming' | 'window' | 'recompute';
 
-/**
- * The graph onnxruntime's CPU runs as the engine computes: MatMulNBits at accuracy_level 1 (fp32
- * activations; level 4 lets native onnxruntime quantize activations to int8, ~0.1 nats off).
- */
+/** The graph with MatMulNBits at accuracy_level 1 (float activations), as the engine runs it. */
 function exactGraph(model: Uint8Array): Uint8Array {
   const proto = ModelProto.decode(model);
-  for (const node of proto.graph?.node ?? []) {
-    if (node.opType !== 'MatMulNBits' || node.domain !== MS_DOMAIN) continue;
-    const level = (node.attribute ?? []).find((a) => a.name === 'accuracy_level');
-    if (level) level.i = 1;
-  }
+  useFloatActivations(proto.graph?.node ?? []);
   return ModelProto.encode(proto).finish();
 }
 
-export async function openOracle(files: ModelFiles): Promise<{ session: FullGraphSession; tables?: RotaryTables; interleaved: boolean; pairs: number }> {
-  const split = splitDecoder(files.model, files.externalData);
+async function openOracle(files: ModelFiles): Promise<{ session: OracleSession; tables?: RotaryTables; interleaved: boolean; pairs: number }> {
+  const graph = usesFloat16(files.model) ? widenFloat16(files) : files;
+  const split = splitDecoder(graph.model, graph.externalData);
   const site = split.sites[0];
-  const session = await FullGraphSession.create(exactGraph(files.model), files.externalData, undefined, [site.nKvHeads, site.headSize]);
+  const session = await OracleSession.create(exactGraph(graph.model), graph.externalData, [site.nKvHeads, site.headSize]);
   return { session, tables: split.rotaryTables, interleaved: site.rotaryInterleaved, pairs: site.rotaryPairs };
+}
+
+/** Logits [n, vocab] per chunk, the chunks fed one after another with a growing past (dense attention). */
+export async function oracleLogits(files: ModelFiles, chunks: number[][]): Promise<Float32Array[]> {
+  const { session } = await openOracle(files);
+  const out: Float32Array[] = [];
+  let past: LayerKv[] = [];
+  let length = 0;
+  try {
+    for (const ids of chunks) {
+      const step = await session.step(ids, past, length);
+      out.push(step.logits);
+      past = step.present;
+      length += ids.length;
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
 }
 
 /** Rotates (or with `inverse`, un-rotates exactly) every head of one token's key in place. */

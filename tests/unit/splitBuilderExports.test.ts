@@ -1,0 +1,116 @@
+// The splitter and the RoPE check on the files the hub ships (onnxruntime-genai builder exports in
+// tests/fixtures/builder-exports): every form splits into L+1 segments with the kernel's inputs
+// where the graph computes them; what the kernel cannot compute, or a config that disagrees with
+// the graph, is refused with a sentence naming it.
+
+import onnxProto, { type onnx } from 'onnx-proto';
+import { describe, expect, it } from 'vitest';
+import { modelRotary } from '../../src/engine/model/rotary.ts';
+import { splitDecoder, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { loadModelFolder } from '../reference/modelFolder.ts';
+import { errorOf } from './errorOf.ts';
+
+const { ModelProto } = onnxProto.onnx;
+const ROOT = new URL('../fixtures/builder-exports/', import.meta.url).pathname;
+
+const load = (folder: string, onnxFile?: string) => loadModelFolder(`${ROOT}${folder}`, onnxFile);
+const split = (files: ModelFiles) => splitDecoder(files.model, files.externalData);
+
+/** The ops of each segment graph. */
+function segmentOps(s: SplitDecoder): string[][] {
+  return s.segments.map((segment) => (ModelProto.decode(segment.model).graph?.node ?? []).map((n) => n.opType ?? ''));
+}
+
+/** The model with `edit` applied to its decoded graph (weights stay in the external data files). */
+function edited(files: ModelFiles, edit: (graph: onnx.IGraphProto) => void): ModelFiles {
+  const model = ModelProto.decode(files.model);
+  edit(model.graph!);
+  return { ...files, model: ModelProto.encode(model).finish() };
+}
+
+const gqaNodes = (graph: onnx.IGraphProto) => (graph.node ?? []).filter((n) => n.opType === 'GroupQueryAttention');
+
+describe('builder exports split at their attention sites', { timeout: 60_000 }, () => {
+  it('packed QKV with bias (Qwen2 q4): the bias Add stays in the segment and a Split hands the kernel q, k and v', async () => {
+    const s = split(await load('tiny-qwen2', 'onnx/model_q4.onnx'));
+    expect(s.segments).toHaveLength(3);
+    expect(s.sites.map((site) => [site.nHeads, site.nKvHeads, site.headSize, site.rotaryPairs])).toEqual([[4, 2, 16, 8], [4, 2, 16, 8]]);
+    const ops = segmentOps(s);
+    expect(ops[0]).toEqual(expect.arrayContaining(['GatherBlockQuantized', 'MatMulNBits', 'Add', 'Split']));
+    expect(ops.flat()).not.toContain('GroupQueryAttention');
+    // The Split reads the biased projection: dropping the bias would feed the kernel the raw MatMul.
+    const graph = ModelProto.decode(s.segments[0].model).graph!;
+    const splitNode = graph.node!.find((n) => n.opType === 'Split')!;
+    const producer = graph.node!.find((n) => n.output?.includes(splitNode.input![0]))!;
+    expect(producer.opType).toBe('Add');
+    expect(producer.input).toContain('model.layers.0.attn.qkv_proj.Add.bias');
+    expect(s.segments[0].outputs.map((t) => [t.name, t.width])).toEqual(expect.arrayContaining([[s.sites[0].q, 64], [s.sites[0].k, 32], [s.sites[0].v, 32]]));
+    // Every MatMulNBits runs with float activations.
+    for (const segment of s.segments) {
+      for (const node of ModelProto.decode(segment.model).graph!.node!.filter((n) => n.opType === 'MatMulNBits')) {
+        expect(Number(node.attribute!.find((a) => a.name === 'accuracy_level')!.i)).toBe(1);
+      }
+    }
+  });
+
+  it('Qwen3 q/k norms fused into GroupQueryAttention become Reshape, SimplifiedLayerNormalization, Reshape in the segment, as the unfused file has them', async () => {
+    const fused = split(await load('tiny-qwen3', 'onnx/model_q4f16_fusedqk.onnx'));
+    const plain = split(await load('tiny-qwen3', 'onnx/model_q4f16.onnx'));
+    const norms = (s: SplitDecoder) => segmentOps(s).map((ops) => ops.filter((op) => op === 'SimplifiedLayerNormalization').length);
+    // Per layer a q norm and a k norm; segment 0 also holds the first input norm.
+    expect(norms(fused)).toEqual([3, 2, 0]);
+    expect(norms(plain)).toEqual([3, 2, 0]);
+    expect(fused.dtype).toBe('float16');
+    expect(fused.vocabSize).toBe(151936);
+  });
+
+  it('MultiHeadAttention fed by RotaryEmbedding nodes (published fp16): rotary nodes and position_ids leave with the attention', async () => {
+    const s = split(await load('published/genai-tiny-llama-fp16'));
+    expect(s.sites.map((site) => [site.nHeads, site.nKvHeads, site.headSize])).toEqual([[1, 1, 16], [1, 1, 16]]);
+    expect(segmentOps(s).flat()).not.toEqual(expect.arrayContaining(['RotaryEmbedding']));
+    expect(segmentOps(s).flat()).not.toContain('MultiHeadAttention');
+    expect(s.segments.flatMap((segment) => segment.inputs.map((t) => t.name))).not.toContain('position_ids');
+  });
+
+  it('refuses attention the kernel does not compute, naming the attribute or input', async () => {
+    const files = await load('tiny-qwen2', 'onnx/model_q4.onnx');
+    const softcap = errorOf(() => split(edited(files, (g) => gqaNodes(g)[0].attribute!.find((a) => a.name === 'softcap')!.f = 30)));
+    expect(softcap.code).toBe('MODEL_UNSUPPORTED');
+    expect(softcap.message).toMatch(/Attention layer 0 \(\/model\/layers\.0\/attn\/GroupQueryAttention\) uses logit soft-capping/);
+    const window = errorOf(() => split(edited(files, (g) => gqaNodes(g)[1].attribute!.push({ name: 'local_window_size', type: 2, i: 128 }))));
+    expect(window.message).toMatch(/Attention layer 1 .* has its own sliding window/);
+    const sinks = errorOf(() => split(edited(files, (g) => {
+      g.node![g.node!.indexOf(gqaNodes(g)[0])].input![11] = 'model.layers.0.input_layernorm.weight';
+    })));
+    expect(sinks.message).toMatch(/uses per-head attention sinks \(input 11, "model\.layers\.0\.input_layernorm\.weight"\), which the attention kernel does not implement/);
+  });
+});
+
+describe('RoPE from config.json, checked against the graph', { timeout: 60_000 }, () => {
+  it('reads transformers 5 rope_parameters (tiny-qwen3: theta 1e6) and transformers 4 rope_theta alike', async () => {
+    const files = await load('tiny-qwen3', 'onnx/model_q4f16.onnx');
+    const s = split(files);
+    expect(files.config.rope_theta).toBeUndefined();
+    expect(modelRotary(files.config, s)).toEqual({ theta: 1e6, rotaryDim: 16, scaling: undefined });
+    expect(modelRotary({ ...files.config, rope_parameters: undefined, rope_theta: 1e6 }, s).theta).toBe(1e6);
+  });
+
+  it('refuses a config whose theta the graph does not bear out, saying where they part', async () => {
+    const files = await load('tiny-qwen2', 'onnx/model_q4.onnx');
+    const s = split(files);
+    const error = errorOf(() => modelRotary({ ...files.config, rope_theta: 10000 }, s));
+    expect(error.code).toBe('MODEL_UNSUPPORTED');
+    expect(error.message).toMatch(/config\.json and its ONNX graph disagree on the rotary embedding \(config: theta 10000; at position \d+, pair \d+ rotates by frequency/);
+    const scaled = errorOf(() => modelRotary({ ...files.config, rope_scaling: { rope_type: 'linear', factor: 4 } }, s));
+    expect(scaled.message).toMatch(/linear scaling/);
+    expect(errorOf(() => modelRotary({ ...files.config, rope_scaling: { rope_type: 'yarn', factor: 4 } }, s)).message).toMatch(/"yarn" RoPE scaling/);
+  });
+
+  it('fits theta from the graph where only genai_config.json is given (published: theta 10000)', async () => {
+    const files = await load('published/genai-tiny-llama-fp32-gqa');
+    const rotary = modelRotary(files.config, split(files));
+    expect(rotary.rotaryDim).toBe(16);
+    expect(Math.abs(rotary.theta - 10000) / 10000).toBeLessThan(1e-4);
+  });
+});
