@@ -6,12 +6,12 @@
 //     holding V(t) only, keys re-rotated to their ranks with the graph's own tables), for
 //     streaming and window attention in chunks of 1 and 13, and sliding-window recomputation.
 // fp16 files run widened to fp32 where the GPU lacks shader-f16 (SwiftShader), and the oracle runs
-// the same widened graph.
+// the same widened graph, as shipped and with its fp16-rounded rotary tables made exact.
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
 import { describeModel } from '../../tools/harness.ts';
-import type { PageJob, ScoreResult } from '../../tools/harnessJob.ts';
+import type { PageJob } from '../../tools/harnessJob.ts';
 import type { Harness } from '../../tools/harness/main.ts';
 import { mulberry32 } from './page/random.ts';
 import { loadModelFolder } from '../reference/modelFolder.ts';
@@ -23,7 +23,7 @@ interface Export {
   folder: string;
   onnxFile?: string;
   what: string;
-  /** fp16 activations: the widened graph's fp16-rounded rotary tables against the kernel's exact ones. */
+  /** fp16 I/O: run widened to f32 (no shader-f16 here), with rotary tables rounded to fp16. */
   f16: boolean;
   /** The file onnxruntime's CPU runs instead, where it cannot run this one (same weights). */
   oracleFile?: string;
@@ -41,16 +41,25 @@ const EXPORTS: Export[] = [
     folder: 'tiny-qwen3', onnxFile: 'onnx/model_q4f16_fusedqk.onnx', what: 'Qwen3 q4f16 with the q/k norms fused into GroupQueryAttention', f16: true, allModes: false,
     oracleFile: 'onnx/model_q4f16.onnx',
   },
-  { folder: 'published/genai-tiny-llama-fp16', what: 'MultiHeadAttention + RotaryEmbedding with position_ids, genai_config.json only', f16: true, allModes: true },
+  { folder: 'published/genai-tiny-llama-fp16', what: 'MultiHeadAttention + RotaryEmbedding with position_ids, genai_config.json only', f16: true, allModes: false },
   { folder: 'published/genai-tiny-llama-fp32-gqa', what: 'older builder GQA: packed QKV, keys and values interleaved, genai_config.json only', f16: false, allModes: false },
 ];
 
-/** Chunk sizes while the stream fits a 4 + 60 cache: single tokens, odd sizes, the largest piece. */
-const FITTING_CHUNKS = [1, 5, 16, 1, 1, 13, 3];
-/** Past the cache: 4 + 28 holds 32 tokens, the stream is 80. */
-const STREAM = 80;
+/** Chunk sizes while the stream fits a 4 + 60 cache: single tokens, odd sizes, the largest piece.
+ *  The older genai graphs cannot start from one token with an empty past, so the first is 5. */
+const FITTING_CHUNKS = [5, 1, 16, 1, 1, 13, 3];
+/** Past the cache: 4 + 28 holds 32 tokens, the stream is 64. */
+const STREAM = 64;
 const SINKS = 4;
 const WINDOW = 28;
+
+const ALL_CASES: { mode: 'streaming' | 'window' | 'recompute'; chunk: number }[] = [
+  { mode: 'streaming', chunk: 1 },
+  { mode: 'streaming', chunk: 13 },
+  { mode: 'window', chunk: 1 },
+  { mode: 'window', chunk: 13 },
+  { mode: 'recompute', chunk: 32 },
+];
 
 const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
 
@@ -85,35 +94,36 @@ for (const e of EXPORTS) {
     // Ids below 32000: every fixture's tokenizer and embedding has them.
     const ids = randomIds(STREAM, 32000, 7);
 
-    it(`matches onnxruntime's whole graph within ${e.f16 ? '1e-3' : '1e-4'} while the stream fits the cache`, async () => {
+    it(`matches onnxruntime's whole graph within 1e-4 while the stream fits the cache${e.f16 ? ' (with the graph\'s fp16 rotary tables: 3e-3)' : ''}`, { timeout: 600_000 }, async () => {
       const chunks: number[][] = [];
       for (let at = 0, i = 0; i < FITTING_CHUNKS.length; at += FITTING_CHUNKS[i++]) chunks.push(ids.slice(at, at + FITTING_CHUNKS[i]));
       const job: PageJob = { model, mode: 'streaming', cache: { sinks: 4, window: 60 }, chunk: 16 };
       const engine = unpack(await call('engineLogitsPacked', job, chunks));
-      const oracle = concat(await oracleLogits(await files, chunks));
-      const diff = maxAbsDiff(engine, oracle);
-      console.log(`${e.folder} ${e.onnxFile ?? ''}: max |engine - onnxruntime| ${diff.toExponential(2)}`);
-      expect(diff).toBeLessThan(e.f16 ? 1e-3 : 1e-4);
+      // The kernel rotates with cos/sin computed in float64; an fp16 file's tables are rounded to
+      // fp16 (5e-4), which moves these logits by up to 2.1e-3 (Qwen3). With exact tables the rest
+      // must agree to 1e-4.
+      const exact = maxAbsDiff(engine, concat(await oracleLogits(await files, chunks, { exactRotaryTables: e.f16 })));
+      console.log(`${e.folder} ${e.onnxFile ?? ''}: max |engine - onnxruntime| ${exact.toExponential(2)}${e.f16 ? ' (exact rotary tables)' : ''}`);
+      expect(exact).toBeLessThan(1e-4);
+      if (e.f16) {
+        const asShipped = maxAbsDiff(engine, concat(await oracleLogits(await files, chunks)));
+        console.log(`${e.folder} ${e.onnxFile ?? ''}: max |engine - onnxruntime| ${asShipped.toExponential(2)} with the graph's fp16 rotary tables`);
+        expect(asShipped).toBeLessThan(3e-3);
+      }
     });
 
-    const cases: { mode: 'streaming' | 'window' | 'recompute'; chunk: number }[] = e.allModes
-      ? [
-          { mode: 'streaming', chunk: 1 },
-          { mode: 'streaming', chunk: 13 },
-          { mode: 'window', chunk: 1 },
-          { mode: 'window', chunk: 13 },
-          { mode: 'recompute', chunk: 32 },
-        ]
-      : [{ mode: 'streaming', chunk: 13 }];
-    it(`past the cache, per-token NLL equals onnxruntime running ${cases.map((c) => `${c.mode} (chunks of ${c.chunk})`).join(', ')} within 1e-3`, async () => {
+    const cases = (e.allModes ? ALL_CASES : [ALL_CASES[1]]).map(({ mode, chunk }) => ({
+      mode,
+      chunk,
+      cache: mode === 'window' ? { sinks: 0, window: SINKS + WINDOW } : { sinks: SINKS, window: WINDOW },
+    }) satisfies Pick<PageJob, 'mode' | 'cache' | 'chunk'>);
+    it(`past the cache, per-token NLL equals onnxruntime running ${cases.map((c) => `${c.mode} (chunks of ${c.chunk})`).join(', ')} within 1e-3`, { timeout: 900_000 }, async () => {
+      const engine = await call('scoreCases', model, ids, cases);
       const oracles = new Map<string, number[]>();
-      for (const { mode, chunk } of cases) {
-        const sinks = mode === 'window' ? 0 : SINKS;
-        const window = mode === 'window' ? SINKS + WINDOW : WINDOW;
-        if (!oracles.has(mode)) oracles.set(mode, await oracleStreamNll(await files, ids, mode, sinks, window));
-        const result = (await call('run', { model, mode, cache: { sinks, window }, chunk, score: ids })) as ScoreResult;
-        const diff = maxAbsDiff(result.nll, oracles.get(mode)!);
-        console.log(`${e.folder} ${e.onnxFile ?? ''} ${mode} ${sinks}+${window} chunk ${chunk}: max |NLL - onnxruntime| ${diff.toExponential(2)} over ${result.nll.length} tokens`);
+      for (const [i, { mode, cache, chunk }] of cases.entries()) {
+        if (!oracles.has(mode)) oracles.set(mode, await oracleStreamNll(await files, ids, mode, cache.sinks, cache.window, { exactRotaryTables: e.f16 }));
+        const diff = maxAbsDiff(engine[i], oracles.get(mode)!);
+        console.log(`${e.folder} ${e.onnxFile ?? ''} ${mode} ${cache.sinks}+${cache.window} chunk ${chunk}: max |NLL - onnxruntime| ${diff.toExponential(2)} over ${engine[i].length} tokens`);
         expect(diff, `${mode} chunk ${chunk}`).toBeLessThan(1e-3);
       }
       // Eviction changes the answer: StreamingLLM and recomputation differ once tokens left the cache.

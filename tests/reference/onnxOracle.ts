@@ -1,14 +1,19 @@
 // onnxruntime (wasm, in Node) running a whole exported graph with its own attention: the reference
 // the engine must match. It runs onnxruntime-web's plain CPU build, which has every com.microsoft
 // op these graphs use (the WebGPU bundle's CPU lacks GatherBlockQuantized), and the widened f32
-// graph where the file is fp16, as the engine runs it without shader-f16. Dense: a growing past_key_values. Past the cache, StreamingLLM itself: one
-// token at a time, the past holding only V(t), each cached key un-rotated from the position it was
-// computed at and re-rotated to its rank in V(t) with the graph's own cos/sin tables, so the new
-// token sits at |V(t)| - 1 and every K and V is the one computed when its token was fed.
+// graph where the file is fp16, as the engine runs it without shader-f16. Dense: a growing
+// past_key_values. Past the cache, StreamingLLM itself: one token at a time, the past holding only
+// V(t), each cached key un-rotated from the position it was computed at and re-rotated to its rank
+// in V(t) with the graph's own cos/sin tables, so the new token sits at |V(t)| - 1 and every K and
+// V is the one computed when its token was fed.
 
 import * as ort from 'onnxruntime-web';
+import onnxProto, { type onnx } from 'onnx-proto';
+import type { RotaryConfig } from '../../src/engine/decoder/decoder.ts';
+import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
 import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
-import { splitDecoder, type RotaryTables } from '../../src/engine/model/split/splitDecoder.ts';
+import { modelRotary } from '../../src/engine/model/rotary.ts';
+import { splitDecoder, type RotaryTables, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { usesFloat16, widenFloat16 } from '../../src/engine/model/split/widenFloat16.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
 
@@ -72,24 +77,49 @@ function floats(data: unknown): Float32Array {
 
 export type OracleMode = 'streaming' | 'window' | 'recompute';
 
-/** The graph with MatMulNBits at accuracy_level 1 (float activations), as the engine runs it. */
-function exactGraph(model: Uint8Array): Uint8Array {
-  const proto = ModelProto.decode(model);
-  useFloatActivations(proto.graph?.node ?? []);
-  return ModelProto.encode(proto).finish();
+export interface OracleOptions {
+  /**
+   * Replace the graph's cos/sin tables by the model's RoPE computed in float64 (what the kernel
+   * rotates with), so an fp16 file's rounded tables drop out of the comparison.
+   */
+  exactRotaryTables?: boolean;
 }
 
-async function openOracle(files: ModelFiles): Promise<{ session: OracleSession; tables?: RotaryTables; interleaved: boolean; pairs: number }> {
+async function openOracle(files: ModelFiles, options: OracleOptions = {}): Promise<{ session: OracleSession; tables?: RotaryTables; interleaved: boolean; pairs: number }> {
   const graph = usesFloat16(files.model) ? widenFloat16(files) : files;
   const split = splitDecoder(graph.model, graph.externalData);
   const site = split.sites[0];
-  const session = await OracleSession.create(exactGraph(graph.model), graph.externalData, [site.nKvHeads, site.headSize]);
-  return { session, tables: split.rotaryTables, interleaved: site.rotaryInterleaved, pairs: site.rotaryPairs };
+  const proto = ModelProto.decode(graph.model);
+  useFloatActivations(proto.graph?.node ?? []);
+  const tables = options.exactRotaryTables ? exactTables(proto, split, modelRotary(files.config, split)) : split.rotaryTables;
+  const session = await OracleSession.create(ModelProto.encode(proto).finish(), graph.externalData, [site.nKvHeads, site.headSize]);
+  return { session, tables, interleaved: site.rotaryInterleaved, pairs: site.rotaryPairs };
+}
+
+/** Rewrites every site's cos/sin initializers as float32 cos/sin of position x frequency, computed in float64. */
+function exactTables(proto: onnx.ModelProto, split: SplitDecoder, rotary: RotaryConfig): RotaryTables | undefined {
+  let written: RotaryTables | undefined;
+  const site = split.sites[0];
+  const invFreq = inverseFrequencies({ theta: rotary.theta, rotaryDim: 2 * site.rotaryPairs, layout: 'half', scaling: rotary.scaling, frequencyDim: rotary.rotaryDim });
+  const names = new Map(split.sites.flatMap((s) => (s.rotaryTables ? [[s.rotaryTables.cos, Math.cos], [s.rotaryTables.sin, Math.sin]] as const : [])));
+  for (const tensor of proto.graph?.initializer ?? []) {
+    const f = names.get(tensor.name ?? '');
+    if (!f) continue;
+    const [rows, pairs] = (tensor.dims ?? []).map(Number);
+    const values = Float32Array.from({ length: rows * pairs }, (_, i) => f(Math.floor(i / pairs) * invFreq[i % pairs]));
+    tensor.rawData = new Uint8Array(values.buffer);
+    tensor.dataType = onnxProto.onnx.TensorProto.DataType.FLOAT;
+    tensor.dataLocation = onnxProto.onnx.TensorProto.DataLocation.DEFAULT;
+    tensor.externalData = [];
+    if (f === Math.cos) written = { rows, pairs, cos: values, sin: written?.sin ?? new Float32Array(0) };
+    else written = { rows, pairs, cos: written?.cos ?? new Float32Array(0), sin: values };
+  }
+  return written;
 }
 
 /** Logits [n, vocab] per chunk, the chunks fed one after another with a growing past (dense attention). */
-export async function oracleLogits(files: ModelFiles, chunks: number[][]): Promise<Float32Array[]> {
-  const { session } = await openOracle(files);
+export async function oracleLogits(files: ModelFiles, chunks: number[][], options: OracleOptions = {}): Promise<Float32Array[]> {
+  const { session } = await openOracle(files, options);
   const out: Float32Array[] = [];
   let past: LayerKv[] = [];
   let length = 0;
@@ -154,8 +184,8 @@ function negLogLikelihood(logits: Float32Array, offset: number, vocab: number, t
  * Per-token NLL of ids[t + 1] after ids[0..t] under StreamingLLM (sinks S, window W; window mode:
  * S = 0) or sliding-window recomputation, computed by onnxruntime on the whole graph.
  */
-export async function oracleStreamNll(files: ModelFiles, ids: number[], mode: OracleMode, sinks: number, window: number): Promise<number[]> {
-  const { session, tables, interleaved, pairs } = await openOracle(files);
+export async function oracleStreamNll(files: ModelFiles, ids: number[], mode: OracleMode, sinks: number, window: number, options: OracleOptions = {}): Promise<number[]> {
+  const { session, tables, interleaved, pairs } = await openOracle(files, options);
   const [kvHeads, headSize] = session.kvShape;
   const nll: number[] = [];
   try {
@@ -175,7 +205,10 @@ export async function oracleStreamNll(files: ModelFiles, ids: number[], mode: Or
     const rawKeys: Float32Array[][] = Array.from({ length: session.nLayers }, () => []);
     const values: Float32Array[][] = Array.from({ length: session.nLayers }, () => []);
     const width = kvHeads * headSize;
-    for (let t = 0; t + 1 < ids.length; t++) {
+    // Tokens 0 and 1 go in together, each seeing both while they are visible as in dense attention:
+    // the older genai graphs' mask subgraph cannot take one token with an empty past.
+    for (let t = 0; t + 1 < ids.length; t += t === 0 ? 2 : 1) {
+      const fed = t === 0 ? ids.slice(0, Math.min(2, ids.length - 1)) : [ids[t]];
       const past = visible(t).slice(0, -1);
       const layers: LayerKv[] = rawKeys.map((keys, layer) => {
         const key = new Float32Array(past.length * width);
@@ -190,14 +223,19 @@ export async function oracleStreamNll(files: ModelFiles, ids: number[], mode: Or
         });
         return { key, value };
       });
-      const { logits, present } = await session.step([ids[t]], layers, past.length);
-      present.forEach((kv, layer) => {
-        const key = tokenRow(kv.key, past.length + 1, past.length, kvHeads, headSize);
-        rotate(key, tables, past.length, pairs, headSize, interleaved, true);
-        rawKeys[layer][t] = key;
-        values[layer][t] = tokenRow(kv.value, past.length + 1, past.length, kvHeads, headSize);
+      const { logits, present } = await session.step(fed, layers, past.length);
+      const total = past.length + fed.length;
+      const vocab = logits.length / fed.length;
+      fed.forEach((_, i) => {
+        const position = past.length + i;
+        present.forEach((kv, layer) => {
+          const key = tokenRow(kv.key, total, position, kvHeads, headSize);
+          rotate(key, tables, position, pairs, headSize, interleaved, true);
+          rawKeys[layer][t + i] = key;
+          values[layer][t + i] = tokenRow(kv.value, total, position, kvHeads, headSize);
+        });
+        nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[t + i + 1]));
       });
-      nll.push(negLogLikelihood(logits, 0, logits.length, ids[t + 1]));
     }
     return nll;
   } finally {

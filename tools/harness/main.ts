@@ -134,6 +134,23 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
   }
 }
 
+/** Per-token NLL of `ids` under each attention setting, the model's files read once. */
+async function scoreCases(model: PageJob['model'], ids: number[], cases: Pick<PageJob, 'mode' | 'cache' | 'chunk'>[]): Promise<number[][]> {
+  const files = await loadFiles(model);
+  const context = await (gpu ??= createGpuContext());
+  const out: number[][] = [];
+  for (const c of cases) {
+    const job: PageJob = { model, ...c, score: ids };
+    const engine = await Engine.load(files, cacheSettings(job, ids.length), context);
+    try {
+      out.push((await score(engine, job, ids)).nll);
+    } finally {
+      await engine.unload();
+    }
+  }
+  return out;
+}
+
 /** Logits [n, vocab] per fed chunk from onnxruntime running the whole graph with growing past_key_values. */
 async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promise<number[][]> {
   const files = await loadFiles(model);
@@ -317,7 +334,7 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, run, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+const harness = { benchTunings, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
 export type Harness = typeof harness;
 declare global {
   interface Window {
