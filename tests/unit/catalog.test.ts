@@ -59,7 +59,7 @@ describe('the catalog', () => {
     expect(hostedFileUrl(entry('stories260k').tokenizer!)).toBe('https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K/tok512.bin');
   });
 
-  it('sizes stories260K exactly as the checkpoint in ../shared is', () => {
+  it('sizes stories260K exactly as the built-in checkpoint is', () => {
     const e = entry('stories260k');
     expect(e.variants[0].downloadBytes).toBe(1_056_540);
     expect([e.nLayers, e.nKvHeads, e.headDim, e.vocabSize, e.trainedContext]).toEqual([5, 4, 8, 512, 512]);

@@ -5,6 +5,8 @@ import { useState, type KeyboardEvent } from 'react';
 import { Icon } from '../../app/icons.tsx';
 
 interface Props {
+  /** The message box's id, for the skip link and the focus after a model loads. */
+  id: string;
   generating: boolean;
   /** Why sending is impossible right now, if it is. */
   blocked: string | null;
@@ -20,7 +22,7 @@ function rowsFor(text: string): number {
   return Math.max(2, lines);
 }
 
-export function Composer({ generating, blocked, placeholder, onSend, onStop }: Props) {
+export function Composer({ id, generating, blocked, placeholder, onSend, onStop }: Props) {
   const [text, setText] = useState('');
   const canSend = !generating && !blocked && text.trim() !== '';
   const send = () => {
@@ -43,6 +45,7 @@ export function Composer({ generating, blocked, placeholder, onSend, onStop }: P
       }}
     >
       <textarea
+        id={id}
         aria-label="Message"
         placeholder={placeholder}
         value={text}
