@@ -166,6 +166,7 @@ export function ChatApp() {
             controller={controller}
             onSystemPrompt={(text) => store.setSystemPrompt(active.id, text)}
             intro={<Intro status={status} />}
+            onSettings={() => setSettingsOpen(true)}
           />
         ) : (
           <section className="chat-view">
@@ -195,6 +196,7 @@ export function ChatApp() {
       <SettingsDialog
         open={settingsOpen}
         model={settingsModel}
+        loaded={ready}
         settings={settings}
         bytesPerToken={loadBytesPerToken(modelKey)}
         blocked={

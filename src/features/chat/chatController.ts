@@ -65,28 +65,39 @@ export class ChatController {
     void this.reply(conversationId, [...messages.slice(0, at), { ...messages[at], content: text }]);
   }
 
+  /** Writes more of the last reply, which stopped at the length limit. */
+  continueReply(conversationId: string): void {
+    const messages = this.store.get(conversationId)?.messages ?? [];
+    const last = messages.at(-1);
+    if (last?.role === 'assistant' && last.finishReason === 'max_tokens') void this.reply(conversationId, messages.slice(0, -1), last);
+  }
+
   stop(): void {
     this.session.stop();
   }
 
-  private async reply(conversationId: string, transcript: StoredMessage[]): Promise<void> {
+  /** `continued`: the last reply, to be written on (the engine sees it as the transcript's end). */
+  private async reply(conversationId: string, transcript: StoredMessage[], continued?: StoredMessage): Promise<void> {
     const status = this.session.getState().status;
     if (status.kind !== 'ready' || this.store.getState().generating) return;
     const conversation = this.store.get(conversationId);
     if (!conversation) return;
     const settings = loadSettings(status.model.choice.key, status.model.defaults);
-    const replyId = newId();
-    const reply: StoredMessage = { id: replyId, role: 'assistant', content: '', createdAt: Date.now(), status: 'streaming', modelLabel: status.model.choice.label };
+    const replyId = continued?.id ?? newId();
+    const before = continued?.content ?? '';
+    const reply: StoredMessage = continued
+      ? { ...continued, status: 'streaming', finishReason: undefined, sync: undefined }
+      : { id: replyId, role: 'assistant', content: '', createdAt: Date.now(), status: 'streaming', modelLabel: status.model.choice.label };
     this.store.setMessages(conversationId, [...transcript, reply]);
     this.store.setGenerating({ conversationId, messageId: replyId });
-    let text = '';
+    let text = before;
     try {
       await this.saving;
       // A snapshot matters only when the engine's cache holds another conversation (or none).
       const cacheHoldsIt = this.session.getState().cache?.conversationId === conversationId;
       const snapshot = cacheHoldsIt ? undefined : await loadSnapshot(conversationId, status.settingsKey).catch(() => undefined);
       const result = await this.session.chat(
-        { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(transcript) },
+        { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(continued ? [...transcript, continued] : transcript) },
         replyId,
         samplingOf(settings, randomSeed()),
         settings.maxTokens,
@@ -102,8 +113,9 @@ export class ChatController {
         snapshot,
       );
       const stopped = result.finishReason === 'aborted';
-      if (stopped && result.text === '') this.store.removeMessage(conversationId, replyId);
-      else this.store.patchMessage(conversationId, replyId, { content: result.text, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
+      const content = before + result.text;
+      if (stopped && content === '') this.store.removeMessage(conversationId, replyId);
+      else this.store.patchMessage(conversationId, replyId, { content, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
       this.saving = this.saveCache(conversationId, status.settingsKey);
     } catch (e) {
       const error = toEngineError(e);
