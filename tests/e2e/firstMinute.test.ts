@@ -256,7 +256,9 @@ describe('no model loaded, a local model, phone width', () => {
     // The kept copy is listed, to load again or delete.
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Change model…' }).click();
-    await page.getByText('stories260K (from this computer)').waitFor();
+    const kept = page.getByText('stories260K (from this computer)');
+    await kept.waitFor();
+    await kept.scrollIntoViewIfNeeded();
     await shot('local-model-kept');
     await page.getByRole('button', { name: 'Cancel' }).click();
     expect(outside).toEqual([]);
