@@ -13,6 +13,7 @@ import { formatBytes, formatCount } from '../memory/windowMath.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
 import { CATALOG_ENTRIES, fitModel, recommendedChoice, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
 import { BUILT_IN_BYTES, BUILT_IN_LABEL } from './builtInModel.ts';
+import { forgetModel } from './lastModel.ts';
 import { cacheIdOf, cachedModels, checkHubRepo, deleteDownload, keptLocalModel, localModel, type CachedModelRow, type PickedModel } from './modelSource.ts';
 
 interface Props {
@@ -93,7 +94,11 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
       setPickError(toEngineError(e));
     }
   };
-  const remove = (id: string) => deleteDownload(id).then(refresh, (e: unknown) => setPickError(toEngineError(e)));
+  const remove = (id: string) =>
+    deleteDownload(id).then(() => {
+      forgetModel(id); // a deleted model is not loaded by itself after the next reload
+      refresh();
+    }, (e: unknown) => setPickError(toEngineError(e)));
   const check = (event: FormEvent) => {
     event.preventDefault();
     if (!caps || repo.trim() === '') return;
