@@ -7,6 +7,7 @@ import { ChatView } from '../features/chat/ChatView.tsx';
 import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
+import { loadLongMessageRule, saveLongMessageRule } from '../features/chat/longMessages.ts';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
 import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/models/hubModels.ts';
 import { builtInModel } from '../features/models/builtInModel.ts';
@@ -69,6 +70,7 @@ export function ChatApp() {
   }, [generating, controller]);
 
   const [notKept, setNotKept] = useState<EngineError | null>(null);
+  const [longRule, setLongRule] = useState(loadLongMessageRule);
   const pick = (model: PickedModel) => {
     setPicking(false);
     void session.loadOpened(async () => {
@@ -115,6 +117,12 @@ export function ChatApp() {
       placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
       onSend={send}
       onStop={() => controller.stop()}
+      cache={status.kind === 'ready' ? status.cache : null}
+      longRule={longRule}
+      onLongRule={(rule) => {
+        saveLongMessageRule(rule);
+        setLongRule(rule);
+      }}
     />
   );
 

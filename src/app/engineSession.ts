@@ -5,7 +5,7 @@
 import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
 import { takeEngineLock } from '../client/engineLock.ts';
 import { EngineError } from '../protocol/errors.ts';
-import type { CacheChoice, CacheSnapshot, CacheState, Conversation, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
 import type { DownloadProgress } from '../engine/model/source/index.ts';
 import type { HubChoice } from '../features/models/hubModels.ts';
@@ -143,11 +143,11 @@ export class EngineSession {
     await this.load(status.model, status.settings);
   }
 
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot): Promise<ChatResult> {
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
     const status = this.state.status;
     if (!this.client || status.kind !== 'ready') throw new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.');
     try {
-      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot);
+      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages);
     } catch (e) {
       const error = toEngineError(e);
       if (error.code === 'DEVICE_LOST' && this.state.status === status) {

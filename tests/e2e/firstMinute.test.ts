@@ -201,6 +201,47 @@ describe('the first minute, with the built-in model', () => {
   });
 });
 
+describe('a message longer than the window', () => {
+  it('asks before sending how to read it, reads all of it with the time left or only what the model keeps, and remembers the choice', async () => {
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    await send('Once upon a time, a fox lived in the woods.');
+    await replyFinished();
+    const choice = page.getByTestId('long-rule');
+    const all = page.getByRole('radio', { name: /^all of it/ });
+    const kept = page.getByRole('radio', { name: /^only what the model keeps/ });
+
+    // Read all of it: every token in order, with the time left, and no rebuild.
+    await composer().fill(storyText(12, 300));
+    await choice.waitFor();
+    expect(await all.isChecked()).toBe(true);
+    await shot('long-message-choice');
+    await composer().press('Enter');
+    await page.getByTestId('reading-note').filter({ hasText: /^Reading all [\d,]+ tokens in order, as you chose for long messages/ }).waitFor({ timeout: 60_000 });
+    await page.getByTestId('reading-note').filter({ hasText: /s left\.$|min left\.$/ }).waitFor({ timeout: 60_000 });
+    const line = await page.locator('.message .prefill').innerText();
+    expect(Number(/\/ ([\d,]+) tokens/.exec(line)![1].replace(/,/g, ''))).toBeGreaterThan(300);
+    await shot('long-message-reading-all');
+    await replyFinished();
+    expect(await replies().last().locator('.sync-notice').count()).toBe(0);
+
+    // Only what the model keeps: the first 4 and the last 100 tokens, said in the reply's notice.
+    await composer().fill(storyText(12, 400));
+    await kept.check();
+    await composer().press('Enter');
+    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished();
+    expect(await replies().last().locator('.sync-notice').innerText()).toMatch(/Read only what the model keeps: the first 4 and the last 100 of [\d,]+ tokens, as chosen for long messages\. \(104 tokens read\)/);
+
+    // The choice is remembered across a reload.
+    await page.reload();
+    await ready();
+    await composer().fill(storyText(12, 500));
+    await choice.waitFor();
+    expect(await kept.isChecked()).toBe(true);
+    await composer().fill('');
+  });
+});
+
 describe('no model loaded, a local model, phone width', () => {
   it('keeps the conversation and its system prompt usable beside the picker, on a desktop and a phone', async () => {
     // Forget the model, so the reload finds none: the picker opens beside the conversation.

@@ -4,7 +4,7 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
+  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
   SamplingChoice, SyncHow,
 } from '../../protocol/messages.ts';
 import { Engine } from '../engine.ts';
@@ -100,12 +100,12 @@ export class ChatEngine {
 
   /** Brings the cache in step with `conversation`, then streams the reply to its last message.
    *  A GPU lost on the way rejects with DEVICE_LOST, even if the GPU work never settles. */
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatReply> {
     if (this.lostError) throw this.lostError;
     if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
     const lost = this.lost.then((error) => Promise.reject(error));
     try {
-      return await Promise.race([this.converse(conversation, replyId, sampling, maxTokens, callbacks, snapshot), lost]);
+      return await Promise.race([this.converse(conversation, replyId, sampling, maxTokens, callbacks, snapshot, longMessages), lost]);
     } catch (e) {
       throw await this.lostOr(e);
     }
@@ -120,7 +120,7 @@ export class ChatEngine {
     return settled ?? e;
   }
 
-  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
+  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot: CacheSnapshot | undefined, longMessages: LongMessageRule): Promise<ChatReply> {
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
     // A transcript that ends with a reply asks for more of that reply (it stopped at the length limit).
@@ -130,7 +130,7 @@ export class ChatEngine {
     const abort = (this.abort = new AbortController());
     const started = performance.now();
     try {
-      const { how, reason, feed } = this.sync(conversation, snapshot);
+      const { how, reason, feed } = this.sync(conversation, snapshot, longMessages);
       // The reply's own ids so far, when the stream holds it as written (not re-encoded by a rebuild).
       const heldReply = continuing ? this.heldReplyIds(replyId) : null;
       const joint = heldReply ? new ReplyJoint(heldReply, (ids) => this.engine.tokenizer.decode(ids)) : null;
@@ -257,7 +257,29 @@ export class ChatEngine {
   }
 
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
-  private sync(conversation: Conversation, snapshot?: CacheSnapshot): { how: SyncHow; reason: string; feed: number[] } {
+  private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
+    const synced = this.syncAll(conversation, snapshot, rule);
+    if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > this.engine.decoder.cache.layout.windowSize) return this.keepOnly(synced.how);
+    return synced;
+  }
+
+  /**
+   * The rule 'kept' for a message longer than the window: rather than read tokens that would be
+   * evicted before the reply, the cache starts again from the stream's first nSinks and last
+   * windowSize tokens, as a rebuild does.
+   */
+  private keepOnly(how: SyncHow): { how: SyncHow; reason: string; feed: number[] } {
+    const stream = this.stream!;
+    this.engine.decoder.reset();
+    const { nSinks, windowSize } = this.engine.decoder.cache.layout;
+    const all = stream.ids;
+    const feed = [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
+    stream.skipped = all.length - feed.length;
+    const reason = `Read only what the model keeps: the first ${formatCount(nSinks)} and the last ${formatCount(windowSize)} of ${formatCount(all.length)} tokens, as chosen for long messages.`;
+    return { how: how === 'started' ? 'started' : 'rebuilt', reason, feed };
+  }
+
+  private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     const layout = this.engine.decoder.cache.layout;
     const current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
     if (current) {
@@ -287,7 +309,7 @@ export class ChatEngine {
       this.stream = restored;
       return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(restored, conversation, restored.held.length) };
     }
-    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.');
+    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.', rule);
   }
 
   private snapshotFits(snapshot: CacheSnapshot, conversation: Conversation): boolean {
@@ -312,16 +334,19 @@ export class ChatEngine {
   }
 
   /** A fresh cache from the transcript: its first nSinks tokens, then its last windowSize tokens. */
-  private rebuild(conversation: Conversation, reason: string): { how: SyncHow; reason: string; feed: number[] } {
+  private rebuild(conversation: Conversation, reason: string, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     this.engine.decoder.reset();
     const fresh: StreamState = { conversationId: conversation.id, held: [], systemPrompt: conversation.systemPrompt, ids: [], spans: [], skipped: 0, pending: [] };
     const all = this.extend(fresh, conversation, 0);
     const { nSinks, windowSize } = this.engine.decoder.cache.layout;
     const keep = nSinks + windowSize;
-    const feed = all.length <= keep ? all : [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
+    const starting = conversation.messages.length === 1;
+    // A first message is read by the user's rule like any other; a rebuild of an older transcript
+    // always reads the sinks and the window only.
+    const feed = all.length <= keep || (starting && rule === 'all') ? all : [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
     fresh.skipped = all.length - feed.length;
     this.stream = fresh;
-    if (conversation.messages.length === 1) return { how: 'started', reason: 'Started the stream of a new conversation.', feed };
+    if (starting) return { how: 'started', reason: 'Started the stream of a new conversation.', feed };
     return { how: 'rebuilt', reason, feed };
   }
 

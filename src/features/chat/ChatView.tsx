@@ -7,7 +7,7 @@ import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore, ty
 import type { CacheState } from '../../protocol/messages.ts';
 import type { StoredConversation, StoredMessage } from '../../storage/conversations.ts';
 import { formatCount, placesOf } from '../memory/windowMath.ts';
-import type { ChatController } from './chatController.ts';
+import type { ChatController, PrefillProgress } from './chatController.ts';
 import { MessageView, type MessageActions } from './MessageView.tsx';
 import { SystemPrompt } from './SystemPrompt.tsx';
 
@@ -22,6 +22,26 @@ interface Props {
   intro: ReactNode;
   /** Opens the settings, where the length limit is. */
   onSettings(): void;
+}
+
+/** While a prompt is read: which rule applies, and how long the rest takes. */
+function ReadingNote({ prefill, cache }: { prefill: PrefillProgress; cache: CacheState | null }) {
+  const kept = cache ? `the first ${formatCount(cache.nSinks)} and the last ${formatCount(cache.windowSize)} tokens` : 'the sinks and the window';
+  let text: string;
+  if (prefill.how === 'rebuilt') text = `Rebuilding the cache from the transcript: reading ${kept}.`;
+  else if (prefill.rule === 'kept' && cache && prefill.total <= cache.nSinks + cache.windowSize) text = `Reading only what the model keeps, ${kept}, as you chose for long messages.`;
+  else text = `Reading all ${formatCount(prefill.total)} tokens in order, as you chose for long messages${prefill.secondsLeft !== null ? ` · ${timeLeft(prefill.secondsLeft)}` : ''}.`;
+  return (
+    <p className="reading-note small muted" data-testid="reading-note">
+      {text}
+    </p>
+  );
+}
+
+function timeLeft(seconds: number): string {
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s left`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
+  return `about ${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min left`;
 }
 
 /** Under a reply that the length limit cut off: says so, and offers to write on. */
@@ -84,6 +104,7 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
             prefill={prefill?.messageId === message.id ? prefill : undefined}
           />
         ))}
+        {prefill && <ReadingNote prefill={prefill} cache={liveCache} />}
         {cutOff && <LengthLimit message={cutOff} canAct={canAct} onContinue={() => controller.continueReply(id)} onSettings={onSettings} />}
       </div>
     </section>

@@ -4,7 +4,8 @@
 
 import type { EngineSession } from '../../app/engineSession.ts';
 import { toEngineError } from '../../app/engineSession.ts';
-import type { ChatMessage } from '../../protocol/messages.ts';
+import type { ChatMessage, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
+import { loadLongMessageRule } from './longMessages.ts';
 import type { StoredMessage } from '../../storage/conversations.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
@@ -18,6 +19,11 @@ export interface PrefillProgress {
   messageId: string;
   done: number;
   total: number;
+  /** How the cache was brought in step: a rebuild reads only sinks and window. */
+  how: SyncHow | null;
+  rule: LongMessageRule;
+  /** Seconds left at the rate measured so far; null until two progress reports came. */
+  secondsLeft: number | null;
 }
 
 /** What the engine sees: empty replies (stopped before any text) add no tokens, so they are left out. */
@@ -91,6 +97,9 @@ export class ChatController {
     this.store.setMessages(conversationId, [...transcript, reply]);
     this.store.setGenerating({ conversationId, messageId: replyId });
     let text = before;
+    const rule = loadLongMessageRule();
+    let how: SyncHow | null = null;
+    let firstReport: { at: number; done: number } | null = null;
     try {
       await this.saving;
       // A snapshot matters only when the engine's cache holds another conversation (or none).
@@ -102,8 +111,16 @@ export class ChatController {
         samplingOf(settings, randomSeed()),
         settings.maxTokens,
         {
-          onSynced: (how, prefillTokens, reason) => this.store.patchMessage(conversationId, replyId, { sync: { how, prefillTokens, reason } }, 'soon'),
-          onPrefill: (done, total) => this.setPrefill({ messageId: replyId, done, total }),
+          onSynced: (synced, prefillTokens, reason) => {
+            how = synced;
+            this.store.patchMessage(conversationId, replyId, { sync: { how: synced, prefillTokens, reason } }, 'soon');
+          },
+          onPrefill: (done, total) => {
+            const now = performance.now();
+            firstReport ??= { at: now, done };
+            const rate = done > firstReport.done ? (done - firstReport.done) / ((now - firstReport.at) / 1000) : 0;
+            this.setPrefill({ messageId: replyId, done, total, how, rule, secondsLeft: rate > 0 ? (total - done) / rate : null });
+          },
           onToken: (piece) => {
             if (this.prefill) this.setPrefill(null);
             text += piece;
@@ -111,6 +128,7 @@ export class ChatController {
           },
         },
         snapshot,
+        rule,
       );
       const stopped = result.finishReason === 'aborted';
       const content = before + result.text;
