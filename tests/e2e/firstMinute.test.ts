@@ -307,6 +307,34 @@ describe('no model loaded, a local model, phone width', () => {
   });
 });
 
+describe('the conversation list', () => {
+  it('dates every title, and deletes at once with an undo instead of a browser dialog', async () => {
+    const rows = page.locator('.conversation-list li');
+    const count = await rows.count();
+    expect(count).toBeGreaterThanOrEqual(2);
+    for (const date of await page.locator('.conversation-date').allInnerTexts()) expect(date).toMatch(/\d/);
+    let dialogs = 0;
+    page.on('dialog', (d) => {
+      dialogs++;
+      void d.dismiss();
+    });
+    const title = await rows.first().locator('.conversation-title').innerText();
+    await rows.first().getByRole('button', { name: /^Delete "/ }).click();
+    await expect.poll(() => rows.count()).toBe(count - 1);
+    const deleted = page.getByTestId('deleted');
+    expect(await deleted.innerText()).toMatch(/^Deleted ".+"\. Undo$/);
+    await shot('conversation-deleted-undo');
+    await deleted.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => rows.count()).toBe(count);
+    expect(await page.locator('.conversation-title', { hasText: title.split('\n')[0] }).count()).toBeGreaterThanOrEqual(1);
+    expect(dialogs).toBe(0);
+    // Undone means kept: it is still there after a reload.
+    await page.reload();
+    await ready();
+    await expect.poll(() => rows.count()).toBe(count);
+  });
+});
+
 describe('keyboard only', () => {
   it('loads the built-in model, writes, sends, stops and regenerates without a mouse', async () => {
     const fresh = await app.browser.newContext({ viewport: DESKTOP });
