@@ -322,7 +322,7 @@ describe('the conversation list', () => {
     await rows.first().getByRole('button', { name: /^Delete "/ }).click();
     await expect.poll(() => rows.count()).toBe(count - 1);
     const deleted = page.getByTestId('deleted');
-    expect(await deleted.innerText()).toMatch(/^Deleted ".+"\. Undo$/);
+    expect(await deleted.innerText()).toMatch(/^Deleted ".+"\.\s+Undo$/);
     await shot('conversation-deleted-undo');
     await deleted.getByRole('button', { name: 'Undo' }).click();
     await expect.poll(() => rows.count()).toBe(count);
