@@ -123,10 +123,10 @@ export class ChatEngine {
   private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot: CacheSnapshot | undefined, longMessages: LongMessageRule): Promise<ChatReply> {
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
-    // A transcript that ends with a reply asks for more of that reply (it stopped at the length limit).
-    const continuing = last.role === 'assistant';
+    // A transcript that ends with the reply itself (same id) asks for more of it: it stopped at the
+    // length limit. Under another id, a new reply follows it.
+    const continuing = last.role === 'assistant' && last.id === replyId;
     const before = last.content;
-    if (continuing && last.id !== replyId) throw new EngineError('CONFIG_INVALID', 'Only the last reply can be continued, under its own id.');
     const abort = (this.abort = new AbortController());
     const started = performance.now();
     try {
