@@ -13,7 +13,8 @@ const entry = MODEL_CATALOG.find((e) => e.id === 'stories260k')!;
 /** The catalog's stories260K: the same key, so settings and saved caches are shared with a hub download of it. */
 const fitted = fitModel(entry, { hasShaderF16: false, maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity });
 export const BUILT_IN_LABEL = entry.label;
-export const BUILT_IN_BYTES = entry.variants[0].downloadBytes + 6227;
+/** The checkpoint and its tokenizer, tok512.bin (6,227 bytes). */
+export const BUILT_IN_BYTES = entry.variants[0].downloadBytes + 6_227;
 
 /** Relative to the app's base, so it works under GitHub Pages' /<repo>/ path too. */
 const fileUrl = (name: string) => new URL(`${import.meta.env.BASE_URL}models/stories260K/${name}`, location.href).href;
