@@ -239,7 +239,9 @@ describe('the chat app, built and served, on stories260K from local files', () =
     await expect.poll(() => open.innerText()).not.toBe(openTitle);
     expect(await repo.inputValue()).toBe('onnx-community/Qwen3-0.6B-ONNX');
     await repo.fill('');
-    await page.locator('.conversation-list .conversation-title', { hasText: openTitle }).click();
+    // The button holds the title and, on its own line, the date.
+    const [titleLine, dateLine] = openTitle.split('\n');
+    await page.locator('.conversation-list .conversation-title', { hasText: titleLine }).filter({ hasText: dateLine }).click();
     await expect.poll(() => open.innerText()).toBe(openTitle);
     await page.getByRole('button', { name: 'Cancel' }).click();
   });
