@@ -64,15 +64,15 @@ export default defineConfig({
         ],
       },
       workbox: {
-        // The app shell, the engine worker and onnxruntime-web's wasm, so the app opens offline.
-        globPatterns: ['**/*.{js,css,html,svg,png,wasm,webmanifest}'],
+        // The app shell, the engine worker, onnxruntime-web's wasm and the built-in model
+        // (public/models/stories260K, 1 MB), so the app opens and chats offline.
+        globPatterns: ['**/*.{js,css,html,svg,png,wasm,webmanifest,bin}'],
         // onnxruntime-web's asyncify wasm is about 27 MB.
         maximumFileSizeToCacheInBytes: 48 * 2 ** 20,
         navigateFallback: 'index.html',
       },
     }),
   ],
-  server: { fs: { allow: ['.', '../shared'] } },
   // The engine worker is a module worker and onnxruntime-web splits into chunks.
   worker: { format: 'es' },
   // The main chunk carries React, react-markdown and highlight.js's common languages (~600 kB,

@@ -1,4 +1,5 @@
-// Test fixtures built on demand from ../shared: the stories260K model exported into .cache/fixtures
+// Test fixtures built on demand from the app's built-in stories260K (public/models/stories260K),
+// exported into .cache/fixtures
 // in every ONNX structure the engine accepts, rebuilt whenever the checkpoint or the exporter is
 // newer than the folder. Safe to call from several test workers at once: each builds in its own
 // temporary folder and renames it into place.
@@ -9,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { exportLlama2cFolder, type ExportFolderOptions } from './exportLlama2c.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const STORIES260K_DIR = resolve(REPO_ROOT, '../shared/models/stories260K');
+/** The app's built-in model, which the tests read too: the repository needs nothing beside it. */
+export const STORIES260K_DIR = resolve(REPO_ROOT, 'public/models/stories260K');
 export const STORIES260K_CHECKPOINT = join(STORIES260K_DIR, 'stories260K.bin');
 export const STORIES260K_TOKENIZER = join(STORIES260K_DIR, 'tok512.bin');
 

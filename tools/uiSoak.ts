@@ -167,7 +167,6 @@ export async function runUiSoak(browser: Browser, url: string, options: UiSoakOp
     const lastReply = await page.locator('.message.assistant .markdown').last().innerText();
     await page.waitForTimeout(1000); // past the save of the last reply
     await page.reload();
-    await page.getByRole('heading', { name: 'Choose a model' }).waitFor({ timeout: 60_000 });
     await page.locator('.message.assistant').last().waitFor({ timeout: 60_000 });
     result.persisted = {
       messages: await messages.count(),

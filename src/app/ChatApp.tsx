@@ -1,15 +1,19 @@
 // The app once WebGPU is known to work: wires the engine session, the conversations and the chat
 // controller to the layout (sidebar, conversation, memory panel, settings).
 
-import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { ChatController } from '../features/chat/chatController.ts';
 import { ChatView } from '../features/chat/ChatView.tsx';
 import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
+import { loadLongMessageRule, saveLongMessageRule } from '../features/chat/longMessages.ts';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
 import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/models/hubModels.ts';
-import type { PickedModel } from '../features/models/modelSource.ts';
+import { builtInModel } from '../features/models/builtInModel.ts';
+import { keepLocal, type PickedModel } from '../features/models/modelSource.ts';
+import { ModelPicker } from '../features/models/ModelPicker.tsx';
+import type { EngineError } from '../protocol/errors.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
 import { loadBytesPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
@@ -65,9 +69,19 @@ export function ChatApp() {
     return () => window.removeEventListener('keydown', onKey);
   }, [generating, controller]);
 
+  const [notKept, setNotKept] = useState<EngineError | null>(null);
+  const [longRule, setLongRule] = useState(loadLongMessageRule);
   const pick = (model: PickedModel) => {
     setPicking(false);
-    void session.load(model, loadSettings(model.choice.key, model.defaults));
+    void session.loadOpened(async () => {
+      const kept = await keepLocal(model);
+      setNotKept(kept.notKept);
+      return kept.model;
+    });
+  };
+  const pickBuiltIn = () => {
+    setPicking(false);
+    void session.loadOpened(builtInModel);
   };
   const pickHub = (model: HubChoice) => {
     setPicking(false);
@@ -83,21 +97,40 @@ export function ChatApp() {
   const send = (text: string) => controller.send((active ?? store.create()).id, text);
   const ready = status.kind === 'ready';
   const closePanel = () => setPanel('none');
+  // The picker opens beside the conversation, never over it: when no model is loaded, or on request.
+  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating);
+
+  // Once a model is ready, the message box has the focus: the next thing to do is write.
+  const wasReady = useRef(false);
+  useEffect(() => {
+    if (ready && !wasReady.current) document.getElementById(MESSAGE_BOX_ID)?.focus();
+    wasReady.current = ready;
+  }, [ready]);
 
   // Keyed by conversation, so a draft stays with the conversation it was written in.
   const composer = (
     <Composer
       key={active?.id ?? 'new'}
       generating={generating}
-      blocked={ready ? null : 'Load a model to chat.'}
+      id={MESSAGE_BOX_ID}
+      blocked={ready ? null : status.kind === 'idle' ? 'Choose a model to chat: the list is beside the conversation.' : 'Load a model to chat.'}
       placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
       onSend={send}
       onStop={() => controller.stop()}
+      cache={status.kind === 'ready' ? status.cache : null}
+      longRule={longRule}
+      onLongRule={(rule) => {
+        saveLongMessageRule(rule);
+        setLongRule(rule);
+      }}
     />
   );
 
   return (
-    <div className="app" data-panel={panel}>
+    <div className="app" data-panel={panel} data-picker={pickerOpen ? 'open' : undefined}>
+      <a className="skip-link" href={`#${MESSAGE_BOX_ID}`}>
+        Skip to the message box
+      </a>
       <Header
         status={status}
         theme={theme}
@@ -114,6 +147,11 @@ export function ChatApp() {
             <button type="button" onClick={update} disabled={generating}>
               Reload to update
             </button>
+          </p>
+        )}
+        {notKept && (
+          <p className="banner warn" role="alert">
+            {notKept.message} The model was loaded from the picked files; after a reload it must be picked again.
           </p>
         )}
         {chat.storageError && (
@@ -136,6 +174,7 @@ export function ChatApp() {
             controller={controller}
             onSystemPrompt={(text) => store.setSystemPrompt(active.id, text)}
             intro={<Intro status={status} />}
+            onSettings={() => setSettingsOpen(true)}
           />
         ) : (
           <section className="chat-view">
@@ -143,15 +182,29 @@ export function ChatApp() {
           </section>
         )}
         <div className="dock">
-          <EngineDock status={status} lastModel={engine.lastModel} session={session} picking={picking && !generating} onPick={pick} onPickHub={pickHub} onCancelPick={() => setPicking(false)} composer={composer} />
+          <EngineDock status={status} session={session} composer={composer} />
         </div>
       </main>
+      {pickerOpen && (
+        <aside className="picker-column" aria-label="Models">
+          <ModelPicker
+            onPick={pick}
+            onPickBuiltIn={pickBuiltIn}
+            onPickHub={pickHub}
+            error={status.kind === 'idle' ? status.error : undefined}
+            notice={status.kind === 'idle' ? status.notice : undefined}
+            again={status.kind === 'idle' ? engine.lastModel : null}
+            onCancel={ready ? () => setPicking(false) : undefined}
+          />
+        </aside>
+      )}
       <aside className="memory-column">
-        <MemoryPanel conversation={active} liveCache={engine.cache} adapter={status.kind === 'ready' ? status.info.adapter : undefined} />
+        <MemoryPanel conversation={active} liveCache={engine.cache} loaded={ready} adapter={status.kind === 'ready' ? status.info.adapter : undefined} />
       </aside>
       <SettingsDialog
         open={settingsOpen}
         model={settingsModel}
+        loaded={ready}
         settings={settings}
         bytesPerToken={loadBytesPerToken(modelKey)}
         blocked={
@@ -167,6 +220,8 @@ export function ChatApp() {
     </div>
   );
 }
+
+const MESSAGE_BOX_ID = 'message-box';
 
 function settingsTargetOf(model: PickedModel | ModelDefaults): SettingsTarget {
   const { defaults, cache } = model;

@@ -1,22 +1,14 @@
-// Below the conversation: the composer when a model is ready, otherwise the screen for where the
-// engine stands (starting, running in another tab, taken over, no model, loading, device lost).
+// Below the conversation: the composer, or the screen for where the engine stands (starting,
+// running in another tab, taken over, loading, device lost). The model picker is not here: it
+// opens beside the conversation (ChatApp), so the conversation stays readable while choosing.
 
 import type { ReactNode } from 'react';
 import { LoadProgress } from '../features/models/LoadProgress.tsx';
-import { ModelPicker } from '../features/models/ModelPicker.tsx';
-import type { HubChoice } from '../features/models/hubModels.ts';
-import type { PickedModel } from '../features/models/modelSource.ts';
 import type { EngineSession, EngineStatus } from './engineSession.ts';
 
 interface Props {
   status: EngineStatus;
-  lastModel: PickedModel | null;
   session: EngineSession;
-  /** The user asked to change the model while one is loaded. */
-  picking: boolean;
-  onPick(model: PickedModel): void;
-  onPickHub(model: HubChoice): void;
-  onCancelPick(): void;
   composer: ReactNode;
 }
 
@@ -30,7 +22,7 @@ function Notice({ title, children, action }: { title: string; children: ReactNod
   );
 }
 
-export function EngineDock({ status, lastModel, session, picking, onPick, onPickHub, onCancelPick, composer }: Props) {
+export function EngineDock({ status, session, composer }: Props) {
   switch (status.kind) {
     case 'locking':
       return <Notice title="Starting the engine…">{null}</Notice>;
@@ -60,8 +52,6 @@ export function EngineDock({ status, lastModel, session, picking, onPick, onPick
           <p>This tab stopped its engine. Your conversations are saved; take the model back to go on here.</p>
         </Notice>
       );
-    case 'idle':
-      return <ModelPicker onPick={onPick} onPickHub={onPickHub} error={status.error} notice={status.notice} again={lastModel} />;
     case 'loading':
       return <LoadProgress label={status.label} stage={status.stage} onCancel={() => session.cancelDownload()} />;
     case 'lost':
@@ -78,7 +68,8 @@ export function EngineDock({ status, lastModel, session, picking, onPick, onPick
           <p>Reloading starts the engine again; the next reply restores this conversation's cache from its snapshot or rebuilds it from the transcript.</p>
         </Notice>
       );
+    case 'idle':
     case 'ready':
-      return picking ? <ModelPicker onPick={onPick} onPickHub={onPickHub} onCancel={onCancelPick} /> : composer;
+      return composer;
   }
 }

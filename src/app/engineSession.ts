@@ -5,11 +5,12 @@
 import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
 import { takeEngineLock } from '../client/engineLock.ts';
 import { EngineError } from '../protocol/errors.ts';
-import type { CacheChoice, CacheSnapshot, CacheState, Conversation, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
 import type { DownloadProgress } from '../engine/model/source/index.ts';
 import type { HubChoice } from '../features/models/hubModels.ts';
 import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../features/models/modelSource.ts';
+import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../features/models/lastModel.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
 import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../features/settings/settingsStore.ts';
 
@@ -89,6 +90,19 @@ export class EngineSession {
     await this.load(picked, loadSettings(picked.choice.key, picked.defaults));
   }
 
+  /** Loads a model whose files must be opened first (the built-in one, a kept local one); a failure to open them shows in the picker. */
+  async loadOpened(open: () => Promise<PickedModel>): Promise<void> {
+    if (!this.holdsLock) return;
+    let model: PickedModel;
+    try {
+      model = await open();
+    } catch (e) {
+      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      return;
+    }
+    await this.load(model, loadSettings(model.choice.key, model.defaults));
+  }
+
   /** Stops the hub download under way; its partial files stay, so the next load resumes them. */
   cancelDownload(): void {
     this.download?.abort();
@@ -110,6 +124,7 @@ export class EngineSession {
       if (!sameCache(sized, cache)) return await this.load(model, settings);
       const settingsKey = snapshotSettingsKey(model.choice.key, cache);
       await keepSnapshotsFor(settingsKey).catch(() => {});
+      rememberModel(model);
       this.set({ status: { kind: 'ready', model, info, cache, settings, settingsKey }, cache: info.cache });
     } catch (e) {
       if (client !== this.client) return; // taken over while loading
@@ -128,11 +143,11 @@ export class EngineSession {
     await this.load(status.model, status.settings);
   }
 
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot): Promise<ChatResult> {
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
     const status = this.state.status;
     if (!this.client || status.kind !== 'ready') throw new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.');
     try {
-      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot);
+      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages);
     } catch (e) {
       const error = toEngineError(e);
       if (error.code === 'DEVICE_LOST' && this.state.status === status) {
@@ -161,6 +176,22 @@ export class EngineSession {
     }
     this.holdsLock = true;
     this.set({ status: { kind: 'idle' }, cache: null });
+    await this.loadRemembered();
+  }
+
+  /** After a reload, in a new tab or after a take-over: the model used last loads by itself. */
+  private async loadRemembered(): Promise<void> {
+    if (!hasRememberedModel()) return;
+    let model: PickedModel | null;
+    try {
+      model = await rememberedModel();
+    } catch (e) {
+      // Its files were deleted or evicted since: say so once, and stop offering it.
+      forgetModel();
+      this.set({ status: { kind: 'idle', notice: `The model used last could not be opened again (${toEngineError(e).message}) Pick a model.` } });
+      return;
+    }
+    if (model && this.state.status.kind === 'idle') await this.load(model, loadSettings(model.choice.key, model.defaults));
   }
 
   private lostLock(): void {

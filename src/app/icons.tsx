@@ -12,7 +12,8 @@ const PATHS = {
   upload: 'M12 20V9M7 14l5-5 5 5M5 4h14',
   settings: 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM19 12l2-1-1-3-2 .3-1.4-1.4L17 5l-3-1-1 2h-2L10 4 7 5l.3 2L6 8.4 4 8l-1 3 2 1v.1L3 13l1 3 2-.3 1.4 1.4L7 19l3 1 1-2h2l1 2 3-1-.3-2 1.4-1.4 2 .4 1-3-2-1z',
   menu: 'M4 6h16M4 12h16M4 18h16',
-  memory: 'M12 3a9 9 0 1 0 9 9M12 3v9h9',
+  // A memory chip, not a moon: the theme button beside it is a half-filled circle.
+  memory: 'M7 7h10v10H7zM10 3v4M14 3v4M10 17v4M14 17v4M3 10h4M3 14h4M17 10h4M17 14h4',
   theme: 'M12 3a9 9 0 1 0 0 18zM12 3a9 9 0 0 1 0 18',
   install: 'M12 3v12M7 10l5 5 5-5M4 21h16',
   close: 'M6 6l12 12M18 6L6 18',

@@ -5,7 +5,7 @@
 
 import { EngineError } from '../protocol/errors.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, Conversation, Event, FinishReason, ModelChoice, ModelInfo, ReplyStats, Request, SamplingChoice,
+  CacheChoice, CacheSnapshot, CacheState, Conversation, Event, FinishReason, LongMessageRule, ModelChoice, ModelInfo, ReplyStats, Request, SamplingChoice,
   SyncHow,
 } from '../protocol/messages.ts';
 
@@ -57,8 +57,8 @@ export class EngineClient {
     }) as Promise<ModelInfo>;
   }
 
-  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot): Promise<ChatResult> {
-    return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot }, (e) => {
+  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatResult> {
+    return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot, longMessages }, (e) => {
       if (e.type === 'synced') handlers.onSynced?.(e.how, e.prefillTokens, e.reason);
       if (e.type === 'prefill') handlers.onPrefill?.(e.done, e.total);
       if (e.type === 'token') handlers.onToken?.(e.text);

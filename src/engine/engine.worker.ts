@@ -39,7 +39,7 @@ async function handle(request: Request): Promise<void> {
         onPrefill: (done, total) => post({ type: 'prefill', requestId, done, total }),
         onToken: (text) => post({ type: 'token', requestId, text }),
         onCache: (state) => post({ type: 'cache', state }),
-      }, request.snapshot);
+      }, request.snapshot, request.longMessages);
       post({ type: 'done', requestId, ...reply });
       return;
     }

@@ -33,6 +33,13 @@ export interface CacheChoice {
   rollbackSlots: number;
 }
 
+/**
+ * How a message longer than the window is read: 'all' feeds every token (the exact streaming state,
+ * slow for a long paste); 'kept' feeds only what the cache keeps afterwards, the stream's first
+ * nSinks and last windowSize tokens (fast; the middle is never read).
+ */
+export type LongMessageRule = 'all' | 'kept';
+
 export interface SamplingChoice {
   temperature: number;
   topK: number;
@@ -124,7 +131,7 @@ export interface ModelInfo {
 
 export type Request =
   | { type: 'load'; requestId: number; model: ModelChoice; cache: CacheChoice }
-  | { type: 'chat'; requestId: number; conversation: Conversation; replyId: string; sampling: SamplingChoice; maxTokens: number; snapshot?: CacheSnapshot }
+  | { type: 'chat'; requestId: number; conversation: Conversation; replyId: string; sampling: SamplingChoice; maxTokens: number; snapshot?: CacheSnapshot; longMessages?: LongMessageRule }
   | { type: 'stop' }
   | { type: 'snapshot'; requestId: number }
   | { type: 'unload'; requestId: number };

@@ -101,9 +101,10 @@ async function chatOnce(message: string): Promise<void> {
 async function checkRepo(repo: string): Promise<string> {
   await page.getByLabel('Another model from the hub').fill(repo);
   await page.getByRole('button', { name: 'Check', exact: true }).click();
+  // The engineering line sits behind the Details toggle: read it whether open or not.
   const line = page.getByTestId('capability-typed');
-  await line.waitFor({ timeout: 20_000 });
-  return line.innerText();
+  await line.waitFor({ state: 'attached', timeout: 20_000 });
+  return (await line.textContent()) ?? '';
 }
 
 beforeAll(async () => {
@@ -129,8 +130,8 @@ afterAll(async () => {
 describe('hub models in the app', () => {
   it('checks every catalog model against the GPU before any download and shows the window its budget allows', async () => {
     // stories260K: 5 layers x 4 KV heads x 16 dims (8, padded for GQA) x 2 x 4 bytes = 2560 bytes a token; 4 sinks + 256 + 127 ring slots.
-    await expect.poll(() => page.getByTestId('capability-stories260k').innerText()).toBe('fp32 weights, 1.0 MiB to download · window 256 tokens = 968 KiB of KV cache');
-    await expect.poll(() => page.getByTestId('capability-qwen3-0.6b').innerText()).toMatch(/^q4(f16)? weights.* · window [\d,]+ tokens = [\d.]+ MiB of KV cache$/);
+    await expect.poll(() => page.getByTestId('capability-stories260k').textContent()).toBe('fp32 weights, 1.0 MiB to download · window 256 tokens = 968 KiB of KV cache');
+    await expect.poll(() => page.getByTestId('capability-qwen3-0.6b').textContent()).toMatch(/^q4(f16)? weights.* · window [\d,]+ tokens = [\d.]+ MiB of KV cache$/);
     expect(app.hub.requests.filter((r) => r.server === 'cdn')).toEqual([]);
   });
 

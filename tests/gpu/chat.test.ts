@@ -122,6 +122,54 @@ describe('the engine worker keeps one token stream per conversation', () => {
     const farResult = await call('turn', far, 'ry', greedy, 5);
     expect(farResult.how).toBe('rebuilt');
     expect(farResult.cache!.evicted).toBeGreaterThan(0);
+
+    // The rebuild skipped the middle of the transcript; regenerate still rolls back, twice, to the
+    // very cache the reply was written from, so greedy decoding writes the same reply.
+    for (const id of ['rz1', 'rz2']) {
+      const again = await call('turn', far, id, greedy, 5);
+      expect(again.how, id).toBe('rolled-back');
+      expect(again.text, id).toBe(farResult.text);
+      expect(again.cache!.nTokens).toBe(farResult.cache!.nTokens);
+    }
+  });
+
+  it('continues a reply cut at the length limit in the same stream: greedy, 6 and 6 more tokens are the 12-token reply', async () => {
+    const opening = 'Once upon a time, there was a big tree in the park.';
+    const whole = await call('turn', { id: 'c5', systemPrompt: '', messages: [user('k1', opening)] }, 'k2', greedy, 12);
+    const conv: Conversation = { id: 'c6', systemPrompt: '', messages: [user('m1', opening)] };
+    const part = await call('turn', conv, 'm2', greedy, 6);
+    expect(part.finishReason).toBe('max_tokens');
+    const more = await call('turn', { ...conv, messages: [...conv.messages, assistant('m2', part.text)] }, 'm2', greedy, 6);
+    expect(more.how).toBe('continued');
+    expect(more.prefillTokens).toBe(1); // only the last token of the first part, never fed
+    expect(part.text + more.text).toBe(whole.text);
+    expect(more.streamedText).toBe(more.text);
+    expect(more.cache!.spans.map((s) => s.messageId)).toEqual(['m1', 'm2']);
+  });
+
+  it('reads a message longer than the window whole, or only what the cache keeps, as the caller asks', async () => {
+    const long = Array.from({ length: 8 }, (_, i) => `On day ${i}, Tom and Sue went to the park and played with a big red ball.`).join(' ');
+    const first = await call('turn', { id: 'p1', systemPrompt: '', messages: [user('q1', long)] }, 'q2', greedy, 4, { longMessages: 'all' });
+    expect(first.how).toBe('started');
+    expect(first.prefillTokens).toBeGreaterThan(4 + 96);
+    const keptFirst = await call('turn', { id: 'p2', systemPrompt: '', messages: [user('q1', long)] }, 'q2', greedy, 4, { longMessages: 'kept' });
+    expect(keptFirst.how).toBe('started');
+    expect(keptFirst.prefillTokens).toBe(4 + 96);
+
+    const followUp = async (id: string, rule: 'all' | 'kept') => {
+      const conv: Conversation = { id, systemPrompt: '', messages: [user('v1', 'Tom had a red ball.')] };
+      const a = await call('turn', conv, 'v2', greedy, 4);
+      conv.messages.push(assistant('v2', a.text), user('v3', long));
+      return call('turn', conv, 'v4', greedy, 4, { longMessages: rule });
+    };
+    const all = await followUp('p3', 'all');
+    expect(all.how).toBe('continued');
+    expect(all.prefillTokens).toBeGreaterThan(96);
+    const kept = await followUp('p4', 'kept');
+    expect(kept.how).toBe('rebuilt');
+    expect(kept.reason).toMatch(/^Read only what the model keeps: the first 4 and the last 96 of [\d,]+ tokens/);
+    expect(kept.prefillTokens).toBe(4 + 96);
+    expect(kept.cache!.spans.map((s) => s.messageId)).toEqual(['v1', 'v2', 'v3', 'v4']);
   });
 
   it('refuses to chat before a model is loaded, with a sentence', async () => {

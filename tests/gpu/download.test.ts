@@ -350,7 +350,7 @@ describe('local folders', () => {
     expect(local.value).toEqual((await lab('open', `${STORIES.repo}@main`)).value);
   });
 
-  it('a llama2.c checkpoint from the hub converts to the same ModelFiles as the one served from ../shared', async () => {
+  it('a llama2.c checkpoint from the hub converts to the same ModelFiles as the built-in one served from public/', async () => {
     const outcome = await lab('download', TINYLLAMAS, options());
     expect(outcome.error).toBeNull();
     const cached = await lab('open', outcome.model!.id);

@@ -13,6 +13,7 @@ import {
   hostedFileUrl,
   kvBytesPerToken,
   onnxVariantsOf,
+  recommendedEntry,
   windowForBudget,
   type CatalogEntry,
   type DeviceCaps,
@@ -59,7 +60,7 @@ describe('the catalog', () => {
     expect(hostedFileUrl(entry('stories260k').tokenizer!)).toBe('https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K/tok512.bin');
   });
 
-  it('sizes stories260K exactly as the checkpoint in ../shared is', () => {
+  it('sizes stories260K exactly as the built-in checkpoint is', () => {
     const e = entry('stories260k');
     expect(e.variants[0].downloadBytes).toBe(1_056_540);
     expect([e.nLayers, e.nKvHeads, e.headDim, e.vocabSize, e.trainedContext]).toEqual([5, 4, 8, 512, 512]);
@@ -293,5 +294,29 @@ describe('a llama2.c tokenizer hosted outside the hub, as stories15M\'s is on Gi
     const gzipped = await resolveHubModel(spec(`${githubUrl}/gzipped.bin`), hub.hubUrl).catch((e) => e);
     expect(gzipped.code).toBe('DOWNLOAD_FAILED');
     expect(gzipped.message).toMatch(/did not say how large .* Open the model from local files instead\.$/);
+  });
+});
+
+describe('recommendedEntry', () => {
+  const window = () => ({ window: 1024, shape: { sinks: 4, extraSlots: 127, cacheDtype: 'f32' as const } });
+  const big = { maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 31 };
+
+  it('picks the largest chat model whose weights this GPU runs and whose estimate fits the budget', () => {
+    expect(recommendedEntry({ hasShaderF16: true, ...big }, 4 * 2 ** 30, window)?.entry.id).toBe('llama-3.2-1b-instruct');
+    // Without shader-f16, Llama 3.2 1B (q4f16 only) is out; Qwen3 0.6B in q4 is the largest left.
+    const noF16 = recommendedEntry({ hasShaderF16: false, ...big }, 4 * 2 ** 30, window);
+    expect([noF16?.entry.id, noF16?.variant.dtype]).toEqual(['qwen3-0.6b', 'q4']);
+  });
+
+  it('steps down to a smaller model as the budget shrinks, and to none when nothing fits', () => {
+    const small = recommendedEntry({ hasShaderF16: true, ...big }, 600 * 2 ** 20, window);
+    expect(small?.entry.id).toBe('smollm2-135m-instruct');
+    expect(small!.vram.total).toBeLessThanOrEqual(600 * 2 ** 20);
+    expect(recommendedEntry({ hasShaderF16: true, ...big }, 64 * 2 ** 20, window)).toBeNull();
+  });
+
+  it('never recommends a story model, which has no chat format', () => {
+    const chosen = recommendedEntry({ hasShaderF16: false, maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 31 }, 2 ** 40, window);
+    expect(chosen?.entry.hasChatTemplate).toBe(true);
   });
 });

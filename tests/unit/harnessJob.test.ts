@@ -7,7 +7,7 @@ import { describeModel } from '../../tools/harness.ts';
 import { validateJob } from '../../tools/harnessJob.ts';
 import { REPO_ROOT } from '../../tools/browser.ts';
 
-const valid = { model: '../shared/models/stories260K', mode: 'streaming', cache: { sinks: 4, window: 60 }, score: [1, 2, 3] };
+const valid = { model: 'public/models/stories260K', mode: 'streaming', cache: { sinks: 4, window: 60 }, score: [1, 2, 3] };
 
 describe('harness jobs', () => {
   it('accepts the job forms of the issue', () => {
@@ -32,7 +32,7 @@ describe('harness jobs', () => {
   }
 
   it('describes a llama2.c folder and refuses a folder without a model', () => {
-    expect(describeModel('../shared/models/stories260K')).toMatchObject({ kind: 'llama2c' });
+    expect(describeModel('public/models/stories260K')).toMatchObject({ kind: 'llama2c' });
     expect(() => describeModel(REPO_ROOT)).toThrow(/neither an \.onnx model nor a llama2\.c checkpoint/);
   });
 

@@ -48,4 +48,21 @@ describe('importing a conversation file', () => {
     expect(store.get(added.id)?.messages.map((m) => m.content)).toEqual(['Overwritten?']);
     expect(activeId).toBe(added.id);
   });
+
+  it("drops the exporter's cache notes: they told of its cache, not of this browser's", () => {
+    const file = JSON.stringify({
+      format: 'endless-chat/conversation',
+      version: 1,
+      conversation: {
+        title: 'Told elsewhere',
+        messages: [
+          { id: 'q', role: 'user', content: 'Once upon a time' },
+          { id: 'a', role: 'assistant', content: ', a cat.', sync: { how: 'rebuilt', reason: 'Rebuilt the cache from the transcript.', prefillTokens: 68 } },
+        ],
+      },
+    });
+    const imported = conversationFromJson(file);
+    expect(imported.messages[1].content).toBe(', a cat.');
+    expect(imported.messages[1].sync).toBeUndefined();
+  });
 });

@@ -4,7 +4,7 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
+  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
   SamplingChoice, SyncHow,
 } from '../../protocol/messages.ts';
 import { Engine } from '../engine.ts';
@@ -100,12 +100,12 @@ export class ChatEngine {
 
   /** Brings the cache in step with `conversation`, then streams the reply to its last message.
    *  A GPU lost on the way rejects with DEVICE_LOST, even if the GPU work never settles. */
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatReply> {
     if (this.lostError) throw this.lostError;
     if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
     const lost = this.lost.then((error) => Promise.reject(error));
     try {
-      return await Promise.race([this.converse(conversation, replyId, sampling, maxTokens, callbacks, snapshot), lost]);
+      return await Promise.race([this.converse(conversation, replyId, sampling, maxTokens, callbacks, snapshot, longMessages), lost]);
     } catch (e) {
       throw await this.lostOr(e);
     }
@@ -120,19 +120,33 @@ export class ChatEngine {
     return settled ?? e;
   }
 
-  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot): Promise<ChatReply> {
+  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot: CacheSnapshot | undefined, longMessages: LongMessageRule): Promise<ChatReply> {
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
+    // A transcript that ends with the reply itself (same id) asks for more of it: it stopped at the
+    // length limit. Under another id, a new reply follows it.
+    const continuing = last.role === 'assistant' && last.id === replyId;
+    const before = last.content;
     const abort = (this.abort = new AbortController());
     const started = performance.now();
     try {
-      const { how, reason, feed } = this.sync(conversation, snapshot);
+      const { how, reason, feed } = this.sync(conversation, snapshot, longMessages);
+      // The reply's own ids so far, when the stream holds it as written (not re-encoded by a rebuild).
+      const heldReply = continuing ? this.heldReplyIds(replyId) : null;
+      const joint = heldReply ? new ReplyJoint(heldReply, (ids) => this.engine.tokenizer.decode(ids)) : null;
       callbacks.onSynced(how, feed.length, reason);
       const prefillIds = feed.length > 0 ? feed : this.refeedLastToken();
       const prefillStart = performance.now();
       let logits: Float32Array;
       try {
-        logits = await this.engine.feed(prefillIds, { signal: abort.signal, onProgress: callbacks.onPrefill });
+        logits = await this.engine.feed(prefillIds, {
+          signal: abort.signal,
+          // The cache picture moves while a long message is read, not only once it is in.
+          onProgress: (done, total) => {
+            callbacks.onPrefill?.(done, total);
+            callbacks.onCache(this.cacheState());
+          },
+        });
       } catch (e) {
         // Whatever part of the prompt got in, the stream no longer matches the transcript.
         this.stream = null;
@@ -153,7 +167,7 @@ export class ChatEngine {
         times.push(now - last);
         last = now;
         if (!firstTokenAt) firstTokenAt = now;
-        if (step.value.text) callbacks.onToken(step.value.text);
+        if (step.value.text) callbacks.onToken(joint ? joint.piece(step.value.id, step.value.text) : step.value.text);
         // The cache picture turns while the reply streams, not only at its end.
         if (step.value.index % CACHE_EVENT_EVERY === CACHE_EVENT_EVERY - 1) callbacks.onCache(this.cacheState());
         step = await reply.next();
@@ -163,12 +177,19 @@ export class ChatEngine {
       const fedReply = result.fedIds;
       appendIds(stream.ids, fedReply);
       stream.pending = result.ids.slice(fedReply.length);
-      stream.held.push({ id: replyId, role: 'assistant', content: result.text });
-      stream.spans.push({ messageId: replyId, start: replyStart, end: stream.ids.length });
+      const text = joint && result.finishReason !== 'stop_string' ? joint.rest(result.ids, result.text) : result.text;
+      const lastHeld = stream.held[stream.held.length - 1];
+      if (continuing && lastHeld?.id === replyId) {
+        lastHeld.content += text;
+        stream.spans[stream.spans.length - 1].end = stream.ids.length;
+      } else {
+        stream.held.push({ id: replyId, role: 'assistant', content: continuing ? before + text : text });
+        stream.spans.push({ messageId: replyId, start: replyStart, end: stream.ids.length });
+      }
       callbacks.onCache(this.cacheState());
       return {
         finishReason: result.finishReason,
-        text: result.text,
+        text,
         stats: {
           prefillTokens: prefillIds.length,
           prefillMs,
@@ -184,6 +205,14 @@ export class ChatEngine {
     } finally {
       this.abort = null;
     }
+  }
+
+  /** Ids of the stream's last message when it is the reply `replyId`, pending ids included. */
+  private heldReplyIds(replyId: string): number[] | null {
+    const stream = this.stream;
+    const span = stream?.spans[stream.spans.length - 1];
+    if (!stream || span?.messageId !== replyId) return null;
+    return [...stream.ids.slice(span.start, span.end), ...stream.pending];
   }
 
   /** The reply needs the logits after the stream's last token; when nothing new is fed (a
@@ -228,7 +257,29 @@ export class ChatEngine {
   }
 
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
-  private sync(conversation: Conversation, snapshot?: CacheSnapshot): { how: SyncHow; reason: string; feed: number[] } {
+  private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
+    const synced = this.syncAll(conversation, snapshot, rule);
+    if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > this.engine.decoder.cache.layout.windowSize) return this.keepOnly(synced.how);
+    return synced;
+  }
+
+  /**
+   * The rule 'kept' for a message longer than the window: rather than read tokens that would be
+   * evicted before the reply, the cache starts again from the stream's first nSinks and last
+   * windowSize tokens, as a rebuild does.
+   */
+  private keepOnly(how: SyncHow): { how: SyncHow; reason: string; feed: number[] } {
+    const stream = this.stream!;
+    this.engine.decoder.reset();
+    const { nSinks, windowSize } = this.engine.decoder.cache.layout;
+    const all = stream.ids;
+    const feed = [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
+    stream.skipped = all.length - feed.length;
+    const reason = `Read only what the model keeps: the first ${formatCount(nSinks)} and the last ${formatCount(windowSize)} of ${formatCount(all.length)} tokens, as chosen for long messages.`;
+    return { how: how === 'started' ? 'started' : 'rebuilt', reason, feed };
+  }
+
+  private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     const layout = this.engine.decoder.cache.layout;
     const current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
     if (current) {
@@ -237,13 +288,16 @@ export class ChatEngine {
         return { how: 'continued', reason: 'The cache already holds this conversation.', feed: this.extend(current, conversation, same) };
       }
       const branch = current.spans[same].start;
-      if (current.skipped === 0 && layout.canTruncateTo(branch)) {
-        layout.truncate(branch);
+      const at = cacheIndexOf(current, branch, layout.nSinks);
+      if (at !== null && layout.canTruncateTo(at)) {
+        layout.truncate(at);
         current.ids.length = branch;
+        // A branch inside the sinks drops every token a rebuild skipped after them.
+        if (branch <= layout.nSinks) current.skipped = 0;
         current.spans.length = same;
         current.held.length = same;
         current.pending = [];
-        return { how: 'rolled-back', reason: `Rolled the cache back to token ${branch}, where the conversation changed.`, feed: this.extend(current, conversation, same) };
+        return { how: 'rolled-back', reason: `Rolled the cache back to token ${formatCount(branch)}, where the conversation changed.`, feed: this.extend(current, conversation, same) };
       }
     }
     if (snapshot && this.snapshotFits(snapshot, conversation)) {
@@ -255,7 +309,7 @@ export class ChatEngine {
       this.stream = restored;
       return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(restored, conversation, restored.held.length) };
     }
-    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.');
+    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.', rule);
   }
 
   private snapshotFits(snapshot: CacheSnapshot, conversation: Conversation): boolean {
@@ -280,16 +334,19 @@ export class ChatEngine {
   }
 
   /** A fresh cache from the transcript: its first nSinks tokens, then its last windowSize tokens. */
-  private rebuild(conversation: Conversation, reason: string): { how: SyncHow; reason: string; feed: number[] } {
+  private rebuild(conversation: Conversation, reason: string, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     this.engine.decoder.reset();
     const fresh: StreamState = { conversationId: conversation.id, held: [], systemPrompt: conversation.systemPrompt, ids: [], spans: [], skipped: 0, pending: [] };
     const all = this.extend(fresh, conversation, 0);
     const { nSinks, windowSize } = this.engine.decoder.cache.layout;
     const keep = nSinks + windowSize;
-    const feed = all.length <= keep ? all : [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
+    const starting = conversation.messages.length === 1;
+    // A first message is read by the user's rule like any other; a rebuild of an older transcript
+    // always reads the sinks and the window only.
+    const feed = all.length <= keep || (starting && rule === 'all') ? all : [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
     fresh.skipped = all.length - feed.length;
     this.stream = fresh;
-    if (conversation.messages.length === 1) return { how: 'started', reason: 'Started the stream of a new conversation.', feed };
+    if (starting) return { how: 'started', reason: 'Started the stream of a new conversation.', feed };
     return { how: 'rebuilt', reason, feed };
   }
 
@@ -313,9 +370,53 @@ export class ChatEngine {
   }
 }
 
+/**
+ * Where stream token `t` sits in the cache's own numbering: a rebuild fed the first nSinks tokens
+ * and then the last window, leaving out `skipped` tokens between them, so later tokens sit
+ * `skipped` places earlier. Null for a token among the skipped ones: the cache never held it.
+ */
+function cacheIndexOf(stream: StreamState, t: number, nSinks: number): number | null {
+  if (t <= nSinks) return t;
+  if (t < nSinks + stream.skipped) return null;
+  return t - stream.skipped;
+}
+
+const formatCount = (n: number) => n.toLocaleString('en-US');
+
 /** push(...ids) passes every id as an argument: a pasted document's 200,000 overflow the stack. */
 function appendIds(target: number[], ids: readonly number[]): void {
   for (const id of ids) target.push(id);
+}
+
+/**
+ * Joins the text of a continued reply to what it already said: a tokenizer decodes a word's
+ * leading space only when something comes before it, so the new tokens are decoded after the old.
+ */
+class ReplyJoint {
+  private readonly before: string;
+  private first = true;
+
+  constructor(
+    private readonly previous: number[],
+    private readonly decode: (ids: number[]) => string,
+  ) {
+    this.before = decode(previous);
+  }
+
+  /** The first shown piece, with the space the decoder dropped at the start of a sequence. */
+  piece(id: number, text: string): string {
+    if (!this.first) return text;
+    this.first = false;
+    const joined = this.decode([...this.previous, id]);
+    const added = joined.startsWith(this.before) ? joined.slice(this.before.length) : text;
+    return added.endsWith(text) ? added : text;
+  }
+
+  /** The whole continuation, decoded after the reply so far. */
+  rest(ids: number[], text: string): string {
+    const joined = this.decode([...this.previous, ...ids]);
+    return joined.startsWith(this.before) ? joined.slice(this.before.length) : text;
+  }
 }
 
 function emptyReply(prefillTokens: number, prefillMs: number): ChatReply {

@@ -427,3 +427,32 @@ export function chooseVariant(entry: CatalogEntry, device: DeviceCaps): ModelVar
 function mb(bytes: number): string {
   return (bytes / MB).toFixed(0);
 }
+
+/**
+ * The catalog chat model to suggest for this GPU: among the entries with a chat template, the one
+ * with the most parameters whose variant this device runs (chooseVariant) and whose weights, cache
+ * and activations (estimateVram at `windowOf(entry)`) fit `vramBudgetBytes`; null when none does.
+ */
+export function recommendedEntry(
+  device: DeviceCaps,
+  vramBudgetBytes: number,
+  windowOf: (entry: CatalogEntry) => { window: number; shape: CacheShape },
+  entries: readonly CatalogEntry[] = MODEL_CATALOG,
+): { entry: CatalogEntry; variant: ModelVariant; vram: VramEstimate } | null {
+  let best: { entry: CatalogEntry; variant: ModelVariant; vram: VramEstimate } | null = null;
+  for (const entry of entries) {
+    if (!entry.hasChatTemplate) continue;
+    let variant: ModelVariant;
+    let sized: { window: number; shape: CacheShape };
+    try {
+      variant = chooseVariant(entry, device);
+      sized = windowOf(entry);
+    } catch {
+      continue; // no variant or no window fits this device
+    }
+    const vram = estimateVram(entry, variant, sized.window, sized.shape);
+    if (vram.total > vramBudgetBytes) continue;
+    if (!best || (entry.parameters ?? 0) > (best.entry.parameters ?? 0)) best = { entry, variant, vram };
+  }
+  return best;
+}

@@ -5,9 +5,9 @@
 import './chat.css';
 import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
 import type { CacheState } from '../../protocol/messages.ts';
-import type { StoredConversation } from '../../storage/conversations.ts';
-import { placesOf } from '../memory/windowMath.ts';
-import type { ChatController } from './chatController.ts';
+import type { StoredConversation, StoredMessage } from '../../storage/conversations.ts';
+import { formatCount, placesOf } from '../memory/windowMath.ts';
+import type { ChatController, PrefillProgress } from './chatController.ts';
 import { MessageView, type MessageActions } from './MessageView.tsx';
 import { SystemPrompt } from './SystemPrompt.tsx';
 
@@ -20,6 +20,46 @@ interface Props {
   onSystemPrompt(text: string): void;
   /** Shown in an empty conversation. */
   intro: ReactNode;
+  /** Opens the settings, where the length limit is. */
+  onSettings(): void;
+}
+
+/** While a prompt is read: which rule applies, and how long the rest takes. */
+function ReadingNote({ prefill, cache }: { prefill: PrefillProgress; cache: CacheState | null }) {
+  const kept = cache ? `the first ${formatCount(cache.nSinks)} and the last ${formatCount(cache.windowSize)} tokens` : 'the sinks and the window';
+  let text: string;
+  if (prefill.how === 'rebuilt') text = `Rebuilding the cache from the transcript: reading ${kept}.`;
+  else if (prefill.rule === 'kept' && cache && prefill.total <= cache.nSinks + cache.windowSize) text = `Reading only what the model keeps, ${kept}, as you chose for long messages.`;
+  else text = `Reading all ${formatCount(prefill.total)} tokens in order, as you chose for long messages${prefill.secondsLeft !== null ? ` · ${timeLeft(prefill.secondsLeft)}` : ''}.`;
+  return (
+    <p className="reading-note small muted" data-testid="reading-note">
+      {text}
+    </p>
+  );
+}
+
+function timeLeft(seconds: number): string {
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s left`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
+  return `about ${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min left`;
+}
+
+/** Under a reply that the length limit cut off: says so, and offers to write on. */
+function LengthLimit({ message, canAct, onContinue, onSettings }: { message: StoredMessage; canAct: boolean; onContinue(): void; onSettings(): void }) {
+  const tokens = message.stats?.decodeTokens;
+  return (
+    <div className="length-limit" role="status" data-testid="length-limit">
+      <p>
+        This reply stopped at the length limit{tokens ? ` (${formatCount(tokens)} tokens)` : ''}, perhaps mid-sentence.
+      </p>
+      <button type="button" className="primary" onClick={onContinue} disabled={!canAct}>
+        Continue
+      </button>
+      <button type="button" onClick={onSettings}>
+        Change the limit
+      </button>
+    </div>
+  );
 }
 
 /** Scrolls to the newest text while the reader is at the bottom, and leaves them be otherwise. */
@@ -37,7 +77,7 @@ function useStickToBottom(dependency: unknown) {
   return { ref, onScroll };
 }
 
-export function ChatView({ conversation, liveCache, canAct, generating, controller, onSystemPrompt, intro }: Props) {
+export function ChatView({ conversation, liveCache, canAct, generating, controller, onSystemPrompt, intro, onSettings }: Props) {
   const { id, messages } = conversation;
   const cache = liveCache?.conversationId === id ? liveCache : conversation.lastCache;
   const places = useMemo(() => placesOf(cache), [cache]);
@@ -46,6 +86,8 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
   const actions = useMemo<MessageActions>(() => ({ edit, regenerate }), [edit, regenerate]);
   const scroll = useStickToBottom(messages);
   const prefill = useSyncExternalStore(controller.subscribePrefill, controller.getPrefill);
+  const last = messages.at(-1);
+  const cutOff = last?.role === 'assistant' && last.status === 'done' && last.finishReason === 'max_tokens' ? last : null;
   return (
     <section className="chat-view" aria-label="Conversation">
       <div className="messages" ref={scroll.ref} onScroll={scroll.onScroll} role="log" aria-busy={generating}>
@@ -62,6 +104,8 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
             prefill={prefill?.messageId === message.id ? prefill : undefined}
           />
         ))}
+        {prefill && <ReadingNote prefill={prefill} cache={liveCache} />}
+        {cutOff && <LengthLimit message={cutOff} canAct={canAct} onContinue={() => controller.continueReply(id)} onSettings={onSettings} />}
       </div>
     </section>
   );

@@ -24,6 +24,13 @@ function download(conversation: StoredConversation) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** "4 Dec, 21:34", or "4 Dec 2025" for another year: titles repeat, dates tell them apart. */
+function dateOf(ms: number): string {
+  const date = new Date(ms);
+  if (date.getFullYear() !== new Date().getFullYear()) return date.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+  return `${date.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })}, ${date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`;
+}
+
 export function ConversationList({ store, conversations, activeId, generatingId, onPicked }: Props) {
   const importInput = useRef<HTMLInputElement>(null);
   const [importError, setImportError] = useState<string | null>(null);
@@ -32,13 +39,22 @@ export function ConversationList({ store, conversations, activeId, generatingId,
     try {
       store.add(conversationFromJson(await file.text()));
       setImportError(null);
+      setDeleted(null);
       onPicked();
     } catch (e) {
       setImportError(toEngineError(e).message);
     }
   };
+  // Deleting asks nothing: it says what went, with an undo, until the next delete or import.
+  const [deleted, setDeleted] = useState<StoredConversation | null>(null);
   const remove = (c: StoredConversation) => {
-    if (window.confirm(`Delete "${c.title}"? This cannot be undone.`)) void store.remove(c.id);
+    setDeleted(c);
+    void store.remove(c.id);
+  };
+  const undo = () => {
+    if (deleted) store.add(deleted);
+    setDeleted(null);
+    onPicked();
   };
   return (
     <nav className="conversation-list" aria-label="Conversations">
@@ -69,6 +85,14 @@ export function ConversationList({ store, conversations, activeId, generatingId,
           }}
         />
       </div>
+      {deleted && (
+        <p className="undo-line" role="status" data-testid="deleted">
+          Deleted "{deleted.title}".{' '}
+          <button type="button" onClick={undo}>
+            Undo
+          </button>
+        </p>
+      )}
       {importError && (
         <p className="error-text" role="alert">
           {importError}
@@ -88,6 +112,7 @@ export function ConversationList({ store, conversations, activeId, generatingId,
             >
               {c.title}
               {c.id === generatingId && <span className="writing"> · writing…</span>}
+              <span className="conversation-date">{dateOf(c.createdAt)}</span>
             </button>
             <button type="button" className="icon-button" onClick={() => download(c)} aria-label={`Export "${c.title}" as JSON`} title="Export as JSON">
               <Icon name="download" />

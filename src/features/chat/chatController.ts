@@ -4,7 +4,8 @@
 
 import type { EngineSession } from '../../app/engineSession.ts';
 import { toEngineError } from '../../app/engineSession.ts';
-import type { ChatMessage } from '../../protocol/messages.ts';
+import type { ChatMessage, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
+import { loadLongMessageRule } from './longMessages.ts';
 import type { StoredMessage } from '../../storage/conversations.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
@@ -18,6 +19,11 @@ export interface PrefillProgress {
   messageId: string;
   done: number;
   total: number;
+  /** How the cache was brought in step: a rebuild reads only sinks and window. */
+  how: SyncHow | null;
+  rule: LongMessageRule;
+  /** Seconds left at the rate measured so far; null until two progress reports came. */
+  secondsLeft: number | null;
 }
 
 /** What the engine sees: empty replies (stopped before any text) add no tokens, so they are left out. */
@@ -65,34 +71,56 @@ export class ChatController {
     void this.reply(conversationId, [...messages.slice(0, at), { ...messages[at], content: text }]);
   }
 
+  /** Writes more of the last reply, which stopped at the length limit. */
+  continueReply(conversationId: string): void {
+    const messages = this.store.get(conversationId)?.messages ?? [];
+    const last = messages.at(-1);
+    if (last?.role === 'assistant' && last.finishReason === 'max_tokens') void this.reply(conversationId, messages.slice(0, -1), last);
+  }
+
   stop(): void {
     this.session.stop();
   }
 
-  private async reply(conversationId: string, transcript: StoredMessage[]): Promise<void> {
+  /** `continued`: the last reply, to be written on (the engine sees it as the transcript's end). */
+  private async reply(conversationId: string, transcript: StoredMessage[], continued?: StoredMessage): Promise<void> {
     const status = this.session.getState().status;
     if (status.kind !== 'ready' || this.store.getState().generating) return;
     const conversation = this.store.get(conversationId);
     if (!conversation) return;
     const settings = loadSettings(status.model.choice.key, status.model.defaults);
-    const replyId = newId();
-    const reply: StoredMessage = { id: replyId, role: 'assistant', content: '', createdAt: Date.now(), status: 'streaming', modelLabel: status.model.choice.label };
+    const replyId = continued?.id ?? newId();
+    const before = continued?.content ?? '';
+    const reply: StoredMessage = continued
+      ? { ...continued, status: 'streaming', finishReason: undefined, sync: undefined }
+      : { id: replyId, role: 'assistant', content: '', createdAt: Date.now(), status: 'streaming', modelLabel: status.model.choice.label };
     this.store.setMessages(conversationId, [...transcript, reply]);
     this.store.setGenerating({ conversationId, messageId: replyId });
-    let text = '';
+    let text = before;
+    const rule = loadLongMessageRule();
+    let how: SyncHow | null = null;
+    let firstReport: { at: number; done: number } | null = null;
     try {
       await this.saving;
       // A snapshot matters only when the engine's cache holds another conversation (or none).
       const cacheHoldsIt = this.session.getState().cache?.conversationId === conversationId;
       const snapshot = cacheHoldsIt ? undefined : await loadSnapshot(conversationId, status.settingsKey).catch(() => undefined);
       const result = await this.session.chat(
-        { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(transcript) },
+        { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(continued ? [...transcript, continued] : transcript) },
         replyId,
         samplingOf(settings, randomSeed()),
         settings.maxTokens,
         {
-          onSynced: (how, prefillTokens, reason) => this.store.patchMessage(conversationId, replyId, { sync: { how, prefillTokens, reason } }, 'soon'),
-          onPrefill: (done, total) => this.setPrefill({ messageId: replyId, done, total }),
+          onSynced: (synced, prefillTokens, reason) => {
+            how = synced;
+            this.store.patchMessage(conversationId, replyId, { sync: { how: synced, prefillTokens, reason } }, 'soon');
+          },
+          onPrefill: (done, total) => {
+            const now = performance.now();
+            firstReport ??= { at: now, done };
+            const rate = done > firstReport.done ? (done - firstReport.done) / ((now - firstReport.at) / 1000) : 0;
+            this.setPrefill({ messageId: replyId, done, total, how, rule, secondsLeft: rate > 0 ? (total - done) / rate : null });
+          },
           onToken: (piece) => {
             if (this.prefill) this.setPrefill(null);
             text += piece;
@@ -100,10 +128,12 @@ export class ChatController {
           },
         },
         snapshot,
+        rule,
       );
       const stopped = result.finishReason === 'aborted';
-      if (stopped && result.text === '') this.store.removeMessage(conversationId, replyId);
-      else this.store.patchMessage(conversationId, replyId, { content: result.text, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
+      const content = before + result.text;
+      if (stopped && content === '') this.store.removeMessage(conversationId, replyId);
+      else this.store.patchMessage(conversationId, replyId, { content, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
       this.saving = this.saveCache(conversationId, status.settingsKey);
     } catch (e) {
       const error = toEngineError(e);

@@ -2,8 +2,8 @@
 // checked and only known fields are kept (text stays text; it is rendered, never executed).
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { ReplyStats, SyncHow } from '../../protocol/messages.ts';
-import type { ReplyStatus, StoredConversation, StoredMessage, SyncNote } from '../../storage/conversations.ts';
+import type { ReplyStats } from '../../protocol/messages.ts';
+import type { ReplyStatus, StoredConversation, StoredMessage } from '../../storage/conversations.ts';
 import { NEW_TITLE, newId } from './conversationStore.ts';
 
 const FORMAT = 'endless-chat/conversation';
@@ -31,7 +31,6 @@ const refuse = (why: string): never => {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const STATUSES: ReplyStatus[] = ['done', 'stopped', 'interrupted', 'failed'];
-const SYNCS: SyncHow[] = ['started', 'continued', 'rolled-back', 'restored-snapshot', 'rebuilt'];
 
 /** A new conversation (fresh id) from an exported file's text. */
 export function conversationFromJson(text: string): StoredConversation {
@@ -79,8 +78,7 @@ function readMessage(m: unknown, i: number): StoredMessage {
     if (typeof m.modelLabel === 'string') message.modelLabel = m.modelLabel;
     const stats = readStats(m.stats);
     if (stats) message.stats = stats;
-    const sync = readSync(m.sync);
-    if (sync) message.sync = sync;
+    // The exporter's cache notes ("rebuilt", "restored") told of its cache, not of this browser's: dropped.
   }
   return message;
 }
@@ -93,8 +91,3 @@ function readStats(s: unknown): ReplyStats | undefined {
   return { prefillTokens, prefillMs, decodeTokens, decodeMs, timeToFirstTokenMs, msPerToken } as ReplyStats;
 }
 
-function readSync(s: unknown): SyncNote | undefined {
-  if (!isRecord(s) || typeof s.reason !== 'string' || !isNumber(s.prefillTokens)) return undefined;
-  const how = SYNCS.find((h) => h === s.how);
-  return how ? { how, reason: s.reason, prefillTokens: s.prefillTokens } : undefined;
-}

@@ -14,7 +14,8 @@ function arc(from: number, length: number, ringSize: number) {
   return { strokeDasharray: `${dash} ${CIRCUMFERENCE - dash}`, strokeDashoffset: -((from % ringSize) / ringSize) * CIRCUMFERENCE };
 }
 
-export function CachePicture({ cache, live }: { cache: CacheState; live: boolean }) {
+/** `stale`: an earlier picture of this conversation, while the cache holds another one. */
+export function CachePicture({ cache, stale }: { cache: CacheState; stale: boolean }) {
   const { nSinks, windowSize, ringSize, nTokens, evicted, ringHead, bytesPerToken, totalBytes } = cache;
   const ringTokens = Math.max(0, nTokens - nSinks);
   const filled = Math.min(ringTokens, ringSize);
@@ -52,10 +53,10 @@ export function CachePicture({ cache, live }: { cache: CacheState; live: boolean
             <span className="swatch head" /> next write
           </li>
         </ul>
-        {!live && <p className="stale">As of this conversation's last reply; the cache now holds another stream.</p>}
+        {stale && <p className="stale">As of this conversation's last reply; the cache now holds another stream.</p>}
       </figcaption>
       <dl className="cache-facts">
-        <dt>Tokens in the stream</dt>
+        <dt title="Every token of the conversation the model has read or written, templates included">Tokens in the conversation</dt>
         <dd data-testid="cache-tokens">{formatCount(nTokens)}</dd>
         <dt>Evicted so far</dt>
         <dd data-testid="cache-evicted">{formatCount(evicted)}</dd>

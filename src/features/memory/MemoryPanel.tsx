@@ -12,13 +12,22 @@ interface Props {
   conversation: StoredConversation | undefined;
   /** The engine's cache right now, whichever conversation it holds. */
   liveCache: CacheState | null;
+  /** A model is loaded: without one there is no cache to draw. */
+  loaded: boolean;
   /** The GPU the engine runs on, once a model is loaded. */
   adapter?: string;
 }
 
-export function MemoryPanel({ conversation, liveCache, adapter }: Props) {
+/** Whether two pictures are of the same cache layout (the settings did not change between them). */
+const sameLayout = (a: CacheState, b: CacheState) => a.nSinks === b.nSinks && a.windowSize === b.windowSize && a.ringSize === b.ringSize && a.bytesPerToken === b.bytesPerToken;
+
+export function MemoryPanel({ conversation, liveCache, loaded, adapter }: Props) {
   const live = liveCache !== null && liveCache.conversationId === conversation?.id;
-  const cache = live ? liveCache : conversation?.lastCache;
+  const saved = conversation?.lastCache;
+  // The engine's cache now has another layout (the settings changed) than this conversation's
+  // last picture: that picture is no longer true, so the new, empty cache is drawn instead.
+  const resized = !live && liveCache !== null && saved !== undefined && !sameLayout(saved, liveCache);
+  const cache = !loaded ? undefined : live ? liveCache : resized ? { ...liveCache, conversationId: null, nTokens: 0, evicted: 0, ringHead: liveCache.nSinks, spans: [] } : saved;
   const replies = (conversation?.messages ?? []).filter((m) => m.stats);
   const msPerToken = replies.flatMap((m) => m.stats!.msPerToken);
   const streamed = replies.reduce((n, m) => n + m.stats!.decodeTokens, 0);
@@ -26,14 +35,24 @@ export function MemoryPanel({ conversation, liveCache, adapter }: Props) {
   return (
     <section className="memory-panel" aria-labelledby="memory-title">
       <h2 id="memory-title">Memory</h2>
-      {cache ? (
-        <CachePicture cache={cache} live={live} />
+      {!loaded ? (
+        <p className="muted" data-testid="memory-empty">
+          No model is loaded, so nothing is in memory. Choose a model to see what it remembers.
+        </p>
+      ) : cache ? (
+        <CachePicture cache={cache} stale={!live && !resized} />
       ) : (
         <p className="muted">The picture of the cache appears once the model has read this conversation.</p>
       )}
+      {loaded && resized && (
+        <p className="small muted" data-testid="memory-resized">
+          The settings changed, so the cache was emptied. The next reply reads this conversation again: its first {formatCount(liveCache.nSinks)} and last{' '}
+          {formatCount(liveCache.windowSize)} tokens.
+        </p>
+      )}
       <h3>This conversation</h3>
       <dl className="cache-facts">
-        <dt>Tokens streamed</dt>
+        <dt>Tokens the model wrote</dt>
         <dd data-testid="tokens-streamed">{formatCount(streamed)}</dd>
         <dt>Replies</dt>
         <dd>{replies.length}</dd>

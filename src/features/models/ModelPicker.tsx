@@ -9,13 +9,17 @@ import { checkWebGpu } from '../../app/gpuCheck.ts';
 import { toEngineError } from '../../app/engineSession.ts';
 import type { CatalogEntry, DeviceCaps } from '../../engine/model/catalog.ts';
 import type { EngineError } from '../../protocol/errors.ts';
-import { formatBytes } from '../memory/windowMath.ts';
+import { formatBytes, formatCount } from '../memory/windowMath.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
-import { CATALOG_ENTRIES, fitModel, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
-import { cacheIdOf, cachedModels, checkHubRepo, deleteDownload, localModel, type CachedModelRow, type PickedModel } from './modelSource.ts';
+import { CATALOG_ENTRIES, fitModel, recommendedChoice, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
+import { BUILT_IN_BYTES, BUILT_IN_LABEL } from './builtInModel.ts';
+import { forgetModel } from './lastModel.ts';
+import { cacheIdOf, cachedModels, checkHubRepo, deleteDownload, keptLocalModel, localModel, type CachedModelRow, type PickedModel } from './modelSource.ts';
 
 interface Props {
   onPick(model: PickedModel): void;
+  /** The model built into the app. */
+  onPickBuiltIn(): void;
   onPickHub(model: HubChoice): void;
   /** Why the last load failed. */
   error?: EngineError;
@@ -48,18 +52,28 @@ function useDeviceCaps(): DeviceCaps | null {
   return caps;
 }
 
-/** What this GPU runs of a model and the window it gets, or why it cannot: shown before any download. */
-function CapabilityLine({ fitted, caps, testId }: { fitted: Fit; caps: DeviceCaps; testId: string }) {
+/** What the user gets, in plain words; the engineering behind it (weights, cache bytes) under Details. */
+function CapabilityLine({ fitted, caps, testId, downloaded }: { fitted: Fit; caps: DeviceCaps; testId: string; downloaded?: boolean }) {
   if (fitted.error) return <p className="small warn-text" data-testid={testId}>{fitted.error.message}</p>;
   const { choice } = fitted;
+  const sized = windowOf(choice, loadSettings(choice.key, choice.defaults));
   return (
-    <p className="small" data-testid={testId}>
-      {variantLine(choice, caps)} · {windowLine(windowOf(choice, loadSettings(choice.key, choice.defaults)))}
-    </p>
+    <>
+      <p className="small">
+        {downloaded ? 'Downloaded: loads at once, works offline' : `${formatBytes(choice.variant.downloadBytes)} to download once`} · remembers the last {formatCount(sized.window)} tokens of the conversation
+      </p>
+      <details className="model-details">
+        <summary>Details</summary>
+        <p className="small" data-testid={testId}>
+          {variantLine(choice, caps)} · {windowLine(sized)}
+        </p>
+        <p className="small muted">From {choice.entry.repo} on the Hugging Face hub.</p>
+      </details>
+    </>
   );
 }
 
-export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel }: Props) {
+export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, again, onCancel }: Props) {
   const files = useRef<HTMLInputElement>(null);
   const caps = useDeviceCaps();
   const [pickError, setPickError] = useState<EngineError | null>(null);
@@ -80,7 +94,11 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
       setPickError(toEngineError(e));
     }
   };
-  const remove = (id: string) => deleteDownload(id).then(refresh, (e: unknown) => setPickError(toEngineError(e)));
+  const remove = (id: string) =>
+    deleteDownload(id).then(() => {
+      forgetModel(id); // a deleted model is not loaded by itself after the next reload
+      refresh();
+    }, (e: unknown) => setPickError(toEngineError(e)));
   const check = (event: FormEvent) => {
     event.preventDefault();
     if (!caps || repo.trim() === '') return;
@@ -91,11 +109,21 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
     );
   };
   const shown = pickError ?? error;
+  const recommended = caps ? recommendedChoice(caps) : null;
+  // The recommended model first; the rest in the catalog's order.
+  const entries = recommended ? [recommended.entry, ...CATALOG_ENTRIES.filter((e) => e !== recommended.entry)] : CATALOG_ENTRIES;
   const typedFit = typed?.state === 'done' ? typed.fitted : null;
 
   return (
-    <section className="model-picker card" aria-labelledby="picker-title">
-      <h2 id="picker-title">Choose a model</h2>
+    <section className="model-picker" aria-labelledby="picker-title">
+      <div className="picker-head">
+        <h2 id="picker-title">Choose a model</h2>
+        {onCancel && (
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        )}
+      </div>
       <p className="muted">It runs on your GPU, in this tab. Nothing you write leaves this computer.</p>
       {shown && (
         <div className="error-text" role="alert">
@@ -108,6 +136,24 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
           {notice}
         </p>
       )}
+      <div className="built-in">
+        <p>
+          <strong>Try it now: a 1 MB story model</strong> <span className="muted">· built in, works offline</span>
+        </p>
+        <p>
+          {BUILT_IN_LABEL} ({formatBytes(BUILT_IN_BYTES)}) writes children's stories: begin one, such as "Once upon a time, a little cat", and it
+          carries on. It does not answer questions or follow instructions.
+        </p>
+        <button type="button" className="primary" onClick={onPickBuiltIn}>
+          Try it now
+        </button>
+        {caps && recommended && (
+          <p className="small" data-testid="recommended-line">
+            For real chat, download <strong>{recommended.label}</strong> below ({formatBytes(recommended.variant.downloadBytes)}, once): the chat model recommended for
+            this GPU.
+          </p>
+        )}
+      </div>
       <ul className="model-options">
         {again && (!again.cacheId || downloaded.has(again.cacheId)) && (
           <li>
@@ -120,16 +166,21 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
           </li>
         )}
         {caps &&
-          CATALOG_ENTRIES.map((entry) => {
+          entries.map((entry) => {
             const fitted = fit(entry, caps);
             const isDownloaded = !!fitted.choice && downloaded.has(cacheIdOf(fitted.choice));
             return (
               <li key={entry.id}>
                 <div>
-                  <strong>{entry.label}</strong>{' '}
-                  <span className="muted">· {isDownloaded ? 'downloaded, works offline' : `${entry.repo} on the Hugging Face hub`}</span>
+                  <strong>{entry.label}</strong>
+                  {entry === recommended?.entry && (
+                    <span className="badge" data-testid="recommended-badge">
+                      Recommended for this GPU
+                    </span>
+                  )}
+                  {!entry.hasChatTemplate && <span className="muted"> · story model</span>}
                   <p>{entry.description}</p>
-                  <CapabilityLine fitted={fitted} caps={caps} testId={`capability-${entry.id}`} />
+                  <CapabilityLine fitted={fitted} caps={caps} testId={`capability-${entry.id}`} downloaded={isDownloaded} />
                   {!isDownloaded && !navigator.onLine && <p className="small warn-text">You are offline: the first download needs a connection. Open local files instead.</p>}
                 </div>
                 <button type="button" className="primary" disabled={!fitted.choice} onClick={() => fitted.choice && onPickHub(fitted.choice)}>
@@ -143,7 +194,11 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
             <label htmlFor="hub-repo-id">
               <strong>Another model from the hub</strong>
             </label>
-            <p>An ONNX export with GroupQueryAttention or plain MatMul/Softmax attention, such as onnx-community/SmolLM2-135M-Instruct-ONNX-GQA.</p>
+            <p>Type the name of a Hugging Face repository that holds an ONNX export of a chat model, such as onnx-community/SmolLM2-135M-Instruct-ONNX-GQA. It is checked before anything is downloaded.</p>
+            <details className="model-details">
+              <summary>Details</summary>
+              <p className="small">The app reads config.json and the onnx/ folder, and runs exports with GroupQueryAttention or with plain MatMul/Softmax attention; other graphs are refused after download with the operators they use.</p>
+            </details>
             <div className="model-actions">
               <input id="hub-repo-id" type="text" placeholder="owner/name" value={repo} spellCheck={false} onChange={(e) => { setRepo(e.target.value); setTyped(null); }} />
               <button type="submit" disabled={!caps || typed?.state === 'checking'}>
@@ -162,7 +217,7 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
         <li>
           <div>
             <strong>A model on this computer</strong>
-            <p>A llama2.c checkpoint and its tokenizer, picked together (for example stories260K.bin and tok512.bin).</p>
+            <p>A llama2.c checkpoint and its tokenizer, picked together (for example stories260K.bin and tok512.bin). They are kept in this browser, so you pick them once.</p>
           </div>
           <button type="button" onClick={() => files.current?.click()}>
             <Icon name="upload" /> Open local files…
@@ -183,9 +238,9 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
         </li>
       </ul>
       <section aria-labelledby="cached-title" className="cached-models">
-        <h3 id="cached-title">Downloaded models</h3>
+        <h3 id="cached-title">Kept in this browser</h3>
         {cached.length === 0 ? (
-          <p className="small muted">None yet: models you download are kept in this browser until you delete them here.</p>
+          <p className="small muted">None yet: models you download or open from this computer are kept here until you delete them.</p>
         ) : (
           <ul className="model-options">
             {cached.map((row) => (
@@ -193,6 +248,11 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
                 <div>
                   <strong>{row.label}</strong> <span className="muted">· {formatBytes(row.bytes)}{row.complete ? '' : ', download not finished'}</span>
                 </div>
+                {row.local && row.complete && (
+                  <button type="button" className="primary" onClick={() => keptLocalModel(row.id).then(onPick, (e: unknown) => setPickError(toEngineError(e)))}>
+                    Load {row.label.replace(/ \(from this computer\)$/, '')}
+                  </button>
+                )}
                 <button type="button" className="icon-button" onClick={() => void remove(row.id)} aria-label={`Delete ${row.label}`} title="Delete from this browser">
                   <Icon name="trash" />
                 </button>
@@ -201,11 +261,6 @@ export function ModelPicker({ onPick, onPickHub, error, notice, again, onCancel 
           </ul>
         )}
       </section>
-      {onCancel && (
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      )}
     </section>
   );
 }

@@ -2,7 +2,7 @@
 // its features and limits, and the window a memory budget allows, with the settings a model starts
 // with. The catalog itself (engine/model/catalog.ts) is the one list of models.
 
-import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../engine/model/catalog.ts';
+import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../engine/model/catalog.ts';
 import type { CacheDtype } from '../../engine/kv/kvCache.ts';
 import { formatBytes, formatCount } from '../memory/windowMath.ts';
 import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
@@ -83,3 +83,23 @@ export const STARTER_MODEL: ModelDefaults = (() => {
   const entry = MODEL_CATALOG.find((e) => e.id === 'stories260k')!;
   return fitModel(entry, { hasShaderF16: false, maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity });
 })();
+
+/**
+ * The GPU memory the recommendation may plan for. Browsers do not tell a page its GPU's memory;
+ * navigator.deviceMemory (Chrome: RAM in GiB, rounded, at most 8) is the nearest hint, and a
+ * quarter of it leaves room for the browser, the page and other tabs. 4 GiB is assumed where it is
+ * missing.
+ */
+export function vramBudgetBytes(deviceMemoryGiB: number | undefined = (navigator as { deviceMemory?: number }).deviceMemory): number {
+  const gib = deviceMemoryGiB && deviceMemoryGiB > 0 ? deviceMemoryGiB : 4;
+  return Math.max(0.5, gib / 4) * 2 ** 30;
+}
+
+/** The chat model to suggest for this GPU, fitted, or null when none of the catalog's fits. */
+export function recommendedChoice(caps: DeviceCaps, budgetBytes = vramBudgetBytes()): HubChoice | null {
+  const found = recommendedEntry(caps, budgetBytes, (entry) => {
+    const choice = fitModel(entry, caps);
+    return { window: choice.defaults.windowSize, shape: { sinks: choice.defaults.nSinks, extraSlots: extraSlots(choice.cache), cacheDtype: APP_CACHE_DTYPE } };
+  });
+  return found && fitModel(found.entry, caps);
+}

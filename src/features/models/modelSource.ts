@@ -4,7 +4,7 @@
 // Blobs (backed by the browser's private file system), offline too.
 
 import { entryFromHub, hostedFileUrl, type DeviceCaps, type ShapeConfig } from '../../engine/model/catalog.ts';
-import { deleteCachedModel, downloadModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../engine/model/source/index.ts';
+import { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../engine/model/source/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ModelChoice } from '../../protocol/messages.ts';
 import { formatBytes } from '../memory/windowMath.ts';
@@ -26,6 +26,8 @@ export interface CachedModelRow {
   /** Bytes stored, verified or partial. */
   bytes: number;
   complete: boolean;
+  /** Files picked on this computer and kept here: loaded from this list (catalog models load from their entry). */
+  local: boolean;
 }
 
 /** The hub, or a stand-in for it that a build names (the end-to-end tests run one on localhost). */
@@ -97,7 +99,11 @@ export async function afterFailedLoad(model: PickedModel, error: EngineError): P
 export async function cachedModels(): Promise<CachedModelRow[]> {
   const summaries = await listCachedModels();
   const known = new Map(CATALOG_ENTRIES.flatMap((entry) => entry.variants.map((variant) => [cacheIdOf({ entry, variant }), `${entry.label} (${variant.dtype})`] as const)));
-  return summaries.map((s) => ({ id: s.id, label: known.get(s.id) ?? s.id.replace(`@${REVISION}:`, ' · '), bytes: s.storedBytes, complete: s.complete }));
+  return summaries.map((s) => {
+    const local = s.id.startsWith(LOCAL_PREFIX);
+    const label = local ? `${localLabel(s.id)} (from this computer)` : (known.get(s.id) ?? s.id.replace(`@${REVISION}:`, ' · '));
+    return { id: s.id, label, bytes: s.storedBytes, complete: s.complete, local };
+  });
 }
 
 /** The sentence after a cancelled download: what stays in the cache (never offered as a model) for the next attempt to resume. */
@@ -129,10 +135,37 @@ export function localModel(files: File[]): PickedModel {
   }
   const [checkpoint] = checkpoints;
   const [tokenizer] = tokenizers;
-  const id = `local:${checkpoint.name}:${checkpoint.size}`;
-  return {
-    choice: { key: id, label: checkpoint.name.replace(/\.bin$/, ''), source: { kind: 'blobs', id, files: { [checkpoint.name]: checkpoint, [tokenizer.name]: tokenizer } } },
-    defaults: STORY_MODEL_SETTINGS,
-    cache: STORY_MODEL_CACHE,
-  };
+  const id = `${LOCAL_PREFIX}${checkpoint.name}:${checkpoint.size}`;
+  return localPicked(id, { [checkpoint.name]: checkpoint, [tokenizer.name]: tokenizer });
+}
+
+const LOCAL_PREFIX = 'local:';
+/** "local:stories260K.bin:1056540" -> "stories260K" */
+const localLabel = (id: string) => id.slice(LOCAL_PREFIX.length, id.lastIndexOf(':')).replace(/\.bin$/, '');
+
+function localPicked(id: string, files: Record<string, Blob>, cacheId?: string): PickedModel {
+  return { choice: { key: id, label: localLabel(id), source: { kind: 'blobs', id, files } }, defaults: STORY_MODEL_SETTINGS, cache: STORY_MODEL_CACHE, cacheId };
+}
+
+/**
+ * Copies picked files into the model cache, so the model comes back after a reload, in another tab
+ * or after a take-over without a file dialog. Where the browser cannot keep them (no OPFS, no room)
+ * the model still loads from the picked files, and the reason comes back to be shown.
+ */
+export async function keepLocal(model: PickedModel): Promise<{ model: PickedModel; notKept: EngineError | null }> {
+  const { source } = model.choice;
+  if (source.kind !== 'blobs' || !source.id.startsWith(LOCAL_PREFIX)) return { model, notKept: null };
+  try {
+    await keepLocalModel(source.id, source.files);
+    const { files } = await openCachedModel(source.id);
+    return { model: localPicked(source.id, files, source.id), notKept: null };
+  } catch (e) {
+    return { model, notKept: e instanceof EngineError ? e : new EngineError('STORAGE_UNAVAILABLE', 'The picked files could not be kept in this browser.', String(e)) };
+  }
+}
+
+/** A local model kept in the cache, opened to load. */
+export async function keptLocalModel(id: string): Promise<PickedModel> {
+  const { files } = await openCachedModel(id);
+  return localPicked(id, files, id);
 }

@@ -20,6 +20,8 @@ export interface SettingsTarget {
 interface Props {
   open: boolean;
   model: SettingsTarget;
+  /** The model is loaded; otherwise these are the settings it will start with. */
+  loaded: boolean;
   settings: ChatSettings;
   bytesPerToken: number | undefined;
   /** Why applying is impossible right now (a reply is being written), if it is. */
@@ -92,7 +94,7 @@ function Field({ name, label, hint, step = '1', draft, errors, disabled, onChang
   );
 }
 
-export function SettingsDialog({ open, model, settings, bytesPerToken, blocked, onApply, onChangeModel, onClose }: Props) {
+export function SettingsDialog({ open, model, loaded, settings, bytesPerToken, blocked, onApply, onChangeModel, onClose }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [draft, setDraft] = useState(() => toDraft(settings));
   const [errors, setErrors] = useState<SettingsErrors>({});
@@ -131,7 +133,7 @@ export function SettingsDialog({ open, model, settings, bytesPerToken, blocked, 
         <div className="field model-field">
           <span className="label">Model</span>
           <span>
-            <strong>{model.label}</strong>{' '}
+            {loaded ? <strong>{model.label}</strong> : <span data-testid="settings-no-model">None loaded; these settings are for {model.label}, used last or built in.</span>}{' '}
             <button type="button" onClick={onChangeModel} disabled={blocked !== null}>
               Change model…
             </button>

@@ -125,7 +125,7 @@ describe('TurnFormatter, the chat engine turn by turn', () => {
   });
 
   it('the stories260K model reads BOS and the story so far, then after each continuation only the new text', () => {
-    const tok512 = readFileSync(new URL('../../../../shared/models/stories260K/tok512.bin', import.meta.url));
+    const tok512 = readFileSync(new URL('../../../public/models/stories260K/tok512.bin', import.meta.url));
     const files = llama2cTokenizerToHf(readLlama2cTokenizer(new Uint8Array(tok512), 512));
     const tokenizer = TextTokenizer.load(files);
     const formatter = new TurnFormatter(ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig }), tokenizer);

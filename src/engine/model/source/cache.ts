@@ -138,6 +138,43 @@ async function download(id: string, spec: HubModelSpec, store: ModelStore, optio
   return manifest;
 }
 
+/**
+ * Keeps files picked on this computer in the model cache under `id`, as a hub download is kept, so
+ * a reload, another tab or a take-over can load them without a file dialog. A model already kept
+ * under that id is returned as it is.
+ */
+export async function keepLocalModel(id: string, files: Record<string, Blob>): Promise<CachedModel> {
+  return guardStorage(async () => {
+    const store = await openStore();
+    return withModelLock(id, async () => {
+      const folder = (await store.model(id, true))!;
+      const kept = await folder.manifest();
+      if (kept) return kept;
+      try {
+        await checkRoom(id, Object.values(files).reduce((sum, f) => sum + f.size, 0));
+        for (const [path, blob] of Object.entries(files)) await folder.storeFile(path, blob);
+        const manifest: CachedModel = {
+          id,
+          repo: 'local',
+          revision: 'local',
+          commit: 'local',
+          files: Object.entries(files).map(([path, blob]) => ({ path, size: blob.size, digest: null })),
+          totalBytes: Object.values(files).reduce((sum, f) => sum + f.size, 0),
+          downloadedAt: new Date().toISOString(),
+        };
+        await folder.complete(manifest);
+        return manifest;
+      } catch (error) {
+        await store.remove(id).catch(() => undefined);
+        if ((error as DOMException | undefined)?.name === 'QuotaExceededError') {
+          throw new EngineError('STORAGE_FULL', `There is no room in this browser's storage to keep ${id}; it loads now but must be picked again after a reload. Delete models you no longer need to make room.`, String(error));
+        }
+        throw error;
+      }
+    });
+  });
+}
+
 /** Cached models and downloads that stopped part-way, with their sizes. */
 export async function listCachedModels(): Promise<CachedModelSummary[]> {
   return guardStorage(async () => {

@@ -1,7 +1,7 @@
 // Where model bytes come from: the hub (downloaded into the browser's storage) or this computer.
 // The engine worker and the UI import from here; the modules behind it are internal.
 
-export { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, storageStatus } from './cache.ts';
+export { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, openCachedModel, storageStatus } from './cache.ts';
 export type { CachedModel, CachedModelSummary, DownloadOptions, StorageStatus } from './cache.ts';
 export { fetchModelFiles } from './fetchModel.ts';
 export { DEFAULT_HUB_URL, listHubRepo, readHubJson, type HubListing, type HubModelSpec } from './hub.ts';

@@ -98,6 +98,24 @@ export class ModelFolder {
     for (const name of await names(files)) if (!wanted.has(name)) await removeChild(files, name);
   }
 
+  /** Keeps a file picked on this computer as one verified segment: there is nothing to check it
+   *  against but its size, and a local copy cannot be resumed, only written again. */
+  async storeFile(path: string, blob: Blob): Promise<void> {
+    const files = await this.sub('files');
+    await removeChild(files, keyOf(path));
+    const dir = (await child(files, keyOf(path), true))!;
+    const writable = await (await dir.getFileHandle(segmentName(0), { create: true })).createWritable();
+    try {
+      await writable.write(blob);
+      await writable.close();
+    } catch (error) {
+      await writable.abort().catch(() => undefined);
+      throw error;
+    }
+    const meta: FileMeta = { url: `local:${path}`, size: blob.size, digest: null, etag: null };
+    await writeJson(dir, 'meta.json', meta);
+  }
+
   /** Whether files/ holds `file`, verified against the same size and hash. */
   async isVerified(file: RemoteFile): Promise<boolean> {
     const dir = await child(await this.sub('files'), keyOf(file.path));

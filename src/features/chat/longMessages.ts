@@ -1,0 +1,29 @@
+// The user's rule for messages longer than the model's window, remembered in localStorage: read all
+// of it (the exact streaming state, slow for a long paste) or only what the cache keeps (fast).
+
+import type { LongMessageRule } from '../../protocol/messages.ts';
+
+const KEY = 'endless-chat:long-messages';
+
+export function loadLongMessageRule(): LongMessageRule {
+  try {
+    return localStorage.getItem(KEY) === 'kept' ? 'kept' : 'all';
+  } catch {
+    return 'all';
+  }
+}
+
+export function saveLongMessageRule(rule: LongMessageRule): void {
+  try {
+    localStorage.setItem(KEY, rule);
+  } catch {
+    // Not remembered (storage refused); the choice still holds for this page.
+  }
+}
+
+/**
+ * Whether a draft may be longer than the window, before it is tokenized (the tokenizer lives in the
+ * engine's worker): at 2 characters a token, fewer than most tokenizers manage on prose, so the
+ * choice shows for every message that could exceed the window.
+ */
+export const mayExceedWindow = (text: string, windowSize: number): boolean => text.length > 2 * windowSize;
