@@ -85,14 +85,14 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
   const downloaded = new Set(cached.filter((c) => c.complete).map((c) => c.id));
 
   const openFiles = (list: FileList | null) => {
-    if (!list || list.length === 0) return;
-    try {
-      const picked = localModel(Array.from(list));
-      setPickError(null);
-      onPick(picked);
-    } catch (e) {
-      setPickError(toEngineError(e));
-    }
+    if (!list || list.length === 0 || !caps) return;
+    localModel(Array.from(list), caps).then(
+      (picked) => {
+        setPickError(null);
+        onPick(picked);
+      },
+      (e: unknown) => setPickError(toEngineError(e)),
+    );
   };
   const remove = (id: string) =>
     deleteDownload(id).then(() => {
@@ -249,7 +249,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
                   <strong>{row.label}</strong> <span className="muted">· {formatBytes(row.bytes)}{row.complete ? '' : ', download not finished'}</span>
                 </div>
                 {row.local && row.complete && (
-                  <button type="button" className="primary" onClick={() => keptLocalModel(row.id).then(onPick, (e: unknown) => setPickError(toEngineError(e)))}>
+                  <button type="button" className="primary" disabled={!caps} onClick={() => caps && keptLocalModel(row.id, caps).then(onPick, (e: unknown) => setPickError(toEngineError(e)))}>
                     Load {row.label.replace(/ \(from this computer\)$/, '')}
                   </button>
                 )}

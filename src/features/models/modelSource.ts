@@ -4,6 +4,8 @@
 // Blobs (backed by the browser's private file system), offline too.
 
 import { entryFromHub, hostedFileUrl, type DeviceCaps, type ShapeConfig } from '../../engine/model/catalog.ts';
+import { hfConfigFromGenai } from '../../engine/model/modelFiles.ts';
+import { isOnnxExternalData } from '../../engine/model/source/hub.ts';
 import { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../engine/model/source/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ModelChoice } from '../../protocol/messages.ts';
@@ -115,13 +117,19 @@ export async function cancelledDownload(choice: HubChoice): Promise<string> {
 
 export const deleteDownload = (id: string): Promise<void> => deleteCachedModel(id);
 
-/** A llama2.c checkpoint and its tok*.bin tokenizer picked together. */
-export function localModel(files: File[]): PickedModel {
+/**
+ * Files picked on this computer: an ONNX export's folder (config.json or genai_config.json,
+ * tokenizer files and one or more graphs, of which the one this GPU runs best is taken, as from the
+ * hub), or a llama2.c checkpoint and its tok*.bin tokenizer picked together.
+ */
+export async function localModel(files: File[], caps: DeviceCaps): Promise<PickedModel> {
   if (files.some((f) => f.name.endsWith('.onnx'))) {
-    throw new EngineError(
-      'MODEL_UNSUPPORTED',
-      'ONNX folders cannot be opened from this computer yet; type the model\'s hub id instead, or pick a llama2.c checkpoint and its tok*.bin tokenizer.',
-    );
+    // A folder pick names each file under the folder ("tiny-qwen2/onnx/model_q4.onnx").
+    const folder = files.find((f) => f.webkitRelativePath)?.webkitRelativePath.split('/')[0] ?? files.find((f) => f.name.endsWith('.onnx'))!.name.replace(/\.onnx$/, '');
+    const named = Object.fromEntries(files.map((f) => [f.webkitRelativePath ? f.webkitRelativePath.slice(folder.length + 1) : f.name, f]));
+    const fitted = await fitOnnxFolder(folder, named, caps);
+    const graphBytes = Object.entries(fitted.files).filter(([path]) => path === fitted.onnxFile || isOnnxExternalData(fitted.onnxFile, path)).reduce((n, [, f]) => n + f.size, 0);
+    return localPicked(`${LOCAL_PREFIX}${folder}/${fitted.onnxFile}:${graphBytes}`, fitted.files, undefined, fitted);
   }
   const bins = files.filter((f) => f.name.endsWith('.bin'));
   const tokenizers = bins.filter((f) => /^tok.*\.bin$/.test(f.name));
@@ -129,7 +137,7 @@ export function localModel(files: File[]): PickedModel {
   if (tokenizers.length !== 1 || checkpoints.length !== 1) {
     throw new EngineError(
       'MODEL_UNSUPPORTED',
-      'Pick two files together: a llama2.c checkpoint (such as stories260K.bin) and its tokenizer, whose name starts with "tok" (such as tok512.bin).',
+      'Pick the folder of an ONNX export (with config.json, tokenizer.json and its .onnx files), or two files together: a llama2.c checkpoint (such as stories260K.bin) and its tokenizer, whose name starts with "tok" (such as tok512.bin).',
       `picked: ${files.map((f) => f.name).join(', ')}`,
     );
   }
@@ -139,12 +147,49 @@ export function localModel(files: File[]): PickedModel {
   return localPicked(id, { [checkpoint.name]: checkpoint, [tokenizer.name]: tokenizer });
 }
 
-const LOCAL_PREFIX = 'local:';
-/** "local:stories260K.bin:1056540" -> "stories260K" */
-const localLabel = (id: string) => id.slice(LOCAL_PREFIX.length, id.lastIndexOf(':')).replace(/\.bin$/, '');
+interface FittedFolder {
+  /** The chosen graph, its external data and the JSON and template files beside it. */
+  files: Record<string, Blob>;
+  onnxFile: string;
+  defaults: ChatSettings;
+  cache: CacheShape;
+}
 
-function localPicked(id: string, files: Record<string, Blob>, cacheId?: string): PickedModel {
-  return { choice: { key: id, label: localLabel(id), source: { kind: 'blobs', id, files } }, defaults: STORY_MODEL_SETTINGS, cache: STORY_MODEL_CACHE, cacheId };
+/** An ONNX folder sized and fitted to this GPU by the same rules as a hub repository. */
+async function fitOnnxFolder(folder: string, files: Record<string, Blob>, caps: DeviceCaps): Promise<FittedFolder> {
+  const paths = Object.keys(files);
+  const json = async (name: string): Promise<unknown> => {
+    const path = paths.includes(name) ? name : undefined;
+    if (!path) return undefined;
+    try {
+      return JSON.parse(await files[path].text()) as unknown;
+    } catch (error) {
+      throw new EngineError('MODEL_CORRUPT', `${path} in ${folder} is not valid JSON. Export or download the model again.`, String(error));
+    }
+  };
+  const hfConfig = await json('config.json');
+  const genai = hfConfig ? undefined : await json('genai_config.json');
+  if (!hfConfig && !genai) {
+    throw new EngineError('MODEL_UNSUPPORTED', `${folder} has no config.json (nor onnxruntime-genai's genai_config.json) beside its ONNX graph, so its shapes cannot be read. Pick the whole folder of the export.`);
+  }
+  const config = (hfConfig ?? hfConfigFromGenai(genai as Parameters<typeof hfConfigFromGenai>[0])) as ShapeConfig;
+  const fitted = fitModel(entryFromHub(folder, paths.map((path) => ({ path, size: files[path].size })), config), caps);
+  const onnxFile = fitted.variant.file;
+  const keep = paths.filter((p) => p === onnxFile || isOnnxExternalData(onnxFile, p) || !/\.onnx((_data|\.data)(_\d+)?)?$/.test(p));
+  return { files: Object.fromEntries(keep.map((p) => [p, files[p]])), onnxFile, defaults: fitted.defaults, cache: fitted.cache };
+}
+
+const LOCAL_PREFIX = 'local:';
+/** "local:stories260K.bin:1056540" -> "stories260K"; "local:tiny-qwen2/onnx/model_q4.onnx:1610187" -> "tiny-qwen2" */
+const localLabel = (id: string) => id.slice(LOCAL_PREFIX.length, id.lastIndexOf(':')).replace(/\.bin$/, '').replace(/\/.*$/, '');
+
+function localPicked(id: string, files: Record<string, Blob>, cacheId?: string, onnx?: Omit<FittedFolder, 'files'>): PickedModel {
+  return {
+    choice: { key: id, label: localLabel(id), source: { kind: 'blobs', id, files, onnxFile: onnx?.onnxFile } },
+    defaults: onnx?.defaults ?? STORY_MODEL_SETTINGS,
+    cache: onnx?.cache ?? STORY_MODEL_CACHE,
+    cacheId,
+  };
 }
 
 /**
@@ -158,14 +203,16 @@ export async function keepLocal(model: PickedModel): Promise<{ model: PickedMode
   try {
     await keepLocalModel(source.id, source.files);
     const { files } = await openCachedModel(source.id);
-    return { model: localPicked(source.id, files, source.id), notKept: null };
+    return { model: { ...model, choice: { ...model.choice, source: { ...source, files } }, cacheId: source.id }, notKept: null };
   } catch (e) {
     return { model, notKept: e instanceof EngineError ? e : new EngineError('STORAGE_UNAVAILABLE', 'The picked files could not be kept in this browser.', String(e)) };
   }
 }
 
-/** A local model kept in the cache, opened to load. */
-export async function keptLocalModel(id: string): Promise<PickedModel> {
+/** A local model kept in the cache, opened to load (an ONNX folder holds only the graph it was fitted to). */
+export async function keptLocalModel(id: string, caps: DeviceCaps): Promise<PickedModel> {
   const { files } = await openCachedModel(id);
-  return localPicked(id, files, id);
+  if (!Object.keys(files).some((p) => p.endsWith('.onnx'))) return localPicked(id, files, id);
+  const fitted = await fitOnnxFolder(localLabel(id), files, caps);
+  return localPicked(id, fitted.files, id, fitted);
 }
