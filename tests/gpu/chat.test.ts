@@ -76,6 +76,11 @@ describe('the engine worker keeps one token stream per conversation', () => {
     expect(fresh.how).toBe('rebuilt');
     expect(fresh.prefillTokens).toBeGreaterThan(result.prefillTokens);
     expect(result.text).toBe(fresh.text);
+    // Token for token the same stream: a stray token of the old turn left in place shows here even
+    // when the greedy reply does not change.
+    const positions = (r: TurnResult) => r.cache?.spans.map(({ start, end }) => [start, end]);
+    expect(positions(result)).toEqual(positions(fresh));
+    expect(result.cache?.nTokens).toBe(fresh.cache?.nTokens);
   });
 
   it('a saved snapshot restores the conversation after another one used the cache', async () => {
