@@ -41,6 +41,8 @@ export interface HubRequest {
   status: number;
   /** False where the response was cut off before its end, or is still being sent. */
   completed: boolean;
+  /** True once the response is over: sent in full, cut, or dropped by the client. */
+  closed: boolean;
 }
 
 /** CDN responses held at one byte offset of their file, so a test catches a download mid-way on any machine. */
@@ -120,6 +122,8 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
   const handle = (server: 'hub' | 'cdn') => (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fixture');
     // Logged on arrival, so that emptying the log drops earlier requests even while they still stream.
+    let closed = false;
+    res.on('close', () => (closed = true));
     requests.push({
       server,
       method: req.method ?? '',
@@ -130,6 +134,9 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
       },
       get completed() {
         return res.writableFinished;
+      },
+      get closed() {
+        return closed;
       },
     });
     res.setHeader('Access-Control-Allow-Origin', '*');

@@ -5,7 +5,7 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
 import { REPO_ROOT } from '../../tools/browser.ts';
@@ -36,18 +36,35 @@ export function compareImages(actual: Buffer, reference: Buffer): ImageCompariso
 }
 
 export interface ScreenOptions {
-  /** What changes from run to run (model text, timings, counts): painted over in one colour before comparing. */
-  mask?: Locator[];
+  /**
+   * Selectors of what changes from run to run (model text, timings, counts): made invisible for the
+   * screenshot, their boxes kept, so the layout around them is still compared and a dialog over
+   * them still shows.
+   */
+  hide?: string[];
 }
 
 /**
- * Takes a screenshot of the page (animations finished, caret hidden, masks painted) and compares it
+ * Takes a screenshot of the page (animations finished, caret hidden, run-to-run parts hidden) and compares it
  * with tests/e2e/screenshots/<name>.png; throws naming the diff image when they differ.
  */
 export async function expectScreen(page: Page, name: string, options: ScreenOptions = {}): Promise<void> {
   await mkdir(OUTPUT_DIR, { recursive: true });
   const actualPath = join(OUTPUT_DIR, `${name}.png`);
-  const png = await page.screenshot({ path: actualPath, animations: 'disabled', caret: 'hide', mask: options.mask, maskColor: '#ff00ff' });
+  // Hidden through the CSSOM: the app's Content-Security-Policy refuses the stylesheet that
+  // Playwright's `style` option would inject.
+  const hide = (hidden: boolean) =>
+    page.evaluate(
+      ([selectors, on]) => {
+        for (const element of document.querySelectorAll<HTMLElement>(selectors.join(', '))) {
+          if (on) element.style.setProperty('visibility', 'hidden', 'important');
+          else element.style.removeProperty('visibility');
+        }
+      },
+      [options.hide ?? [], hidden] as const,
+    );
+  if (options.hide?.length) await hide(true);
+  const png = await page.screenshot({ path: actualPath, animations: 'disabled', caret: 'hide' }).finally(() => (options.hide?.length ? hide(false) : undefined));
   const referencePath = join(REFERENCE_DIR, `${name}.png`);
   const shown = (path: string) => relative(REPO_ROOT, path);
   if (process.env.UPDATE_SCREENSHOTS === '1') {
