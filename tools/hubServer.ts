@@ -41,11 +41,23 @@ export interface HubRequest {
   status: number;
   /** False where the response was cut off before its end, or is still being sent. */
   completed: boolean;
+  /** True once the response is over: sent in full, cut, or dropped by the client. */
+  closed: boolean;
+}
+
+/** CDN responses held at one byte offset of their file, so a test catches a download mid-way on any machine. */
+export interface HubHold {
+  /** Resolves once a response has sent every byte before the offset and waits there. */
+  reached: Promise<void>;
+  /** Lets the waiting responses go on; later ones are not held. */
+  release(): void;
 }
 
 export interface HubServer {
   hubUrl: string;
   cdnUrl: string;
+  /** Holds CDN responses before byte `offset` of their file until released; one hold at a time. */
+  holdCdnAt(offset: number): HubHold;
   /** Every request in arrival order; tests may empty it. */
   requests: HubRequest[];
   /** Bytes per second the CDN sends at most. */
@@ -100,13 +112,18 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
   }
 
   const requests: HubRequest[] = [];
-  const state = { bytesPerSecond: options.bytesPerSecond ?? 1_000_000 };
+  const state: { bytesPerSecond: number; hold: { offset: number; waiting: (() => void)[]; reach: () => void } | null } = {
+    bytesPerSecond: options.bytesPerSecond ?? 1_000_000,
+    hold: null,
+  };
   const servers: Server[] = [];
   const urls = { hub: '', cdn: '' };
 
   const handle = (server: 'hub' | 'cdn') => (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fixture');
     // Logged on arrival, so that emptying the log drops earlier requests even while they still stream.
+    let closed = false;
+    res.on('close', () => (closed = true));
     requests.push({
       server,
       method: req.method ?? '',
@@ -117,6 +134,9 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
       },
       get completed() {
         return res.writableFinished;
+      },
+      get closed() {
+        return closed;
       },
     });
     res.setHeader('Access-Control-Allow-Origin', '*');
@@ -259,7 +279,14 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
     const pump = () => {
       if (res.destroyed) return;
       if (at > end) return res.end();
-      const stop = Math.min(end + 1, at + CHUNK_BYTES, cutAt);
+      const hold = throttle ? state.hold : null;
+      if (hold && at === hold.offset) {
+        hold.waiting.push(pump);
+        hold.reach();
+        return;
+      }
+      const holdAt = hold && hold.offset > at ? hold.offset : Infinity;
+      const stop = Math.min(end + 1, at + CHUNK_BYTES, cutAt, holdAt);
       const chunk = bytes.subarray(at, stop);
       at = stop;
       res.write(chunk, () => {
@@ -299,6 +326,20 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
     hubUrl: urls.hub,
     cdnUrl: urls.cdn,
     requests,
+    holdCdnAt(offset) {
+      if (state.hold) throw new Error('The CDN already holds responses; release that hold first.');
+      let reach!: () => void;
+      const reached = new Promise<void>((resolve) => (reach = resolve));
+      const hold = { offset, waiting: [] as (() => void)[], reach };
+      state.hold = hold;
+      return {
+        reached,
+        release() {
+          if (state.hold === hold) state.hold = null;
+          for (const pump of hold.waiting.splice(0)) pump();
+        },
+      };
+    },
     get bytesPerSecond() {
       return state.bytesPerSecond;
     },

@@ -45,7 +45,13 @@ export interface SoakTolerances {
   maxMeanKl: number;
 }
 
-export const DEFAULT_TOLERANCES: SoakTolerances = { heapGrowthBytes: 2 * 2 ** 20, exactMaxAbsDiff: 1e-5, minGreedyAgreement: 0.75, maxMeanKl: 0.1 };
+/**
+ * The approximate check's bounds come from what dropping the evicted context costs: over a million
+ * tokens the fresh engine fed V(t) agreed on 98 of 100 greedy tokens (97 on the H200) with mean KL
+ * 0.0012 (0.0015), and no checkpoint of 4 positions did worse than 3 of 4 and mean KL 0.028. The
+ * bounds leave room for that spread, and little more (they were 0.75 and 0.1).
+ */
+export const DEFAULT_TOLERANCES: SoakTolerances = { heapGrowthBytes: 2 * 2 ** 20, exactMaxAbsDiff: 1e-5, minGreedyAgreement: 0.9, maxMeanKl: 0.03 };
 
 /** What runs the soak page module: a browser page over CDP, or the module in this process (Deno). */
 export interface SoakDriver {

@@ -66,7 +66,21 @@ describe('the engine worker keeps one token stream per conversation', () => {
     const edited: Conversation = { ...c1, messages: [c1.messages[0], c1.messages[1], user('u2', ' The dog was sad.')] };
     const result = await call('turn', edited, 'a2c', greedy, 20);
     expect(result.how).toBe('rolled-back');
+    // Only the edited message is read again, like a continued turn.
     expect(result.prefillTokens).toBeGreaterThan(0);
+    expect(result.prefillTokens).toBeLessThan(10);
+    expect(result.cache?.spans.map((s) => s.messageId)).toEqual(['u1', 'a1', 'u2', 'a2c']);
+    // The same transcript as a new conversation, read whole into a fresh cache: a rollback that left
+    // anything of the old turn in the cache (or lost what came before) would answer differently.
+    const fresh = await call('turn', { ...edited, id: 'c1-fresh' }, 'a2d', greedy, 20);
+    expect(fresh.how).toBe('rebuilt');
+    expect(fresh.prefillTokens).toBeGreaterThan(result.prefillTokens);
+    expect(result.text).toBe(fresh.text);
+    // Token for token the same stream: a stray token of the old turn left in place shows here even
+    // when the greedy reply does not change.
+    const positions = (r: TurnResult) => r.cache?.spans.map(({ start, end }) => [start, end]);
+    expect(positions(result)).toEqual(positions(fresh));
+    expect(result.cache?.nTokens).toBe(fresh.cache?.nTokens);
   });
 
   it('a saved snapshot restores the conversation after another one used the cache', async () => {

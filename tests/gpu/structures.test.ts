@@ -93,7 +93,7 @@ for (const { structure, what, golden, chunks: dataFiles } of STRUCTURES) {
 }
 
 describe('what 4-bit weights cost', () => {
-  it('moves the logits of the q4 export away from the f32 export, and reports by how much', async () => {
+  it('moves the logits of the q4 export away from the f32 export by what 4-bit rounding costs, no more', async () => {
     const [f32, q4] = [
       (await call('oracleLogits', describeModel(await ensureStories260kFixture('fused')), [stream])).flat(),
       (await call('oracleLogits', describeModel(await ensureStories260kFixture('q4')), [stream])).flat(),
@@ -106,7 +106,11 @@ describe('what 4-bit weights cost', () => {
       `q4 vs f32 logits over ${stream.length} tokens: max |diff| ${diff.toFixed(3)}, mean |diff| ${meanDiff.toFixed(4)}, ` +
         `same argmax at ${(100 * agree).toFixed(1)}% of positions`,
     );
+    // Rounded weights must change the logits (an export that kept f32 weights gives 0). On this
+    // fixed stream the cost measured 0.78 mean |diff| and 84% same argmax; a mispacked block (say
+    // nibbles swapped) makes another model, far outside these bounds.
     expect(diff).toBeGreaterThan(0);
-    expect(agree).toBeGreaterThan(0.5);
+    expect(meanDiff).toBeLessThan(1);
+    expect(agree).toBeGreaterThanOrEqual(0.75);
   });
 });

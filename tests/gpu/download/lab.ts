@@ -11,10 +11,13 @@ export interface LabDownloadOptions {
   abortAtBytes?: number;
 }
 
+/** A progress event and when the page received it (performance.now(), ms). */
+export type TimedProgress = DownloadProgress & { at: number };
+
 export interface DownloadOutcome {
   model: CachedModel | null;
   error: EngineErrorData | null;
-  events: DownloadProgress[];
+  events: TimedProgress[];
 }
 
 /** ModelFiles reduced to what a test compares: hashes of the byte arrays, the JSON as it is. */
@@ -34,7 +37,7 @@ export interface DownloadLab {
   download(spec: HubModelSpec, options: LabDownloadOptions): Promise<DownloadOutcome>;
   /** Starts a download and returns at once; `latest` reports how far it got. */
   start(spec: HubModelSpec, options: LabDownloadOptions): void;
-  latest(): DownloadProgress | null;
+  latest(): TimedProgress | null;
   /** Waits for the download `start` began. */
   finish(): Promise<DownloadOutcome>;
   list(): Promise<CachedModelSummary[]>;

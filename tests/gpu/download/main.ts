@@ -5,10 +5,10 @@
 
 import {
   deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles, toModelFiles,
-  type DownloadProgress, type ModelBlobs,
+  type ModelBlobs,
 } from '../../../src/engine/model/source/index.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
-import type { DownloadLab, DownloadOutcome, ModelFilesSummary, Result } from './lab.ts';
+import type { DownloadLab, DownloadOutcome, ModelFilesSummary, Result, TimedProgress } from './lab.ts';
 
 const sha256 = async (bytes: Uint8Array<ArrayBuffer>) =>
   Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -37,17 +37,17 @@ async function attempt<T>(task: () => Promise<T>): Promise<Result<T>> {
   }
 }
 
-let running: { events: DownloadProgress[]; done: Promise<DownloadOutcome> } | null = null;
+let running: { events: TimedProgress[]; done: Promise<DownloadOutcome> } | null = null;
 
-function run(...[spec, options]: Parameters<DownloadLab['download']>): { events: DownloadProgress[]; done: Promise<DownloadOutcome> } {
-  const events: DownloadProgress[] = [];
+function run(...[spec, options]: Parameters<DownloadLab['download']>): { events: TimedProgress[]; done: Promise<DownloadOutcome> } {
+  const events: TimedProgress[] = [];
   const controller = new AbortController();
   const done = downloadModel(spec, {
     hubUrl: options.hubUrl,
     segmentBytes: options.segmentBytes,
     signal: controller.signal,
     onProgress(progress) {
-      events.push(progress);
+      events.push({ ...progress, at: performance.now() });
       if (options.abortAtBytes !== undefined && progress.bytesDone >= options.abortAtBytes) controller.abort();
     },
   }).then(

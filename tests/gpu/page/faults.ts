@@ -43,7 +43,6 @@ export interface LossResult {
 const seen = (e: unknown): FailureSeen =>
   e instanceof EngineError ? { isEngineError: true, code: e.code, message: e.message } : { isEngineError: false, code: '', message: String(e) };
 
-const within = <T>(promise: Promise<T>, ms: number): Promise<T | null> => Promise.race([promise, new Promise<null>((resolve) => setTimeout(() => resolve(null), ms))]);
 
 async function bytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await (await fetch(`/@fs${path}`)).arrayBuffer());
@@ -142,7 +141,7 @@ const faultsLab = {
         if (++pieces === afterTokens) gpu.device.destroy();
       },
     }).catch((e: unknown) => (error = e));
-    const lostReason = await within(engine.deviceLost, 5000);
+    const lostReason = await engine.deviceLost;
     let failsAfter: FailureSeen | null = null;
     await engine.chat(conversation, 'a1', greedy, 5, { onSynced: () => {}, onCache: () => {}, onToken: () => {} }).catch((e: unknown) => (failsAfter = seen(e)));
     // No recovery in this page: onnxruntime-web's wasm instance is one per page, and a device
@@ -156,7 +155,12 @@ const faultsLab = {
     const worker = new Worker(new URL('./faultsWorker.ts', import.meta.url), { type: 'module' });
     const client = new EngineClient(worker);
     const faults: FailureSeen[] = [];
-    client.onError((e) => faults.push(seen(e)));
+    const reported = new Promise<void>((resolve) =>
+      client.onError((e) => {
+        faults.push(seen(e));
+        resolve();
+      }),
+    );
     await client.load(model, CACHE);
     const conversation: Conversation = { id: 'lost', systemPrompt: '', messages: [user('u1', 'Once upon a time, there was a little dog named Max.')] };
     let partial = '';
@@ -169,8 +173,7 @@ const faultsLab = {
       },
     }).catch((e: unknown) => (error = e));
     // The worker reports the loss itself too, to onError, whether or not a request was running.
-    const deadline = performance.now() + 5000;
-    while (faults.length === 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await reported;
     let failsAfter: FailureSeen | null = null;
     await client.chat(conversation, 'a1', greedy, 5).catch((e: unknown) => (failsAfter = seen(e)));
     client.terminate();

@@ -242,6 +242,51 @@ const lab: AttentionLab = {
     const { device } = await gpu();
     return benchDecode(device, spec);
   },
+
+  async slotMaps(config, steps) {
+    const { device } = await gpu();
+    const headDim = 8;
+    const cache = KvCache.create(device, { ...config, nLayers: 1, nKvHeads: 1, headDim, dtype: 'f32' });
+    const attention = StreamingAttention.create(device, { nHeads: 1, nKvHeads: 1, headDim, ioDtype: 'f32', rope: { theta: 10000, rotaryDim: headDim, layout: 'half' } }, cache);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    const rowBytes = config.maxChunk * headDim * 4;
+    const io = { q: device.createBuffer({ size: rowBytes, usage }), k: device.createBuffer({ size: rowBytes, usage }), v: device.createBuffer({ size: rowBytes, usage }), out: device.createBuffer({ size: rowBytes, usage }) };
+    const slots = cache.layout.nSlots;
+    const staging = device.createBuffer({ size: slots * headDim * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    const maps: number[][] = [];
+    try {
+      device.pushErrorScope('validation');
+      for (const n of steps) {
+        if (n < 0) {
+          cache.layout.truncate(cache.layout.nTokens + n);
+        } else {
+          const plan = attention.beginChunk(n);
+          // [n, 1, headDim]: every element of token t is t + 1, exact in f32 for these streams.
+          device.queue.writeBuffer(io.v, 0, Float32Array.from({ length: n * headDim }, (_, e) => plan.t0 + Math.floor(e / headDim) + 1));
+          attention.run(0, io);
+          attention.endChunk();
+        }
+        const encoder = device.createCommandEncoder();
+        encoder.copyBufferToBuffer(cache.layers[0].values, 0, staging, 0, staging.size);
+        device.queue.submit([encoder.finish()]);
+        await staging.mapAsync(GPUMapMode.READ);
+        const values = new Float32Array(staging.getMappedRange().slice(0));
+        staging.unmap();
+        // A slot whose dims disagree was written half-way: report it as -2.
+        maps.push(Array.from({ length: slots }, (_, slot) => {
+          const row = values.subarray(slot * headDim, (slot + 1) * headDim);
+          return row.every((x) => x === row[0]) ? row[0] - 1 : -2;
+        }));
+      }
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`WebGPU validation error: ${error.message}`);
+      return maps;
+    } finally {
+      cache.destroy();
+      attention.destroy();
+      for (const b of [...Object.values(io), staging]) b.destroy();
+    }
+  },
 };
 
 window.attentionLab = lab;

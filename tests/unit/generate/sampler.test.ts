@@ -43,7 +43,94 @@ function randomLogits(n: number, seed: number): Float32Array {
   return out;
 }
 
+/**
+ * The exact distribution sample() must draw from, computed the slow, obvious way in the Hugging Face
+ * order: repetition penalty, temperature, softmax over the whole vocabulary, top-k by a full sort
+ * (lower id first among equal logits), renormalise, top-p (smallest best-first prefix reaching topP),
+ * renormalise. Greedy is left out: it has no distribution.
+ */
+function referenceDistribution(logits: readonly number[], p: SamplingParams, recent: readonly number[] = []): number[] {
+  const work = [...logits];
+  if (p.repetitionPenalty !== 1) for (const id of new Set(recent)) work[id] = logits[id] > 0 ? logits[id] / p.repetitionPenalty : logits[id] * p.repetitionPenalty;
+  let probs = softmax(work, p.temperature);
+  const order = [...work.keys()].sort((a, b) => work[b] - work[a] || a - b);
+  const keep = (ids: number[]) => {
+    const kept = new Set(ids);
+    const total = ids.reduce((sum, id) => sum + probs[id], 0);
+    probs = probs.map((x, id) => (kept.has(id) ? x / total : 0));
+  };
+  if (p.topK > 0 && p.topK < logits.length) keep(order.slice(0, p.topK));
+  if (p.topP < 1) {
+    let acc = 0;
+    let n = 0;
+    while (n < order.length && acc < p.topP) acc += probs[order[n++]];
+    keep(order.slice(0, n));
+  }
+  return probs;
+}
+
+/** Draws n ids and checks they come only from the reference's support, with its frequencies. */
+function expectDrawsFollow(s: Sampler, logits: readonly number[], recent: readonly number[], want: number[], n = 20_000): void {
+  const counts = new Array<number>(logits.length).fill(0);
+  const l = Float32Array.from(logits);
+  for (let i = 0; i < n; i++) counts[s.sample(l, recent)]++;
+  const support = (xs: number[]) => xs.flatMap((x, id) => (x > 0 ? [id] : []));
+  expect(support(counts), 'ids drawn').toEqual(support(want));
+  // Four standard deviations of a frequency estimated from n draws.
+  for (let id = 0; id < want.length; id++) {
+    const sd = Math.sqrt((want[id] * (1 - want[id])) / n);
+    expect(Math.abs(counts[id] / n - want[id]), `token ${id}: drew ${counts[id] / n}, want ${want[id]}`).toBeLessThanOrEqual(4 * sd + 1e-12);
+  }
+}
+
 describe('Sampler', () => {
+  describe('each setting changes the answer, and the draws follow the distribution computed the slow way', () => {
+    // Eight tokens with a long, uneven tail: every setting below cuts or reshapes it differently.
+    const logits = [2.2, 2.0, 1.7, 1.0, 0.4, 0.0, -0.5, -1.5];
+    const recent = [0, 3];
+    const base: SamplingParams = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 21 };
+    const cases: { name: string; on: Partial<SamplingParams>; off: Partial<SamplingParams> }[] = [
+      { name: 'top-k 3 keeps only the three best', on: { topK: 3 }, off: { topK: 0 } },
+      { name: 'top-p 0.6 keeps the nucleus', on: { topP: 0.6 }, off: { topP: 1 } },
+      { name: 'temperature 0.4 sharpens, under top-k 4', on: { temperature: 0.4, topK: 4 }, off: { temperature: 1, topK: 4 } },
+      { name: 'temperature 2 widens the nucleus of top-p 0.7', on: { temperature: 2, topP: 0.7 }, off: { temperature: 1, topP: 0.7 } },
+      { name: 'repetition penalty 1.8 reorders the top-2 set', on: { repetitionPenalty: 1.8, topK: 2 }, off: { repetitionPenalty: 1, topK: 2 } },
+      { name: 'top-p 0.8 after top-k 5 is measured within the five', on: { topK: 5, topP: 0.8 }, off: { topK: 5, topP: 1 } },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const on = { ...base, ...c.on };
+        const want = referenceDistribution(logits, on, recent);
+        const without = referenceDistribution(logits, { ...base, ...c.off }, recent);
+        // The case is only worth running if the setting moves the distribution by a visible amount.
+        expect(Math.max(...want.map((x, id) => Math.abs(x - without[id])))).toBeGreaterThan(0.05);
+        expectDrawsFollow(new Sampler(on), logits, recent, want);
+      });
+    }
+  });
+
+  it('top-p without top-k measures the nucleus against the whole vocabulary, also when the tail too small to reach it is pruned first', () => {
+    // Token 0 holds 0.6, token 1 0.22, tokens 2..6 0.017 each (0.905 in all); the other 993 share
+    // 0.095, each below (1 - 0.9) / vocab, so the sampler prunes them before sorting. A nucleus of 0.9
+    // of the whole vocabulary is tokens 0..6; 0.9 of what is left after pruning (0.8145) would be
+    // tokens 0 and 1 only.
+    const vocab = 1000;
+    const probs = new Array<number>(vocab).fill(0.095 / (vocab - 7));
+    probs.splice(0, 7, 0.6, 0.22, 0.017, 0.017, 0.017, 0.017, 0.017);
+    const logits = probs.map(Math.log);
+    const p = { ...PLAIN, topP: 0.9, seed: 13 };
+    const want = referenceDistribution(logits, p);
+    expect(want.filter((x) => x > 0)).toHaveLength(7);
+    expectDrawsFollow(new Sampler(p), logits, [], want);
+  });
+
+  it('top-k keeps the lowest ids among equal logits when a later, larger logit pushes one of them out', () => {
+    // Ids 0, 1, 2 tie; id 3 is larger. The top 2 are 3 and 0 (not 3 and 1).
+    const logits = [1, 1, 1, 2];
+    const p = { ...PLAIN, topK: 2, temperature: 5, seed: 17 };
+    expectDrawsFollow(new Sampler(p), logits, [], referenceDistribution(logits, p), 5000);
+  });
+
   it('greedy decoding picks the largest logit, and the lowest id among ties', () => {
     const s = sampler({ temperature: 0 });
     expect(s.sample(Float32Array.from([0.1, 3, -2, 2.9]), [])).toBe(1);
@@ -245,6 +332,19 @@ describe('Sampler.sampleTop', () => {
         const k = top.topNeeded(logits.length)!;
         expect(top.sampleTop(cpuTop(logits, k)), `${JSON.stringify(s)} row ${row}`).toBe(full.sample(logits, []));
       }
+    }
+  });
+
+  it('sample() keeps the same k best as a full sort on rows whose k-th place is tied', () => {
+    // Few distinct values, so ties straddle the k-th place and larger logits arrive after tied ones.
+    // At temperature 1000 the candidates are near-equally likely, so 400 draws show the whole set.
+    for (let row = 0; row < 60; row++) {
+      const logits = randomLogits(40, row + 101).map((x) => Math.floor(x / 2));
+      const k = 3 + (row % 5);
+      const s = sampler({ topK: k, temperature: 1000, seed: row });
+      const seen = new Set<number>();
+      for (let i = 0; i < 400; i++) seen.add(s.sample(logits, []));
+      expect([...seen].sort((a, b) => a - b), `row ${row}, k ${k}`).toEqual([...cpuTop(logits, k).ids].sort((a, b) => a - b));
     }
   });
 

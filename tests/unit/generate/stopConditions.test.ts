@@ -55,11 +55,7 @@ describe('StopStrings', () => {
 
   it('refuses an empty stop string with CONFIG_INVALID', () => {
     expect(() => new StopStrings(['ok', ''])).toThrow(EngineError);
-    try {
-      new StopStrings(['']);
-    } catch (e) {
-      expect((e as EngineError).code).toBe('CONFIG_INVALID');
-    }
+    expect(() => new StopStrings([''])).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 });
 
