@@ -303,9 +303,12 @@ describe('recommendedEntry', () => {
 
   it('picks the largest chat model whose weights this GPU runs and whose estimate fits the budget', () => {
     expect(recommendedEntry({ hasShaderF16: true, ...big }, 4 * 2 ** 30, window)?.entry.id).toBe('llama-3.2-1b-instruct');
-    // Without shader-f16, Llama 3.2 1B (q4f16 only) is out; Qwen3 0.6B in q4 is the largest left.
+    // Without shader-f16, Llama 3.2 1B (q4f16 only) would run widened to f32; Qwen3 0.6B in q4 runs as published.
     const noF16 = recommendedEntry({ hasShaderF16: false, ...big }, 4 * 2 ** 30, window);
     expect([noF16?.entry.id, noF16?.variant.dtype]).toEqual(['qwen3-0.6b', 'q4']);
+    // With only Llama 3.2 1B to choose from, its widened weights are recommended rather than nothing.
+    const llama = MODEL_CATALOG.filter((e) => e.id === 'llama-3.2-1b-instruct');
+    expect(recommendedEntry({ hasShaderF16: false, ...big }, 4 * 2 ** 30, window, llama)?.variant.widened).toBe(true);
   });
 
   it('steps down to a smaller model as the budget shrinks, and to none when nothing fits', () => {

@@ -452,7 +452,10 @@ export function recommendedEntry(
     }
     const vram = estimateVram(entry, variant, sized.window, sized.shape);
     if (vram.total > vramBudgetBytes) continue;
-    if (!best || (entry.parameters ?? 0) > (best.entry.parameters ?? 0)) best = { entry, variant, vram };
+    // Weights that run as published beat widened ones (twice the f16 bytes, slower), then size.
+    const rank = (c: { entry: CatalogEntry; variant: ModelVariant }) => [c.variant.widened ? 0 : 1, c.entry.parameters ?? 0];
+    const [[w, p], [bw, bp]] = [rank({ entry, variant }), best ? rank(best) : [-1, -1]];
+    if (w > bw || (w === bw && p > bp)) best = { entry, variant, vram };
   }
   return best;
 }

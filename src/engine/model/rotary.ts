@@ -24,7 +24,7 @@ export function modelRotary(config: HfConfig, split: SplitDecoder): RotaryConfig
   const tables = split.rotaryTables;
   const stated = statedRope(config);
   const graphRotaryDim = 2 * (site?.rotaryPairs ?? 0);
-  const headDim = config.head_dim ?? (config.hidden_size && config.num_attention_heads ? config.hidden_size / config.num_attention_heads : site?.headSize);
+  const headDim = config.head_dim ?? (config.hidden_size && config.num_attention_heads ? config.hidden_size / config.num_attention_heads : undefined);
   if (!headDim) throw new EngineError('MODEL_CORRUPT', "The model's config.json states neither head_dim nor hidden_size and num_attention_heads; download the model again.");
   const rotaryDim = Math.round(headDim * (stated.partialRotaryFactor ?? config.partial_rotary_factor ?? 1));
 

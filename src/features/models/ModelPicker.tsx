@@ -75,6 +75,7 @@ function CapabilityLine({ fitted, caps, testId, downloaded }: { fitted: Fit; cap
 
 export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, again, onCancel }: Props) {
   const files = useRef<HTMLInputElement>(null);
+  const folder = useRef<HTMLInputElement>(null);
   const caps = useDeviceCaps();
   const [pickError, setPickError] = useState<EngineError | null>(null);
   const [cached, setCached] = useState<CachedModelRow[]>([]);
@@ -217,16 +218,33 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
         <li>
           <div>
             <strong>A model on this computer</strong>
-            <p>A llama2.c checkpoint and its tokenizer, picked together (for example stories260K.bin and tok512.bin). They are kept in this browser, so you pick them once.</p>
+            <p>The folder of an ONNX export (config.json, tokenizer.json and its .onnx files, as on the hub), or a llama2.c checkpoint and its tokenizer picked together (for example stories260K.bin and tok512.bin). They are kept in this browser, so you pick them once.</p>
           </div>
-          <button type="button" onClick={() => files.current?.click()}>
-            <Icon name="upload" /> Open local files…
-          </button>
+          <div className="model-actions">
+            <button type="button" onClick={() => folder.current?.click()}>
+              <Icon name="upload" /> Open a model folder…
+            </button>
+            <button type="button" onClick={() => files.current?.click()}>
+              <Icon name="upload" /> Open local files…
+            </button>
+          </div>
+          <input
+            ref={folder}
+            type="file"
+            {...{ webkitdirectory: '' }}
+            className="visually-hidden"
+            tabIndex={-1}
+            aria-label="Model folder"
+            onChange={(e) => {
+              openFiles(e.target.files);
+              e.target.value = '';
+            }}
+          />
           <input
             ref={files}
             type="file"
             multiple
-            accept=".bin"
+            accept=".bin,.onnx,.onnx_data,.data,.json,.jinja"
             className="visually-hidden"
             tabIndex={-1}
             aria-label="Model files"

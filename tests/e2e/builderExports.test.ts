@@ -1,0 +1,95 @@
+// The files the hub really ships, in the built app: a builder export opened as a folder from this
+// computer, and another typed in as a hub repository and downloaded from the stand-in hub, each
+// loaded with the variant this GPU runs (SwiftShader has no shader-f16: the fp32-I/O q4 file where
+// there is one, else q4f16 widened to f32) and chatted with through its own chat template.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../tools/browser.ts';
+import type { HubFixtureRepo } from '../../tools/hubServer.ts';
+import { buildAndServe, type ServedApp } from './appServer.ts';
+
+const FIXTURES = join(REPO_ROOT, 'tests/fixtures/builder-exports');
+const HUB_REPO = 'test-org/tiny-qwen2-ONNX';
+const HANG = 180_000;
+
+let app: ServedApp;
+let page: Page;
+const pageErrors: string[] = [];
+
+/** A fixture folder as a hub repository, file for file (weights and tokenizer through LFS). */
+async function folderRepo(id: string, folder: string): Promise<HubFixtureRepo> {
+  const files: HubFixtureRepo['files'] = [];
+  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name).slice(folder.length + 1);
+    files.push({ path, bytes: new Uint8Array(await readFile(join(folder, path))), lfs: path.startsWith('onnx/') || path === 'tokenizer.json' });
+  }
+  return { id, files };
+}
+
+const status = () => page.getByTestId('model-status').innerText();
+
+async function setMaxTokens(n: number): Promise<void> {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByLabel('Max tokens per reply', { exact: true }).fill(String(n));
+  await page.getByRole('button', { name: 'Apply' }).click();
+}
+
+/** Sends a message; the reply must stream and finish. */
+async function chatOnce(message: string): Promise<void> {
+  const composer = page.getByRole('textbox', { name: 'Message', exact: true });
+  await composer.fill(message);
+  await composer.press('Enter');
+  const streaming = page.locator('.message[data-status="streaming"]');
+  await streaming.waitFor({ state: 'attached', timeout: HANG });
+  await streaming.waitFor({ state: 'detached', timeout: HANG });
+  expect(await page.locator('.message.assistant').last().getAttribute('data-status')).not.toBe('streaming');
+  expect(pageErrors).toEqual([]);
+}
+
+beforeAll(async () => {
+  app = await buildAndServe([await folderRepo(HUB_REPO, join(FIXTURES, 'tiny-qwen2'))]);
+  const context = await app.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(app.url);
+  await page.getByRole('heading', { name: 'Choose a model' }).waitFor({ timeout: HANG });
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('builder exports in the app', () => {
+  it('opens a builder export from a folder on this computer (Llama q4f16, widened without shader-f16) and chats with its Llama-2 template', async () => {
+    await page.getByLabel('Model folder').setInputFiles(join(FIXTURES, 'tiny-llama'));
+    await expect.poll(status, { timeout: HANG }).toBe('tiny-llama · ready');
+    await setMaxTokens(6);
+    await chatOnce('What is the capital of France?');
+    // The real template framed the message: the stream holds more tokens than the text alone.
+    const tokens = Number((await page.locator('.memory-column dt:text-is("Tokens in the conversation") + dd').innerText()).replace(/[^\d]/g, ''));
+    expect(tokens).toBeGreaterThan(15);
+  });
+
+  it('downloads a builder export typed in as a hub repository (Qwen2: only its q4 graph) and chats with its ChatML template', async () => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Change model…' }).click();
+    await page.getByLabel('Another model from the hub').fill(HUB_REPO);
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
+    const line = page.getByTestId('capability-typed');
+    await line.waitFor({ state: 'attached', timeout: HANG });
+    expect(await line.textContent()).toMatch(/^q4 weights \(no shader-f16 on this GPU\), [\d.]+ MiB to download · window [\d,]+ tokens = [\d.]+ (KiB|MiB) of KV cache$/);
+    app.hub.requests.length = 0;
+    await page.getByRole('button', { name: `Download and load ${HUB_REPO}` }).click();
+    await expect.poll(status, { timeout: HANG }).toBe(`${HUB_REPO} · ready`);
+    // The hub's own names: the q4 graph and its external data, never the other variants.
+    const fetched = app.hub.requests.filter((r) => r.server === 'cdn').map((r) => r.path);
+    expect(fetched.some((p) => p.endsWith('onnx/model_q4.onnx_data'))).toBe(true);
+    expect(fetched.filter((p) => /model_(q4f16|fp16)\.onnx/.test(p))).toEqual([]);
+    await setMaxTokens(6);
+    await chatOnce('Hello there');
+  });
+});
