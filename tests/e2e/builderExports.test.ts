@@ -86,9 +86,9 @@ describe('builder exports in the app', () => {
     await page.getByRole('button', { name: `Download and load ${HUB_REPO}` }).click();
     await expect.poll(status, { timeout: HANG }).toBe(`${HUB_REPO} · ready`);
     // The hub's own names: the q4 graph and its external data, never the other variants.
-    const fetched = app.hub.requests.filter((r) => r.server === 'cdn').map((r) => r.path);
-    expect(fetched.some((p) => p.endsWith('onnx/model_q4.onnx_data'))).toBe(true);
-    expect(fetched.filter((p) => /model_(q4f16|fp16)\.onnx/.test(p))).toEqual([]);
+    const resolved = app.hub.requests.filter((r) => r.server === 'hub' && r.path.includes('/resolve/')).map((r) => r.path.replace(/^.*\/resolve\/[^/]+\//, ''));
+    expect(resolved).toEqual(expect.arrayContaining(['onnx/model_q4.onnx', 'onnx/model_q4.onnx_data', 'config.json', 'tokenizer.json']));
+    expect(resolved.filter((p) => /model_(q4f16|fp16)\.onnx/.test(p))).toEqual([]);
     await setMaxTokens(6);
     await chatOnce('Hello there');
   });
