@@ -16,6 +16,7 @@ import { modelRotary } from '../../src/engine/model/rotary.ts';
 import { splitDecoder, type RotaryTables, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { usesFloat16, widenFloat16 } from '../../src/engine/model/split/widenFloat16.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { negLogLikelihood } from '../../tools/harness/nll.ts';
 
 ort.env.wasm.numThreads = 1;
 
@@ -170,14 +171,6 @@ function tokenRow(data: Float32Array, length: number, row: number, kvHeads: numb
   const out = new Float32Array(kvHeads * headSize);
   for (let h = 0; h < kvHeads; h++) out.set(data.subarray((h * length + row) * headSize, (h * length + row + 1) * headSize), h * headSize);
   return out;
-}
-
-function negLogLikelihood(logits: Float32Array, offset: number, vocab: number, target: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
-  return Math.log(sum) + max - logits[offset + target];
 }
 
 /**

@@ -19,6 +19,7 @@ import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
 import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
 import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
 import { liveGpuBuffers } from './liveBuffers.ts';
+import { negLogLikelihood } from './nll.ts';
 
 let gpu: Promise<GpuContext> | null = null;
 
@@ -43,14 +44,6 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-
-function negLogLikelihood(logits: Float32Array, offset: number, vocab: number, target: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
-  return Math.log(sum) + max - logits[offset + target];
-}
 
 /** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. */
 function cacheSettings(job: PageJob, streamLength: number): CacheSettings {

@@ -3,7 +3,7 @@
 // the models already downloaded, with their sizes; or files from this computer.
 
 import './models.css';
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { Icon } from '../../app/icons.tsx';
 import { checkWebGpu } from '../../app/gpuCheck.ts';
 import { toEngineError } from '../../app/engineSession.ts';
@@ -94,6 +94,10 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
       },
       (e: unknown) => setPickError(toEngineError(e)),
     );
+  };
+  const onFilesPicked = (e: ChangeEvent<HTMLInputElement>) => {
+    openFiles(e.target.files);
+    e.target.value = ''; // the same files picked again load again
   };
   const remove = (id: string) =>
     deleteDownload(id).then(() => {
@@ -235,10 +239,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
             className="visually-hidden"
             tabIndex={-1}
             aria-label="Model folder"
-            onChange={(e) => {
-              openFiles(e.target.files);
-              e.target.value = '';
-            }}
+            onChange={onFilesPicked}
           />
           <input
             ref={files}
@@ -248,10 +249,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
             className="visually-hidden"
             tabIndex={-1}
             aria-label="Model files"
-            onChange={(e) => {
-              openFiles(e.target.files);
-              e.target.value = '';
-            }}
+            onChange={onFilesPicked}
           />
         </li>
       </ul>
