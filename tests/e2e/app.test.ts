@@ -36,7 +36,7 @@ const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SCREE
 /** The main screens, compared with their references (tests/e2e/screenshots.ts). */
 const screen = (name: string, on: Page = page, hide: string[] = []) => expectScreen(on, name, { hide });
 /** What a conversation shows that differs run to run: sampled text, timings, and the token counts they make. */
-const RUN_TO_RUN = ['.messages', '.cache-picture', '.cache-facts', '.latency-chart'];
+const RUN_TO_RUN = ['.messages', '.cache-picture', '.cache-facts', '.latency-chart', '.conversation-date'];
 const composer = (on: Page = page) => on.getByRole('textbox', { name: 'Message', exact: true });
 const replies = () => page.locator('.message.assistant');
 const userMessages = () => page.locator('.message.user');
@@ -120,7 +120,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
     await expect.poll(() => page.getByTestId('model-status').innerText()).toBe('No model loaded');
     await expect.poll(() => page.getByRole('button', { name: 'Load stories260K' }).isVisible()).toBe(true);
-    await screen('1-empty-state-model-picker');
+    await screen('1-empty-state-model-picker', page, ['.conversation-date']);
   });
 
   it('loads the model from local files and refuses invalid settings with a sentence beside each field', async () => {
@@ -136,7 +136,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     expect(await dialog.getByText('Temperature must be 0 or more').isVisible()).toBe(true);
     expect(await dialog.getByText('Top-p must be above 0 and at most 1').isVisible()).toBe(true);
     expect(await dialog.isVisible()).toBe(true);
-    await screen('2-settings-refusing-invalid-values');
+    await screen('2-settings-refusing-invalid-values', page, ['.conversation-date']);
 
     // Sinks 4 + window 128 reloads the engine; short replies keep the first tests quick.
     await page.getByLabel('Attention sinks').fill('4');
