@@ -166,7 +166,7 @@ describe('hub models in the app', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor({ timeout: 90_000 });
     const text = await alert.innerText();
-    expect(text).toContain('This model has neither GroupQueryAttention nor a MatMul/Softmax attention over q and k');
+    expect(text).toContain('This model has no attention this app recognises (GroupQueryAttention, MultiHeadAttention with RotaryEmbedding, or a MatMul/Softmax attention over q and k)');
     expect(text).toContain('Its graph uses Gather, MatMul. The download was deleted.');
     await shot('hub-4-refused');
     expect(await status()).toBe('No model loaded');
