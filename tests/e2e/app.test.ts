@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../../tools/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 import { HOSTILE_PAYLOADS, hostileConversationFile } from './hostileConversation.ts';
-import { expectScreen } from './screenshots.ts';
+import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
 
 const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
 /** How long the engine may take over a step (load, first tokens) before the test calls it hung: a guard, not a speed bound; a loaded 2-core machine has needed more than 30 s for a first token. */
@@ -35,8 +35,6 @@ async function openApp(target: BrowserContext): Promise<Page> {
 const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 /** The main screens, compared with their references (tests/e2e/screenshots.ts). */
 const screen = (name: string, on: Page = page, hide: string[] = []) => expectScreen(on, name, { hide });
-/** What a conversation shows that differs run to run: sampled text, timings, and the token counts they make. */
-const RUN_TO_RUN = ['.messages', '.cache-picture', '.cache-facts', '.latency-chart', '.conversation-date'];
 const composer = (on: Page = page) => on.getByRole('textbox', { name: 'Message', exact: true });
 const replies = () => page.locator('.message.assistant');
 const userMessages = () => page.locator('.message.user');

@@ -3,17 +3,15 @@
 // stays readable and editable beside the picker; a local model comes back after a reload and a
 // take-over without a file dialog; a reply cut at the length limit says so and continues; the
 // memory panel follows a settings change and a long read; regenerate rolls back twice after a
-// rebuild; and all of it by keyboard. Screenshots go to tests/e2e/screenshots/ (committed).
+// rebuild; and all of it by keyboard. Each screen is compared with its reference in
+// tests/e2e/screenshots/ (tests/e2e/screenshots.ts), what differs run to run hidden.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../../tools/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
+import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
 
-const SCREENSHOTS = join(REPO_ROOT, 'tests', 'e2e', 'screenshots');
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 
@@ -24,7 +22,8 @@ const pageErrors: string[] = [];
 /** Requests of the page, its worker and its service worker to any origin but the app's. */
 const outside: string[] = [];
 
-const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+/** Every screen here is a main screen: compared with its reference. */
+const screen = (name: string, on: Page = page) => expectScreen(on, name, { hide: RUN_TO_RUN });
 const composer = (on: Page = page) => on.getByRole('textbox', { name: 'Message', exact: true });
 const streaming = (on: Page = page) => on.locator('.message[data-status="streaming"]');
 const replies = (on: Page = page) => on.locator('.message.assistant');
@@ -74,7 +73,6 @@ const storyText = (sentences: number, from = 0) =>
   Array.from({ length: sentences }, (_, i) => `On day ${from + i}, Tom and Sue went to the park and played with a big red ball.`).join(' ');
 
 beforeAll(async () => {
-  await mkdir(SCREENSHOTS, { recursive: true });
   app = await buildAndServe();
   context = await app.browser.newContext({ viewport: DESKTOP });
   const appOrigin = new URL(app.url).origin;
@@ -106,7 +104,7 @@ describe('the first minute, with the built-in model', () => {
     expect(messagesBox!.height).toBeGreaterThan(400);
     expect(pickerBox!.x).toBeGreaterThanOrEqual(messagesBox!.x + messagesBox!.width - 1);
     expect(await page.locator('.memory-column').isVisible()).toBe(false); // the picker takes the memory panel's place
-    await shot('first-screen-desktop');
+    await screen('first-screen-desktop');
 
     await tryIt.click();
     await ready();
@@ -119,7 +117,7 @@ describe('the first minute, with the built-in model', () => {
     expect(await replies().last().getAttribute('data-status')).toBe('done');
     expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(10);
     expect(outside).toEqual([]);
-    await shot('built-in-first-reply');
+    await screen('built-in-first-reply');
   });
 
   it('says when a reply hit the length limit, and Continue writes on in the same reply', async () => {
@@ -130,7 +128,7 @@ describe('the first minute, with the built-in model', () => {
     const notice = page.getByTestId('length-limit');
     await notice.waitFor();
     expect(await notice.innerText()).toContain('This reply stopped at the length limit (12 tokens)');
-    await shot('length-limit-continue');
+    await screen('length-limit-continue');
     const count = await replies().count();
     const before = await replies().last().locator('.markdown').innerText();
     await notice.getByRole('button', { name: 'Continue' }).click();
@@ -167,7 +165,7 @@ describe('the first minute, with the built-in model', () => {
       expect(notice, `regenerate ${round}`).toMatch(/^Cache rolled back/i);
       expect(notice).not.toMatch(/rebuilt/i);
     }
-    await shot('regenerate-after-rebuild-rolls-back');
+    await screen('regenerate-after-rebuild-rolls-back');
   });
 
   it('redraws the memory panel at once after a settings change, and moves it while a long message is read', async () => {
@@ -179,7 +177,7 @@ describe('the first minute, with the built-in model', () => {
     await expect.poll(windowFact).toMatch(/^100 tokens/);
     expect(await page.getByTestId('memory-resized').isVisible()).toBe(true);
     expect(await numberIn('cache-tokens')).toBe(0);
-    await shot('memory-after-settings-change');
+    await screen('memory-after-settings-change');
 
     // A short turn first: the cache is rebuilt from the transcript; then a long one is read whole.
     await send('Then Sue came home.');
@@ -196,7 +194,7 @@ describe('the first minute, with the built-in model', () => {
         { timeout: 120_000, interval: 200 },
       )
       .toBeGreaterThanOrEqual(3);
-    await shot('memory-during-long-read');
+    await screen('memory-during-long-read');
     await replyFinished();
   });
 });
@@ -214,13 +212,13 @@ describe('a message longer than the window', () => {
     await composer().fill(storyText(12, 300));
     await choice.waitFor();
     expect(await all.isChecked()).toBe(true);
-    await shot('long-message-choice');
+    await screen('long-message-choice');
     await composer().press('Enter');
     await page.getByTestId('reading-note').filter({ hasText: /^Reading all [\d,]+ tokens in order, as you chose for long messages/ }).waitFor({ timeout: 60_000 });
     await page.getByTestId('reading-note').filter({ hasText: /s left\.$|min left\.$/ }).waitFor({ timeout: 60_000 });
     const line = await page.locator('.message .prefill').innerText();
     expect(Number(/\/ ([\d,]+) tokens/.exec(line)![1].replace(/,/g, ''))).toBeGreaterThan(300);
-    await shot('long-message-reading-all');
+    await screen('long-message-reading-all');
     await replyFinished();
     expect(await replies().last().locator('.sync-notice').count()).toBe(0);
 
@@ -257,7 +255,7 @@ describe('no model loaded, a local model, phone width', () => {
     await prompt.fill('A story for small children.');
     await composer().click();
     await expect.poll(() => page.locator('.system-prompt summary').innerText()).toContain('A story for small children.');
-    await shot('no-model-conversation-beside-picker');
+    await screen('no-model-conversation-beside-picker');
 
     await page.setViewportSize(PHONE);
     const phoneBox = await page.locator('.chat-view .messages').boundingBox();
@@ -266,7 +264,7 @@ describe('no model loaded, a local model, phone width', () => {
     await page.getByRole('button', { name: 'Memory' }).click();
     expect(await page.getByTestId('memory-empty').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Memory' }).click();
-    await shot('no-model-phone');
+    await screen('no-model-phone');
     await page.setViewportSize(DESKTOP);
   });
 
@@ -300,7 +298,7 @@ describe('no model loaded, a local model, phone width', () => {
     const kept = page.getByText('stories260K (from this computer)');
     await kept.waitFor();
     await kept.scrollIntoViewIfNeeded();
-    await shot('local-model-kept');
+    await screen('local-model-kept');
     await page.getByRole('button', { name: 'Cancel' }).click();
     expect(outside).toEqual([]);
     expect(pageErrors).toEqual([]);
@@ -323,7 +321,7 @@ describe('the conversation list', () => {
     await expect.poll(() => rows.count()).toBe(count - 1);
     const deleted = page.getByTestId('deleted');
     expect(await deleted.innerText()).toMatch(/^Deleted ".+"\.\s+Undo$/);
-    await shot('conversation-deleted-undo');
+    await screen('conversation-deleted-undo');
     await deleted.getByRole('button', { name: 'Undo' }).click();
     await expect.poll(() => rows.count()).toBe(count);
     expect(await page.locator('.conversation-title', { hasText: title.split('\n')[0] }).count()).toBeGreaterThanOrEqual(1);
@@ -360,7 +358,7 @@ describe('keyboard only', () => {
       await streaming(kb).waitFor({ state: 'attached', timeout: 10_000 });
       await replyFinished(kb);
       expect(await replies(kb).count()).toBe(1);
-      await shot('keyboard-only', kb);
+      await screen('keyboard-only', kb);
     } finally {
       await fresh.close();
     }
