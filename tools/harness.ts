@@ -4,8 +4,8 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { openPage, REPO_ROOT } from './browser.ts';
-import { validateJob, type HarnessJob, type PageJob } from './harnessJob.ts';
+import { openPage, REPO_ROOT } from '../lab/browser.ts';
+import { validateJob, type HarnessJob, type PageJob } from '../lab/harnessJob.ts';
 
 /** URL under which the Vite dev server serves an absolute path of this machine. */
 const fsUrl = (path: string) => `/@fs${resolve(path)}`;
@@ -50,7 +50,7 @@ async function main(): Promise<number> {
     console.error((e as Error).message.split('\n')[0]);
     return 2;
   }
-  const browser = await openPage('tools/harness/index.html');
+  const browser = await openPage('lab/harness/index.html');
   try {
     await browser.page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });
     const result = await browser.page.evaluate((j) => window.harness!.run(j), pageJob);

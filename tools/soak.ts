@@ -10,7 +10,7 @@
 //     positions and a small KL(stream || fresh). It cannot be exact: the streaming engine computed
 //     each window token's K/V when it arrived, with the context it had then (DESIGN.md section 2).
 // Results go to eval/results/soak.{md,json}, rewritten at every checkpoint, so a run cut short
-// still leaves its figures. The stream is stories260K's own seeded samples (tools/eval), looped.
+// still leaves its figures. The stream is stories260K's own seeded samples (lab/storyStream.ts), looped.
 // tools/deno/soak.ts runs the same soak in Deno, for a machine with a GPU and no browser.
 //
 //   npm run soak -- [--tokens 1000000] [--chunk 64] [--sinks 4] [--window 252] [--every 10240]
@@ -18,13 +18,13 @@
 
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { openPage, REPO_ROOT } from './browser.ts';
-import { adapterName } from './gpuAdapter.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from './fixtures.ts';
-import { storyStream } from './eval/storyStream.ts';
-import { parseSoakArgs, soakCommand, type SoakDriver, type SoakStream } from './soakRun.ts';
+import { openPage, REPO_ROOT } from '../lab/browser.ts';
+import { adapterName } from '../lab/gpuAdapter.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../lab/fixtures.ts';
+import { storyStream } from '../lab/storyStream.ts';
+import { parseSoakArgs, soakCommand, type SoakDriver, type SoakStream } from '../lab/soak/soakRun.ts';
 
-export const SOAK_PAGE = 'tests/gpu/page/soak.html';
+export const SOAK_PAGE = 'lab/soak/soak.html';
 
 const fsUrl = (path: string) => `/@fs${resolve(path)}`;
 

@@ -12,8 +12,8 @@ import { build, preview } from 'vite';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CHROMIUM_ARGS, REPO_ROOT } from './browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from './fixtures.ts';
+import { CHROMIUM_ARGS, REPO_ROOT } from '../lab/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../lab/fixtures.ts';
 
 export interface UiSoakOptions {
   turns: number;

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../tools/browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 
 const SCREENSHOTS = join(REPO_ROOT, 'tests', 'e2e', 'screenshots');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolveHubModel } from '../../src/engine/model/source/hub.ts';
-import { startHubServer, type HubServer } from '../../tools/hubServer.ts';
+import { startHubServer, type HubServer } from '../../lab/hubServer.ts';
 import {
   ESTIMATE_PREFILL_CHUNK,
   MIN_WINDOW,

@@ -2,14 +2,14 @@
 // compares it with the float64 reference. Driven through window.attentionLab by tests/gpu and
 // tools/benchAttention.ts.
 
-import { createGpuContext, type GpuContext } from '../../../src/engine/gpu/device.ts';
-import { StreamingAttention } from '../../../src/engine/kernels/attention.ts';
-import { KvCache } from '../../../src/engine/kv/kvCache.ts';
-import { EngineError } from '../../../src/protocol/errors.ts';
-import { referenceAttention, type ReferenceStream } from '../../reference/attention.ts';
-import type { AttentionLab, CaseSpec, Comparison, StreamSpec } from '../lab.ts';
+import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
+import { StreamingAttention } from '../../src/engine/kernels/attention.ts';
+import { KvCache } from '../../src/engine/kv/kvCache.ts';
+import { EngineError } from '../../src/protocol/errors.ts';
+import { referenceAttention, type ReferenceStream } from '../reference/attention.ts';
+import type { AttentionLab, CaseSpec, Comparison, StreamSpec } from './attentionLab.ts';
 import { benchDecode } from './bench.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32 } from '../random.ts';
 import { LabStream } from './stream.ts';
 
 let context: Promise<GpuContext> | null = null;

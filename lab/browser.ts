@@ -27,7 +27,7 @@ export interface BrowserPage {
   close(): Promise<void>;
 }
 
-/** `path` is relative to the repository root, such as tests/gpu/page/index.html. */
+/** `path` is relative to the repository root, such as lab/attention/index.html. */
 export async function openPage(path: string, options: { hardwareGpu?: boolean; extraArgs?: string[] } = {}): Promise<BrowserPage> {
   let server: ViteDevServer | undefined;
   let browser: Browser | undefined;

@@ -1,4 +1,4 @@
-// What the kernel lab page (tests/gpu/page) takes and returns; shared by the page, the GPU tests
+// What the kernel lab page (lab/attention) takes and returns; shared by the page, the GPU tests
 // and the benchmark script.
 
 import type { AttentionMode, CacheConfig } from '../../src/engine/kv/ringLayout.ts';

@@ -2,13 +2,13 @@
 // one-workgroup baseline in shaders/attention_naive.wgsl, both on the same filled cache and
 // measured in one run, so their ratio means something even on SwiftShader.
 
-import { StreamingAttention } from '../../../src/engine/kernels/attention.ts';
-import { CHUNK_PARAMS_BYTES, packChunkParams } from '../../../src/engine/kernels/chunkParams.ts';
-import { fillRopeTable, inverseFrequencies, ropeTableLength, type RopeConfig } from '../../../src/engine/kernels/rope.ts';
-import { SHADERS } from '../../../src/engine/kernels/shaderSources.ts';
-import { KvCache } from '../../../src/engine/kv/kvCache.ts';
-import type { BenchRow, BenchSpec } from '../lab.ts';
-import { mulberry32, normals } from './random.ts';
+import { StreamingAttention } from '../../src/engine/kernels/attention.ts';
+import { CHUNK_PARAMS_BYTES, packChunkParams } from '../../src/engine/kernels/chunkParams.ts';
+import { fillRopeTable, inverseFrequencies, ropeTableLength, type RopeConfig } from '../../src/engine/kernels/rope.ts';
+import { SHADERS } from '../../src/engine/kernels/shaderSources.ts';
+import { KvCache } from '../../src/engine/kv/kvCache.ts';
+import type { BenchRow, BenchSpec } from './attentionLab.ts';
+import { mulberry32, normals } from '../random.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -1,12 +1,12 @@
 // The engine soak, whatever runs it (tools/soak.ts in headless Chromium, tools/deno/soak.ts in
-// Deno): feeds a looped token stream through the soak page module (tests/gpu/page/soak.ts) in
+// Deno): feeds a looped token stream through the soak page module (lab/soak/soak.ts) in
 // chunks, records every checkpoint, and judges and reports the run. What each check means is in
 // tools/soak.ts.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { SoakCheckpoint, SoakJob } from '../tests/gpu/page/soak.ts';
+import type { SoakCheckpoint, SoakJob } from './soak.ts';
 
 export interface SoakOptions {
   tokens: number;

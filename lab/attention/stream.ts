@@ -1,10 +1,10 @@
 // A test stream: seeded random q/k/v for every token of every layer, fed through KvCache and
 // StreamingAttention chunk by chunk, with every output collected on the GPU and read back once.
 
-import { StreamingAttention } from '../../../src/engine/kernels/attention.ts';
-import { KvCache } from '../../../src/engine/kv/kvCache.ts';
-import { mulberry32, normals } from './random.ts';
-import type { StreamSpec } from '../lab.ts';
+import { StreamingAttention } from '../../src/engine/kernels/attention.ts';
+import { KvCache } from '../../src/engine/kv/kvCache.ts';
+import { mulberry32, normals } from '../random.ts';
+import type { StreamSpec } from './attentionLab.ts';
 
 const STORAGE_IO = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 

@@ -1,15 +1,15 @@
 // The evaluation stream: stories sampled from stories260K itself (seeded, temperature 1, each from
 // BOS until EOS), concatenated, so the model can read every part of it. Sampled with the float64
-// CPU model of tests/reference, and cached in .cache/eval/. Stories are joined either by BOS, as
+// CPU model of lab/reference, and cached in .cache/eval/. Stories are joined either by BOS, as
 // llama2.c trains, or by a newline after a single BOS at the start, like the concatenated books of
 // the paper, where only the stream's first token can serve as an attention sink.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../browser.ts';
-import { STORIES260K_CHECKPOINT } from '../fixtures.ts';
-import { readCheckpoint, ReferenceLlama } from '../../tests/reference/llama.ts';
-import { mulberry32 } from '../../tests/gpu/page/random.ts';
+import { REPO_ROOT } from './browser.ts';
+import { STORIES260K_CHECKPOINT } from './fixtures.ts';
+import { readCheckpoint, ReferenceLlama } from './reference/llama.ts';
+import { mulberry32 } from './random.ts';
 
 const BOS = 1;
 const EOS = 2;
