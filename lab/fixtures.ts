@@ -7,7 +7,7 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportLlama2cFolder, type ExportFolderOptions } from '../tools/exportLlama2c.ts';
+import { exportLlama2cFolder, type ExportFolderOptions } from './exportLlama2c.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The app's built-in model, which the tests read too: the repository needs nothing beside it. */
@@ -45,7 +45,7 @@ const INPUTS = [
   STORIES260K_CHECKPOINT,
   STORIES260K_TOKENIZER,
   ...['src/engine/model/llama2c.ts', 'src/engine/model/onnxExport.ts', 'src/engine/model/tokenizerJson.ts'],
-  ...['tools/exportLlama2c.ts', 'lab/fixtures.ts'],
+  ...['lab/exportLlama2c.ts', 'lab/fixtures.ts'],
 ].map((path) => resolve(REPO_ROOT, path));
 
 /** Absolute path of `.cache/fixtures/stories260K-<structure>/`, exported if missing or stale. */

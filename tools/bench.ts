@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { openPage, REPO_ROOT } from '../lab/browser.ts';
 import { adapterName } from '../lab/gpuAdapter.ts';
 import { STORIES260K_DIR } from '../lab/fixtures.ts';
-import { describeModel } from './harness.ts';
+import { describeModel } from '../lab/harnessJob.ts';
 import { parseBenchArgs, runBench, type BenchDriver } from './benchRun.ts';
 import { storyStream } from '../lab/storyStream.ts';
 

@@ -11,8 +11,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openPage, REPO_ROOT, type BrowserPage } from '../lab/browser.ts';
 import { STORIES260K_DIR } from '../lab/fixtures.ts';
-import { describeModel } from './harness.ts';
-import type { HarnessMode, PageJob, ScoreResult } from '../lab/harnessJob.ts';
+import { describeModel, type HarnessMode, type PageJob, type ScoreResult } from '../lab/harnessJob.ts';
 import { storyStream } from '../lab/storyStream.ts';
 import { lineChart, type Series } from './eval/svgChart.ts';
 

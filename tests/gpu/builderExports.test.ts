@@ -10,7 +10,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { describeModel } from '../../tools/harness.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
 import type { PageJob } from '../../lab/harnessJob.ts';
 import type { Harness } from '../../lab/harness/main.ts';
 import { mulberry32 } from '../../lab/random.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
 import { ensureStories260kFixture, STORIES260K_CHECKPOINT, STORIES260K_DIR } from '../../lab/fixtures.ts';
-import { describeModel } from '../../tools/harness.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../../lab/harnessJob.ts';
 import type { Harness } from '../../lab/harness/main.ts';
 import { mulberry32 } from '../../lab/random.ts';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
 import { STORIES260K_DIR } from '../../lab/fixtures.ts';
-import { describeModel } from '../../tools/harness.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
 import type { Harness } from '../../lab/harness/main.ts';
 
 const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');

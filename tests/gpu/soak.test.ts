@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { pageSoakDriver, SOAK_PAGE, soakStream } from '../../tools/soak.ts';
+import { pageSoakDriver, SOAK_PAGE, soakStream } from '../../lab/soak/pageSoak.ts';
 import { runSoak, soakFailures, type SoakResult } from '../../lab/soak/soakRun.ts';
 import type { SoakPage } from '../../lab/soak/soak.ts';
 

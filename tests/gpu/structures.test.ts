@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
 import { ensureStories260kFixture, STORIES260K_CHECKPOINT, type FixtureStructure } from '../../lab/fixtures.ts';
-import { describeModel } from '../../tools/harness.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
 import type { GenerateResult, PageJob } from '../../lab/harnessJob.ts';
 import type { Harness } from '../../lab/harness/main.ts';
 import { mulberry32 } from '../../lab/random.ts';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeModel } from '../../tools/harness.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
 import { validateJob } from '../../lab/harnessJob.ts';
 import { REPO_ROOT } from '../../lab/browser.ts';
 
