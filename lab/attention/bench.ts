@@ -1,11 +1,12 @@
 // Decode benchmark: per-layer decode time of the split (flash-decoding) kernel against the naive
-// one-workgroup baseline in shaders/attention_naive.wgsl, both on the same filled cache and
+// one-workgroup baseline in attention_naive.wgsl beside it, both on the same filled cache and
 // measured in one run, so their ratio means something even on SwiftShader.
 
 import { StreamingAttention } from '../../src/engine/kernels/attention.ts';
 import { CHUNK_PARAMS_BYTES, packChunkParams } from '../../src/engine/kernels/chunkParams.ts';
 import { fillRopeTable, inverseFrequencies, ropeTableLength, type RopeConfig } from '../../src/engine/kernels/rope.ts';
-import { SHADERS } from '../../src/engine/kernels/shaderSources.ts';
+import { withLayout } from '../../src/engine/kernels/shaderSources.ts';
+import attentionNaive from './attention_naive.wgsl?raw';
 import { KvCache } from '../../src/engine/kv/kvCache.ts';
 import type { BenchRow, BenchSpec } from './attentionLab.ts';
 import { mulberry32, normals } from '../random.ts';
@@ -55,7 +56,7 @@ export async function benchDecode(device: GPUDevice, spec: BenchSpec): Promise<B
   const naive = device.createComputePipeline({
     layout: device.createPipelineLayout({ bindGroupLayouts: [naiveLayout] }),
     compute: {
-      module: device.createShaderModule({ code: SHADERS.attentionNaive }),
+      module: device.createShaderModule({ code: withLayout(attentionNaive) }),
       entryPoint: 'main',
       constants: { HEAD_DIM: headDim, N_KV_HEADS: nKvHeads, GROUP: nHeads / nKvHeads, ROT_HALF: headDim / 2, INTERLEAVED: 0 },
     },

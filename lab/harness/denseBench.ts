@@ -5,7 +5,7 @@
 // a slowdown of the machine hits all three alike.
 
 import type { Engine } from '../../src/engine/engine.ts';
-import { FullGraphSession } from '../../src/engine/ort/segmentSessions.ts';
+import { FullGraphSession } from '../ort/fullGraphSession.ts';
 
 export interface DenseBenchJob {
   /** Stream positions to time at, increasing. */

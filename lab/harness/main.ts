@@ -6,7 +6,7 @@ import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.t
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/engine/model/source/hub.ts';
 import { toModelFiles } from '../../src/engine/model/source/modelBlobs.ts';
-import { FullGraphSession } from '../../src/engine/ort/segmentSessions.ts';
+import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
