@@ -4,8 +4,8 @@
 import { Engine } from '../../src/engine/engine.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { isOnnxExternalData } from '../../src/engine/model/source/hub.ts';
-import { toModelFiles } from '../../src/engine/model/source/modelBlobs.ts';
+import { isOnnxExternalData } from '../../src/models/hub.ts';
+import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
 import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';

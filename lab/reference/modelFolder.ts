@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { toModelFiles } from '../../src/engine/model/source/modelBlobs.ts';
+import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
 
 /** Reads only the chosen graph and its external data where the folder holds several. */
 export async function loadModelFolder(folder: string, onnxFile?: string): Promise<ModelFiles> {

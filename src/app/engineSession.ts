@@ -7,7 +7,7 @@ import { takeEngineLock } from '../client/engineLock.ts';
 import { EngineError } from '../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
-import type { DownloadProgress } from '../engine/model/source/index.ts';
+import type { DownloadProgress } from '../models/index.ts';
 import type { HubChoice } from '../features/models/hubModels.ts';
 import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../features/models/modelSource.ts';
 import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../features/models/lastModel.ts';

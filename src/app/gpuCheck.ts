@@ -4,7 +4,7 @@
 // the worker, with the same adapter's features and maximum limits.
 
 import { useEffect, useState } from 'react';
-import type { DeviceCaps } from '../engine/model/catalog.ts';
+import type { DeviceCaps } from '../models/catalog.ts';
 
 export type GpuCheck = { state: 'checking' } | { state: 'ok'; caps: DeviceCaps } | { state: 'missing'; reason: 'no-webgpu' | 'no-adapter' };
 

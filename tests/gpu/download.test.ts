@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubModelSpec } from '../../src/engine/model/source/index.ts';
+import type { HubModelSpec } from '../../src/models/index.ts';
 import { openPage, type BrowserPage } from '../../lab/browser.ts';
 import { ensureStories260kFixture, STORIES260K_DIR } from '../../lab/fixtures.ts';
 import { startHubServer, type HubFixtureFile, type HubMisbehaviour, type HubServer } from '../../lab/hubServer.ts';

@@ -4,7 +4,7 @@
 
 import './models.css';
 import type { LoadStage } from '../../app/engineSession.ts';
-import type { DownloadProgress } from '../../engine/model/source/index.ts';
+import type { DownloadProgress } from '../../models/index.ts';
 import { formatBytes } from '../memory/windowMath.ts';
 
 const PHASES: Record<LoadStage['phase'], string> = {

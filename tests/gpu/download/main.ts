@@ -1,4 +1,4 @@
-// The download lab: runs the model sources of src/engine/model/source in the browser for
+// The download lab: runs the model sources of src/models in the browser for
 // tests/gpu/download.test.ts, through window.downloadLab.
 
 /// <reference lib="dom.asynciterable" />
@@ -6,7 +6,7 @@
 import {
   deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles, toModelFiles,
   type ModelBlobs,
-} from '../../../src/engine/model/source/index.ts';
+} from '../../../src/models/index.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import type { DownloadLab, DownloadOutcome, ModelFilesSummary, Result, TimedProgress } from './lab.ts';
 

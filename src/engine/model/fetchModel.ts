@@ -1,9 +1,9 @@
 // The files of a ModelChoice, read in the engine's worker: a llama2.c checkpoint or an ONNX folder
 // at URLs (fetched), or the Blobs of the model cache and of picked files (read without a network).
 
-import { EngineError } from '../../../protocol/errors.ts';
-import type { ModelSource } from '../../../protocol/messages.ts';
-import { modelFilesFromLlama2c, type ModelFiles } from '../modelFiles.ts';
+import { EngineError } from '../../protocol/errors.ts';
+import type { ModelSource } from '../../protocol/messages.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from './modelFiles.ts';
 import { toModelFiles } from './modelBlobs.ts';
 
 export type FetchPhase = 'fetch' | 'convert';

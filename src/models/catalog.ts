@@ -3,9 +3,9 @@
 // repository's file list and config.json. Then the arithmetic that fits one to a GPU: KV bytes per
 // token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
-import { EngineError } from '../../protocol/errors.ts';
-import type { CacheDtype } from '../kv/kvCache.ts';
-import { isOnnxExternalData } from './source/hub.ts';
+import { EngineError } from '../protocol/errors.ts';
+import type { CacheDtype } from '../engine/kv/kvCache.ts';
+import { isOnnxExternalData } from './hub.ts';
 
 /** Weight formats as onnx-community names them; q4f16 and fp16 run widened to f32 without shader-f16. */
 export type WeightDtype = 'q4f16' | 'q4' | 'fp16' | 'fp32';

@@ -1,10 +1,10 @@
 // The model cache's public surface: download a hub model (checking storage first, resuming what an
 // earlier attempt left), list cached and partial models, open one as bytes, delete one.
 
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../protocol/errors.ts';
 import { cancelled, transferFile } from './download.ts';
 import { DEFAULT_HUB_URL, hubModelId, resolveHubModel, type HubModelSpec } from './hub.ts';
-import type { ModelBlobs } from './modelBlobs.ts';
+import type { ModelBlobs } from '../engine/model/modelBlobs.ts';
 import { RateMeter, type DownloadProgress } from './progress.ts';
 import { openStore, type CachedModel, type ModelStore } from './store.ts';
 

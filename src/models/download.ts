@@ -1,7 +1,7 @@
 // One file from its URL into the cache: resumes a partial file with a Range request, hashes while
 // streaming, and moves the file among the verified ones only when its size and hash match.
 
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../protocol/errors.ts';
 import type { RemoteFile } from './hub.ts';
 import { createHasher, type Hasher } from './integrity.ts';
 import type { ModelFolder, PartialFile } from './store.ts';

@@ -1,7 +1,7 @@
 // The Hugging Face hub as a model source: pins a revision to its commit, lists the requested files
 // with their sizes and hashes from the hub API, and names the resolve URL of each.
 
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../protocol/errors.ts';
 import type { Digest } from './integrity.ts';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';

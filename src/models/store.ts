@@ -16,7 +16,7 @@
 
 /// <reference lib="dom.asynciterable" />
 
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../protocol/errors.ts';
 import type { RemoteFile, RemoteModel } from './hub.ts';
 import { sameDigest, type Digest } from './integrity.ts';
 

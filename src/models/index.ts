@@ -3,8 +3,8 @@
 
 export { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, openCachedModel, storageStatus } from './cache.ts';
 export type { CachedModel, CachedModelSummary, DownloadOptions, StorageStatus } from './cache.ts';
-export { fetchModelFiles } from './fetchModel.ts';
+export { fetchModelFiles } from '../engine/model/fetchModel.ts';
 export { DEFAULT_HUB_URL, listHubRepo, readHubJson, type HubListing, type HubModelSpec } from './hub.ts';
 export { openDirectoryHandle, openFolderUrl, openPickedFiles } from './local.ts';
-export { toModelFiles, type ModelBlobs, type ModelFilesOptions } from './modelBlobs.ts';
+export { toModelFiles, type ModelBlobs, type ModelFilesOptions } from '../engine/model/modelBlobs.ts';
 export type { DownloadProgress, FileProgress } from './progress.ts';

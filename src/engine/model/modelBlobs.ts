@@ -1,9 +1,9 @@
 // A model as named bytes, whichever source it came from (the cache, a folder served over HTTP,
 // files the user picked), and the step from those bytes to the ModelFiles the engine loads.
 
-import { EngineError } from '../../../protocol/errors.ts';
-import { hfConfigFromGenai, modelFilesFromLlama2c, type HfConfig, type ModelFiles } from '../modelFiles.ts';
-import { isOnnxExternalData } from './hub.ts';
+import { EngineError } from '../../protocol/errors.ts';
+import { hfConfigFromGenai, modelFilesFromLlama2c, type HfConfig, type ModelFiles } from './modelFiles.ts';
+import { isOnnxExternalData } from '../../models/hub.ts';
 
 export interface ModelBlobs {
   /** Where the model came from: a cache id, a folder URL, or "local:<folder name>". */
