@@ -2,7 +2,7 @@
 // and the benchmark script.
 
 import type { AttentionMode, CacheConfig } from '../../src/engine/kv/ringLayout.ts';
-import type { CacheDtype } from '../../src/engine/kv/kvCache.ts';
+import type { CacheDtype } from '../../src/protocol/messages.ts';
 import type { IoDtype } from '../../src/engine/kernels/attention.ts';
 import type { RopeConfig } from '../../src/engine/kernels/rope.ts';
 

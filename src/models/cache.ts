@@ -4,7 +4,7 @@
 import { EngineError } from '../protocol/errors.ts';
 import { cancelled, transferFile } from './download.ts';
 import { DEFAULT_HUB_URL, hubModelId, resolveHubModel, type HubModelSpec } from './hub.ts';
-import type { ModelBlobs } from '../engine/model/modelBlobs.ts';
+import type { ModelBlobs } from '../protocol/messages.ts';
 import { RateMeter, type DownloadProgress } from './progress.ts';
 import { openStore, type CachedModel, type ModelStore } from './store.ts';
 

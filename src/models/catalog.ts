@@ -4,7 +4,7 @@
 // token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
 import { EngineError } from '../protocol/errors.ts';
-import type { CacheDtype } from '../engine/kv/kvCache.ts';
+import type { CacheDtype } from '../protocol/messages.ts';
 import { isOnnxExternalData } from './hub.ts';
 
 /** Weight formats as onnx-community names them; q4f16 and fp16 run widened to f32 without shader-f16. */

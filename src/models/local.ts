@@ -4,7 +4,7 @@
 /// <reference lib="dom.asynciterable" />
 
 import { EngineError } from '../protocol/errors.ts';
-import type { ModelBlobs } from '../engine/model/modelBlobs.ts';
+import type { ModelBlobs } from '../protocol/messages.ts';
 
 /** `paths` relative to `baseUrl`, which names a folder (a trailing slash is added where missing). */
 export async function openFolderUrl(baseUrl: string, paths: string[], signal?: AbortSignal): Promise<ModelBlobs> {

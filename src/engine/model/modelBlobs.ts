@@ -1,16 +1,10 @@
-// A model as named bytes, whichever source it came from (the cache, a folder served over HTTP,
-// files the user picked), and the step from those bytes to the ModelFiles the engine loads.
+// The step from a model as named bytes (ModelBlobs: the cache's, a folder served over HTTP, files
+// the user picked) to the ModelFiles the engine loads.
 
 import { EngineError } from '../../protocol/errors.ts';
 import { hfConfigFromGenai, modelFilesFromLlama2c, type HfConfig, type ModelFiles } from './modelFiles.ts';
 import { isOnnxExternalData } from '../../models/hub.ts';
-
-export interface ModelBlobs {
-  /** Where the model came from: a cache id, a folder URL, or "local:<folder name>". */
-  id: string;
-  /** Path inside the model folder or repository ("onnx/model.onnx") to its bytes. */
-  files: Record<string, Blob>;
-}
+import type { ModelBlobs } from '../../protocol/messages.ts';
 
 export interface ModelFilesOptions {
   /** Which .onnx to load where the folder holds several (onnx-community exports ship one per precision). */

@@ -3,7 +3,7 @@
 // with. The catalog itself (src/models/catalog.ts) is the one list of models.
 
 import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../models/catalog.ts';
-import type { CacheDtype } from '../../engine/kv/kvCache.ts';
+import type { CacheDtype } from '../../protocol/messages.ts';
 import { formatBytes, formatCount } from '../memory/windowMath.ts';
 import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
 

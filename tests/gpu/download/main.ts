@@ -3,11 +3,10 @@
 
 /// <reference lib="dom.asynciterable" />
 
-import {
-  deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles, toModelFiles,
-  type ModelBlobs,
-} from '../../../src/models/index.ts';
+import { toModelFiles } from '../../../src/engine/model/modelBlobs.ts';
+import { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles } from '../../../src/models/index.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
+import type { ModelBlobs } from '../../../src/protocol/messages.ts';
 import type { DownloadLab, DownloadOutcome, ModelFilesSummary, Result, TimedProgress } from './lab.ts';
 
 const sha256 = async (bytes: Uint8Array<ArrayBuffer>) =>
