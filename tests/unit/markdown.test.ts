@@ -5,7 +5,7 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { Icon } from '../../src/app/icons.tsx';
+import { Icon } from '../../src/ui/icons.tsx';
 import { MessageView } from '../../src/features/chat/MessageView.tsx';
 import type { StoredMessage } from '../../src/storage/conversations.ts';
 import { HOSTILE_PAYLOADS } from '../e2e/hostileConversation.ts';

@@ -4,7 +4,7 @@
 // megabyte would freeze the page.
 
 import { memo, useState } from 'react';
-import { Icon } from '../../app/icons.tsx';
+import { Icon } from '../../ui/icons.tsx';
 import type { StoredMessage, SyncNote } from '../../storage/conversations.ts';
 import type { PrefillProgress } from './chatController.ts';
 import { figuresOf, formatCount, formatRate, type WindowPlace } from '../memory/windowMath.ts';

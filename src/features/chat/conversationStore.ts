@@ -6,7 +6,7 @@
 import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
 import { deleteConversation, loadConversation, loadConversations, saveConversation, type StoredConversation, type StoredMessage } from '../../storage/conversations.ts';
-import { toEngineError } from '../../app/engineSession.ts';
+import { toEngineError } from '../session/engineSession.ts';
 
 export interface Generating {
   conversationId: string;

@@ -3,7 +3,7 @@
 // reading, converting and compiling for the GPU.
 
 import './models.css';
-import type { LoadStage } from '../../app/engineSession.ts';
+import type { LoadStage } from '../session/engineSession.ts';
 import type { DownloadProgress } from '../../models/index.ts';
 import { formatBytes } from '../memory/windowMath.ts';
 

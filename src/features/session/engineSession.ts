@@ -2,17 +2,17 @@
 // turns what happens to the engine (another tab taking over, a lost GPU) into the states the UI
 // shows. An external store, so React renders from it and StrictMode cannot start it twice.
 
-import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
-import { takeEngineLock } from '../client/engineLock.ts';
-import { EngineError } from '../protocol/errors.ts';
-import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
-import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
-import type { DownloadProgress } from '../models/index.ts';
-import type { HubChoice } from '../features/models/hubModels.ts';
-import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../features/models/modelSource.ts';
-import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../features/models/lastModel.ts';
-import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
-import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../features/settings/settingsStore.ts';
+import { EngineClient, type ChatHandlers, type ChatResult } from '../../client/engineClient.ts';
+import { takeEngineLock } from '../../client/engineLock.ts';
+import { EngineError } from '../../protocol/errors.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../../protocol/messages.ts';
+import { keepSnapshotsFor, snapshotSettingsKey } from '../../storage/snapshots.ts';
+import type { DownloadProgress } from '../../models/index.ts';
+import type { HubChoice } from '../models/hubModels.ts';
+import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../models/modelSource.ts';
+import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../models/lastModel.ts';
+import { cacheChoiceOf, sameCache, type ChatSettings } from '../settings/settings.ts';
+import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../settings/settingsStore.ts';
 
 /** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
 export type LoadStage =
