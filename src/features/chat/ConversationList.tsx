@@ -2,7 +2,7 @@
 
 import { useRef, useState } from 'react';
 import { Icon } from '../../ui/icons.tsx';
-import type { StoredConversation } from '../../storage/conversations.ts';
+import type { StoredConversation } from '../../storage/records.ts';
 import { toEngineError } from '../session/engineSession.ts';
 import { conversationFileName, conversationFromJson, conversationToJson } from './conversationFile.ts';
 import type { ConversationStore } from './conversationStore.ts';

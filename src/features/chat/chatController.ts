@@ -6,7 +6,7 @@ import type { EngineSession } from '../session/engineSession.ts';
 import { toEngineError } from '../session/engineSession.ts';
 import type { ChatMessage, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
-import type { StoredMessage } from '../../storage/conversations.ts';
+import type { StoredMessage } from '../../storage/records.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
