@@ -2,7 +2,8 @@
 // the user picked) to the ModelFiles the engine loads.
 
 import { EngineError } from '../../protocol/errors.ts';
-import { hfConfigFromGenai, modelFilesFromLlama2c, type HfConfig, type ModelFiles } from './modelFiles.ts';
+import { hfConfigFromGenai, type HfConfig } from '../../models/hfConfig.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from './modelFiles.ts';
 import { isOnnxExternalData } from '../../models/hub.ts';
 import type { ModelBlobs } from '../../protocol/messages.ts';
 

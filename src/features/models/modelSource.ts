@@ -4,7 +4,7 @@
 // Blobs (backed by the browser's private file system), offline too.
 
 import { entryFromHub, hostedFileUrl, type DeviceCaps, type ShapeConfig } from '../../models/catalog.ts';
-import { hfConfigFromGenai } from '../../engine/model/modelFiles.ts';
+import { hfConfigFromGenai } from '../../models/hfConfig.ts';
 import { isOnnxExternalData } from '../../models/hub.ts';
 import { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../models/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
