@@ -10,16 +10,16 @@
 //                    [--dense-tokens 20] [--tuning-tokens 100] [--hardware-gpu] [--out eval/results]
 
 import { resolve } from 'node:path';
-import { openPage, REPO_ROOT } from './browser.ts';
-import { adapterName } from './gpuAdapter.ts';
-import { STORIES260K_DIR } from './fixtures.ts';
-import { describeModel } from './harness.ts';
+import { openPage, REPO_ROOT } from '../lab/browser.ts';
+import { adapterName } from '../lab/gpuAdapter.ts';
+import { STORIES260K_DIR } from '../lab/fixtures.ts';
+import { describeModel } from '../lab/harnessJob.ts';
 import { parseBenchArgs, runBench, type BenchDriver } from './benchRun.ts';
-import { storyStream } from './eval/storyStream.ts';
+import { storyStream } from '../lab/storyStream.ts';
 
 async function main(): Promise<void> {
   const values = parseBenchArgs(process.argv.slice(2));
-  const browser = await openPage('tools/harness/index.html', { hardwareGpu: values['hardware-gpu'], extraArgs: ['--enable-precise-memory-info'] });
+  const browser = await openPage('lab/harness/index.html', { hardwareGpu: values['hardware-gpu'], extraArgs: ['--enable-precise-memory-info'] });
   try {
     const { page } = browser;
     await page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });

@@ -6,8 +6,8 @@
 //                              [--windows 256,512,...] [--iterations 5] [--hardware-gpu]
 
 import { parseArgs } from 'node:util';
-import { openPage } from './browser.ts';
-import type { BenchSpec } from '../tests/gpu/lab.ts';
+import { openPage } from '../lab/browser.ts';
+import type { BenchSpec } from '../lab/attention/attentionLab.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +30,7 @@ const spec: BenchSpec = {
   iterations: Number(values.iterations),
 };
 
-const browser = await openPage('tests/gpu/page/index.html', { hardwareGpu: values['hardware-gpu'] });
+const browser = await openPage('lab/attention/index.html', { hardwareGpu: values['hardware-gpu'] });
 try {
   await browser.page.waitForFunction(() => window.attentionLab !== undefined, null, { timeout: 60_000 });
   const adapter = await browser.page.evaluate(() => window.attentionLab!.adapter());

@@ -6,9 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DensePoint } from './harness/denseBench.ts';
-import type { BenchJob, BenchResult, Harness } from './harness/main.ts';
-import type { TuningVariant } from './harness/sessionBench.ts';
+import type { DensePoint } from '../lab/harness/denseBench.ts';
+import type { BenchJob, BenchResult, Harness } from '../lab/harness/main.ts';
+import type { TuningVariant } from '../lab/harness/sessionBench.ts';
 
 /** The harness page's benchmarks, in a browser tab or in this process. */
 export interface BenchDriver extends Pick<Harness, 'benchAgainstDense' | 'benchTunings' | 'benchDecode'> {

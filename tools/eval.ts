@@ -9,11 +9,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openPage, REPO_ROOT, type BrowserPage } from './browser.ts';
-import { STORIES260K_DIR } from './fixtures.ts';
-import { describeModel } from './harness.ts';
-import type { HarnessMode, PageJob, ScoreResult } from './harnessJob.ts';
-import { storyStream } from './eval/storyStream.ts';
+import { openPage, REPO_ROOT, type BrowserPage } from '../lab/browser.ts';
+import { STORIES260K_DIR } from '../lab/fixtures.ts';
+import { describeModel, type HarnessMode, type PageJob, type ScoreResult } from '../lab/harnessJob.ts';
+import { storyStream } from '../lab/storyStream.ts';
 import { lineChart, type Series } from './eval/svgChart.ts';
 
 const { values } = parseArgs({
@@ -65,7 +64,7 @@ async function main(): Promise<void> {
   console.log(`building the story stream (${TOKENS} tokens)`);
   const stream = storyStream(TOKENS, 'newline');
   const bosStream = storyStream(TOKENS, 'bos');
-  browser = await openPage('tools/harness/index.html');
+  browser = await openPage('lab/harness/index.html');
   await browser.page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });
   const adapter = await browser.page.evaluate(async () => {
     const a = await navigator.gpu?.requestAdapter();

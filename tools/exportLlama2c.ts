@@ -6,65 +6,16 @@
 //     [--attention gqa|unfused] [--rotary fused|separate] [--weights f32|q4] [--qk-norm]
 //     [--external-data [--chunk-bytes N]]
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EngineError } from '../src/protocol/errors.ts';
-import { readLlama2cCheckpoint, readLlama2cTokenizer } from '../src/engine/model/llama2c.ts';
-import {
-  exportLlama2cToOnnx,
-  llama2cGenerationConfig,
-  llama2cHfConfig,
-  type AttentionForm,
-  type RotaryPlacement,
-  type WeightFormat,
-} from '../src/engine/model/onnxExport.ts';
-import { llama2cTokenizerToHf } from '../src/engine/model/tokenizerJson.ts';
-
-export const EXTERNAL_DATA_FILE = 'model.onnx_data';
+import type { AttentionForm, RotaryPlacement, WeightFormat } from '../src/engine/model/onnxExport.ts';
+import { exportLlama2cFolder, type ExportFolderOptions } from '../lab/exportLlama2c.ts';
 
 const USAGE =
   'usage: npx tsx tools/exportLlama2c.ts <checkpoint.bin> <tokenizer.bin> <outDir> [--attention gqa|unfused] ' +
   '[--rotary fused|separate] [--weights f32|q4] [--qk-norm] [--external-data [--chunk-bytes N]]';
-
-export interface ExportFolderOptions {
-  attention?: AttentionForm;
-  rotary?: RotaryPlacement;
-  weights?: WeightFormat;
-  qkNorm?: boolean;
-  /** Weights in model.onnx_data instead of inside model.onnx. */
-  externalData?: boolean;
-  /** With externalData: files of at most this many bytes (model.onnx_data, model.onnx_data_1, ...). */
-  chunkBytes?: number;
-}
-
-export async function exportLlama2cFolder(
-  checkpointPath: string,
-  tokenizerPath: string,
-  outDir: string,
-  options: ExportFolderOptions = {},
-): Promise<void> {
-  const weights = readLlama2cCheckpoint(new Uint8Array(await readFile(checkpointPath)));
-  const tokenizer = readLlama2cTokenizer(new Uint8Array(await readFile(tokenizerPath)), weights.config.vocabSize);
-  const onnx = exportLlama2cToOnnx(weights, {
-    attention: options.attention,
-    rotary: options.rotary,
-    weights: options.weights,
-    qkNorm: options.qkNorm,
-    externalData: options.externalData ? { location: EXTERNAL_DATA_FILE, chunkBytes: options.chunkBytes } : undefined,
-  });
-  const { tokenizerJson, tokenizerConfig } = llama2cTokenizerToHf(tokenizer, weights.config.seqLen);
-  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
-
-  await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'model.onnx'), onnx.model);
-  for (const file of onnx.externalFiles) await writeFile(join(outDir, file.location), file.bytes);
-  await writeFile(join(outDir, 'config.json'), json(llama2cHfConfig(weights.config)));
-  await writeFile(join(outDir, 'generation_config.json'), json(llama2cGenerationConfig()));
-  await writeFile(join(outDir, 'tokenizer.json'), json(tokenizerJson));
-  await writeFile(join(outDir, 'tokenizer_config.json'), json(tokenizerConfig));
-}
 
 /** Options from the command line; throws an Error whose message is the one-line reason they are wrong. */
 function parseExportArgs(args: string[]): { positionals: string[]; options: ExportFolderOptions } {

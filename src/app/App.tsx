@@ -2,7 +2,7 @@
 // that says what to do without WebGPU).
 
 import { ChatApp } from './ChatApp.tsx';
-import { useGpuCheck } from './gpuCheck.ts';
+import { useGpuCheck } from '../client/gpuCheck.ts';
 import { NoWebGpu } from './NoWebGpu.tsx';
 
 export function App() {

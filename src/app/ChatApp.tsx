@@ -18,7 +18,7 @@ import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/setting
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
 import { loadBytesPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
 import { EngineDock } from './EngineDock.tsx';
-import { EngineSession, type EngineStatus } from './engineSession.ts';
+import { EngineSession, type EngineStatus } from '../features/session/engineSession.ts';
 import { Header } from './Header.tsx';
 import { useInstallPrompt, useWaitingUpdate } from './pwa.ts';
 import { useTheme } from './theme.ts';

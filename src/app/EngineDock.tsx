@@ -4,7 +4,7 @@
 
 import type { ReactNode } from 'react';
 import { LoadProgress } from '../features/models/LoadProgress.tsx';
-import type { EngineSession, EngineStatus } from './engineSession.ts';
+import type { EngineSession, EngineStatus } from '../features/session/engineSession.ts';
 
 interface Props {
   status: EngineStatus;

@@ -1,8 +1,8 @@
 // The top bar: the app's name, which model is loaded, and the buttons for the panels, settings,
 // theme and installing the app.
 
-import type { EngineStatus } from './engineSession.ts';
-import { Icon } from './icons.tsx';
+import type { EngineStatus } from '../features/session/engineSession.ts';
+import { Icon } from '../ui/icons.tsx';
 import type { Theme } from './theme.ts';
 
 interface Props {

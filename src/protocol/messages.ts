@@ -6,6 +6,18 @@ import type { EngineErrorData } from './errors.ts';
 
 export type AttentionMode = 'streaming' | 'window' | 'dense';
 
+/** Element type of the KV cache buffers: f32, or f16 packed two per u32. */
+export type CacheDtype = 'f32' | 'f16';
+
+/** A model as named bytes, whichever source it came from: the model cache, a folder served over
+ *  HTTP, files the user picked. The store hands it out; the worker turns it into a model. */
+export interface ModelBlobs {
+  /** Where the model came from: a cache id, a folder URL, or "local:<folder name>". */
+  id: string;
+  /** Path inside the model folder or repository ("onnx/model.onnx") to its bytes. */
+  files: Record<string, Blob>;
+}
+
 /** Where a model's files come from. */
 export type ModelSource =
   /** A llama2.c checkpoint and its tokenizer at URLs (the app's own server, or the hub). */

@@ -1,45 +1,11 @@
-// Conversations as saved in IndexedDB: their persisted shape, and loading, saving and deleting
+// Conversations in IndexedDB (their shape is in records.ts): loading, saving and deleting
 // them. A conversation is one record, messages included, so a save is all or nothing. Each save
 // checks the revision it started from, so a tab holding an older copy never overwrites another
 // tab's newer one. A reply that was still streaming when the page went away loads as 'interrupted'.
 
-import type { CacheState, ChatMessage, FinishReason, ReplyStats, SyncHow } from '../protocol/messages.ts';
 import { announceChange } from './changes.ts';
 import { chatDb, writing } from './db.ts';
-
-export type ReplyStatus = 'streaming' | 'done' | 'stopped' | 'interrupted' | 'failed';
-
-export interface SyncNote {
-  how: SyncHow;
-  reason: string;
-  prefillTokens: number;
-}
-
-export interface StoredMessage extends ChatMessage {
-  createdAt: number;
-  /** Replies only: where generation stands or how it ended. */
-  status?: ReplyStatus;
-  finishReason?: FinishReason;
-  stats?: ReplyStats;
-  /** How the engine brought its cache in step with the transcript before this reply. */
-  sync?: SyncNote;
-  /** The sentence of the error that ended a failed reply. */
-  error?: string;
-  modelLabel?: string;
-}
-
-export interface StoredConversation {
-  id: string;
-  title: string;
-  systemPrompt: string;
-  messages: StoredMessage[];
-  createdAt: number;
-  updatedAt: number;
-  /** The cache as last reported for this conversation, so out-of-window marks survive a reload. */
-  lastCache?: CacheState;
-  /** Counts saves: the one a save starts from must still be the stored one (absent: never saved). */
-  revision?: number;
-}
+import type { StoredConversation } from './records.ts';
 
 export interface Saved {
   revision: number;

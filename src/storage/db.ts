@@ -3,8 +3,7 @@
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { EngineError } from '../protocol/errors.ts';
-import type { StoredConversation } from './conversations.ts';
-import type { StoredSnapshot } from './snapshots.ts';
+import type { StoredConversation, StoredSnapshot } from './records.ts';
 
 export interface ChatDb extends DBSchema {
   conversations: { key: string; value: StoredConversation };

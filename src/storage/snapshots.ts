@@ -4,13 +4,6 @@
 import type { CacheChoice, CacheSnapshot } from '../protocol/messages.ts';
 import { chatDb, writing } from './db.ts';
 
-export interface StoredSnapshot {
-  conversationId: string;
-  settingsKey: string;
-  savedAt: number;
-  snapshot: CacheSnapshot;
-}
-
 const SETTINGS_META = 'snapshot-settings';
 
 /** Names a model and cache setting; snapshots are kept for one such key at a time. */

@@ -8,9 +8,9 @@ import { preview } from 'vite';
 import { inject } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, REPO_ROOT } from '../../tools/browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
-import { startHubServer, type HubFixtureRepo, type HubServer } from '../../tools/hubServer.ts';
+import { CHROMIUM_ARGS, REPO_ROOT } from '../../lab/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
+import { startHubServer, type HubFixtureRepo, type HubServer } from '../../lab/hubServer.ts';
 
 export interface ServedApp {
   url: string;

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../tools/browser.ts';
-import type { HubFixtureRepo } from '../../tools/hubServer.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
+import type { HubFixtureRepo } from '../../lab/hubServer.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/builder-exports');

@@ -6,7 +6,7 @@ import { build } from 'vite';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { REPO_ROOT } from '../../tools/browser.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

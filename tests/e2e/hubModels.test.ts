@@ -13,8 +13,8 @@ import type { Page } from 'playwright-core';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { REPO_ROOT } from '../../tools/browser.ts';
-import { ensureStories260kFixture } from '../../tools/fixtures.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
+import { ensureStories260kFixture } from '../../lab/fixtures.ts';
 import { buildAndServe, onnxExportRepo, type ServedApp } from './appServer.ts';
 
 const { onnx } = onnxProto;

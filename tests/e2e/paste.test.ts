@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../tools/browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { STORY_MODEL_CACHE } from '../../src/features/settings/settings.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 

@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import type { Page } from 'playwright-core';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
-import { REPO_ROOT } from '../../tools/browser.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
 
 export const REFERENCE_DIR = join(REPO_ROOT, 'tests', 'e2e', 'screenshots');
 export const OUTPUT_DIR = join(REPO_ROOT, 'test-results', 'screenshots');

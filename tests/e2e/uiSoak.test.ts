@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { runUiSoak, uiSoakFailures } from '../../tools/uiSoak.ts';
+import { runUiSoak, uiSoakFailures } from '../../lab/uiSoak.ts';
 
 let app: ServedApp;
 

@@ -3,13 +3,13 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import type { AttentionLab, CaseSpec, StreamSpec } from './lab.ts';
+import type { AttentionLab, CaseSpec, StreamSpec } from '../../lab/attention/attentionLab.ts';
 
 const SEED = Number(process.env.ATTENTION_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const F32_TOLERANCE = 1e-5;
 const F16_TOLERANCE = 2e-3;
 
-const { call: lab } = useLabPage<AttentionLab>('tests/gpu/page/index.html', 'attentionLab');
+const { call: lab } = useLabPage<AttentionLab>('lab/attention/index.html', 'attentionLab');
 
 /** Chunk sizes summing to `total`, cycling through `sizes`. */
 function chunks(total: number, sizes: number[]): number[] {

@@ -11,12 +11,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { describeModel } from '../../tools/harness.ts';
-import type { PageJob } from '../../tools/harnessJob.ts';
-import type { Harness } from '../../tools/harness/main.ts';
-import { mulberry32 } from './page/random.ts';
-import { loadModelFolder } from '../reference/modelFolder.ts';
-import { oracleLogits, oracleStreamNll } from '../reference/onnxOracle.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
+import type { PageJob } from '../../lab/harnessJob.ts';
+import type { Harness } from '../../lab/harness/main.ts';
+import { mulberry32 } from '../../lab/random.ts';
+import { loadModelFolder } from '../../lab/reference/modelFolder.ts';
+import { oracleLogits, oracleStreamNll } from '../../lab/reference/onnxOracle.ts';
 
 const ROOT = 'tests/fixtures/builder-exports';
 
@@ -71,7 +71,7 @@ const ALL_CASES: { mode: 'streaming' | 'window' | 'recompute'; chunk: number }[]
 ];
 const STREAMING_CASE = { mode: 'streaming', chunk: 13 } as const;
 
-const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
+const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
 
 function randomIds(n: number, vocab: number, seed: number): number[] {
   const rng = mulberry32(seed);

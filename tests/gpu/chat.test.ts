@@ -2,8 +2,8 @@
 // conversation turn by turn (start, continue, roll back, restore, rebuild), stop, and evictions.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPage, type BrowserPage } from '../../tools/browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { openPage, type BrowserPage } from '../../lab/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import type { ChatMessage, Conversation, SamplingChoice } from '../../src/protocol/messages.ts';
 import type { ChatLab, TurnResult } from './chat/main.ts';
 

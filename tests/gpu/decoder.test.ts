@@ -5,14 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { ensureStories260kFixture, STORIES260K_CHECKPOINT, STORIES260K_DIR } from '../../tools/fixtures.ts';
-import { describeModel } from '../../tools/harness.ts';
-import type { GenerateResult, PageJob, ScoreResult } from '../../tools/harnessJob.ts';
-import type { Harness } from '../../tools/harness/main.ts';
-import { mulberry32 } from './page/random.ts';
-import { readCheckpoint, ReferenceLlama, sampleStream, scoreStream, type ReferenceCache } from '../reference/llama.ts';
+import { ensureStories260kFixture, STORIES260K_CHECKPOINT, STORIES260K_DIR } from '../../lab/fixtures.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
+import type { GenerateResult, PageJob, ScoreResult } from '../../lab/harnessJob.ts';
+import type { Harness } from '../../lab/harness/main.ts';
+import { mulberry32 } from '../../lab/random.ts';
+import { readCheckpoint, ReferenceLlama, sampleStream, scoreStream, type ReferenceCache } from '../../lab/reference/llama.ts';
 
-const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
+const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
 
 const GOLDEN_IDS = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317];
 const GOLDEN_TEXT =

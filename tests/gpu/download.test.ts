@@ -1,15 +1,15 @@
 // Model sources in headless Chromium against a local stand-in for the Hugging Face hub
-// (tools/hubServer.ts): download with progress, cancel, reload and broken-connection resume,
+// (lab/hubServer.ts): download with progress, cancel, reload and broken-connection resume,
 // integrity failures, storage refusals, list and delete, and local folders read as the same bytes.
 
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HubModelSpec } from '../../src/engine/model/source/index.ts';
-import { openPage, type BrowserPage } from '../../tools/browser.ts';
-import { ensureStories260kFixture, STORIES260K_DIR } from '../../tools/fixtures.ts';
-import { startHubServer, type HubFixtureFile, type HubMisbehaviour, type HubServer } from '../../tools/hubServer.ts';
+import type { HubModelSpec } from '../../src/models/index.ts';
+import { openPage, type BrowserPage } from '../../lab/browser.ts';
+import { ensureStories260kFixture, STORIES260K_DIR } from '../../lab/fixtures.ts';
+import { startHubServer, type HubFixtureFile, type HubMisbehaviour, type HubServer } from '../../lab/hubServer.ts';
 import type { DownloadLab, LabDownloadOptions, TimedProgress } from './download/lab.ts';
 
 /** Small segments, so that a few hundred kilobytes span several commits. */

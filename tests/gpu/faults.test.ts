@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import type { FaultsLab } from './page/faults.ts';
 import type { ModelChoice } from '../../src/protocol/messages.ts';
 

@@ -2,7 +2,7 @@
 // the methods of the object that page exposes on window, as if they ran in Node.
 
 import { afterAll, beforeAll } from 'vitest';
-import { openPage, type BrowserPage } from '../../tools/browser.ts';
+import { openPage, type BrowserPage } from '../../lab/browser.ts';
 
 type Method = (...args: never[]) => unknown;
 

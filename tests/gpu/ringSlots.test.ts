@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { RingLayout, type CacheConfig } from '../../src/engine/kv/ringLayout.ts';
 import { useLabPage } from './labPage.ts';
-import type { AttentionLab } from './lab.ts';
+import type { AttentionLab } from '../../lab/attention/attentionLab.ts';
 
-const { call: lab } = useLabPage<AttentionLab>('tests/gpu/page/index.html', 'attentionLab');
+const { call: lab } = useLabPage<AttentionLab>('lab/attention/index.html', 'attentionLab');
 
 interface Case {
   config: CacheConfig;

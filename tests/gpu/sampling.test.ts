@@ -4,11 +4,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { STORIES260K_DIR } from '../../tools/fixtures.ts';
-import { describeModel } from '../../tools/harness.ts';
-import type { Harness } from '../../tools/harness/main.ts';
+import { STORIES260K_DIR } from '../../lab/fixtures.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
+import type { Harness } from '../../lab/harness/main.ts';
 
-const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
+const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
 
 describe('sampling on the GPU', () => {
   const cases = [

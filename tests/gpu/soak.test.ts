@@ -4,9 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { pageSoakDriver, SOAK_PAGE, soakStream } from '../../tools/soak.ts';
-import { runSoak, soakFailures, type SoakResult } from '../../tools/soakRun.ts';
-import type { SoakPage } from './page/soak.ts';
+import { pageSoakDriver, SOAK_PAGE, soakStream } from '../../lab/soak/pageSoak.ts';
+import { runSoak, soakFailures, type SoakResult } from '../../lab/soak/soakRun.ts';
+import type { SoakPage } from '../../lab/soak/soak.ts';
 
 const lab = useLabPage<SoakPage>(SOAK_PAGE, 'soak');
 

@@ -7,12 +7,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
-import { ensureStories260kFixture, STORIES260K_CHECKPOINT, type FixtureStructure } from '../../tools/fixtures.ts';
-import { describeModel } from '../../tools/harness.ts';
-import type { GenerateResult, PageJob } from '../../tools/harnessJob.ts';
-import type { Harness } from '../../tools/harness/main.ts';
-import { mulberry32 } from './page/random.ts';
-import { readCheckpoint, ReferenceLlama, sampleStream } from '../reference/llama.ts';
+import { ensureStories260kFixture, STORIES260K_CHECKPOINT, type FixtureStructure } from '../../lab/fixtures.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
+import type { GenerateResult, PageJob } from '../../lab/harnessJob.ts';
+import type { Harness } from '../../lab/harness/main.ts';
+import { mulberry32 } from '../../lab/random.ts';
+import { readCheckpoint, ReferenceLlama, sampleStream } from '../../lab/reference/llama.ts';
 
 const GOLDEN_IDS = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317];
 const VOCAB = 512;
@@ -38,7 +38,7 @@ const stream = sampleStream(new ReferenceLlama(weights, { mode: 'dense', nSinks:
 const chunks: number[][] = [];
 for (let at = 0, i = 0; at < stream.length; at += CHUNK_SIZES[i++]) chunks.push(stream.slice(at, at + CHUNK_SIZES[i]));
 
-const { call } = useLabPage<Harness>('tools/harness/index.html', 'harness');
+const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
 
 function maxAbsDiff(a: number[], b: number[]): number {
   expect(a.length).toBe(b.length);

@@ -10,7 +10,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import type { GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../tools/fixtures.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 
 const checkpoint = new Uint8Array(readFileSync(STORIES260K_CHECKPOINT));
 const tokenizerBin = new Uint8Array(readFileSync(STORIES260K_TOKENIZER));

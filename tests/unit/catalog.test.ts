@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolveHubModel } from '../../src/engine/model/source/hub.ts';
-import { startHubServer, type HubServer } from '../../tools/hubServer.ts';
+import { resolveHubModel } from '../../src/models/hub.ts';
+import { startHubServer, type HubServer } from '../../lab/hubServer.ts';
 import {
   ESTIMATE_PREFILL_CHUNK,
   MIN_WINDOW,
@@ -17,7 +17,7 @@ import {
   windowForBudget,
   type CatalogEntry,
   type DeviceCaps,
-} from '../../src/engine/model/catalog.ts';
+} from '../../src/models/catalog.ts';
 import { fitModel, variantLine, windowLine, windowOf } from '../../src/features/models/hubModels.ts';
 import { errorOf } from './errorOf.ts';
 

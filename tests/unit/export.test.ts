@@ -19,7 +19,7 @@ import {
   STORIES260K_CHECKPOINT,
   STORIES260K_TOKENIZER,
   ensureStories260kFixture,
-} from '../../tools/fixtures.ts';
+} from '../../lab/fixtures.ts';
 
 const GOLDEN_IDS = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317];
 const GOLDEN_TEXT =

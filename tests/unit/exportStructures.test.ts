@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readLlama2cCheckpoint, type Llama2cWeights } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cToOnnx, quantizeQ4, type OnnxExport } from '../../src/engine/model/onnxExport.ts';
-import { STORIES260K_CHECKPOINT } from '../../tools/fixtures.ts';
+import { STORIES260K_CHECKPOINT } from '../../lab/fixtures.ts';
 
 const { onnx } = onnxProto;
 const VOCAB = 512;

@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeModel } from '../../tools/harness.ts';
-import { validateJob } from '../../tools/harnessJob.ts';
-import { REPO_ROOT } from '../../tools/browser.ts';
+import { describeModel } from '../../lab/harnessJob.ts';
+import { validateJob } from '../../lab/harnessJob.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
 
 const valid = { model: 'public/models/stories260K', mode: 'streaming', cache: { sinks: 4, window: 60 }, score: [1, 2, 3] };
 

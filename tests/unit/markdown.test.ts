@@ -5,9 +5,9 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { Icon } from '../../src/app/icons.tsx';
+import { Icon } from '../../src/ui/icons.tsx';
 import { MessageView } from '../../src/features/chat/MessageView.tsx';
-import type { StoredMessage } from '../../src/storage/conversations.ts';
+import type { StoredMessage } from '../../src/storage/records.ts';
 import { HOSTILE_PAYLOADS } from '../e2e/hostileConversation.ts';
 
 /** Ways past a Markdown renderer beyond the e2e payloads: SVG, nested frames, encoded and disguised schemes. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RingLayout, type CacheConfig } from '../../src/engine/kv/ringLayout.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
-import { visibleTokens } from '../reference/attention.ts';
+import { visibleTokens } from '../../lab/reference/attention.ts';
 
 const configs: CacheConfig[] = [
   { mode: 'streaming', nSinks: 4, windowSize: 16, maxChunk: 8 },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fillRopeTable, inverseFrequencies, ropeTableLength, validateRope, type RopeConfig } from '../../src/engine/kernels/rope.ts';
 import { RingLayout } from '../../src/engine/kv/ringLayout.ts';
-import { referenceFrequencies } from '../reference/attention.ts';
+import { referenceFrequencies } from '../../lab/reference/attention.ts';
 
 const llama3: RopeConfig = {
   theta: 500000,

@@ -2,7 +2,7 @@
 // with the stream give the growth per million tokens, whatever the noise around it.
 
 import { describe, expect, it } from 'vitest';
-import { decodeSlope, type SoakRecord, type SoakResult } from '../../tools/soakRun.ts';
+import { decodeSlope, type SoakRecord, type SoakResult } from '../../lab/soak/soakRun.ts';
 
 function result(decodeMs: (millions: number, i: number) => number): SoakResult {
   const checkpoints = Array.from({ length: 25 }, (_, i) => ({ tokens: 40_960 * (i + 1), decodeMs: decodeMs((40_960 * (i + 1)) / 1e6, i) }) as SoakRecord);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { modelRotary } from '../../src/engine/model/rotary.ts';
 import { splitDecoder, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { loadModelFolder } from '../reference/modelFolder.ts';
+import { loadModelFolder } from '../../lab/reference/modelFolder.ts';
 import { errorOf } from './errorOf.ts';
 
 const { ModelProto } = onnxProto.onnx;

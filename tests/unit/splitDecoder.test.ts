@@ -4,7 +4,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
 import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
-import { ensureStories260kFixture } from '../../tools/fixtures.ts';
+import { ensureStories260kFixture } from '../../lab/fixtures.ts';
 
 const { onnx } = onnxProto;
 

@@ -1,4 +1,4 @@
-// The splitter on every structure the exporter writes (tools/fixtures.ts): where it cuts, what it
+// The splitter on every structure the exporter writes (lab/fixtures.ts): where it cuts, what it
 // removes, that weights stay in the files they came in, and how it refuses attention the kernel
 // cannot compute, naming what it found.
 
@@ -8,7 +8,7 @@ import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
-import { ensureStories260kFixture, FIXTURE_STRUCTURES, type FixtureStructure } from '../../tools/fixtures.ts';
+import { ensureStories260kFixture, FIXTURE_STRUCTURES, type FixtureStructure } from '../../lab/fixtures.ts';
 
 const { onnx } = onnxProto;
 const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;

@@ -4,7 +4,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { conversationFromJson } from '../../src/features/chat/conversationFile.ts';
 import { ConversationStore } from '../../src/features/chat/conversationStore.ts';
-import type { StoredConversation } from '../../src/storage/conversations.ts';
+import type { StoredConversation } from '../../src/storage/records.ts';
 
 // The store remembers the open conversation in localStorage, which Node lacks. Without IndexedDB
 // its saves fail and say so, which these tests do not look at.

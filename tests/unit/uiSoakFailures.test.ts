@@ -2,7 +2,7 @@
 // a save held a snapshot for a moment is not, and unfinished turns or a lost reload are failures.
 
 import { describe, expect, it } from 'vitest';
-import { uiSoakFailures, type UiSoakResult, type UiTurn } from '../../tools/uiSoak.ts';
+import { uiSoakFailures, type UiSoakResult, type UiTurn } from '../../lab/uiSoak.ts';
 
 const MiB = 2 ** 20;
 

@@ -4,8 +4,8 @@
 
 import './browserGlobals.ts';
 import { bundledStream, deno, fromCwd } from './runtime.ts';
-import '../harness/main.ts';
-import { adapterName } from '../gpuAdapter.ts';
+import '../../lab/harness/main.ts';
+import { adapterName } from '../../lab/gpuAdapter.ts';
 import { parseBenchArgs, runBench, type BenchDriver } from '../benchRun.ts';
 
 const harness = window.harness!;

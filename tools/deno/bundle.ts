@@ -7,9 +7,9 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'vite';
-import { REPO_ROOT } from '../browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../fixtures.ts';
-import { storyStream } from '../eval/storyStream.ts';
+import { REPO_ROOT } from '../../lab/browser.ts';
+import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
+import { storyStream } from '../../lab/storyStream.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: '.cache/deno' } } });
 const out = resolve(REPO_ROOT, values.out);

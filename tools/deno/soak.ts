@@ -1,4 +1,4 @@
-// The engine soak (tools/soakRun.ts) in Deno, whose WebGPU (wgpu over Vulkan, Metal or D3D12)
+// The engine soak (lab/soak/soakRun.ts) in Deno, whose WebGPU (wgpu over Vulkan, Metal or D3D12)
 // reaches a GPU on a machine with no browser, such as a GPU server. The engine imports its WGSL
 // and onnxruntime-web's wasm through Vite, so this runs as the bundle tools/deno/bundle.ts builds,
 // from the folder it writes:
@@ -6,9 +6,9 @@
 
 import './browserGlobals.ts';
 import { bundledStream, deno, fromCwd } from './runtime.ts';
-import '../../tests/gpu/page/soak.ts';
-import { adapterName } from '../gpuAdapter.ts';
-import { parseSoakArgs, soakCommand, type SoakDriver } from '../soakRun.ts';
+import '../../lab/soak/soak.ts';
+import { adapterName } from '../../lab/gpuAdapter.ts';
+import { parseSoakArgs, soakCommand, type SoakDriver } from '../../lab/soak/soakRun.ts';
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 const page = window.soak!;

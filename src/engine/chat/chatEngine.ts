@@ -9,7 +9,7 @@ import type {
 } from '../../protocol/messages.ts';
 import { Engine } from '../engine.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
-import { fetchModelFiles } from '../model/source/index.ts';
+import { fetchModelFiles } from '../model/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import { TurnFormatter } from './turnFormatter.ts';
 

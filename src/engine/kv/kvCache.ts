@@ -4,9 +4,8 @@
 // f16 storage packs two halves per u32 (pack2x16float), so it needs no shader-f16.
 
 import { EngineError } from '../../protocol/errors.ts';
+import type { CacheDtype } from '../../protocol/messages.ts';
 import { RingLayout, type CacheConfig } from './ringLayout.ts';
-
-export type CacheDtype = 'f32' | 'f16';
 
 export interface KvCacheConfig extends CacheConfig {
   nLayers: number;

@@ -6,7 +6,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import type { RotaryConfig } from '../decoder/decoder.ts';
 import { inverseFrequencies, type RopeScaling } from '../kernels/rope.ts';
-import type { HfConfig, RopeParameters } from './modelFiles.ts';
+import type { HfConfig, RopeParameters } from '../../models/hfConfig.ts';
 import type { RotaryTables, SplitDecoder } from './split/splitDecoder.ts';
 
 /**

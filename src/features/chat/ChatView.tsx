@@ -5,7 +5,7 @@
 import './chat.css';
 import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
 import type { CacheState } from '../../protocol/messages.ts';
-import type { StoredConversation, StoredMessage } from '../../storage/conversations.ts';
+import type { StoredConversation, StoredMessage } from '../../storage/records.ts';
 import { formatCount, placesOf } from '../memory/windowMath.ts';
 import type { ChatController, PrefillProgress } from './chatController.ts';
 import { MessageView, type MessageActions } from './MessageView.tsx';

@@ -2,7 +2,7 @@
 // button becomes Stop (Esc works too, anywhere on the page).
 
 import { useState, type KeyboardEvent } from 'react';
-import { Icon } from '../../app/icons.tsx';
+import { Icon } from '../../ui/icons.tsx';
 import type { LongMessageRule } from '../../protocol/messages.ts';
 import { formatCount } from '../memory/windowMath.ts';
 import { mayExceedWindow } from './longMessages.ts';

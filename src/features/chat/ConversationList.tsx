@@ -1,9 +1,9 @@
 // The sidebar: every saved conversation, a new one, and import / export / delete.
 
 import { useRef, useState } from 'react';
-import { Icon } from '../../app/icons.tsx';
-import type { StoredConversation } from '../../storage/conversations.ts';
-import { toEngineError } from '../../app/engineSession.ts';
+import { Icon } from '../../ui/icons.tsx';
+import type { StoredConversation } from '../../storage/records.ts';
+import { toEngineError } from '../session/engineSession.ts';
 import { conversationFileName, conversationFromJson, conversationToJson } from './conversationFile.ts';
 import type { ConversationStore } from './conversationStore.ts';
 

@@ -1,7 +1,7 @@
 // A button that copies text to the clipboard and says so for a moment.
 
 import { useEffect, useState } from 'react';
-import { Icon } from '../../app/icons.tsx';
+import { Icon } from '../../ui/icons.tsx';
 
 export function CopyButton({ text, label }: { text: string; label: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');

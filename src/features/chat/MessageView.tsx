@@ -4,8 +4,8 @@
 // megabyte would freeze the page.
 
 import { memo, useState } from 'react';
-import { Icon } from '../../app/icons.tsx';
-import type { StoredMessage, SyncNote } from '../../storage/conversations.ts';
+import { Icon } from '../../ui/icons.tsx';
+import type { StoredMessage, SyncNote } from '../../storage/records.ts';
 import type { PrefillProgress } from './chatController.ts';
 import { figuresOf, formatCount, formatRate, type WindowPlace } from '../memory/windowMath.ts';
 import { CopyButton } from './CopyButton.tsx';

@@ -2,11 +2,11 @@
 // engine syncs against (ids stay stable, so the engine can roll its cache back to the branch
 // point), streams the reply into the store, and saves the cache snapshot after every reply.
 
-import type { EngineSession } from '../../app/engineSession.ts';
-import { toEngineError } from '../../app/engineSession.ts';
+import type { EngineSession } from '../session/engineSession.ts';
+import { toEngineError } from '../session/engineSession.ts';
 import type { ChatMessage, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
-import type { StoredMessage } from '../../storage/conversations.ts';
+import type { StoredMessage } from '../../storage/records.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
 import { loadSettings } from '../settings/settingsStore.ts';

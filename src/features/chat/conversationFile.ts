@@ -3,7 +3,7 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { ReplyStats } from '../../protocol/messages.ts';
-import type { ReplyStatus, StoredConversation, StoredMessage } from '../../storage/conversations.ts';
+import type { ReplyStatus, StoredConversation, StoredMessage } from '../../storage/records.ts';
 import { NEW_TITLE, newId } from './conversationStore.ts';
 
 const FORMAT = 'endless-chat/conversation';

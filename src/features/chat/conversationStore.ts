@@ -5,8 +5,9 @@
 
 import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
-import { deleteConversation, loadConversation, loadConversations, saveConversation, type StoredConversation, type StoredMessage } from '../../storage/conversations.ts';
-import { toEngineError } from '../../app/engineSession.ts';
+import { deleteConversation, loadConversation, loadConversations, saveConversation } from '../../storage/conversations.ts';
+import type { StoredConversation, StoredMessage } from '../../storage/records.ts';
+import { toEngineError } from '../session/engineSession.ts';
 
 export interface Generating {
   conversationId: string;

@@ -3,7 +3,7 @@
 
 import './memory.css';
 import type { CacheState } from '../../protocol/messages.ts';
-import type { StoredConversation } from '../../storage/conversations.ts';
+import type { StoredConversation } from '../../storage/records.ts';
 import { CachePicture } from './CachePicture.tsx';
 import { LatencyChart } from './LatencyChart.tsx';
 import { formatCount, formatRate } from './windowMath.ts';

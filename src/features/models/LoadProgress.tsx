@@ -3,8 +3,8 @@
 // reading, converting and compiling for the GPU.
 
 import './models.css';
-import type { LoadStage } from '../../app/engineSession.ts';
-import type { DownloadProgress } from '../../engine/model/source/index.ts';
+import type { LoadStage } from '../session/engineSession.ts';
+import type { DownloadProgress } from '../../models/index.ts';
 import { formatBytes } from '../memory/windowMath.ts';
 
 const PHASES: Record<LoadStage['phase'], string> = {

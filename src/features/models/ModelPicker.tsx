@@ -4,10 +4,10 @@
 
 import './models.css';
 import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
-import { Icon } from '../../app/icons.tsx';
-import { checkWebGpu } from '../../app/gpuCheck.ts';
-import { toEngineError } from '../../app/engineSession.ts';
-import type { CatalogEntry, DeviceCaps } from '../../engine/model/catalog.ts';
+import { Icon } from '../../ui/icons.tsx';
+import { checkWebGpu } from '../../client/gpuCheck.ts';
+import { toEngineError } from '../session/engineSession.ts';
+import type { CatalogEntry, DeviceCaps } from '../../models/catalog.ts';
 import type { EngineError } from '../../protocol/errors.ts';
 import { formatBytes, formatCount } from '../memory/windowMath.ts';
 import { loadSettings } from '../settings/settingsStore.ts';

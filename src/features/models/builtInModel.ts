@@ -1,7 +1,7 @@
 // The model that ships with the app: Karpathy's stories260K (1 MB, MIT), served from public/ beside
 // the page and cached by the service worker, so the app chats the moment it opens, offline too.
 
-import { MODEL_CATALOG } from '../../engine/model/catalog.ts';
+import { MODEL_CATALOG } from '../../models/catalog.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import { fitModel } from './hubModels.ts';
 import type { PickedModel } from './modelSource.ts';

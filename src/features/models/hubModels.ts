@@ -1,9 +1,9 @@
 // The models the picker offers, fitted to this GPU before any download: the catalog's variant for
 // its features and limits, and the window a memory budget allows, with the settings a model starts
-// with. The catalog itself (engine/model/catalog.ts) is the one list of models.
+// with. The catalog itself (src/models/catalog.ts) is the one list of models.
 
-import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../engine/model/catalog.ts';
-import type { CacheDtype } from '../../engine/kv/kvCache.ts';
+import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../models/catalog.ts';
+import type { CacheDtype } from '../../protocol/messages.ts';
 import { formatBytes, formatCount } from '../memory/windowMath.ts';
 import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
 

@@ -3,7 +3,7 @@
 // or local files, which are copied into the cache when picked). Only references are kept; the bytes
 // are read again from the app or the cache.
 
-import { openCachedModel } from '../../engine/model/source/index.ts';
+import { openCachedModel } from '../../models/index.ts';
 import type { ChatSettings, CacheShape } from '../settings/settings.ts';
 import { BUILT_IN_ID, builtInModel } from './builtInModel.ts';
 import type { PickedModel } from './modelSource.ts';

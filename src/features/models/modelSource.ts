@@ -1,12 +1,12 @@
 // Turns what the user picked (a hub model fitted to this GPU, or files from this computer) into the
-// ModelChoice the engine loads. Hub models go through the model cache (engine/model/source):
+// ModelChoice the engine loads. Hub models go through the model cache (src/models):
 // downloaded once, with progress and resume, then handed to the engine's worker as the cache's
 // Blobs (backed by the browser's private file system), offline too.
 
-import { entryFromHub, hostedFileUrl, type DeviceCaps, type ShapeConfig } from '../../engine/model/catalog.ts';
-import { hfConfigFromGenai } from '../../engine/model/modelFiles.ts';
-import { isOnnxExternalData } from '../../engine/model/source/hub.ts';
-import { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../engine/model/source/index.ts';
+import { entryFromHub, hostedFileUrl, type DeviceCaps, type ShapeConfig } from '../../models/catalog.ts';
+import { hfConfigFromGenai } from '../../models/hfConfig.ts';
+import { isOnnxExternalData } from '../../models/hub.ts';
+import { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../models/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ModelChoice } from '../../protocol/messages.ts';
 import { formatBytes } from '../memory/windowMath.ts';

@@ -2,7 +2,7 @@
 // crosses page.evaluate.
 
 import type { EngineErrorData } from '../../../src/protocol/errors.ts';
-import type { CachedModel, CachedModelSummary, DownloadProgress, HubModelSpec } from '../../../src/engine/model/source/index.ts';
+import type { CachedModel, CachedModelSummary, DownloadProgress, HubModelSpec } from '../../../src/models/index.ts';
 
 export interface LabDownloadOptions {
   hubUrl: string;

@@ -1,13 +1,12 @@
-// The download lab: runs the model sources of src/engine/model/source in the browser for
+// The download lab: runs the model sources of src/models in the browser for
 // tests/gpu/download.test.ts, through window.downloadLab.
 
 /// <reference lib="dom.asynciterable" />
 
-import {
-  deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles, toModelFiles,
-  type ModelBlobs,
-} from '../../../src/engine/model/source/index.ts';
+import { toModelFiles } from '../../../src/engine/model/modelBlobs.ts';
+import { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles } from '../../../src/models/index.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
+import type { ModelBlobs } from '../../../src/protocol/messages.ts';
 import type { DownloadLab, DownloadOutcome, ModelFilesSummary, Result, TimedProgress } from './lab.ts';
 
 const sha256 = async (bytes: Uint8Array<ArrayBuffer>) =>

@@ -9,7 +9,7 @@ import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { endOfTurnIds } from '../../../src/engine/text/endOfTurn.ts';
 import { TextTokenizer } from '../../../src/engine/text/tokenizer.ts';
 import type { ChatMessage, Conversation } from '../../../src/protocol/messages.ts';
-import { loadModelFolder } from '../../reference/modelFolder.ts';
+import { loadModelFolder } from '../../../lab/reference/modelFolder.ts';
 
 const ROOT = new URL('../../fixtures/builder-exports/', import.meta.url).pathname;
 const msg = (id: string, role: ChatMessage['role'], content: string): ChatMessage => ({ id, role, content });

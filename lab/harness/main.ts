@@ -1,0 +1,337 @@
+// The engine page of the harness: loads a model from the URLs a job names and scores or generates
+// with it, exactly as tools/harness.ts describes. Also exposes the onnxruntime oracle to tests.
+
+import { Engine } from '../../src/engine/engine.ts';
+import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { isOnnxExternalData } from '../../src/models/hub.ts';
+import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
+import { FullGraphSession } from '../ort/fullGraphSession.ts';
+import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
+import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
+import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
+import { generate } from '../../src/engine/generate/generator.ts';
+import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
+import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
+import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
+import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
+import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
+import { liveGpuBuffers } from './liveBuffers.ts';
+import { negLogLikelihood } from './nll.ts';
+
+let gpu: Promise<GpuContext> | null = null;
+
+async function bytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The model through the app's own path from named files to ModelFiles, fetching only what it reads. */
+async function loadFiles(model: PageJob['model']): Promise<ModelFiles> {
+  if (model.kind === 'llama2c') return modelFilesFromLlama2c(await bytes(model.checkpoint), await bytes(model.tokenizer));
+  const isGraph = (path: string) => path.endsWith('.onnx') || /\.onnx(_data|\.data)(_\d+)?$/.test(path);
+  const wanted = Object.keys(model.files).filter((path) => !isGraph(path) || !model.onnxFile || path === model.onnxFile || isOnnxExternalData(model.onnxFile, path));
+  const blobs = await Promise.all(wanted.map(async (path) => [path, new Blob([await bytes(model.files[path])])] as const));
+  return toModelFiles({ id: 'harness', files: Object.fromEntries(blobs) }, { onnxFile: model.onnxFile });
+}
+
+const largestPowerOfTwo = (n: number) => 2 ** Math.floor(Math.log2(n));
+const median = (xs: number[]) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. */
+function cacheSettings(job: PageJob, streamLength: number): CacheSettings {
+  const { sinks, window } = job.cache;
+  const chunk = largestPowerOfTwo(job.chunk ?? 64);
+  switch (job.mode) {
+    case 'streaming':
+      return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+    case 'window':
+      return { mode: 'window', nSinks: 0, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+    case 'dense':
+      return { mode: 'dense', nSinks: 0, windowSize: streamLength, maxChunk: Math.min(chunk, largestPowerOfTwo(streamLength)), dtype: 'f32' };
+    case 'recompute': {
+      // A fresh dense pass per token over the S + W tokens it may see.
+      const capacity = sinks + window;
+      return { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(chunk, largestPowerOfTwo(capacity)), dtype: 'f32' };
+    }
+  }
+}
+
+async function score(engine: Engine, job: PageJob, ids: number[]): Promise<ScoreResult> {
+  const vocab = engine.decoder.vocabSize;
+  const nll: number[] = [];
+  const msPerToken: number[] = [];
+  if (job.mode === 'recompute') {
+    const { sinks, window } = job.cache;
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
+      const start = performance.now();
+      engine.decoder.reset();
+      const logits = await engine.feed(visible);
+      msPerToken.push(performance.now() - start);
+      nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
+    }
+  } else {
+    const chunk = job.chunk ?? 64;
+    for (let done = 0; done < ids.length - 1; ) {
+      const piece = ids.slice(done, Math.min(done + chunk, ids.length - 1));
+      const start = performance.now();
+      const logits = await engine.feed(piece, { all: true });
+      const each = (performance.now() - start) / piece.length;
+      piece.forEach((_, i) => {
+        nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[done + i + 1]));
+        msPerToken.push(each);
+      });
+      done += piece.length;
+    }
+  }
+  const mean = nll.reduce((a, b) => a + b, 0) / nll.length;
+  return {
+    nll,
+    ppl: Math.exp(mean),
+    msPerToken: { first1000: median(msPerToken.slice(0, 1000)), last1000: median(msPerToken.slice(-1000)), all: median(msPerToken) },
+  };
+}
+
+async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  if (job.score) {
+    const engine = await Engine.load(files, cacheSettings(job, job.score.length), context);
+    try {
+      return await score(engine, job, job.score);
+    } finally {
+      await engine.unload();
+    }
+  }
+  const g = job.generate!;
+  const promptIds = g.promptIds ?? TextTokenizer.load(files, files.generationConfig).encode(g.prompt!, { addSpecialTokens: true });
+  const engine = await Engine.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
+  try {
+    const reply = engine.reply(promptIds, {
+      maxTokens: g.maxTokens,
+      sampling: { temperature: g.temperature, seed: g.seed, topK: g.topK ?? 0, topP: g.topP ?? 1, repetitionPenalty: g.repetitionPenalty ?? 1 },
+    });
+    let step = await reply.next();
+    while (!step.done) step = await reply.next();
+    return { ids: step.value.ids, text: step.value.text };
+  } finally {
+    await engine.unload();
+  }
+}
+
+/** Per-token NLL of `ids` under each attention setting, the model's files read once. */
+async function scoreCases(model: PageJob['model'], ids: number[], cases: Pick<PageJob, 'mode' | 'cache' | 'chunk'>[]): Promise<number[][]> {
+  const files = await loadFiles(model);
+  const context = await (gpu ??= createGpuContext());
+  const out: number[][] = [];
+  for (const c of cases) {
+    const job: PageJob = { model, ...c, score: ids };
+    const engine = await Engine.load(files, cacheSettings(job, ids.length), context);
+    try {
+      out.push((await score(engine, job, ids)).nll);
+    } finally {
+      await engine.unload();
+    }
+  }
+  return out;
+}
+
+/** Logits [n, vocab] per fed chunk from onnxruntime running the whole graph with growing past_key_values. */
+async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promise<number[][]> {
+  const files = await loadFiles(model);
+  const site = splitDecoder(files.model, files.externalData).sites[0];
+  const session = await FullGraphSession.create(files.model, files.externalData, undefined, [site.nKvHeads, site.headSize]);
+  const past = new Map();
+  const out: number[][] = [];
+  try {
+    for (const ids of chunks) out.push(Array.from(await session.feed(ids, past)));
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
+/** Engine logits [n, vocab] per fed chunk, for comparison with the oracle. */
+async function engineLogits(job: PageJob, chunks: number[][]): Promise<number[][]> {
+  const files = await loadFiles(job.model);
+  const total = chunks.reduce((a, c) => a + c.length, 0);
+  const engine = await Engine.load(files, cacheSettings(job, total), await (gpu ??= createGpuContext()));
+  const out: number[][] = [];
+  try {
+    for (const ids of chunks) out.push(Array.from(await engine.feed(ids, { all: true })));
+  } finally {
+    await engine.unload();
+  }
+  return out;
+}
+
+/** Engine logits of every fed id, all chunks concatenated, as base64 float32 bytes: vocabularies of
+ *  150K make number arrays too large to cross from the page. */
+async function engineLogitsPacked(job: PageJob, chunks: number[][]): Promise<string> {
+  const rows = await engineLogits(job, chunks);
+  const bytes = new Uint8Array(Float32Array.from(rows.flat()).buffer);
+  const url = await new Promise<string>((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result as string);
+    reader.readAsDataURL(new Blob([bytes]));
+  });
+  return url.slice(url.indexOf(',') + 1);
+}
+
+export interface BenchJob {
+  model: PageJob['model'];
+  cache: { sinks: number; window: number };
+  /** Tokens fed one at a time (teacher-forced from `ids`, cycling). */
+  tokens: number;
+  ids: number[];
+  /** Tokens at which to time sliding-window recomputation at the same cache size. */
+  recomputeSamples: number;
+  /** Tokens at the end of the run to time phase by phase. */
+  profileTokens: number;
+  /** Tokens per arm of the sampling comparison: logits read back and argmax on the CPU, or argmax on the GPU. */
+  pickTokens: number;
+}
+
+export interface BenchResult {
+  msPerToken: number[];
+  /** [stream position, live GPU buffers, JS heap bytes] every 100 tokens. */
+  resources: [number, number, number][];
+  recomputeMsPerToken: number[];
+  phases: { segmentsMs: number; attentionMs: number; readbackMs: number; tokens: number };
+  /** ms per greedy token (forward and pick), the two arms alternating. */
+  pick: { cpuMs: number[]; gpuMs: number[] };
+}
+
+/** Streaming decode one token at a time, with resources sampled along the way. */
+async function benchDecode(job: BenchJob): Promise<BenchResult> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const heap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
+  const streaming = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 1 }, job.tokens), context);
+  const msPerToken: number[] = [];
+  const resources: [number, number, number][] = [];
+  const phases = { segmentsMs: 0, attentionMs: 0, readbackMs: 0, tokens: 0 };
+  const pick = { cpuMs: [] as number[], gpuMs: [] as number[] };
+  try {
+    for (let t = 0; t < job.tokens; t++) {
+      const profiling = t >= job.tokens - job.profileTokens;
+      if (profiling && !streaming.decoder.profile) streaming.decoder.profile = phases;
+      const start = performance.now();
+      await streaming.feed([job.ids[t % job.ids.length]]);
+      msPerToken.push(performance.now() - start);
+      if (profiling) phases.tokens++;
+      if (t % 100 === 0) resources.push([t, liveGpuBuffers(), heap()]);
+    }
+    streaming.decoder.profile = null;
+    const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+    const [cpuSampler, gpuSampler] = [new Sampler(greedy), new Sampler(greedy)];
+    let id = job.ids[job.tokens % job.ids.length];
+    for (let t = 0; t < job.pickTokens; t++) {
+      let start = performance.now();
+      id = cpuSampler.sample(await streaming.decoder.forward([id]), []);
+      pick.cpuMs.push(performance.now() - start);
+      start = performance.now();
+      const top = await streaming.decoder.forwardTop([id], 1);
+      id = top instanceof Float32Array ? gpuSampler.sample(top, []) : gpuSampler.sampleTop(top);
+      pick.gpuMs.push(performance.now() - start);
+    }
+  } finally {
+    await streaming.unload();
+  }
+  const { sinks, window } = job.cache;
+  const recompute = await Engine.load(files, cacheSettings({ model: job.model, mode: 'recompute', cache: job.cache, chunk: 64 }, sinks + window), context);
+  const recomputeMsPerToken: number[] = [];
+  try {
+    for (let k = 0; k < job.recomputeSamples; k++) {
+      const t = sinks + window + 100 + k;
+      const visible = [...job.ids.slice(0, sinks), ...job.ids.slice(t - window + 1, t + 1)];
+      const start = performance.now();
+      recompute.decoder.reset();
+      await recompute.feed(visible);
+      recomputeMsPerToken.push(performance.now() - start);
+    }
+  } finally {
+    await recompute.unload();
+  }
+  return { msPerToken, resources, recomputeMsPerToken, phases, pick };
+}
+
+/** The GPU's pick of the best logits against the CPU sampler, on random rows. */
+async function topLogitsCheck(spec: TopCheckSpec) {
+  return checkTopLogits((await (gpu ??= createGpuContext())).device, spec);
+}
+
+/**
+ * The same seeded generation twice from one engine: sampling from the k best logits picked on the
+ * GPU (what Engine.reply does) and from the whole row read back. Returns both id lists and how
+ * many tokens used the GPU pick.
+ */
+async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[]; maxTokens: number; sampling: SamplingParams }) {
+  const files = await loadFiles(job.model);
+  const cache: PageJob['cache'] = { sinks: 4, window: 60 };
+  const engine = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache, chunk: 64 }, 0), await (gpu ??= createGpuContext()));
+  const decoder = engine.decoder;
+  const drain = async (model: Parameters<typeof generate>[0]) => {
+    decoder.reset();
+    const run = generate(model, { decode: () => '' }, job.promptIds, { maxTokens: job.maxTokens, sampling: job.sampling, eosIds: [] });
+    let step = await run.next();
+    while (!step.done) step = await run.next();
+    return step.value.ids;
+  };
+  try {
+    let picked = 0;
+    const gpuIds = await drain({
+      feed: (ids) => decoder.forward(ids),
+      feedTop: async (ids, k) => {
+        const top = await decoder.forwardTop(ids, k);
+        if (!(top instanceof Float32Array)) picked++;
+        return top;
+      },
+    });
+    const cpuIds = await drain({ feed: (ids) => decoder.forward(ids) });
+    return { gpuIds, cpuIds, picked };
+  } finally {
+    await engine.unload();
+  }
+}
+
+/** Dense onnxruntime (growing past_key_values, WebGPU) against the engine at given positions. */
+async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model']; cache: PageJob['cache'] }): Promise<DensePoint[]> {
+  if (job.model.kind !== 'llama2c') throw new Error('the dense benchmark exports a llama2.c checkpoint with a long rotary cache');
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const rows = denseRows(job);
+  const ortModel = exportLlama2cToOnnx(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
+  const streaming = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
+  let dense: Engine | undefined;
+  try {
+    dense = await Engine.load(files, cacheSettings({ model: job.model, mode: 'dense', cache: job.cache, chunk: 64 }, rows), context);
+    return await benchDense(job, ortModel, context.device, streaming, dense);
+  } finally {
+    await dense?.unload();
+    await streaming.unload();
+  }
+}
+
+/** onnxruntime's share of a decode token under each session setting, in one run. */
+async function benchTunings(job: { model: PageJob['model']; variants: TuningVariant[]; tokens: number }) {
+  const files = await loadFiles(job.model);
+  return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
+}
+
+const harness = { benchTunings, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+export type Harness = typeof harness;
+declare global {
+  interface Window {
+    harness?: Harness;
+  }
+}
+window.harness = harness;

@@ -1,0 +1,28 @@
+// A model folder on disk read through the app's own path from named files to ModelFiles
+// (toModelFiles), as the local-folder source does in the browser.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
+
+/** Reads only the chosen graph and its external data where the folder holds several. */
+export async function loadModelFolder(folder: string, onnxFile?: string): Promise<ModelFiles> {
+  const files: Record<string, Blob> = {};
+  for (const sub of ['', 'onnx/']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(folder, sub));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(folder, sub, name);
+      if (!statSync(path).isFile()) continue;
+      const isGraph = /\.onnx((_data|\.data)(_\d+)?)?$/.test(name);
+      if (!isGraph || !onnxFile || (sub + name).startsWith(onnxFile)) files[sub + name] = new Blob([readFileSync(path)]);
+    }
+  }
+  return toModelFiles({ id: folder, files }, { onnxFile });
+}
+

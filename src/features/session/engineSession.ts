@@ -1,0 +1,224 @@
+// This tab's engine: holds the one-engine-per-browser lock, starts the worker, loads models, and
+// turns what happens to the engine (another tab taking over, a lost GPU) into the states the UI
+// shows. An external store, so React renders from it and StrictMode cannot start it twice.
+
+import { EngineClient, type ChatHandlers, type ChatResult } from '../../client/engineClient.ts';
+import { takeEngineLock } from '../../client/engineLock.ts';
+import { EngineError } from '../../protocol/errors.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../../protocol/messages.ts';
+import { keepSnapshotsFor, snapshotSettingsKey } from '../../storage/snapshots.ts';
+import type { DownloadProgress } from '../../models/index.ts';
+import type { HubChoice } from '../models/hubModels.ts';
+import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../models/modelSource.ts';
+import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../models/lastModel.ts';
+import { cacheChoiceOf, sameCache, type ChatSettings } from '../settings/settings.ts';
+import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../settings/settingsStore.ts';
+
+/** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
+export type LoadStage =
+  | { phase: 'download'; progress: DownloadProgress | null }
+  | { phase: EnginePhase; done: number; total: number };
+type EnginePhase = 'fetch' | 'convert' | 'compile';
+
+export type EngineStatus =
+  | { kind: 'locking' }
+  /** Another tab runs the engine; this one waits for it, or takes over. */
+  | { kind: 'elsewhere' }
+  /** Another tab took the engine from this one. */
+  | { kind: 'taken-over' }
+  /** `notice`: what happened that is not an error (a download cancelled). */
+  | { kind: 'idle'; error?: EngineError; notice?: string }
+  | { kind: 'loading'; label: string; stage: LoadStage }
+  | { kind: 'ready'; model: PickedModel; info: ModelInfo; cache: CacheChoice; settings: ChatSettings; settingsKey: string }
+  /** The GPU device was lost (or the worker died): the model must be loaded again. */
+  | { kind: 'lost'; model: PickedModel; settings: ChatSettings; error: EngineError };
+
+export interface SessionState {
+  status: EngineStatus;
+  /** The engine's latest picture of its cache. */
+  cache: CacheState | null;
+  /** The model loaded last, to offer loading it again. */
+  lastModel: PickedModel | null;
+}
+
+export const toEngineError = (e: unknown): EngineError =>
+  e instanceof EngineError ? e : new EngineError('DEVICE_LOST', 'The engine failed unexpectedly; reload the model to go on.', String(e));
+
+export class EngineSession {
+  private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null };
+  private readonly listeners = new Set<() => void>();
+  private client: EngineClient | null = null;
+  private holdsLock = false;
+  private waitForLock: AbortController | null = null;
+  private started = false;
+  private download: AbortController | null = null;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getState = (): SessionState => this.state;
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.acquire('if-available');
+  }
+
+  /** Takes the engine from the tab that holds it. */
+  takeOver(): void {
+    this.waitForLock?.abort();
+    void this.acquire('steal');
+  }
+
+  /** Downloads a catalog model into the model cache (or finds it there), then loads it. */
+  async loadFromHub(model: HubChoice): Promise<void> {
+    if (!this.holdsLock) return;
+    const progress = (p: DownloadProgress | null) => this.set({ status: { kind: 'loading', label: model.label, stage: { phase: 'download', progress: p } } });
+    progress(null);
+    const download = (this.download = new AbortController());
+    let picked: PickedModel;
+    try {
+      picked = await hubModel(model, progress, download.signal);
+    } catch (e) {
+      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e) } });
+      return;
+    } finally {
+      this.download = null;
+    }
+    await this.load(picked, loadSettings(picked.choice.key, picked.defaults));
+  }
+
+  /** Loads a model whose files must be opened first (the built-in one, a kept local one); a failure to open them shows in the picker. */
+  async loadOpened(open: () => Promise<PickedModel>): Promise<void> {
+    if (!this.holdsLock) return;
+    let model: PickedModel;
+    try {
+      model = await open();
+    } catch (e) {
+      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      return;
+    }
+    await this.load(model, loadSettings(model.choice.key, model.defaults));
+  }
+
+  /** Stops the hub download under way; its partial files stay, so the next load resumes them. */
+  cancelDownload(): void {
+    this.download?.abort();
+  }
+
+  async load(model: PickedModel, settings: ChatSettings): Promise<void> {
+    if (!this.holdsLock) return; // another tab runs the engine: the dock offers taking over instead
+    const client = this.ensureClient();
+    const cache = cacheChoiceOf(settings, model.cache, loadBytesPerToken(model.choice.key));
+    const label = model.choice.label;
+    this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } }, lastModel: model, cache: null });
+    try {
+      const info = await client.load(model.choice, cache, (phase, done, total) => {
+        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase: phase as EnginePhase, done, total } } });
+      });
+      saveBytesPerToken(model.choice.key, info.cache.bytesPerToken);
+      // A memory-budget window is known only once the model says how large a token is.
+      const sized = cacheChoiceOf(settings, model.cache, info.cache.bytesPerToken);
+      if (!sameCache(sized, cache)) return await this.load(model, settings);
+      const settingsKey = snapshotSettingsKey(model.choice.key, cache);
+      await keepSnapshotsFor(settingsKey).catch(() => {});
+      rememberModel(model);
+      this.set({ status: { kind: 'ready', model, info, cache, settings, settingsKey }, cache: info.cache });
+    } catch (e) {
+      if (client !== this.client) return; // taken over while loading
+      // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again;
+      // a downloaded model the engine refused is deleted first, so it is never offered again.
+      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e)) } });
+    }
+  }
+
+  /** After a lost device: a fresh worker, the same model; the next reply rebuilds or restores the cache. */
+  async restart(): Promise<void> {
+    const status = this.state.status;
+    if (status.kind !== 'lost') return;
+    this.client?.terminate();
+    this.client = null;
+    await this.load(status.model, status.settings);
+  }
+
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
+    const status = this.state.status;
+    if (!this.client || status.kind !== 'ready') throw new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.');
+    try {
+      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages);
+    } catch (e) {
+      const error = toEngineError(e);
+      if (error.code === 'DEVICE_LOST' && this.state.status === status) {
+        this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error } });
+      }
+      throw error;
+    }
+  }
+
+  stop(): void {
+    this.client?.stop();
+  }
+
+  snapshot(): Promise<CacheSnapshot | null> {
+    return this.client ? this.client.snapshot() : Promise.resolve(null);
+  }
+
+  private async acquire(mode: 'if-available' | 'steal'): Promise<void> {
+    let held = await takeEngineLock(mode, () => this.lostLock());
+    if (!held) {
+      this.set({ status: { kind: 'elsewhere' } });
+      // Queue behind the other tab: when it closes, the engine comes here by itself.
+      const wait = (this.waitForLock = new AbortController());
+      held = await takeEngineLock('wait', () => this.lostLock(), wait.signal);
+      if (!held) return; // the wait was cancelled by takeOver()
+    }
+    this.holdsLock = true;
+    this.set({ status: { kind: 'idle' }, cache: null });
+    await this.loadRemembered();
+  }
+
+  /** After a reload, in a new tab or after a take-over: the model used last loads by itself. */
+  private async loadRemembered(): Promise<void> {
+    if (!hasRememberedModel()) return;
+    let model: PickedModel | null;
+    try {
+      model = await rememberedModel();
+    } catch (e) {
+      // Its files were deleted or evicted since: say so once, and stop offering it.
+      forgetModel();
+      this.set({ status: { kind: 'idle', notice: `The model used last could not be opened again (${toEngineError(e).message}) Pick a model.` } });
+      return;
+    }
+    if (model && this.state.status.kind === 'idle') await this.load(model, loadSettings(model.choice.key, model.defaults));
+  }
+
+  private lostLock(): void {
+    this.holdsLock = false;
+    this.client?.terminate();
+    this.client = null;
+    this.set({ status: { kind: 'taken-over' }, cache: null });
+  }
+
+  private ensureClient(): EngineClient {
+    if (!this.client) {
+      const client = (this.client = EngineClient.start());
+      client.onError((error) => this.fault(client, error));
+      client.onCache((cache) => this.set({ cache }));
+    }
+    return this.client;
+  }
+
+  /** A failure no request asked about (the device lost while idle, the worker dead): the model must be loaded again. */
+  private fault(client: EngineClient, error: EngineError): void {
+    const status = this.state.status;
+    if (client !== this.client || status.kind !== 'ready') return;
+    this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error }, cache: null });
+  }
+
+  private set(patch: Partial<SessionState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,45 @@
+// The records the app's IndexedDB database holds, as their shapes alone: the schema (db.ts) and the
+// modules that read and write each store (conversations.ts, snapshots.ts) all name them.
+
+import type { CacheSnapshot, CacheState, ChatMessage, FinishReason, ReplyStats, SyncHow } from '../protocol/messages.ts';
+
+export type ReplyStatus = 'streaming' | 'done' | 'stopped' | 'interrupted' | 'failed';
+
+export interface SyncNote {
+  how: SyncHow;
+  reason: string;
+  prefillTokens: number;
+}
+
+export interface StoredMessage extends ChatMessage {
+  createdAt: number;
+  /** Replies only: where generation stands or how it ended. */
+  status?: ReplyStatus;
+  finishReason?: FinishReason;
+  stats?: ReplyStats;
+  /** How the engine brought its cache in step with the transcript before this reply. */
+  sync?: SyncNote;
+  /** The sentence of the error that ended a failed reply. */
+  error?: string;
+  modelLabel?: string;
+}
+
+export interface StoredConversation {
+  id: string;
+  title: string;
+  systemPrompt: string;
+  messages: StoredMessage[];
+  createdAt: number;
+  updatedAt: number;
+  /** The cache as last reported for this conversation, so out-of-window marks survive a reload. */
+  lastCache?: CacheState;
+  /** Counts saves: the one a save starts from must still be the stored one (absent: never saved). */
+  revision?: number;
+}
+
+export interface StoredSnapshot {
+  conversationId: string;
+  settingsKey: string;
+  savedAt: number;
+  snapshot: CacheSnapshot;
+}
