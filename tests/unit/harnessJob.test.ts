@@ -3,8 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeModel } from '../../lab/harnessJob.ts';
-import { validateJob } from '../../lab/harnessJob.ts';
+import { describeModel, validateJob } from '../../lab/harnessJob.ts';
 import { REPO_ROOT } from '../../lab/browser.ts';
 
 const valid = { model: 'public/models/stories260K', mode: 'streaming', cache: { sinks: 4, window: 60 }, score: [1, 2, 3] };
@@ -36,11 +35,12 @@ describe('harness jobs', () => {
     expect(() => describeModel(REPO_ROOT)).toThrow(/neither an \.onnx model nor a llama2\.c checkpoint/);
   });
 
-  it('exits with status 2 and one line on stderr for an invalid job, before starting a browser', () => {
+  // Starting Node with tsx takes seconds on a loaded 2-core machine: a guard, not a speed bound.
+  it('exits with status 2 and one line on stderr for an invalid job, before starting a browser', { timeout: 120_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'harness-'));
     const path = join(dir, 'job.json');
     writeFileSync(path, JSON.stringify({ ...valid, mode: 'nope' }));
-    const run = spawnSync('npx', ['tsx', 'tools/harness.ts', path], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'tools/harness.ts', path], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/invalid job: "mode" must be one of/);
