@@ -1,4 +1,4 @@
-// Streaming attention over the sink + ring KV cache (DESIGN.md section 2), flash-decoding style.
+// Streaming attention over the sink + ring KV cache (docs/architecture.md sections 1-4), flash-decoding style.
 // A workgroup takes ROWS query rows (row = (new token i, query head g within one KV head's group)),
 // one KV head, and one split of the keys that any of its rows can see; it walks them in tiles of
 // 64 keys with an online softmax and writes the unnormalised state (acc, max, sum) per row.

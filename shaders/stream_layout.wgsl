@@ -1,5 +1,5 @@
 // Shared helpers, prepended to attention shaders after the generated ChunkParams struct.
-// They state DESIGN.md section 2 in WGSL; src/engine/kv/ringLayout.ts states the same on the CPU.
+// They state docs/architecture.md sections 1 and 2 in WGSL; src/engine/kv/ringLayout.ts states the same on the CPU.
 // Requires: `params: ChunkParams` and the overrides ROT_HALF (rotating pairs per head) and
 // INTERLEAVED (pairs (2p, 2p+1) when true, (p, p + ROT_HALF) when false).
 

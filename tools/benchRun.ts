@@ -73,7 +73,7 @@ const NOTES = `
   Live GPU buffers and the JS heap stay flat (above). onnxruntime's own per-run work is outside our reach.
 - Kept: sampling on the GPU. shaders/argmax.wgsl picks the k best logits (k <= 64; k = 1 is greedy argmax) and only those ids
   and values are read back; Sampler.sampleTop then gives exactly the token the CPU sampler picks from the whole row
-  (tests/gpu/sampling.test.ts, tests/unit/generate/sampler.test.ts). Engine.reply uses it for greedy decoding and for top-k
+  (tests/gpu/sampling.test.ts, tests/unit/generate/sampler.test.ts). ModelRunner.reply uses it for greedy decoding and for top-k
   sampling with k <= 64. With a repetition penalty other than 1, top-p without top-k, or k > 64 the whole row is read back and
   sampled on the CPU (exact by construction); so are rows with NaN or +Infinity, where the CPU sampler reports MODEL_CORRUPT.
   On SwiftShader with stories260K's 512-token vocabulary the readback it saves is ~1 ms of ~80 ms: no measurable difference

@@ -8,7 +8,7 @@
 //   - approximate: a fresh engine prefilled with only the visible tokens V(t) (the sinks and the
 //     window, what rebuilding from the transcript does) predicts the same greedy next token at most
 //     positions and a small KL(stream || fresh). It cannot be exact: the streaming engine computed
-//     each window token's K/V when it arrived, with the context it had then (DESIGN.md section 2).
+//     each window token's K/V when it arrived, with the context it had then (docs/architecture.md section 1).
 // Results go to eval/results/soak.{md,json}, rewritten at every checkpoint, so a run cut short
 // still leaves its figures. The stream is stories260K's own seeded samples (lab/storyStream.ts), looped.
 // tools/deno/soak.ts runs the same soak in Deno, for a machine with a GPU and no browser.

@@ -214,7 +214,7 @@ const lab: AttentionLab = {
     return withStream(spec, kept + Math.max(sum(discarded), sum(after)), async (stream) => {
       stream.feed(before);
       stream.feed(discarded);
-      stream.attention.cache.layout.truncate(kept);
+      stream.cache.truncateTo(kept);
       stream.reroll(kept, spec.seed + 1);
       stream.feed(after);
       return compare(stream, await stream.outputs(), kept, kept + sum(after), 120);

@@ -101,7 +101,7 @@ export class LabStream {
 
   /** Outputs of tokens 0..nTokens-1 per layer, as f32 [t][nHeads*headDim]. */
   async outputs(): Promise<Float32Array[]> {
-    const tokens = this.cache.layout.nTokens;
+    const tokens = this.cache.length;
     const bytes = align4(tokens * this.outBytesPerToken);
     const result: Float32Array[] = [];
     for (const buffer of this.results) {

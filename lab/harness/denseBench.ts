@@ -4,7 +4,7 @@
 // decoders advance through the same token stream together and their timed tokens alternate, so
 // a slowdown of the machine hits all three alike.
 
-import type { Engine } from '../../src/engine/engine.ts';
+import type { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { FullGraphSession } from '../ort/fullGraphSession.ts';
 
 export interface DenseBenchJob {
@@ -36,14 +36,14 @@ export function denseRows(job: DenseBenchJob): number {
   return job.positions[job.positions.length - 1] + (job.tokensPerPosition + 1) * 3 * job.positions.length;
 }
 
-export async function benchDense(job: DenseBenchJob, ortModel: Uint8Array, device: GPUDevice, streaming: Engine, dense: Engine): Promise<DensePoint[]> {
+export async function benchDense(job: DenseBenchJob, ortModel: Uint8Array, device: GPUDevice, streaming: ModelRunner, dense: ModelRunner): Promise<DensePoint[]> {
   const ort = await FullGraphSession.create(ortModel, [], device);
   const past = new Map();
   const token = (t: number) => job.ids[t % job.ids.length];
   const steppers: Stepper[] = [
     { name: 'denseOrt', fed: 0, feed: (ids) => ort.feed(ids, past) },
-    { name: 'streaming', fed: 0, feed: (ids) => streaming.decoder.forward(ids) },
-    { name: 'dense', fed: 0, feed: (ids) => dense.decoder.forward(ids) },
+    { name: 'streaming', fed: 0, feed: (ids) => streaming.feed(ids) },
+    { name: 'dense', fed: 0, feed: (ids) => dense.feed(ids) },
   ];
   const points: DensePoint[] = [];
   try {

@@ -1,7 +1,7 @@
 // The engine page of the harness: loads a model from the URLs a job names and scores or generates
 // with it, exactly as tools/harness.ts describes. Also exposes the onnxruntime oracle to tests.
 
-import { Engine } from '../../src/engine/engine.ts';
+import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/models/hub.ts';
@@ -64,8 +64,8 @@ function cacheSettings(job: PageJob, streamLength: number): CacheSettings {
   }
 }
 
-async function score(engine: Engine, job: PageJob, ids: number[]): Promise<ScoreResult> {
-  const vocab = engine.decoder.vocabSize;
+async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<ScoreResult> {
+  const vocab = engine.vocabSize;
   const nll: number[] = [];
   const msPerToken: number[] = [];
   if (job.mode === 'recompute') {
@@ -73,7 +73,7 @@ async function score(engine: Engine, job: PageJob, ids: number[]): Promise<Score
     for (let t = 0; t + 1 < ids.length; t++) {
       const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
       const start = performance.now();
-      engine.decoder.reset();
+      engine.reset();
       const logits = await engine.feed(visible);
       msPerToken.push(performance.now() - start);
       nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
@@ -104,7 +104,7 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
   if (job.score) {
-    const engine = await Engine.load(files, cacheSettings(job, job.score.length), context);
+    const engine = await ModelRunner.load(files, cacheSettings(job, job.score.length), context);
     try {
       return await score(engine, job, job.score);
     } finally {
@@ -113,7 +113,7 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
   }
   const g = job.generate!;
   const promptIds = g.promptIds ?? TextTokenizer.load(files, files.generationConfig).encode(g.prompt!, { addSpecialTokens: true });
-  const engine = await Engine.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
+  const engine = await ModelRunner.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
   try {
     const reply = engine.reply(promptIds, {
       maxTokens: g.maxTokens,
@@ -134,7 +134,7 @@ async function scoreCases(model: PageJob['model'], ids: number[], cases: Pick<Pa
   const out: number[][] = [];
   for (const c of cases) {
     const job: PageJob = { model, ...c, score: ids };
-    const engine = await Engine.load(files, cacheSettings(job, ids.length), context);
+    const engine = await ModelRunner.load(files, cacheSettings(job, ids.length), context);
     try {
       out.push((await score(engine, job, ids)).nll);
     } finally {
@@ -163,7 +163,7 @@ async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promis
 async function engineLogits(job: PageJob, chunks: number[][]): Promise<number[][]> {
   const files = await loadFiles(job.model);
   const total = chunks.reduce((a, c) => a + c.length, 0);
-  const engine = await Engine.load(files, cacheSettings(job, total), await (gpu ??= createGpuContext()));
+  const engine = await ModelRunner.load(files, cacheSettings(job, total), await (gpu ??= createGpuContext()));
   const out: number[][] = [];
   try {
     for (const ids of chunks) out.push(Array.from(await engine.feed(ids, { all: true })));
@@ -215,7 +215,7 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
   const heap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
-  const streaming = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 1 }, job.tokens), context);
+  const streaming = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 1 }, job.tokens), context);
   const msPerToken: number[] = [];
   const resources: [number, number, number][] = [];
   const phases = { segmentsMs: 0, attentionMs: 0, readbackMs: 0, tokens: 0 };
@@ -223,23 +223,23 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
   try {
     for (let t = 0; t < job.tokens; t++) {
       const profiling = t >= job.tokens - job.profileTokens;
-      if (profiling && !streaming.decoder.profile) streaming.decoder.profile = phases;
+      if (profiling) streaming.profile(phases);
       const start = performance.now();
       await streaming.feed([job.ids[t % job.ids.length]]);
       msPerToken.push(performance.now() - start);
       if (profiling) phases.tokens++;
       if (t % 100 === 0) resources.push([t, liveGpuBuffers(), heap()]);
     }
-    streaming.decoder.profile = null;
+    streaming.profile(null);
     const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
     const [cpuSampler, gpuSampler] = [new Sampler(greedy), new Sampler(greedy)];
     let id = job.ids[job.tokens % job.ids.length];
     for (let t = 0; t < job.pickTokens; t++) {
       let start = performance.now();
-      id = cpuSampler.sample(await streaming.decoder.forward([id]), []);
+      id = cpuSampler.sample(await streaming.feed([id]), []);
       pick.cpuMs.push(performance.now() - start);
       start = performance.now();
-      const top = await streaming.decoder.forwardTop([id], 1);
+      const top = await streaming.feedTop([id], 1);
       id = top instanceof Float32Array ? gpuSampler.sample(top, []) : gpuSampler.sampleTop(top);
       pick.gpuMs.push(performance.now() - start);
     }
@@ -247,14 +247,14 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
     await streaming.unload();
   }
   const { sinks, window } = job.cache;
-  const recompute = await Engine.load(files, cacheSettings({ model: job.model, mode: 'recompute', cache: job.cache, chunk: 64 }, sinks + window), context);
+  const recompute = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'recompute', cache: job.cache, chunk: 64 }, sinks + window), context);
   const recomputeMsPerToken: number[] = [];
   try {
     for (let k = 0; k < job.recomputeSamples; k++) {
       const t = sinks + window + 100 + k;
       const visible = [...job.ids.slice(0, sinks), ...job.ids.slice(t - window + 1, t + 1)];
       const start = performance.now();
-      recompute.decoder.reset();
+      recompute.reset();
       await recompute.feed(visible);
       recomputeMsPerToken.push(performance.now() - start);
     }
@@ -271,16 +271,15 @@ async function topLogitsCheck(spec: TopCheckSpec) {
 
 /**
  * The same seeded generation twice from one engine: sampling from the k best logits picked on the
- * GPU (what Engine.reply does) and from the whole row read back. Returns both id lists and how
+ * GPU (what ModelRunner.reply does) and from the whole row read back. Returns both id lists and how
  * many tokens used the GPU pick.
  */
 async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[]; maxTokens: number; sampling: SamplingParams }) {
   const files = await loadFiles(job.model);
   const cache: PageJob['cache'] = { sinks: 4, window: 60 };
-  const engine = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache, chunk: 64 }, 0), await (gpu ??= createGpuContext()));
-  const decoder = engine.decoder;
+  const engine = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache, chunk: 64 }, 0), await (gpu ??= createGpuContext()));
   const drain = async (model: Parameters<typeof generate>[0]) => {
-    decoder.reset();
+    engine.reset();
     const run = generate(model, { decode: () => '' }, job.promptIds, { maxTokens: job.maxTokens, sampling: job.sampling, eosIds: [] });
     let step = await run.next();
     while (!step.done) step = await run.next();
@@ -289,14 +288,14 @@ async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[
   try {
     let picked = 0;
     const gpuIds = await drain({
-      feed: (ids) => decoder.forward(ids),
+      feed: (ids) => engine.feed(ids),
       feedTop: async (ids, k) => {
-        const top = await decoder.forwardTop(ids, k);
+        const top = await engine.feedTop(ids, k);
         if (!(top instanceof Float32Array)) picked++;
         return top;
       },
     });
-    const cpuIds = await drain({ feed: (ids) => decoder.forward(ids) });
+    const cpuIds = await drain({ feed: (ids) => engine.feed(ids) });
     return { gpuIds, cpuIds, picked };
   } finally {
     await engine.unload();
@@ -310,10 +309,10 @@ async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model'];
   const context = await (gpu ??= createGpuContext());
   const rows = denseRows(job);
   const ortModel = exportLlama2cToOnnx(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
-  const streaming = await Engine.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
-  let dense: Engine | undefined;
+  const streaming = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
+  let dense: ModelRunner | undefined;
   try {
-    dense = await Engine.load(files, cacheSettings({ model: job.model, mode: 'dense', cache: job.cache, chunk: 64 }, rows), context);
+    dense = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'dense', cache: job.cache, chunk: 64 }, rows), context);
     return await benchDense(job, ortModel, context.device, streaming, dense);
   } finally {
     await dense?.unload();

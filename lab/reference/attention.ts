@@ -1,4 +1,4 @@
-// CPU float64 reference of DESIGN.md section 2, written from the definition and independently of
+// CPU float64 reference of docs/architecture.md section 1, written from the definition and independently of
 // the kernel: it keeps every token's raw (pre-RoPE) K and V, builds V(t) as a set, ranks it, and
 // rotates queries and keys at those ranks. Slow on purpose; used only by tests.
 

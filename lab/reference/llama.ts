@@ -1,4 +1,4 @@
-// CPU float64 reference of a llama2.c model under DESIGN.md section 2, written for the tests and
+// CPU float64 reference of a llama2.c model under docs/architecture.md section 1, written for the tests and
 // independently of the exporter and the engine: it reads the llama2.c checkpoint itself, keeps
 // llama2.c's interleaved RoPE and head size, and uses the float64 attention reference.
 

@@ -158,7 +158,7 @@ function rotate(key: Float32Array, tables: RotaryTables, position: number, pairs
   }
 }
 
-/** V(t): the first S tokens, then the last W up to t (DESIGN: the visible set of token t). */
+/** V(t): the first S tokens, then the last W up to t (docs/architecture.md section 1). */
 function visibleTokens(t: number, sinks: number, window: number): number[] {
   const out: number[] = [];
   for (let j = 0; j < Math.min(sinks, t + 1); j++) out.push(j);

@@ -3,7 +3,7 @@
 // check means). Live GPU buffers are counted by lab/harness/liveBuffers.ts; the JS heap is
 // measured from Node over CDP, so the page needs no flags.
 
-import { Engine } from '../../src/engine/engine.ts';
+import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import { createGpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../src/engine/model/modelFiles.ts';
@@ -45,9 +45,9 @@ export interface SoakCheckpoint {
 
 interface Run {
   job: SoakJob;
-  streaming: Engine;
-  restored: Engine;
-  fresh: Engine;
+  streaming: ModelRunner;
+  restored: ModelRunner;
+  fresh: ModelRunner;
   vocab: number;
   /** Logits after the last token fed, to score the next one. */
   lastLogits: Float32Array | null;
@@ -86,11 +86,11 @@ async function start(job: SoakJob): Promise<{ liveBuffers: number; vocab: number
   const gpu = await createGpuContext();
   const settings: CacheSettings = { mode: 'streaming', nSinks: job.sinks, windowSize: job.window, maxChunk: job.chunk, dtype: 'f32' };
   const capacity = job.sinks + job.window;
-  const streaming = await Engine.load(files, settings, gpu);
-  const restored = await Engine.load(files, settings, gpu);
+  const streaming = await ModelRunner.load(files, settings, gpu);
+  const restored = await ModelRunner.load(files, settings, gpu);
   // What rebuild-from-transcript does: a fresh pass over the visible tokens at positions 0..|V|-1.
-  const fresh = await Engine.load(files, { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(64, largestPowerOfTwo(capacity)), dtype: 'f32' }, gpu);
-  run = { job, streaming, restored, fresh, vocab: streaming.decoder.vocabSize, lastLogits: null };
+  const fresh = await ModelRunner.load(files, { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(64, largestPowerOfTwo(capacity)), dtype: 'f32' }, gpu);
+  run = { job, streaming, restored, fresh, vocab: streaming.vocabSize, lastLogits: null };
   return { liveBuffers: liveGpuBuffers(), vocab: run.vocab };
 }
 
@@ -120,7 +120,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
   };
 
   const feedChunk = async () => {
-    const t0 = streaming.decoder.length;
+    const t0 = streaming.length;
     const piece = Array.from({ length: job.chunk }, (_, i) => idAt(t0 + i));
     const begin = performance.now();
     const logits = await streaming.feed(piece, { all: true });
@@ -131,8 +131,8 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
 
   for (let fed = 0; fed + job.chunk < tokens; fed += job.chunk) await feedChunk();
 
-  const snapshot = await streaming.decoder.cache.snapshot();
-  restored.decoder.cache.restore(snapshot);
+  const snapshot = await streaming.snapshot();
+  restored.restore(snapshot);
   const { t0, piece, logits } = await feedChunk();
   const again = await restored.feed(piece, { all: true });
   let maxAbsDiff = 0;
@@ -152,7 +152,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
     const visible: number[] = [];
     for (let j = 0; j < Math.min(job.sinks, t + 1); j++) visible.push(idAt(j));
     for (let j = Math.max(job.sinks, t - job.window + 1); j <= t; j++) visible.push(idAt(j));
-    fresh.decoder.reset();
+    fresh.reset();
     const rebuilt = await fresh.feed(visible);
     if (argmax(logits, k * vocab, vocab) === argmax(rebuilt, 0, vocab)) greedyAgree++;
     const p = logSoftmax(logits, k * vocab, vocab);
@@ -165,7 +165,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
 
   const decodeTimes: number[] = [];
   for (let i = 0; i < job.decodeSamples; i++) {
-    const t = streaming.decoder.length;
+    const t = streaming.length;
     const begin = performance.now();
     const one = await streaming.feed([idAt(t)], { all: true });
     decodeTimes.push(performance.now() - begin);
@@ -174,7 +174,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
   decodeTimes.sort((a, b) => a - b);
 
   return {
-    tokens: streaming.decoder.length,
+    tokens: streaming.length,
     fed: tokens,
     feedMs,
     nonFinite,

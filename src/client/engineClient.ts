@@ -1,31 +1,18 @@
-// The engine as the UI sees it: a small promise-based API over the worker protocol. Requests carry
+// The engine as the UI sees it: EngineInterface over the worker protocol. Requests carry
 // ids; events are routed back to the call that asked, and errors come back as EngineError. Errors
 // that answer no request (a GPU lost while idle, the worker dying) go to onError listeners; once
 // the worker is dead every pending and later request rejects instead of waiting forever.
 
+import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
 import { EngineError } from '../protocol/errors.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, Conversation, Event, FinishReason, LongMessageRule, ModelChoice, ModelInfo, ReplyStats, Request, SamplingChoice,
-  SyncHow,
+  CacheChoice, CacheSnapshot, CacheState, Conversation, Event, LongMessageRule, ModelChoice, ModelInfo, Request, SamplingChoice,
 } from '../protocol/messages.ts';
-
-export interface ChatHandlers {
-  onSynced?(how: SyncHow, prefillTokens: number, reason: string): void;
-  /** Prompt tokens read so far, while a long prompt is read. */
-  onPrefill?(done: number, total: number): void;
-  onToken?(text: string): void;
-}
-
-export interface ChatResult {
-  finishReason: FinishReason;
-  text: string;
-  stats: ReplyStats;
-}
 
 type Pending = { resolve(value: unknown): void; reject(error: EngineError): void; event(e: Event): void };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-export class EngineClient {
+export class EngineClient implements EngineInterface {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly cacheListeners = new Set<(state: CacheState) => void>();
@@ -51,7 +38,7 @@ export class EngineClient {
     return new EngineClient(new Worker(new URL('../engine/engine.worker.ts', import.meta.url), { type: 'module' }));
   }
 
-  load(model: ModelChoice, cache: CacheChoice, onProgress?: (phase: string, done: number, total: number) => void): Promise<ModelInfo> {
+  load(model: ModelChoice, cache: CacheChoice, onProgress?: (phase: LoadPhase, done: number, total: number) => void): Promise<ModelInfo> {
     return this.request({ type: 'load', model, cache }, (e) => {
       if (e.type === 'progress') onProgress?.(e.phase, e.done, e.total);
     }) as Promise<ModelInfo>;

@@ -1,94 +1,62 @@
-// The engine's public surface: load a model onto the GPU, feed tokens, generate replies. The GPU
-// work (ORT segments, attention kernel, cache) stays behind Decoder.
+// The engine in the worker: EngineInterface in this thread. One ChatSession per loaded model;
+// a lost GPU device ends it and is reported to onError, and the next load starts afresh (its first
+// turn rebuilds the cache from the transcript).
 
-import onnxProto from 'onnx-proto';
+import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
 import { EngineError } from '../protocol/errors.ts';
-import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings, type ForwardOptions } from './decoder/decoder.ts';
-import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
-import type { SamplingParams } from './generate/sampler.ts';
-import type { ModelFiles } from './model/modelFiles.ts';
-import { modelRotary } from './model/rotary.ts';
-import { splitDecoder, type SplitDecoder } from './model/split/splitDecoder.ts';
-import { usesFloat16, widenFloat16 } from './model/split/widenFloat16.ts';
-import { endOfTurnIds } from './text/endOfTurn.ts';
-import { TextTokenizer } from './text/tokenizer.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelChoice, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
+import { ChatSession } from './chat/chatSession.ts';
+import type { GpuContext } from './gpu/device.ts';
 
-export interface ReplyOptions {
-  maxTokens: number;
-  sampling: SamplingParams;
-  stopStrings?: readonly string[];
-  signal?: AbortSignal;
-  /** Logits after the stream's last token, to reply without feeding a prompt first. */
-  startLogits?: Float32Array;
-  /** Ids already in the stream, for the repetition penalty. */
-  history?: readonly number[];
-}
+export class Engine implements EngineInterface {
+  private session: ChatSession | null = null;
+  private readonly cacheListeners = new Set<(state: CacheState) => void>();
+  private readonly errorListeners = new Set<(error: EngineError) => void>();
 
-export class Engine {
-  private constructor(
-    readonly gpu: GpuContext,
-    readonly decoder: Decoder,
-    readonly tokenizer: TextTokenizer,
-    /** Ids that end a reply: the model's EOS and end-of-turn tokens. */
-    readonly stopIds: readonly number[],
-  ) {}
+  /** `gpu`: the context every load runs on; by default each load creates its own. */
+  constructor(private readonly gpu?: GpuContext) {}
 
-  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext): Promise<Engine> {
-    const context = gpu ?? (await createGpuContext());
-    const tokenizer = TextTokenizer.load(files, files.generationConfig);
-    // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
-    const graph = !context.hasShaderF16 && usesFloat16(files.model) ? widenFloat16(files) : files;
-    const split = splitDecoder(graph.model, graph.externalData);
-    if (tokenizer.vocabSize > split.vocabSize) {
-      throw new EngineError(
-        'MODEL_CORRUPT',
-        `The tokenizer.json has ${tokenizer.vocabSize} tokens but the model only ${split.vocabSize}: it belongs to another model. Download the model again, or pick the tokenizer that came with it.`,
-      );
-    }
-    const rotary = modelRotary(files.config, split);
-    checkWeightsFit(split, context.device.limits);
-    const decoder = await Decoder.load(context.device, split, rotary, cache);
-    return new Engine(context, decoder, tokenizer, endOfTurnIds(files));
-  }
-
-  /** Feeds ids into the stream; logits after the last id, or after every id with `all`. A long
-   *  feed reports progress and stops between chunks when its signal aborts. */
-  feed(ids: readonly number[], options: ForwardOptions = {}): Promise<Float32Array> {
-    return this.decoder.forward(ids, options);
-  }
-
-  /** Streams a reply to promptIds (fed first), stopping at the model's end-of-sequence ids. */
-  reply(promptIds: readonly number[], options: ReplyOptions): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
-    const model = {
-      feed: (ids: readonly number[], signal?: AbortSignal) => this.decoder.forward(ids, { signal }),
-      feedTop: (ids: readonly number[], k: number, signal?: AbortSignal) => this.decoder.forwardTop(ids, k, { signal }),
-    };
-    return generate(model, { decode: (ids) => this.tokenizer.decode(ids) }, promptIds, {
-      ...options,
-      eosIds: this.stopIds,
+  async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void = () => {}): Promise<ModelInfo> {
+    await this.unload();
+    const session = await ChatSession.load(model, cache, onProgress, this.gpu);
+    this.session = session;
+    session.deviceLost.then((reason) => {
+      if (this.session !== session) return;
+      this.session = null;
+      const error = new EngineError('DEVICE_LOST', 'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation will be rebuilt from its transcript.', reason);
+      for (const listener of this.errorListeners) listener(error);
     });
+    return session.info();
+  }
+
+  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
+    if (!this.session) return Promise.reject(new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.'));
+    const onCache = (state: CacheState) => {
+      for (const listener of this.cacheListeners) listener(state);
+    };
+    return this.session.chat(conversation, replyId, sampling, maxTokens, { ...handlers, onCache }, snapshot, longMessages);
+  }
+
+  stop(): void {
+    this.session?.stop();
+  }
+
+  async snapshot(): Promise<CacheSnapshot | null> {
+    return (await this.session?.snapshot()) ?? null;
   }
 
   async unload(): Promise<void> {
-    await this.decoder.destroy();
+    await this.session?.unload();
+    this.session = null;
   }
-}
 
-/** Refuses, before onnxruntime tries and fails obscurely, a weight larger than one GPU buffer. */
-export function checkWeightsFit(split: SplitDecoder, limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): void {
-  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  for (const segment of split.segments) {
-    const graph = onnxProto.onnx.ModelProto.decode(segment.model).graph;
-    for (const tensor of graph?.initializer ?? []) {
-      const bytes = Number(tensor.externalData?.find((e) => e.key === 'length')?.value ?? tensor.rawData?.byteLength ?? 0);
-      if (bytes > limit) {
-        const mb = (n: number) => (n < 2 ** 20 ? `${Math.ceil(n / 1024)} KB` : `${Math.ceil(n / 2 ** 20)} MB`);
-        throw new EngineError(
-          'DEVICE_LIMIT',
-          `The model's weight "${tensor.name}" takes ${mb(bytes)}, but this GPU holds at most ${mb(limit)} in one buffer. Choose a smaller or more quantized model, or use a GPU with larger buffers.`,
-        );
-      }
-    }
+  onCache(listener: (state: CacheState) => void): () => void {
+    this.cacheListeners.add(listener);
+    return () => this.cacheListeners.delete(listener);
+  }
+
+  onError(listener: (error: EngineError) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
   }
 }

@@ -1,11 +1,13 @@
-// The engine's worker entry: decodes a request, calls ChatEngine, posts events back. No logic.
+// The engine's worker entry: decodes a request, calls Engine, posts events back. No logic.
 
 import { EngineError } from '../protocol/errors.ts';
 import type { Event, Request } from '../protocol/messages.ts';
-import { ChatEngine } from './chat/chatEngine.ts';
+import { Engine } from './engine.ts';
 
-let engine: ChatEngine | null = null;
+const engine = new Engine();
 const post = (event: Event) => (self as unknown as Worker).postMessage(event);
+engine.onCache((state) => post({ type: 'cache', state }));
+engine.onError((error) => post({ type: 'error', requestId: null, error: error.toJSON() }));
 
 function toErrorData(e: unknown) {
   if (e instanceof EngineError) return e.toJSON();
@@ -15,43 +17,29 @@ function toErrorData(e: unknown) {
 async function handle(request: Request): Promise<void> {
   switch (request.type) {
     case 'load': {
-      await engine?.unload();
-      engine = null;
-      const loaded = await ChatEngine.load(request.model, request.cache, (phase, done, total) =>
-        post({ type: 'progress', requestId: request.requestId, phase, done, total }),
-      );
-      engine = loaded;
-      // A lost device takes the cache with it: report it, and let the next load start afresh
-      // (its first turn rebuilds the cache from the transcript).
-      loaded.deviceLost.then((reason) => {
-        if (engine !== loaded) return;
-        engine = null;
-        post({ type: 'error', requestId: null, error: new EngineError('DEVICE_LOST', 'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation will be rebuilt from its transcript.', reason).toJSON() });
-      });
-      post({ type: 'loaded', requestId: request.requestId, info: loaded.info() });
+      const { requestId } = request;
+      const info = await engine.load(request.model, request.cache, (phase, done, total) => post({ type: 'progress', requestId, phase, done, total }));
+      post({ type: 'loaded', requestId, info });
       return;
     }
     case 'chat': {
-      if (!engine) throw new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.');
       const { requestId } = request;
       const reply = await engine.chat(request.conversation, request.replyId, request.sampling, request.maxTokens, {
         onSynced: (how, prefillTokens, reason) => post({ type: 'synced', requestId, how, prefillTokens, reason }),
         onPrefill: (done, total) => post({ type: 'prefill', requestId, done, total }),
         onToken: (text) => post({ type: 'token', requestId, text }),
-        onCache: (state) => post({ type: 'cache', state }),
       }, request.snapshot, request.longMessages);
       post({ type: 'done', requestId, ...reply });
       return;
     }
     case 'stop':
-      engine?.stop();
+      engine.stop();
       return;
     case 'snapshot':
-      post({ type: 'snapshot', requestId: request.requestId, snapshot: (await engine?.snapshot()) ?? null });
+      post({ type: 'snapshot', requestId: request.requestId, snapshot: await engine.snapshot() });
       return;
     case 'unload':
-      await engine?.unload();
-      engine = null;
+      await engine.unload();
       post({ type: 'unloaded', requestId: request.requestId });
       return;
   }

@@ -1,5 +1,5 @@
 // The attention kernel in headless Chromium (WebGPU through SwiftShader) against the float64
-// reference of DESIGN.md section 2, on fresh random inputs. Set ATTENTION_SEED to replay a run.
+// reference of docs/architecture.md section 1, on fresh random inputs. Set ATTENTION_SEED to replay a run.
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';

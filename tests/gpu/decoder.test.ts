@@ -1,6 +1,6 @@
 // The decoder runtime end to end on the real stories260K model, in headless Chromium: onnxruntime-web
 // segments around the project's attention kernel, checked against Karpathy's reference text, against
-// onnxruntime running the whole graph, and against the float64 CPU model under DESIGN.md section 2.
+// onnxruntime running the whole graph, and against the float64 CPU model under docs/architecture.md section 1.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

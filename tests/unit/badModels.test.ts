@@ -1,4 +1,4 @@
-// Bad model input met while loading, through Engine.load with a stand-in GPU context: every file
+// Bad model input met while loading, through ModelRunner.load with a stand-in GPU context: every file
 // below is refused with a typed error and a sentence before any GPU work starts. (Attention that
 // cannot be found is refused in splitDecoder.test.ts, a template that throws in chatTemplate.test.ts,
 // a truncated checkpoint or tokenizer.bin by its reader in export.test.ts, an operator onnxruntime
@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.ts';
+import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
@@ -25,7 +25,7 @@ function standInGpu(limit = 256 * 2 ** 20): GpuContext {
 
 async function loadError(files: ModelFiles, gpu = standInGpu()): Promise<EngineError> {
   try {
-    await Engine.load(files, cache, gpu);
+    await ModelRunner.load(files, cache, gpu);
   } catch (e) {
     if (e instanceof EngineError) return e;
     throw e;

@@ -1,5 +1,5 @@
 // The llama2.c exporter end to end: the exported stories260K runs in onnxruntime (wasm, in Node)
-// and decodes DESIGN.md's golden text in both rotary forms, prefill equals token-by-token decode,
+// and decodes the golden text in both rotary forms, prefill equals token-by-token decode,
 // the tokenizer.json encodes like llama2.c's own encode(), and damaged files are refused.
 
 import { readFile } from 'node:fs/promises';

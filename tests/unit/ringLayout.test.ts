@@ -26,7 +26,7 @@ describe('RingLayout', () => {
   for (const config of configs) {
     const label = `${config.mode} ${config.nSinks}+${config.windowSize}, chunks up to ${config.maxChunk}`;
 
-    it(`${label}: V(t) matches the definition in DESIGN.md section 2`, () => {
+    it(`${label}: V(t) matches the definition in docs/architecture.md section 1`, () => {
       const layout = new RingLayout(config);
       const spec = { ...config, nHeads: 1, nKvHeads: 1, headDim: 2, rope: { theta: 1, rotaryDim: 2, layout: 'half' as const } };
       for (let t = 0; t < 300; t++) {

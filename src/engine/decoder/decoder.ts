@@ -14,7 +14,7 @@ import { EngineError } from '../../protocol/errors.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import type { CacheDtype } from '../../protocol/messages.ts';
-import { KvCache } from '../kv/kvCache.ts';
+import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
 import type { AttentionMode } from '../kv/ringLayout.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
@@ -88,7 +88,7 @@ export class Decoder {
     private readonly device: GPUDevice,
     private readonly split: SplitDecoder,
     private readonly sessions: SegmentSessions,
-    readonly cache: KvCache,
+    private readonly cache: KvCache,
     private readonly attention: StreamingAttention,
     private readonly topLogits: TopLogitsKernel,
   ) {
@@ -157,7 +157,31 @@ export class Decoder {
 
   /** Tokens in the stream so far. */
   get length(): number {
-    return this.cache.layout.nTokens;
+    return this.cache.length;
+  }
+
+  cacheInfo(): KvCacheInfo {
+    return this.cache.info();
+  }
+
+  canTruncateTo(length: number): boolean {
+    return this.cache.canTruncateTo(length);
+  }
+
+  /** Cuts the stream back to its first `length` tokens; the cache allows it while
+   *  canTruncateTo(length). */
+  truncateTo(length: number): void {
+    this.cache.truncateTo(length);
+  }
+
+  /** The cache as bytes (KvCache.snapshot). */
+  snapshot(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.cache.snapshot();
+  }
+
+  /** Loads bytes from snapshot() of a decoder with the same model and cache settings. */
+  restore(bytes: Uint8Array<ArrayBuffer>): void {
+    this.cache.restore(bytes);
   }
 
   /**
@@ -175,7 +199,7 @@ export class Decoder {
     let done = 0;
     while (done < ids.length) {
       if (options.signal?.aborted) throw this.abortFeed(start, done, ids.length);
-      const n = 2 ** Math.floor(Math.log2(Math.min(ids.length - done, this.cache.layout.maxChunk)));
+      const n = 2 ** Math.floor(Math.log2(Math.min(ids.length - done, this.cache.config.maxChunk)));
       const last = done + n === ids.length;
       const rows = options.all ? n : last ? 1 : 0;
       const out = await this.runChunk(ids.slice(done, done + n), rows);
@@ -203,8 +227,8 @@ export class Decoder {
   /** Stops a feed between chunks: rolled back while the cache still allows it, otherwise the
    *  stream keeps the `done` ids fed so far and no longer matches what the caller meant to feed. */
   private abortFeed(start: number, done: number, total: number): EngineError {
-    if (this.cache.layout.canTruncateTo(start)) {
-      this.cache.layout.truncate(start);
+    if (this.cache.canTruncateTo(start)) {
+      this.cache.truncateTo(start);
       return new EngineError('ABORTED', 'Stopped.');
     }
     return new EngineError('ABORTED', 'Stopped.', `The stream keeps ${done} of the ${total} ids of this feed; rebuild it before going on.`);
@@ -328,7 +352,7 @@ export class Decoder {
 
   /** Forgets the stream; the next token is stream index 0. */
   reset(): void {
-    this.cache.layout.reset();
+    this.cache.reset();
   }
 
   async destroy(): Promise<void> {

@@ -14,6 +14,25 @@ export interface KvCacheConfig extends CacheConfig {
   dtype: CacheDtype;
 }
 
+/** The cache as numbers: its shape and how full it is, all that callers above the decoder see. */
+export interface KvCacheInfo {
+  nLayers: number;
+  nSinks: number;
+  windowSize: number;
+  /** Slots of the ring (window + prefill headroom + rollback slots). */
+  ringSize: number;
+  /** Tokens in the stream so far. */
+  nTokens: number;
+  /** Tokens the next token can no longer see. */
+  evicted: number;
+  /** Cache slot the next token will write. */
+  nextSlot: number;
+  /** K and V bytes of one token over every layer. */
+  bytesPerToken: number;
+  /** GPU bytes held by the whole cache. */
+  totalBytes: number;
+}
+
 export interface LayerCache {
   /** (slot, kvHead, dim): keys rotated by their stream index. */
   keys: GPUBuffer;
@@ -84,6 +103,42 @@ export class KvCache {
   /** GPU bytes held by the whole cache. */
   get totalBytes(): number {
     return 2 * this.config.nLayers * this.layout.nSlots * this.bytesPerSlot;
+  }
+
+  /** Tokens in the stream so far. */
+  get length(): number {
+    return this.layout.nTokens;
+  }
+
+  info(): KvCacheInfo {
+    const { nSinks, windowSize, ringSize, nTokens } = this.layout;
+    return {
+      nLayers: this.config.nLayers,
+      nSinks,
+      windowSize,
+      ringSize,
+      nTokens,
+      evicted: this.layout.evictedCount,
+      nextSlot: this.layout.slotOf(nTokens),
+      bytesPerToken: 2 * this.config.nLayers * this.bytesPerSlot,
+      totalBytes: this.totalBytes,
+    };
+  }
+
+  /** Whether the stream can be cut back to its first `length` tokens with nothing the next token
+   *  needs already overwritten. */
+  canTruncateTo(length: number): boolean {
+    return this.layout.canTruncateTo(length);
+  }
+
+  /** Cuts the stream back to its first `length` tokens (CACHE_TRUNCATE_IMPOSSIBLE when it cannot). */
+  truncateTo(length: number): void {
+    this.layout.truncate(length);
+  }
+
+  /** Forgets the stream; the next token is stream index 0. */
+  reset(): void {
+    this.layout.reset();
   }
 
   /** The whole cache, bookkeeping and the occupied slots of every layer, as bytes. */

@@ -1,5 +1,5 @@
 // Where each token of the stream lives in the KV cache and which keys each query sees
-// (DESIGN.md section 2). Pure bookkeeping on the CPU: the GPU buffers live in kvCache.ts, and the
+// (docs/architecture.md sections 1 and 2). Pure bookkeeping on the CPU: the GPU buffers live in kvCache.ts, and the
 // shaders derive the same slots from the few numbers in ChunkParams.
 //
 // Slots 0 .. nSinks-1 hold tokens 0 .. nSinks-1 forever. Token t >= nSinks lives in ring slot

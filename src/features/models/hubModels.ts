@@ -25,7 +25,7 @@ export interface HubChoice extends ModelDefaults {
 
 /** The KV cache the window is sized from when a model is first picked; the settings change it. */
 export const KV_BUDGET_BYTES = 256 * 2 ** 20;
-/** The chat engine keeps its cache in f32 (engine/chat/chatEngine.ts). */
+/** The chat engine keeps its cache in f32 (engine/chat/chatSession.ts). */
 const APP_CACHE_DTYPE: CacheDtype = 'f32';
 const CHAT_MODEL_CACHE: CacheShape = STORY_MODEL_CACHE;
 const CHAT_MODEL_SETTINGS: Omit<ChatSettings, 'nSinks' | 'windowSize'> = {

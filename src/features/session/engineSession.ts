@@ -2,7 +2,8 @@
 // turns what happens to the engine (another tab taking over, a lost GPU) into the states the UI
 // shows. An external store, so React renders from it and StrictMode cannot start it twice.
 
-import { EngineClient, type ChatHandlers, type ChatResult } from '../../client/engineClient.ts';
+import { EngineClient } from '../../client/engineClient.ts';
+import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../../protocol/messages.ts';

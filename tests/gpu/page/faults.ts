@@ -1,13 +1,13 @@
 // The engine under faults, for tests/gpu/faults.test.ts: a feed stopped part-way past the window,
-// and a GPU device destroyed in the middle of a reply, both in this page (ChatEngine on a device
+// and a GPU device destroyed in the middle of a reply, both in this page (ChatSession on a device
 // the page holds) and in the real engine worker through EngineClient.
 
 import onnxProto from 'onnx-proto';
 import { EngineClient } from '../../../src/client/engineClient.ts';
-import { ChatEngine } from '../../../src/engine/chat/chatEngine.ts';
-import { Engine } from '../../../src/engine/engine.ts';
+import { ChatSession } from '../../../src/engine/chat/chatSession.ts';
 import { createGpuContext } from '../../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../../src/engine/model/modelFiles.ts';
+import { ModelRunner } from '../../../src/engine/modelRunner.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import type { CacheChoice, ChatMessage, Conversation, ModelChoice, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
 
@@ -54,15 +54,15 @@ const faultsLab = {
   /** Feeds `total` ids and aborts once progress passes `abortAfter`, far past the window. */
   async stopFeedPastWindow(checkpoint: string, tokenizer: string, total: number, abortAfter: number): Promise<StoppedFeed> {
     const files = modelFilesFromLlama2c(await bytes(checkpoint), await bytes(tokenizer));
-    const engine = await Engine.load(files, { ...CACHE, dtype: 'f32' });
+    const engine = await ModelRunner.load(files, { ...CACHE, dtype: 'f32' });
     try {
       const ids = Array.from({ length: total }, (_, i) => 256 + ((i * 37) % 200));
       const prompt = [1, ...ids.slice(0, 20)];
       const before = await engine.feed(prompt);
-      engine.decoder.reset();
+      engine.reset();
 
       // Start from a stream of 21 tokens: stopping at the very start could always roll back to 0.
-      engine.decoder.reset();
+      engine.reset();
       await engine.feed(prompt);
       const abort = new AbortController();
       const progress: [number, number][] = [];
@@ -76,20 +76,20 @@ const faultsLab = {
         },
       }).catch((e: unknown) => (error = e));
       const elapsed = performance.now() - start;
-      const lengthAfter = engine.decoder.length - prompt.length;
+      const lengthAfter = engine.length - prompt.length;
 
-      engine.decoder.reset();
+      engine.reset();
       const after = await engine.feed(prompt);
 
       // A stop while the feed can still be rolled back leaves the stream as it was.
-      engine.decoder.reset();
+      engine.reset();
       await engine.feed(prompt);
       const early = new AbortController();
       let earlyError: unknown = null;
       await engine.feed(ids.slice(0, 60), { signal: early.signal, onProgress: () => early.abort() }).catch((e: unknown) => (earlyError = e));
       // 60 ids may finish before the first progress report; abort before it starts then.
       if (!earlyError) {
-        engine.decoder.reset();
+        engine.reset();
         await engine.feed(prompt);
         early.abort();
         await engine.feed(ids.slice(0, 60), { signal: early.signal }).catch((e: unknown) => (earlyError = e));
@@ -101,7 +101,7 @@ const faultsLab = {
         lengthAfter,
         tokensPerS: (lengthAfter / elapsed) * 1000,
         sameLogitsAfterReset: before.every((x, i) => x === after[i]),
-        rolledBack: { error: seen(earlyError).code, lengthAfter: engine.decoder.length },
+        rolledBack: { error: seen(earlyError).code, lengthAfter: engine.length },
       };
     } finally {
       await engine.unload();
@@ -117,7 +117,7 @@ const faultsLab = {
     node.domain = 'ai.example';
     model.opsetImport!.push({ domain: 'ai.example', version: 1 });
     try {
-      const engine = await Engine.load({ ...files, model: onnxProto.onnx.ModelProto.encode(model).finish() }, { ...CACHE, dtype: 'f32' });
+      const engine = await ModelRunner.load({ ...files, model: onnxProto.onnx.ModelProto.encode(model).finish() }, { ...CACHE, dtype: 'f32' });
       await engine.unload();
       return { isEngineError: false, code: 'LOADED', message: '', detail: '' };
     } catch (e) {
@@ -125,10 +125,10 @@ const faultsLab = {
     }
   },
 
-  /** ChatEngine on a device this page holds: destroy() it after `afterTokens` streamed pieces. */
+  /** ChatSession on a device this page holds: destroy() it after `afterTokens` streamed pieces. */
   async loseDeviceInPage(model: ModelChoice, afterTokens: number): Promise<LossResult> {
     const gpu = await createGpuContext();
-    const engine = await ChatEngine.load(model, CACHE, () => {}, gpu);
+    const engine = await ChatSession.load(model, CACHE, () => {}, gpu);
     const conversation: Conversation = { id: 'lost', systemPrompt: '', messages: [user('u1', 'Once upon a time, there was a little dog named Max.')] };
     let partial = '';
     let pieces = 0;

@@ -1,14 +1,15 @@
-// One conversation's token stream on the engine: keeps the KV cache in step with the transcript
-// the UI sends (continue it, roll it back for regenerate/edit, restore a saved snapshot, or
-// rebuild it from the transcript), generates the reply, and reports what the cache holds.
+// One loaded model and the conversation stream its cache holds: keeps the KV cache in step with
+// the transcript the UI sends (continue it, roll it back for regenerate/edit, restore a saved
+// snapshot, or rebuild it from the transcript), generates the reply, and reports what the cache
+// holds. Engine (../engine.ts) starts one per load.
 
+import type { ChatHandlers, ChatResult, LoadPhase } from '../../protocol/engine.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
-  SamplingChoice, SyncHow,
+  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, SamplingChoice, SyncHow,
 } from '../../protocol/messages.ts';
-import { Engine } from '../engine.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
+import { ModelRunner } from '../modelRunner.ts';
 import { fetchModelFiles } from '../model/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import { TurnFormatter } from './turnFormatter.ts';
@@ -18,18 +19,8 @@ const CACHE_EVENT_EVERY = 8;
 /** How long a raw GPU failure waits for the device's lost promise before it counts as not a loss. */
 const LOST_GRACE_MS = 500;
 
-export interface ChatCallbacks {
-  onSynced(how: SyncHow, prefillTokens: number, reason: string): void;
-  /** Prompt tokens read so far, while a long prompt is read. */
-  onPrefill?(done: number, total: number): void;
-  onToken(text: string): void;
+export interface ChatCallbacks extends ChatHandlers {
   onCache(state: CacheState): void;
-}
-
-export interface ChatReply {
-  finishReason: FinishReason;
-  text: string;
-  stats: ReplyStats;
 }
 
 /** What the cache holds, in transcript terms. */
@@ -47,20 +38,20 @@ interface StreamState {
   pending: number[];
 }
 
-export class ChatEngine {
+export class ChatSession {
   private stream: StreamState | null = null;
   private abort: AbortController | null = null;
-  /** Set once the GPU device is lost: the engine is dead and says so. */
+  /** Set once the GPU device is lost: this session is dead and says so. */
   private lostError: EngineError | null = null;
   private readonly lost: Promise<EngineError>;
 
   private constructor(
-    private readonly engine: Engine,
+    private readonly runner: ModelRunner,
     private readonly model: ModelChoice,
     private readonly cacheChoice: CacheChoice,
     private readonly formatter: TurnFormatter,
   ) {
-    this.lost = engine.gpu.device.lost.then((info) => {
+    this.lost = runner.gpu.device.lost.then((info) => {
       this.lostError = new EngineError(
         'DEVICE_LOST',
         'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation, with the reply written so far, will be rebuilt from its transcript.',
@@ -70,28 +61,28 @@ export class ChatEngine {
     });
   }
 
-  static async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: 'fetch' | 'convert' | 'compile', done: number, total: number) => void, gpu?: GpuContext): Promise<ChatEngine> {
+  static async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void, gpu?: GpuContext): Promise<ChatSession> {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
-    const engine = await Engine.load(files, { ...cache, dtype: 'f32' }, context);
+    const runner = await ModelRunner.load(files, { ...cache, dtype: 'f32' }, context);
     onProgress('compile', 1, 1);
     const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
-    return new ChatEngine(engine, model, cache, new TurnFormatter(template, engine.tokenizer));
+    return new ChatSession(runner, model, cache, new TurnFormatter(template, runner.tokenizer));
   }
 
   /** Resolves with the browser's reason when the GPU device is lost. */
   get deviceLost(): Promise<string> {
-    return this.engine.gpu.device.lost.then((info) => `${info.reason}: ${info.message}`);
+    return this.runner.gpu.device.lost.then((info) => `${info.reason}: ${info.message}`);
   }
 
   info(): ModelInfo {
-    const { adapterInfo } = this.engine.gpu;
+    const { adapterInfo } = this.runner.gpu;
     return {
       key: this.model.key,
       label: this.model.label,
-      nLayers: this.engine.decoder.cache.config.nLayers,
-      vocabSize: this.engine.decoder.vocabSize,
+      nLayers: this.runner.cacheInfo().nLayers,
+      vocabSize: this.runner.vocabSize,
       hasChatTemplate: this.formatter.hasChatTemplate,
       adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' '),
       cache: this.cacheState(),
@@ -100,7 +91,7 @@ export class ChatEngine {
 
   /** Brings the cache in step with `conversation`, then streams the reply to its last message.
    *  A GPU lost on the way rejects with DEVICE_LOST, even if the GPU work never settles. */
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatReply> {
+  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatResult> {
     if (this.lostError) throw this.lostError;
     if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
     const lost = this.lost.then((error) => Promise.reject(error));
@@ -120,7 +111,7 @@ export class ChatEngine {
     return settled ?? e;
   }
 
-  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot: CacheSnapshot | undefined, longMessages: LongMessageRule): Promise<ChatReply> {
+  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot: CacheSnapshot | undefined, longMessages: LongMessageRule): Promise<ChatResult> {
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
     // A transcript that ends with the reply itself (same id) asks for more of it: it stopped at the
@@ -133,13 +124,13 @@ export class ChatEngine {
       const { how, reason, feed } = this.sync(conversation, snapshot, longMessages);
       // The reply's own ids so far, when the stream holds it as written (not re-encoded by a rebuild).
       const heldReply = continuing ? this.heldReplyIds(replyId) : null;
-      const joint = heldReply ? new ReplyJoint(heldReply, (ids) => this.engine.tokenizer.decode(ids)) : null;
-      callbacks.onSynced(how, feed.length, reason);
+      const joint = heldReply ? new ReplyJoint(heldReply, (ids) => this.runner.tokenizer.decode(ids)) : null;
+      callbacks.onSynced?.(how, feed.length, reason);
       const prefillIds = feed.length > 0 ? feed : this.refeedLastToken();
       const prefillStart = performance.now();
       let logits: Float32Array;
       try {
-        logits = await this.engine.feed(prefillIds, {
+        logits = await this.runner.feed(prefillIds, {
           signal: abort.signal,
           // The cache picture moves while a long message is read, not only once it is in.
           onProgress: (done, total) => {
@@ -160,14 +151,14 @@ export class ChatEngine {
       const times: number[] = [];
       let last = performance.now();
       let firstTokenAt = 0;
-      const reply = this.engine.reply([], { maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids });
+      const reply = this.runner.reply([], { maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids });
       let step = await reply.next();
       while (!step.done) {
         const now = performance.now();
         times.push(now - last);
         last = now;
         if (!firstTokenAt) firstTokenAt = now;
-        if (step.value.text) callbacks.onToken(joint ? joint.piece(step.value.id, step.value.text) : step.value.text);
+        if (step.value.text) callbacks.onToken?.(joint ? joint.piece(step.value.id, step.value.text) : step.value.text);
         // The cache picture turns while the reply streams, not only at its end.
         if (step.value.index % CACHE_EVENT_EVERY === CACHE_EVENT_EVERY - 1) callbacks.onCache(this.cacheState());
         step = await reply.next();
@@ -218,9 +209,8 @@ export class ChatEngine {
   /** The reply needs the logits after the stream's last token; when nothing new is fed (a
    *  regenerate right after the user's message) that token is dropped and fed again. */
   private refeedLastToken(): number[] {
-    const layout = this.engine.decoder.cache.layout;
     const last = this.stream!.ids[this.stream!.ids.length - 1];
-    layout.truncate(layout.nTokens - 1);
+    this.runner.truncateTo(this.runner.length - 1);
     return [last];
   }
 
@@ -242,13 +232,13 @@ export class ChatEngine {
       spans: stream.spans.map((s) => ({ ...s })),
       pending: [...stream.pending],
       skipped: stream.skipped,
-      bytes: await this.engine.decoder.cache.snapshot(),
+      bytes: await this.runner.snapshot(),
     };
   }
 
   async unload(): Promise<void> {
     this.stop();
-    await this.engine.unload();
+    await this.runner.unload();
   }
 
   private get cacheKey(): string {
@@ -259,7 +249,7 @@ export class ChatEngine {
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
   private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     const synced = this.syncAll(conversation, snapshot, rule);
-    if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > this.engine.decoder.cache.layout.windowSize) return this.keepOnly(synced.how);
+    if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > this.runner.cacheInfo().windowSize) return this.keepOnly(synced.how);
     return synced;
   }
 
@@ -270,8 +260,8 @@ export class ChatEngine {
    */
   private keepOnly(how: SyncHow): { how: SyncHow; reason: string; feed: number[] } {
     const stream = this.stream!;
-    this.engine.decoder.reset();
-    const { nSinks, windowSize } = this.engine.decoder.cache.layout;
+    this.runner.reset();
+    const { nSinks, windowSize } = this.runner.cacheInfo();
     const all = stream.ids;
     const feed = [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
     stream.skipped = all.length - feed.length;
@@ -280,7 +270,7 @@ export class ChatEngine {
   }
 
   private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
-    const layout = this.engine.decoder.cache.layout;
+    const { nSinks } = this.runner.cacheInfo();
     const current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
     if (current) {
       const same = sharedPrefix(current.held, conversation.messages);
@@ -288,12 +278,12 @@ export class ChatEngine {
         return { how: 'continued', reason: 'The cache already holds this conversation.', feed: this.extend(current, conversation, same) };
       }
       const branch = current.spans[same].start;
-      const at = cacheIndexOf(current, branch, layout.nSinks);
-      if (at !== null && layout.canTruncateTo(at)) {
-        layout.truncate(at);
+      const at = cacheIndexOf(current, branch, nSinks);
+      if (at !== null && this.runner.canTruncateTo(at)) {
+        this.runner.truncateTo(at);
         current.ids.length = branch;
         // A branch inside the sinks drops every token a rebuild skipped after them.
-        if (branch <= layout.nSinks) current.skipped = 0;
+        if (branch <= nSinks) current.skipped = 0;
         current.spans.length = same;
         current.held.length = same;
         current.pending = [];
@@ -301,7 +291,7 @@ export class ChatEngine {
       }
     }
     if (snapshot && this.snapshotFits(snapshot, conversation)) {
-      this.engine.decoder.cache.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
+      this.runner.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
       const restored: StreamState = {
         conversationId: conversation.id, held: snapshot.held.map((m) => ({ ...m })), systemPrompt: snapshot.systemPrompt,
         ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: snapshot.skipped ?? 0, pending: [...snapshot.pending],
@@ -335,10 +325,10 @@ export class ChatEngine {
 
   /** A fresh cache from the transcript: its first nSinks tokens, then its last windowSize tokens. */
   private rebuild(conversation: Conversation, reason: string, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
-    this.engine.decoder.reset();
+    this.runner.reset();
     const fresh: StreamState = { conversationId: conversation.id, held: [], systemPrompt: conversation.systemPrompt, ids: [], spans: [], skipped: 0, pending: [] };
     const all = this.extend(fresh, conversation, 0);
-    const { nSinks, windowSize } = this.engine.decoder.cache.layout;
+    const { nSinks, windowSize } = this.runner.cacheInfo();
     const keep = nSinks + windowSize;
     const starting = conversation.messages.length === 1;
     // A first message is read by the user's rule like any other; a rebuild of an older transcript
@@ -351,19 +341,18 @@ export class ChatEngine {
   }
 
   cacheState(): CacheState {
-    const cache = this.engine.decoder.cache;
-    const layout = cache.layout;
+    const cache = this.runner.cacheInfo();
     const stream = this.stream;
-    const nTokens = layout.nTokens + (stream?.skipped ?? 0);
+    const nTokens = cache.nTokens + (stream?.skipped ?? 0);
     return {
       conversationId: stream?.conversationId ?? null,
-      nSinks: layout.nSinks,
-      windowSize: layout.windowSize,
-      ringSize: layout.ringSize,
+      nSinks: cache.nSinks,
+      windowSize: cache.windowSize,
+      ringSize: cache.ringSize,
       nTokens,
-      evicted: layout.evictedCount + (stream?.skipped ?? 0),
-      ringHead: layout.slotOf(layout.nTokens),
-      bytesPerToken: 2 * cache.config.nLayers * cache.bytesPerSlot,
+      evicted: cache.evicted + (stream?.skipped ?? 0),
+      ringHead: cache.nextSlot,
+      bytesPerToken: cache.bytesPerToken,
       totalBytes: cache.totalBytes,
       spans: stream ? stream.spans.map((s) => ({ ...s })) : [],
     };
@@ -419,7 +408,7 @@ class ReplyJoint {
   }
 }
 
-function emptyReply(prefillTokens: number, prefillMs: number): ChatReply {
+function emptyReply(prefillTokens: number, prefillMs: number): ChatResult {
   return { finishReason: 'aborted', text: '', stats: { prefillTokens, prefillMs, decodeTokens: 0, decodeMs: 0, timeToFirstTokenMs: 0, msPerToken: [] } };
 }
 
