@@ -6,15 +6,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLlama2cCheckpoint, readLlama2cTokenizer } from '../src/engine/model/llama2c.ts';
-import {
-  exportLlama2cToOnnx,
-  llama2cGenerationConfig,
-  llama2cHfConfig,
-  type AttentionForm,
-  type RotaryPlacement,
-  type WeightFormat,
-} from '../src/engine/model/onnxExport.ts';
+import { llama2cGenerationConfig, llama2cHfConfig } from '../src/engine/model/onnxExport.ts';
 import { llama2cTokenizerToHf } from '../src/engine/model/tokenizerJson.ts';
+import { exportLlama2cForm, type AttentionForm, type RotaryPlacement, type WeightFormat } from './onnxExportForms.ts';
 
 export const EXTERNAL_DATA_FILE = 'model.onnx_data';
 
@@ -37,7 +31,7 @@ export async function exportLlama2cFolder(
 ): Promise<void> {
   const weights = readLlama2cCheckpoint(new Uint8Array(await readFile(checkpointPath)));
   const tokenizer = readLlama2cTokenizer(new Uint8Array(await readFile(tokenizerPath)), weights.config.vocabSize);
-  const onnx = exportLlama2cToOnnx(weights, {
+  const onnx = exportLlama2cForm(weights, {
     attention: options.attention,
     rotary: options.rotary,
     weights: options.weights,

@@ -44,8 +44,8 @@ const FIXTURE_FILES = ['model.onnx', 'config.json', 'generation_config.json', 't
 const INPUTS = [
   STORIES260K_CHECKPOINT,
   STORIES260K_TOKENIZER,
-  ...['src/engine/model/llama2c.ts', 'src/engine/model/onnxExport.ts', 'src/engine/model/tokenizerJson.ts'],
-  ...['lab/exportLlama2c.ts', 'lab/fixtures.ts'],
+  ...['src/engine/model/llama2c.ts', 'src/engine/model/onnxGraph.ts', 'src/engine/model/onnxExport.ts', 'src/engine/model/tokenizerJson.ts'],
+  ...['lab/onnxExportForms.ts', 'lab/exportLlama2c.ts', 'lab/fixtures.ts'],
 ].map((path) => resolve(REPO_ROOT, path));
 
 /** Absolute path of `.cache/fixtures/stories260K-<structure>/`, exported if missing or stale. */

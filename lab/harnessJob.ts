@@ -3,7 +3,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { AttentionMode } from '../src/engine/kv/ringLayout.ts';
+import type { AttentionMode } from '../src/protocol/messages.ts';
 import { REPO_ROOT } from './browser.ts';
 
 export type HarnessMode = AttentionMode | 'recompute';

@@ -10,8 +10,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EngineError } from '../src/protocol/errors.ts';
-import type { AttentionForm, RotaryPlacement, WeightFormat } from '../src/engine/model/onnxExport.ts';
 import { exportLlama2cFolder, type ExportFolderOptions } from '../lab/exportLlama2c.ts';
+import type { AttentionForm, RotaryPlacement, WeightFormat } from '../lab/onnxExportForms.ts';
 
 const USAGE =
   'usage: npx tsx tools/exportLlama2c.ts <checkpoint.bin> <tokenizer.bin> <outDir> [--attention gqa|unfused] ' +

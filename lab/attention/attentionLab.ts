@@ -1,8 +1,8 @@
 // What the kernel lab page (lab/attention) takes and returns; shared by the page, the GPU tests
 // and the benchmark script.
 
-import type { AttentionMode, CacheConfig } from '../../src/engine/kv/ringLayout.ts';
-import type { CacheDtype } from '../../src/protocol/messages.ts';
+import type { CacheConfig } from '../../src/engine/kv/ringLayout.ts';
+import type { AttentionMode, CacheDtype } from '../../src/protocol/messages.ts';
 import type { IoDtype } from '../../src/engine/kernels/attention.ts';
 import type { RopeConfig } from '../../src/engine/kernels/rope.ts';
 

@@ -15,7 +15,7 @@ import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.
 import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
 import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
-import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
+import { exportLlama2cForm } from '../onnxExportForms.ts';
 import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
 import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
 import { liveGpuBuffers } from './liveBuffers.ts';
@@ -308,7 +308,7 @@ async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model'];
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
   const rows = denseRows(job);
-  const ortModel = exportLlama2cToOnnx(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
+  const ortModel = exportLlama2cForm(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
   const streaming = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
   let dense: ModelRunner | undefined;
   try {

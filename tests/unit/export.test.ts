@@ -14,12 +14,13 @@ import {
   type Llama2cTokenizer,
   type Llama2cWeights,
 } from '../../src/engine/model/llama2c.ts';
-import { exportLlama2cToOnnx, type RotaryPlacement } from '../../src/engine/model/onnxExport.ts';
+import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
 import {
   STORIES260K_CHECKPOINT,
   STORIES260K_TOKENIZER,
   ensureStories260kFixture,
 } from '../../lab/fixtures.ts';
+import { exportLlama2cForm, type RotaryPlacement } from '../../lab/onnxExportForms.ts';
 
 const GOLDEN_IDS = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317];
 const GOLDEN_TEXT =
@@ -205,13 +206,11 @@ describe('export options', () => {
   }
 
   it('writes weights as external data that loads to the same logits', async () => {
-    const embedded = exportLlama2cToOnnx(weights);
-    const external = exportLlama2cToOnnx(weights, { externalData: { location: 'model.onnx_data' } });
-    expect(embedded.externalData).toBeUndefined();
-    expect(external.externalData?.location).toBe('model.onnx_data');
+    const external = exportLlama2cForm(weights, { externalData: { location: 'model.onnx_data' } });
+    expect(external.externalFiles.map((f) => f.location)).toEqual(['model.onnx_data']);
     expect(external.model.byteLength).toBeLessThan(64 * 1024);
-    const data = [{ path: 'model.onnx_data', data: external.externalData!.bytes }];
-    expect(await firstLogits(external.model, data)).toEqual(await firstLogits(embedded.model));
+    const data = [{ path: 'model.onnx_data', data: external.externalFiles[0].bytes }];
+    expect(await firstLogits(external.model, data)).toEqual(await firstLogits(exportLlama2cToOnnx(weights)));
   });
 
   it('reads an unshared classifier (negative vocab_size) and exports it', async () => {
@@ -224,8 +223,8 @@ describe('export options', () => {
     expect(read.config).toEqual({ ...weights.config, sharedClassifier: false });
     expect(read.wcls).not.toBe(read.tokenEmbedding);
     expect(read.wcls).toEqual(weights.tokenEmbedding);
-    const logits = await firstLogits(exportLlama2cToOnnx(read).model);
-    expect(logits).toEqual(await firstLogits(exportLlama2cToOnnx(weights).model));
+    const logits = await firstLogits(exportLlama2cToOnnx(read));
+    expect(logits).toEqual(await firstLogits(exportLlama2cToOnnx(weights)));
   });
 });
 

@@ -13,9 +13,8 @@
 import { EngineError } from '../../protocol/errors.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
-import type { CacheDtype } from '../../protocol/messages.ts';
+import type { AttentionMode, CacheDtype } from '../../protocol/messages.ts';
 import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
-import type { AttentionMode } from '../kv/ringLayout.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';

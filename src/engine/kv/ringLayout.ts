@@ -8,8 +8,7 @@
 // n <= maxChunk tokens is written, the first query of the chunk can still see its whole window.
 
 import { EngineError } from '../../protocol/errors.ts';
-
-export type AttentionMode = 'streaming' | 'window' | 'dense';
+import type { AttentionMode } from '../../protocol/messages.ts';
 
 export interface CacheConfig {
   mode: AttentionMode;

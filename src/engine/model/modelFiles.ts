@@ -24,7 +24,7 @@ export function modelFilesFromLlama2c(checkpoint: Uint8Array, tokenizerBin: Uint
   const tokenizer = readLlama2cTokenizer(tokenizerBin, weights.config.vocabSize);
   const { tokenizerJson, tokenizerConfig } = llama2cTokenizerToHf(tokenizer);
   return {
-    model: exportLlama2cToOnnx(weights).model,
+    model: exportLlama2cToOnnx(weights),
     externalData: [],
     config: llama2cHfConfig(weights.config) as HfConfig,
     tokenizerJson,
