@@ -184,6 +184,24 @@ describe('the engine worker keeps one token stream per conversation', () => {
     expect(kept.reason).toMatch(/^Read only what the model keeps: the first 4 and the last 96 of [\d,]+ tokens/);
     expect(kept.prefillTokens).toBe(4 + 96);
     expect(kept.cache!.spans.map((s) => s.messageId)).toEqual(['v1', 'v2', 'v3', 'v4']);
+
+    // Longer than the window but not than the cache (4 + 96): nothing would be evicted, so 'kept'
+    // reads it whole, as 'all' does (first 4 and last 96 would overlap and repeat tokens).
+    const streamOf = async (text: string) => (await call('turn', { id: 'p5', systemPrompt: '', messages: [user('w1', text)] }, 'w2', greedy, 1)).prefillTokens;
+    let [lo, hi] = [1, long.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((await streamOf(long.slice(0, mid))) > 96) hi = mid;
+      else lo = mid + 1;
+    }
+    const fits = long.slice(0, lo);
+    const fitsTokens = await streamOf(fits);
+    expect(fitsTokens).toBeGreaterThan(96);
+    expect(fitsTokens).toBeLessThanOrEqual(4 + 96);
+    const fitsAll = await call('turn', { id: 'p6', systemPrompt: '', messages: [user('x1', fits)] }, 'x2', greedy, 4, { longMessages: 'all' });
+    const fitsKept = await call('turn', { id: 'p7', systemPrompt: '', messages: [user('x1', fits)] }, 'x2', greedy, 4, { longMessages: 'kept' });
+    expect(fitsKept.prefillTokens).toBe(fitsTokens);
+    expect(fitsKept.text).toBe(fitsAll.text);
   });
 
   it('refuses to chat before a model is loaded, with a sentence', async () => {

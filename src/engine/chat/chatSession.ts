@@ -249,7 +249,10 @@ export class ChatSession {
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
   private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     const synced = this.syncAll(conversation, snapshot, rule);
-    if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > this.runner.cacheInfo().windowSize) return this.keepOnly(synced.how);
+    const { nSinks, windowSize } = this.runner.cacheInfo();
+    // Only a stream longer than the cache loses tokens: one that fits is read whole either way.
+    const evicts = this.stream!.ids.length > nSinks + windowSize;
+    if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > windowSize && evicts) return this.keepOnly(synced.how);
     return synced;
   }
 
