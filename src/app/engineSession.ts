@@ -4,7 +4,7 @@
 
 import { EngineClient, type ChatHandlers, type ChatResult } from '../client/engineClient.ts';
 import { takeEngineLock } from '../client/engineLock.ts';
-import { EngineError } from '../protocol/errors.ts';
+import { EngineError, toEngineError } from '../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../storage/snapshots.ts';
 import type { DownloadProgress } from '../engine/model/source/index.ts';
@@ -40,9 +40,6 @@ export interface SessionState {
   /** The model loaded last, to offer loading it again. */
   lastModel: PickedModel | null;
 }
-
-export const toEngineError = (e: unknown): EngineError =>
-  e instanceof EngineError ? e : new EngineError('DEVICE_LOST', 'The engine failed unexpectedly; reload the model to go on.', String(e));
 
 export class EngineSession {
   private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null };
@@ -82,7 +79,7 @@ export class EngineSession {
     try {
       picked = await hubModel(model, progress, download.signal);
     } catch (e) {
-      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e) } });
+      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e, 'the hub download') } });
       return;
     } finally {
       this.download = null;
@@ -97,7 +94,7 @@ export class EngineSession {
     try {
       model = await open();
     } catch (e) {
-      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      this.set({ status: { kind: 'idle', error: toEngineError(e, 'opening the model files') } });
       return;
     }
     await this.load(model, loadSettings(model.choice.key, model.defaults));
@@ -130,7 +127,7 @@ export class EngineSession {
       if (client !== this.client) return; // taken over while loading
       // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again;
       // a downloaded model the engine refused is deleted first, so it is never offered again.
-      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e)) } });
+      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e, 'loading the model')) } });
     }
   }
 
@@ -149,7 +146,7 @@ export class EngineSession {
     try {
       return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages);
     } catch (e) {
-      const error = toEngineError(e);
+      const error = toEngineError(e, 'the reply');
       if (error.code === 'DEVICE_LOST' && this.state.status === status) {
         this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error } });
       }
@@ -188,7 +185,7 @@ export class EngineSession {
     } catch (e) {
       // Its files were deleted or evicted since: say so once, and stop offering it.
       forgetModel();
-      this.set({ status: { kind: 'idle', notice: `The model used last could not be opened again (${toEngineError(e).message}) Pick a model.` } });
+      this.set({ status: { kind: 'idle', notice: `The model used last could not be opened again (${toEngineError(e, 'opening the model used last').message}) Pick a model.` } });
       return;
     }
     if (model && this.state.status.kind === 'idle') await this.load(model, loadSettings(model.choice.key, model.defaults));

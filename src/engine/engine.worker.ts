@@ -1,16 +1,11 @@
 // The engine's worker entry: decodes a request, calls ChatEngine, posts events back. No logic.
 
-import { EngineError } from '../protocol/errors.ts';
+import { deviceLostError, EngineError, toEngineError } from '../protocol/errors.ts';
 import type { Event, Request } from '../protocol/messages.ts';
 import { ChatEngine } from './chat/chatEngine.ts';
 
 let engine: ChatEngine | null = null;
 const post = (event: Event) => (self as unknown as Worker).postMessage(event);
-
-function toErrorData(e: unknown) {
-  if (e instanceof EngineError) return e.toJSON();
-  return { code: 'DEVICE_LOST' as const, message: 'The engine failed unexpectedly; reload the page to start it again.', detail: String(e) };
-}
 
 async function handle(request: Request): Promise<void> {
   switch (request.type) {
@@ -26,7 +21,7 @@ async function handle(request: Request): Promise<void> {
       loaded.deviceLost.then((reason) => {
         if (engine !== loaded) return;
         engine = null;
-        post({ type: 'error', requestId: null, error: new EngineError('DEVICE_LOST', 'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation will be rebuilt from its transcript.', reason).toJSON() });
+        post({ type: 'error', requestId: null, error: deviceLostError(reason).toJSON() });
       });
       post({ type: 'loaded', requestId: request.requestId, info: loaded.info() });
       return;
@@ -59,5 +54,5 @@ async function handle(request: Request): Promise<void> {
 
 self.onmessage = (message: MessageEvent<Request>) => {
   const request = message.data;
-  handle(request).catch((e: unknown) => post({ type: 'error', requestId: 'requestId' in request ? request.requestId : null, error: toErrorData(e) }));
+  handle(request).catch((e: unknown) => post({ type: 'error', requestId: 'requestId' in request ? request.requestId : null, error: toEngineError(e, `the engine worker, on a ${request.type} request`).toJSON() }));
 };

@@ -5,7 +5,7 @@
 
 import type { CacheState, ChatMessage, FinishReason, ReplyStats, SyncHow } from '../protocol/messages.ts';
 import { announceChange } from './changes.ts';
-import { chatDb, writing } from './db.ts';
+import { chatDb, reading, writing } from './db.ts';
 
 export type ReplyStatus = 'streaming' | 'done' | 'stopped' | 'interrupted' | 'failed';
 
@@ -51,13 +51,13 @@ export interface Saved {
  * tab writing it may still be at work. */
 export async function loadConversations(): Promise<StoredConversation[]> {
   const db = await chatDb();
-  const all = (await db.getAll('conversations')).map(markInterrupted);
+  const all = (await reading(() => db.getAll('conversations'))).map(markInterrupted);
   return all.sort((a, b) => b.updatedAt - a.updatedAt);
 }
 
 export async function loadConversation(id: string): Promise<StoredConversation | undefined> {
   const db = await chatDb();
-  return db.get('conversations', id);
+  return reading(() => db.get('conversations', id));
 }
 
 function markInterrupted(conversation: StoredConversation): StoredConversation {

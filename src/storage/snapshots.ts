@@ -2,7 +2,7 @@
 // cache setting at a time (they can be large, and no other setting could restore them).
 
 import type { CacheChoice, CacheSnapshot } from '../protocol/messages.ts';
-import { chatDb, writing } from './db.ts';
+import { chatDb, reading, writing } from './db.ts';
 
 export interface StoredSnapshot {
   conversationId: string;
@@ -21,7 +21,7 @@ export function snapshotSettingsKey(modelKey: string, cache: CacheChoice): strin
 /** Drops every snapshot taken under another model or cache setting. */
 export async function keepSnapshotsFor(settingsKey: string): Promise<void> {
   const db = await chatDb();
-  if ((await db.get('meta', SETTINGS_META)) === settingsKey) return;
+  if ((await reading(() => db.get('meta', SETTINGS_META))) === settingsKey) return;
   await writing(async () => {
     const tx = db.transaction(['snapshots', 'meta'], 'readwrite');
     await Promise.all([tx.objectStore('snapshots').clear(), tx.objectStore('meta').put(settingsKey, SETTINGS_META), tx.done]);
@@ -35,7 +35,7 @@ export async function saveSnapshot(settingsKey: string, snapshot: CacheSnapshot)
 
 export async function loadSnapshot(conversationId: string, settingsKey: string): Promise<CacheSnapshot | undefined> {
   const db = await chatDb();
-  const stored = await db.get('snapshots', conversationId);
+  const stored = await reading(() => db.get('snapshots', conversationId));
   return stored?.settingsKey === settingsKey ? stored.snapshot : undefined;
 }
 

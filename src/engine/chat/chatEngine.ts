@@ -2,7 +2,7 @@
 // the UI sends (continue it, roll it back for regenerate/edit, restore a saved snapshot, or
 // rebuild it from the transcript), generates the reply, and reports what the cache holds.
 
-import { EngineError } from '../../protocol/errors.ts';
+import { deviceLostError, EngineError } from '../../protocol/errors.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
   SamplingChoice, SyncHow,
@@ -61,11 +61,7 @@ export class ChatEngine {
     private readonly formatter: TurnFormatter,
   ) {
     this.lost = engine.gpu.device.lost.then((info) => {
-      this.lostError = new EngineError(
-        'DEVICE_LOST',
-        'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation, with the reply written so far, will be rebuilt from its transcript.',
-        `${info.reason}: ${info.message}`,
-      );
+      this.lostError = deviceLostError(`${info.reason}: ${info.message}`);
       return this.lostError;
     });
   }

@@ -6,7 +6,7 @@
 import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
 import { deleteConversation, loadConversation, loadConversations, saveConversation, type StoredConversation, type StoredMessage } from '../../storage/conversations.ts';
-import { toEngineError } from '../../app/engineSession.ts';
+import { toEngineError } from '../../protocol/errors.ts';
 
 export interface Generating {
   conversationId: string;
@@ -84,7 +84,7 @@ export class ConversationStore {
       const activeId = conversations.some((c) => c.id === remembered) ? remembered : (conversations[0]?.id ?? null);
       this.set({ loaded: true, conversations, activeId });
     } catch (e) {
-      this.set({ loaded: true, storageError: toEngineError(e).message });
+      this.set({ loaded: true, storageError: toEngineError(e, 'loading the conversations').message });
     }
   }
 
@@ -190,7 +190,7 @@ export class ConversationStore {
       await write();
       if (this.state.storageError) this.set({ storageError: null });
     } catch (e) {
-      this.set({ storageError: toEngineError(e).message });
+      this.set({ storageError: toEngineError(e, 'saving the conversations').message });
     }
   }
 
