@@ -40,10 +40,10 @@ export class EngineClient {
     // GPU was lost (that arrives as an error event from the worker), so it is a bug.
     worker.onerror = (e) => {
       e.preventDefault();
-      this.die(internalError(e.message || 'the engine worker failed', 'the engine worker, which stopped'));
+      this.die(internalError(e.message || 'no reason given', 'the engine, which stopped unexpectedly', undefined, 'load the model again to go on'));
     };
     worker.onmessageerror = () => {
-      this.die(internalError('a message from the engine could not be read', 'the engine client'));
+      this.die(internalError('a message it sent could not be read', 'the engine', undefined, 'load the model again to go on'));
     };
   }
 

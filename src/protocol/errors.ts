@@ -71,10 +71,11 @@ export function toEngineError(e: unknown, where: string): EngineError {
   return internalError(what, where, e instanceof Error ? e.stack : undefined);
 }
 
-/** A bug. Some screens show only the message, so the message itself carries what to report. */
-export const internalError = (what: string, where: string, stack?: string): EngineError =>
+/** A bug. Some screens show only the message, so the message itself carries what to report.
+ *  `next` is the way on where the caller knows a better one than reloading the page. */
+export const internalError = (what: string, where: string, stack?: string, next = 'reload the page to go on'): EngineError =>
   new EngineError(
     'INTERNAL',
-    `Something went wrong inside the app (${what}, in ${where}). This is a bug in the app, not a problem with your GPU or model: reload the page to go on, and if it happens again, report this message and what you were doing.`,
+    `Something went wrong in ${where} (${what}). This is a bug in the app, not a problem with your GPU or model: ${next}, and if it happens again, report this message and what you were doing.`,
     stack,
   );

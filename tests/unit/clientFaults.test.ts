@@ -59,7 +59,7 @@ describe('EngineClient when the engine worker fails', () => {
     const error = (outcome as { error: unknown }).error;
     expect(error).toBeInstanceOf(EngineError);
     expect((error as EngineError).code).toBe('INTERNAL');
-    expect((error as EngineError).message).toMatch(/Array buffer allocation failed, in the engine worker.*bug.*reload the page/);
+    expect((error as EngineError).message).toBe('Something went wrong in the engine, which stopped unexpectedly (Uncaught RangeError: Array buffer allocation failed). This is a bug in the app, not a problem with your GPU or model: load the model again to go on, and if it happens again, report this message and what you were doing.');
     expect(faults.map((e) => e.code)).toEqual(['INTERNAL']);
     expect(worker.terminated).toBe(true);
   });

@@ -9,7 +9,7 @@ describe('toEngineError', () => {
   it('turns an ordinary bug (a TypeError) into INTERNAL, whose sentence says what, where, what to do and what to report', () => {
     const error = toEngineError(new TypeError("Cannot read properties of undefined (reading 'length')"), 'the reply');
     expect(error.code).toBe('INTERNAL');
-    expect(error.message).toContain("TypeError: Cannot read properties of undefined (reading 'length'), in the reply");
+    expect(error.message).toContain("Something went wrong in the reply (TypeError: Cannot read properties of undefined (reading 'length')).");
     expect(error.message).toMatch(/bug in the app/);
     expect(error.message).toMatch(/reload the page/);
     expect(error.message).toMatch(/report this message/);
@@ -18,7 +18,7 @@ describe('toEngineError', () => {
   });
 
   it('turns a thrown non-Error into INTERNAL too', () => {
-    expect(toEngineError('oops', 'the model picker')).toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('(oops, in the model picker)') });
+    expect(toEngineError('oops', 'the model picker')).toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('in the model picker (oops)') });
   });
 
   it('keeps a typed error as it is', () => {

@@ -32,7 +32,7 @@ describe('the engine worker', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0].requestId).toBe(1);
     expect(errors[0].error.code).toBe('INTERNAL');
-    expect(errors[0].error.message).toContain("TypeError: Cannot read properties of undefined (reading 'dims'), in the engine worker, on a load request");
+    expect(errors[0].error.message).toContain("Something went wrong in the engine worker, on a load request (TypeError: Cannot read properties of undefined (reading 'dims')).");
   });
 
   it('posts DEVICE_LOST, to no request, when the device says it is lost', async () => {
