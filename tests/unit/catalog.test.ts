@@ -157,12 +157,12 @@ describe('chooseVariant', () => {
   });
 
   it('refuses with DEVICE_LIMIT when the embedding exceeds maxStorageBufferBindingSize', () => {
-    // Qwen3's fp16 embedding is 151936 x 1024 x 2 = 311164928 bytes; the WebGPU default binding limit is 128 MiB.
+    // Qwen3's fp16 embedding is 151936 x 1024 x 2 = 311164928 bytes (297 MiB); the WebGPU default binding limit is 128 MiB.
     const small: DeviceCaps = { hasShaderF16: true, maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
     const error = errorOf(() => chooseVariant(entry('qwen3-0.6b'), small));
     expect(error.code).toBe('DEVICE_LIMIT');
-    expect(error.message).toContain('311 MB in its q4f16 weights');
-    expect(error.message).toContain('(134 MB)');
+    expect(error.message).toContain('297 MiB in its q4f16 weights');
+    expect(error.message).toContain('(128 MiB)');
   });
 
   it('skips a variant whose largest tensor does not fit for one that does', () => {

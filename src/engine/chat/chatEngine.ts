@@ -3,6 +3,7 @@
 // rebuild it from the transcript), generates the reply, and reports what the cache holds.
 
 import { deviceLostError, EngineError } from '../../protocol/errors.ts';
+import { formatCount } from '../../protocol/format.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
   SamplingChoice, SyncHow,
@@ -377,7 +378,6 @@ function cacheIndexOf(stream: StreamState, t: number, nSinks: number): number | 
   return t - stream.skipped;
 }
 
-const formatCount = (n: number) => n.toLocaleString('en-US');
 
 /** push(...ids) passes every id as an argument: a pasted document's 200,000 overflow the stack. */
 function appendIds(target: number[], ids: readonly number[]): void {

@@ -4,6 +4,7 @@
 // token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
 import { EngineError } from '../../protocol/errors.ts';
+import { formatBytes } from '../../protocol/format.ts';
 import type { CacheDtype } from '../kv/kvCache.ts';
 import { isOnnxExternalData } from './source/hub.ts';
 
@@ -362,8 +363,8 @@ export function windowForBudget(entry: CatalogEntry, budgetBytes: number, sinks 
   if (window < MIN_WINDOW) {
     throw new EngineError(
       'DEVICE_LIMIT',
-      `${entry.label} needs ${mb((sinks + MIN_WINDOW + extraSlots) * perToken)} MB of GPU memory for even a ${MIN_WINDOW}-token window, ` +
-        `but only ${mb(budgetBytes)} MB is available for its cache. Close other tabs that use the GPU, or choose a smaller model.`,
+      `${entry.label} needs ${formatBytes((sinks + MIN_WINDOW + extraSlots) * perToken)} of GPU memory for even a ${MIN_WINDOW}-token window, ` +
+        `but only ${formatBytes(budgetBytes)} is available for its cache. Close other tabs that use the GPU, or choose a smaller model.`,
     );
   }
   return window;
@@ -417,15 +418,11 @@ export function chooseVariant(entry: CatalogEntry, device: DeviceCaps): ModelVar
   const f16Fits = !device.hasShaderF16 && entry.variants.some((v) => F16_DTYPES.has(v.dtype) && v.largestTensorBytes <= limit);
   throw new EngineError(
     'DEVICE_LIMIT',
-    `The largest tensor of ${entry.label} (${mb(smallest.largestTensorBytes)} MB in its ${smallest.dtype} weights${smallest.widened ? ' widened to f32' : ''}) is larger than this GPU allows ` +
-      `in one buffer (${mb(limit)} MB).` +
+    `The largest tensor of ${entry.label} (${formatBytes(smallest.largestTensorBytes)} in its ${smallest.dtype} weights${smallest.widened ? ' widened to f32' : ''}) is larger than this GPU allows ` +
+      `in one buffer (${formatBytes(limit)}).` +
       (f16Fits ? ' Its f16 weights would fit as they are on a GPU with shader-f16, which this GPU or browser does not offer.' : '') +
       ' Choose a smaller model.',
   );
-}
-
-function mb(bytes: number): string {
-  return (bytes / MB).toFixed(0);
 }
 
 /**

@@ -8,7 +8,7 @@ import { Icon } from '../../app/icons.tsx';
 import { checkWebGpu } from '../../app/gpuCheck.ts';
 import type { CatalogEntry, DeviceCaps } from '../../engine/model/catalog.ts';
 import { toEngineError, type EngineError } from '../../protocol/errors.ts';
-import { formatBytes, formatCount } from '../memory/windowMath.ts';
+import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
 import { CATALOG_ENTRIES, fitModel, recommendedChoice, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
 import { BUILT_IN_BYTES, BUILT_IN_LABEL } from './builtInModel.ts';
@@ -142,7 +142,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
       )}
       <div className="built-in">
         <p>
-          <strong>Try it now: a 1 MB story model</strong> <span className="muted">· built in, works offline</span>
+          <strong>Try it now: a 1 MiB story model</strong> <span className="muted">· built in, works offline</span>
         </p>
         <p>
           {BUILT_IN_LABEL} ({formatBytes(BUILT_IN_BYTES)}) writes children's stories: begin one, such as "Once upon a time, a little cat", and it

@@ -4,7 +4,7 @@
 
 import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../engine/model/catalog.ts';
 import type { CacheDtype } from '../../engine/kv/kvCache.ts';
-import { formatBytes, formatCount } from '../memory/windowMath.ts';
+import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
 
 /** What the settings dialog needs of a model. */
