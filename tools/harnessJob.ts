@@ -1,7 +1,7 @@
 // The harness job format (npm run harness -- job.json), validated in Node before the browser
 // starts. Each invalid job gets a one-line reason.
 
-import type { AttentionMode } from '../src/engine/kv/ringLayout.ts';
+import type { AttentionMode } from '../src/protocol/messages.ts';
 
 export type HarnessMode = AttentionMode | 'recompute';
 

@@ -1,6 +1,7 @@
 // KV cache snapshots in IndexedDB: only the latest per conversation, and only for one model and
 // cache setting at a time (they can be large, and no other setting could restore them).
 
+import { cacheIdentity } from '../protocol/cache.ts';
 import type { CacheChoice, CacheSnapshot } from '../protocol/messages.ts';
 import { chatDb, reading, writing } from './db.ts';
 
@@ -15,7 +16,7 @@ const SETTINGS_META = 'snapshot-settings';
 
 /** Names a model and cache setting; snapshots are kept for one such key at a time. */
 export function snapshotSettingsKey(modelKey: string, cache: CacheChoice): string {
-  return `${modelKey}|${cache.mode}:${cache.nSinks}:${cache.windowSize}:${cache.maxChunk}:${cache.rollbackSlots}`;
+  return `${modelKey}|${cacheIdentity(cache)}`;
 }
 
 /** Drops every snapshot taken under another model or cache setting. */

@@ -3,6 +3,7 @@
 // rebuild it from the transcript), generates the reply, and reports what the cache holds.
 
 import { deviceLostError, EngineError } from '../../protocol/errors.ts';
+import { cacheIdentity, KV_CACHE_DTYPE } from '../../protocol/cache.ts';
 import { formatCount } from '../../protocol/format.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, FinishReason, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, ReplyStats,
@@ -71,7 +72,7 @@ export class ChatEngine {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
-    const engine = await Engine.load(files, { ...cache, dtype: 'f32' }, context);
+    const engine = await Engine.load(files, { ...cache, dtype: KV_CACHE_DTYPE }, context);
     onProgress('compile', 1, 1);
     const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
     return new ChatEngine(engine, model, cache, new TurnFormatter(template, engine.tokenizer));
@@ -249,8 +250,7 @@ export class ChatEngine {
   }
 
   private get cacheKey(): string {
-    const c = this.cacheChoice;
-    return `${c.mode}:${c.nSinks}:${c.windowSize}:${c.maxChunk}:${c.rollbackSlots}`;
+    return cacheIdentity(this.cacheChoice);
   }
 
   /** Decides how the cache follows the transcript and returns the ids still to feed. */

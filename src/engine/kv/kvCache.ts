@@ -5,11 +5,12 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import { formatBytes } from '../../protocol/format.ts';
-import { RingLayout, type CacheConfig } from './ringLayout.ts';
+import type { CacheChoice } from '../../protocol/messages.ts';
+import { RingLayout } from './ringLayout.ts';
 
 export type CacheDtype = 'f32' | 'f16';
 
-export interface KvCacheConfig extends CacheConfig {
+export interface KvCacheConfig extends CacheChoice {
   nLayers: number;
   nKvHeads: number;
   headDim: number;
