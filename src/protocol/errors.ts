@@ -58,7 +58,8 @@ const DEVICE_LOST_SENTENCE =
 /** The device said it is gone: its lost promise resolved (`reason: message`), or a GPU call failed saying so. */
 export const deviceLostError = (evidence: string): EngineError => new EngineError('DEVICE_LOST', DEVICE_LOST_SENTENCE, evidence);
 
-/** How Chromium's WebGPU ("[Device] is lost", "Device is lost") and onnxruntime word a call on a lost device. */
+/** A failed GPU call that says its device is lost, as Chromium's WebGPU words it ("[Device] is
+ *  lost", "Device is lost"); nothing else in an error's text counts as evidence of a lost device. */
 const DEVICE_LOSS_SAID = /\bdevice\b[^.]{0,20}\blost\b/i;
 
 /** Any failure as an EngineError. A typed one stays as it is; a GPU call that failed because the
