@@ -1,6 +1,7 @@
 // The last line of defence: a render error shows a screen with a way out instead of a blank page.
 
 import { Component, type ErrorInfo, type ReactNode } from 'react';
+import { toEngineError } from '../protocol/errors.ts';
 
 interface State {
   error: Error | null;
@@ -23,8 +24,8 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, State> {
       <main className="screen" role="alert">
         <div className="card screen-card">
           <h1>Something went wrong</h1>
-          <p>The page hit an error it could not recover from. Your conversations are saved in this browser; reloading brings them back.</p>
-          <pre className="error-detail">{this.state.error.message}</pre>
+          <p>{toEngineError(this.state.error, 'drawing the page').message}</p>
+          <p>Your conversations are saved in this browser; reloading brings them back.</p>
           <button type="button" className="primary" onClick={() => location.reload()}>
             Reload
           </button>

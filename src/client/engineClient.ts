@@ -4,7 +4,7 @@
 // the worker is dead every pending and later request rejects instead of waiting forever.
 
 import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
-import { EngineError } from '../protocol/errors.ts';
+import { EngineError, internalError } from '../protocol/errors.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, Conversation, Event, LongMessageRule, ModelChoice, ModelInfo, Request, SamplingChoice,
 } from '../protocol/messages.ts';
@@ -23,13 +23,14 @@ export class EngineClient implements EngineInterface {
   constructor(private readonly worker: Pick<Worker, 'postMessage' | 'terminate' | 'onmessage' | 'onerror' | 'onmessageerror'>) {
     worker.onmessage = (message: MessageEvent<Event>) => this.dispatch(message.data);
     // The engine worker catches its own failures, so an error that reaches here means its code
-    // failed to load or it crashed: it is ended, and it will answer nothing more.
+    // failed to load or it crashed: it is ended, and it will answer nothing more. Nothing says the
+    // GPU was lost (that arrives as an error event from the worker), so it is a bug.
     worker.onerror = (e) => {
       e.preventDefault();
-      this.die(new EngineError('DEVICE_LOST', 'The engine stopped unexpectedly. Load the model again; if it keeps failing, reload the page.', e.message || 'the engine worker failed'));
+      this.die(internalError(e.message || 'no reason given', 'the engine, which stopped unexpectedly', undefined, 'load the model again to go on'));
     };
     worker.onmessageerror = () => {
-      this.die(new EngineError('DEVICE_LOST', 'The engine sent a message the page could not read. Load the model again; if it keeps failing, reload the page.'));
+      this.die(internalError('a message it sent could not be read', 'the engine', undefined, 'load the model again to go on'));
     };
   }
 

@@ -3,7 +3,7 @@
 // turn rebuilds the cache from the transcript).
 
 import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
-import { EngineError } from '../protocol/errors.ts';
+import { deviceLostError, EngineError } from '../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelChoice, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { ChatSession } from './chat/chatSession.ts';
 import type { GpuContext } from './gpu/device.ts';
@@ -23,7 +23,7 @@ export class Engine implements EngineInterface {
     session.deviceLost.then((reason) => {
       if (this.session !== session) return;
       this.session = null;
-      const error = new EngineError('DEVICE_LOST', 'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation will be rebuilt from its transcript.', reason);
+      const error = deviceLostError(reason);
       for (const listener of this.errorListeners) listener(error);
     });
     return session.info();

@@ -1,6 +1,6 @@
 // The engine's worker entry: decodes a request, calls Engine, posts events back. No logic.
 
-import { EngineError } from '../protocol/errors.ts';
+import { toEngineError } from '../protocol/errors.ts';
 import type { Event, Request } from '../protocol/messages.ts';
 import { Engine } from './engine.ts';
 
@@ -8,11 +8,6 @@ const engine = new Engine();
 const post = (event: Event) => (self as unknown as Worker).postMessage(event);
 engine.onCache((state) => post({ type: 'cache', state }));
 engine.onError((error) => post({ type: 'error', requestId: null, error: error.toJSON() }));
-
-function toErrorData(e: unknown) {
-  if (e instanceof EngineError) return e.toJSON();
-  return { code: 'DEVICE_LOST' as const, message: 'The engine failed unexpectedly; reload the page to start it again.', detail: String(e) };
-}
 
 async function handle(request: Request): Promise<void> {
   switch (request.type) {
@@ -47,5 +42,5 @@ async function handle(request: Request): Promise<void> {
 
 self.onmessage = (message: MessageEvent<Request>) => {
   const request = message.data;
-  handle(request).catch((e: unknown) => post({ type: 'error', requestId: 'requestId' in request ? request.requestId : null, error: toErrorData(e) }));
+  handle(request).catch((e: unknown) => post({ type: 'error', requestId: 'requestId' in request ? request.requestId : null, error: toEngineError(e, `the engine worker, on a ${request.type} request`).toJSON() }));
 };

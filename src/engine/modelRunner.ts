@@ -4,6 +4,7 @@
 
 import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
+import { formatBytes } from '../protocol/format.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
 import { Decoder, type CacheSettings, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
 import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
@@ -138,10 +139,9 @@ export function checkWeightsFit(split: SplitDecoder, limits: Pick<GPUSupportedLi
     for (const tensor of graph?.initializer ?? []) {
       const bytes = Number(tensor.externalData?.find((e) => e.key === 'length')?.value ?? tensor.rawData?.byteLength ?? 0);
       if (bytes > limit) {
-        const mb = (n: number) => (n < 2 ** 20 ? `${Math.ceil(n / 1024)} KB` : `${Math.ceil(n / 2 ** 20)} MB`);
         throw new EngineError(
           'DEVICE_LIMIT',
-          `The model's weight "${tensor.name}" takes ${mb(bytes)}, but this GPU holds at most ${mb(limit)} in one buffer. Choose a smaller or more quantized model, or use a GPU with larger buffers.`,
+          `The model's weight "${tensor.name}" takes ${formatBytes(bytes)}, but this GPU holds at most ${formatBytes(limit)} in one buffer. Choose a smaller or more quantized model, or use a GPU with larger buffers.`,
         );
       }
     }

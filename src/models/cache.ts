@@ -2,6 +2,7 @@
 // earlier attempt left), list cached and partial models, open one as bytes, delete one.
 
 import { EngineError } from '../protocol/errors.ts';
+import { formatBytes } from '../protocol/format.ts';
 import { cancelled, transferFile } from './download.ts';
 import { DEFAULT_HUB_URL, hubModelId, resolveHubModel, type HubModelSpec } from './hub.ts';
 import type { ModelBlobs } from '../protocol/messages.ts';
@@ -282,15 +283,4 @@ function asEngineError(error: unknown, id: string, signal?: AbortSignal): Engine
     );
   }
   return new EngineError('DOWNLOAD_FAILED', `Downloading ${id} failed (${String(error)}). Try again; the download continues where it stopped.`, String(error));
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }

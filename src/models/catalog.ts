@@ -3,7 +3,9 @@
 // repository's file list and config.json. Then the arithmetic that fits one to a GPU: KV bytes per
 // token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
+import { KV_CACHE_DTYPE, windowInBudget } from '../protocol/cache.ts';
 import { EngineError } from '../protocol/errors.ts';
+import { formatBytes } from '../protocol/format.ts';
 import type { CacheDtype } from '../protocol/messages.ts';
 import { isOnnxExternalData } from './hub.ts';
 
@@ -53,7 +55,6 @@ export interface CatalogEntry {
   vocabSize: number;
   /** Positions the model was trained on; sinks plus window must stay within it. */
   trainedContext: number;
-  kvCacheDtype: CacheDtype;
   defaultSinks: number;
   defaultWindow: number;
   hasChatTemplate: boolean;
@@ -113,7 +114,6 @@ function story(id: string, label: string, description: string, shape: { dim: num
     hiddenSize: dim,
     vocabSize,
     trainedContext: seqLen,
-    kvCacheDtype: 'f32',
     defaultSinks: 4,
     defaultWindow: seqLen - 4,
     hasChatTemplate: false,
@@ -136,7 +136,6 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     hiddenSize: 1024,
     vocabSize: 151_936,
     trainedContext: 32_768,
-    kvCacheDtype: 'f16',
     defaultSinks: 4,
     defaultWindow: 2044,
     hasChatTemplate: true,
@@ -162,7 +161,6 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     hiddenSize: 896,
     vocabSize: 151_936,
     trainedContext: 32_768,
-    kvCacheDtype: 'f16',
     defaultSinks: 4,
     defaultWindow: 2044,
     hasChatTemplate: true,
@@ -187,7 +185,6 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     hiddenSize: 576,
     vocabSize: 49_152,
     trainedContext: 8192,
-    kvCacheDtype: 'f16',
     defaultSinks: 4,
     defaultWindow: 2044,
     hasChatTemplate: true,
@@ -214,7 +211,6 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     hiddenSize: 2048,
     vocabSize: 128_256,
     trainedContext: 131_072,
-    kvCacheDtype: 'f16',
     defaultSinks: 4,
     defaultWindow: 2044,
     hasChatTemplate: true,
@@ -311,7 +307,6 @@ export function entryFromHub(repo: string, files: readonly ListedFile[], config:
     hiddenSize,
     vocabSize,
     trainedContext,
-    kvCacheDtype: 'f16',
     defaultSinks: 4,
     defaultWindow: Math.min(TYPED_DEFAULT_WINDOW, trainedContext - 4),
     hasChatTemplate: files.some((f) => f.path === 'chat_template.jinja'),
@@ -335,7 +330,7 @@ export function hostedFileUrl(file: HostedFile): string {
 const KV_HEAD_MULTIPLE = 16;
 
 /** K and V of one token in every layer: nLayers x nKvHeads x head dim (padded) x 2 x the cache dtype's size. */
-export function kvBytesPerToken(entry: CatalogEntry, cacheDtype: CacheDtype = entry.kvCacheDtype): number {
+export function kvBytesPerToken(entry: CatalogEntry, cacheDtype: CacheDtype = KV_CACHE_DTYPE): number {
   const headDim = Math.ceil(entry.headDim / KV_HEAD_MULTIPLE) * KV_HEAD_MULTIPLE;
   return entry.nLayers * entry.nKvHeads * headDim * 2 * (cacheDtype === 'f16' ? 2 : 4);
 }
@@ -358,12 +353,12 @@ export function windowForBudget(entry: CatalogEntry, budgetBytes: number, sinks 
     throw new EngineError('CONFIG_INVALID', `The cache needs whole numbers of sinks and extra slots and a memory budget of 0 or more bytes; got ${sinks}, ${extraSlots} and ${budgetBytes}.`);
   }
   const perToken = kvBytesPerToken(entry, shape.cacheDtype);
-  const window = Math.min(Math.floor(budgetBytes / perToken) - sinks - extraSlots, entry.trainedContext - sinks);
+  const window = Math.min(windowInBudget(budgetBytes, perToken, sinks, extraSlots), entry.trainedContext - sinks);
   if (window < MIN_WINDOW) {
     throw new EngineError(
       'DEVICE_LIMIT',
-      `${entry.label} needs ${mb((sinks + MIN_WINDOW + extraSlots) * perToken)} MB of GPU memory for even a ${MIN_WINDOW}-token window, ` +
-        `but only ${mb(budgetBytes)} MB is available for its cache. Close other tabs that use the GPU, or choose a smaller model.`,
+      `${entry.label} needs ${formatBytes((sinks + MIN_WINDOW + extraSlots) * perToken)} of GPU memory for even a ${MIN_WINDOW}-token window, ` +
+        `but only ${formatBytes(budgetBytes)} is available for its cache. Close other tabs that use the GPU, or choose a smaller model.`,
     );
   }
   return window;
@@ -417,15 +412,11 @@ export function chooseVariant(entry: CatalogEntry, device: DeviceCaps): ModelVar
   const f16Fits = !device.hasShaderF16 && entry.variants.some((v) => F16_DTYPES.has(v.dtype) && v.largestTensorBytes <= limit);
   throw new EngineError(
     'DEVICE_LIMIT',
-    `The largest tensor of ${entry.label} (${mb(smallest.largestTensorBytes)} MB in its ${smallest.dtype} weights${smallest.widened ? ' widened to f32' : ''}) is larger than this GPU allows ` +
-      `in one buffer (${mb(limit)} MB).` +
+    `The largest tensor of ${entry.label} (${formatBytes(smallest.largestTensorBytes)} in its ${smallest.dtype} weights${smallest.widened ? ' widened to f32' : ''}) is larger than this GPU allows ` +
+      `in one buffer (${formatBytes(limit)}).` +
       (f16Fits ? ' Its f16 weights would fit as they are on a GPU with shader-f16, which this GPU or browser does not offer.' : '') +
       ' Choose a smaller model.',
   );
-}
-
-function mb(bytes: number): string {
-  return (bytes / MB).toFixed(0);
 }
 
 /**

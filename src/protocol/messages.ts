@@ -35,14 +35,18 @@ export interface ModelChoice {
   source: ModelSource;
 }
 
+/** The cache's layout, the one declaration of it: what the UI asks for, and what the ring and the GPU buffers are built from. */
 export interface CacheChoice {
   mode: AttentionMode;
+  /** Attention sinks S (forced to 0 in window and dense modes). */
   nSinks: number;
+  /** Window W of recent tokens; in dense mode the most tokens the cache can ever hold. */
   windowSize: number;
-  /** Largest prefill chunk, a power of two. */
+  /** Largest number of tokens appended in one call (prefill chunk), a power of two. */
   maxChunk: number;
-  /** Ring slots kept past the window so regenerate and edit can roll back instead of rebuilding. */
-  rollbackSlots: number;
+  /** Extra ring slots that keep recently evicted tokens, so a regenerate or edit that goes back
+   *  at most this many tokens further can still roll the cache back instead of rebuilding it; absent, none. */
+  rollbackSlots?: number;
 }
 
 /**

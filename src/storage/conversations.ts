@@ -4,7 +4,7 @@
 // tab's newer one. A reply that was still streaming when the page went away loads as 'interrupted'.
 
 import { announceChange } from './changes.ts';
-import { chatDb, writing } from './db.ts';
+import { chatDb, reading, writing } from './db.ts';
 import type { StoredConversation } from './records.ts';
 
 export interface Saved {
@@ -17,13 +17,13 @@ export interface Saved {
  * tab writing it may still be at work. */
 export async function loadConversations(): Promise<StoredConversation[]> {
   const db = await chatDb();
-  const all = (await db.getAll('conversations')).map(markInterrupted);
+  const all = (await reading(() => db.getAll('conversations'))).map(markInterrupted);
   return all.sort((a, b) => b.updatedAt - a.updatedAt);
 }
 
 export async function loadConversation(id: string): Promise<StoredConversation | undefined> {
   const db = await chatDb();
-  return db.get('conversations', id);
+  return reading(() => db.get('conversations', id));
 }
 
 function markInterrupted(conversation: StoredConversation): StoredConversation {

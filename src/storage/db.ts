@@ -39,7 +39,7 @@ export function chatDb(): Promise<IDBPDatabase<ChatDb>> {
   return connection;
 }
 
-/** Runs a write, turning a full disk into STORAGE_FULL. */
+/** Runs a write, turning a full disk into STORAGE_FULL and any other failure into STORAGE_UNAVAILABLE. */
 export async function writing<T>(write: () => Promise<T>): Promise<T> {
   try {
     return await write();
@@ -49,5 +49,15 @@ export async function writing<T>(write: () => Promise<T>): Promise<T> {
       throw new EngineError('STORAGE_FULL', "The browser's storage for this page is full: delete old conversations or free some disk space.", error.message);
     }
     throw new EngineError('STORAGE_UNAVAILABLE', 'Saving to the browser storage failed; the conversation is still on screen, try again.', String(error));
+  }
+}
+
+/** Runs a read, turning its failure into STORAGE_UNAVAILABLE: a storage failure is never shown as a bug or a GPU fault. */
+export async function reading<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    throw new EngineError('STORAGE_UNAVAILABLE', 'Reading from the browser storage failed; reload the page to try again (what is saved stays saved).', String(error));
   }
 }

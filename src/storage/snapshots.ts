@@ -1,20 +1,21 @@
 // KV cache snapshots in IndexedDB: only the latest per conversation, and only for one model and
 // cache setting at a time (they can be large, and no other setting could restore them).
 
+import { cacheIdentity } from '../protocol/cache.ts';
 import type { CacheChoice, CacheSnapshot } from '../protocol/messages.ts';
-import { chatDb, writing } from './db.ts';
+import { chatDb, reading, writing } from './db.ts';
 
 const SETTINGS_META = 'snapshot-settings';
 
 /** Names a model and cache setting; snapshots are kept for one such key at a time. */
 export function snapshotSettingsKey(modelKey: string, cache: CacheChoice): string {
-  return `${modelKey}|${cache.mode}:${cache.nSinks}:${cache.windowSize}:${cache.maxChunk}:${cache.rollbackSlots}`;
+  return `${modelKey}|${cacheIdentity(cache)}`;
 }
 
 /** Drops every snapshot taken under another model or cache setting. */
 export async function keepSnapshotsFor(settingsKey: string): Promise<void> {
   const db = await chatDb();
-  if ((await db.get('meta', SETTINGS_META)) === settingsKey) return;
+  if ((await reading(() => db.get('meta', SETTINGS_META))) === settingsKey) return;
   await writing(async () => {
     const tx = db.transaction(['snapshots', 'meta'], 'readwrite');
     await Promise.all([tx.objectStore('snapshots').clear(), tx.objectStore('meta').put(settingsKey, SETTINGS_META), tx.done]);
@@ -28,7 +29,7 @@ export async function saveSnapshot(settingsKey: string, snapshot: CacheSnapshot)
 
 export async function loadSnapshot(conversationId: string, settingsKey: string): Promise<CacheSnapshot | undefined> {
   const db = await chatDb();
-  const stored = await db.get('snapshots', conversationId);
+  const stored = await reading(() => db.get('snapshots', conversationId));
   return stored?.settingsKey === settingsKey ? stored.snapshot : undefined;
 }
 

@@ -96,7 +96,7 @@ describe('the first minute, with the built-in model', () => {
     expect(await status()).toBe('No model loaded');
     const tryIt = page.getByRole('button', { name: 'Try it now' });
     expect(await tryIt.isVisible()).toBe(true);
-    expect(await page.getByText('Try it now: a 1 MB story model').isVisible()).toBe(true);
+    expect(await page.getByText('Try it now: a 1 MiB story model').isVisible()).toBe(true);
     expect(await page.getByText("writes children's stories").isVisible()).toBe(true);
     // The conversation column keeps its room beside the picker.
     const messagesBox = await page.locator('.chat-view .messages').boundingBox();

@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubModelSpec } from '../../src/models/index.ts';
+import { formatBytes } from '../../src/protocol/format.ts';
 import { openPage, type BrowserPage } from '../../lab/browser.ts';
 import { ensureStories260kFixture, STORIES260K_DIR } from '../../lab/fixtures.ts';
 import { startHubServer, type HubFixtureFile, type HubMisbehaviour, type HubServer } from '../../lab/hubServer.ts';
@@ -327,14 +328,14 @@ describe('integrity and storage', () => {
 
   it('too little quota refuses before downloading, naming the sizes', async () => {
     await browser.page.evaluate(() => {
-      navigator.storage.estimate = async () => ({ quota: 80_000_000, usage: 79_500_000 });
+      navigator.storage.estimate = async () => ({ quota: 8 * 2 ** 20, usage: 8 * 2 ** 20 - 500_000 });
     });
     hub.requests.length = 0;
     const outcome = await lab('download', { ...STORIES, id: 'no-room' }, options());
     await reloadPage();
     expect(outcome.error?.code).toBe('STORAGE_FULL');
-    expect(outcome.error?.message).toContain(`it needs ${((await storiesBytes()) / 1e6).toFixed(2)} MB more (plus 67.1 MB of headroom)`);
-    expect(outcome.error?.message).toContain('only 500.0 KB more (79.5 MB of 80.0 MB used)');
+    expect(outcome.error?.message).toContain(`it needs ${formatBytes(await storiesBytes())} more (plus 64 MiB of headroom)`);
+    expect(outcome.error?.message).toContain('only 488 KiB more (7.5 MiB of 8.0 MiB used)');
     expect(hub.requests.filter((r) => r.path.includes('/resolve/') || r.server === 'cdn')).toEqual([]);
     expect((await lab('list')).some((m) => m.id === 'no-room')).toBe(false);
   });

@@ -77,6 +77,6 @@ describe('loading bad model files', () => {
     // The embedding is 512 x 64 f32 = 128 KiB.
     const error = await loadError(good, standInGpu(64 * 1024));
     expect(error.code).toBe('DEVICE_LIMIT');
-    expect(error.message).toMatch(/^The model's weight ".+" takes 128 KB, but this GPU holds at most 64 KB in one buffer\. Choose a smaller/);
+    expect(error.message).toMatch(/^The model's weight ".+" takes 128 KiB, but this GPU holds at most 64 KiB in one buffer\. Choose a smaller/);
   });
 });

@@ -73,11 +73,12 @@ describe('kvBytesPerToken', () => {
     expect(kvBytesPerToken(entry('qwen3-0.6b'), 'f16')).toBe(114_688);
   });
 
-  it('doubles in f32 and uses the entry\'s cache dtype by default', () => {
+  it('doubles in f32, the dtype of the cache the app allocates and so the default', () => {
     expect(kvBytesPerToken(entry('qwen3-0.6b'), 'f32')).toBe(229_376);
-    expect(kvBytesPerToken(entry('llama-3.2-1b-instruct'))).toBe(32_768);
-    expect(kvBytesPerToken(entry('qwen2.5-0.5b-instruct'))).toBe(12_288);
-    expect(kvBytesPerToken(entry('smollm2-135m-instruct'))).toBe(23_040);
+    expect(kvBytesPerToken(entry('qwen3-0.6b'))).toBe(229_376);
+    expect(kvBytesPerToken(entry('llama-3.2-1b-instruct'))).toBe(65_536);
+    expect(kvBytesPerToken(entry('qwen2.5-0.5b-instruct'))).toBe(24_576);
+    expect(kvBytesPerToken(entry('smollm2-135m-instruct'))).toBe(46_080);
     expect(kvBytesPerToken(entry('stories15m'))).toBe(6 * 6 * 48 * 2 * 4);
   });
 
@@ -90,15 +91,15 @@ describe('windowForBudget', () => {
   const qwen3 = entry('qwen3-0.6b');
 
   it('gives the largest window whose cache fits the budget', () => {
-    // 100 MiB / 114688 B = 914.3 slots; 4 of them are sinks.
-    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4)).toBe(910);
-    expect(windowForBudget(qwen3, (4 + 910) * 114_688, 4)).toBe(910);
-    expect(windowForBudget(qwen3, (4 + 910) * 114_688 - 1, 4)).toBe(909);
+    // 100 MiB / 229376 B (f32) = 457.1 slots; 4 of them are sinks.
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4)).toBe(453);
+    expect(windowForBudget(qwen3, (4 + 453) * 229_376, 4)).toBe(453);
+    expect(windowForBudget(qwen3, (4 + 453) * 229_376 - 1, 4)).toBe(452);
   });
 
   it('leaves room for the ring\'s extra slots and honours the cache dtype', () => {
-    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { extraSlots: 255 })).toBe(655);
-    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { cacheDtype: 'f32' })).toBe(453);
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { extraSlots: 255 })).toBe(198);
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { cacheDtype: 'f16' })).toBe(910);
   });
 
   it('never lets sinks plus window leave the trained context', () => {
@@ -107,10 +108,10 @@ describe('windowForBudget', () => {
   });
 
   it('refuses with DEVICE_LIMIT and a sentence when not even the minimum window fits', () => {
-    const error = errorOf(() => windowForBudget(qwen3, (4 + MIN_WINDOW - 1) * 114_688, 4));
+    const error = errorOf(() => windowForBudget(qwen3, (4 + MIN_WINDOW - 1) * 229_376, 4));
     expect(error.code).toBe('DEVICE_LIMIT');
     expect(error.message).toMatch(/Close other tabs .* or choose a smaller model\.$/);
-    expect(windowForBudget(qwen3, (4 + MIN_WINDOW) * 114_688, 4)).toBe(MIN_WINDOW);
+    expect(windowForBudget(qwen3, (4 + MIN_WINDOW) * 229_376, 4)).toBe(MIN_WINDOW);
   });
 
   it('refuses negative or fractional sinks with CONFIG_INVALID', () => {
@@ -125,7 +126,7 @@ describe('estimateVram', () => {
     const q4f16 = e.variants.find((v) => v.dtype === 'q4f16')!;
     const estimate = estimateVram(e, q4f16, 2044, { extraSlots: 255 });
     expect(estimate.weights).toBe(478e6);
-    expect(estimate.cache).toBe((4 + 2044 + 255) * 12_288);
+    expect(estimate.cache).toBe((4 + 2044 + 255) * 24_576);
     expect(estimate.activations).toBe(ESTIMATE_PREFILL_CHUNK * (151_936 + 16 * 896) * 4);
     expect(estimate.total).toBe(estimate.weights + estimate.cache + estimate.activations);
   });
@@ -157,12 +158,12 @@ describe('chooseVariant', () => {
   });
 
   it('refuses with DEVICE_LIMIT when the embedding exceeds maxStorageBufferBindingSize', () => {
-    // Qwen3's fp16 embedding is 151936 x 1024 x 2 = 311164928 bytes; the WebGPU default binding limit is 128 MiB.
+    // Qwen3's fp16 embedding is 151936 x 1024 x 2 = 311164928 bytes (297 MiB); the WebGPU default binding limit is 128 MiB.
     const small: DeviceCaps = { hasShaderF16: true, maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
     const error = errorOf(() => chooseVariant(entry('qwen3-0.6b'), small));
     expect(error.code).toBe('DEVICE_LIMIT');
-    expect(error.message).toContain('311 MB in its q4f16 weights');
-    expect(error.message).toContain('(134 MB)');
+    expect(error.message).toContain('297 MiB in its q4f16 weights');
+    expect(error.message).toContain('(128 MiB)');
   });
 
   it('skips a variant whose largest tensor does not fit for one that does', () => {

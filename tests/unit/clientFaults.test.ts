@@ -50,7 +50,7 @@ async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: unk
 }
 
 describe('EngineClient when the engine worker fails', () => {
-  it('rejects the pending request with a typed DEVICE_LOST when the worker crashes, and tells onError', async () => {
+  it('rejects the pending request with a typed INTERNAL when the worker crashes (nothing said the GPU was lost), and tells onError', async () => {
     const { worker, client, faults } = start();
     const reply = client.chat(conversation, 'r', sampling, 5);
     worker.crash('Uncaught RangeError: Array buffer allocation failed');
@@ -58,10 +58,9 @@ describe('EngineClient when the engine worker fails', () => {
     expect(outcome).not.toBe('pending');
     const error = (outcome as { error: unknown }).error;
     expect(error).toBeInstanceOf(EngineError);
-    expect((error as EngineError).code).toBe('DEVICE_LOST');
-    expect((error as EngineError).message).toMatch(/Load the model again/);
-    expect((error as EngineError).detail).toMatch(/Array buffer allocation failed/);
-    expect(faults.map((e) => e.code)).toEqual(['DEVICE_LOST']);
+    expect((error as EngineError).code).toBe('INTERNAL');
+    expect((error as EngineError).message).toBe('Something went wrong in the engine, which stopped unexpectedly (Uncaught RangeError: Array buffer allocation failed). This is a bug in the app, not a problem with your GPU or model: load the model again to go on, and if it happens again, report this message and what you were doing.');
+    expect(faults.map((e) => e.code)).toEqual(['INTERNAL']);
     expect(worker.terminated).toBe(true);
   });
 
@@ -72,7 +71,7 @@ describe('EngineClient when the engine worker fails', () => {
     for (const request of requests) {
       const outcome = await settled(request);
       expect(outcome).not.toBe('pending');
-      expect(((outcome as { error: EngineError }).error).code).toBe('DEVICE_LOST');
+      expect(((outcome as { error: EngineError }).error).code).toBe('INTERNAL');
     }
     client.stop(); // harmless on a dead worker
     expect(worker.posted).toEqual([]);

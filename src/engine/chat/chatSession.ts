@@ -4,7 +4,9 @@
 // holds. Engine (../engine.ts) starts one per load.
 
 import type { ChatHandlers, ChatResult, LoadPhase } from '../../protocol/engine.ts';
-import { EngineError } from '../../protocol/errors.ts';
+import { deviceLostError, EngineError } from '../../protocol/errors.ts';
+import { cacheIdentity, KV_CACHE_DTYPE } from '../../protocol/cache.ts';
+import { formatCount } from '../../protocol/format.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, SamplingChoice, SyncHow,
 } from '../../protocol/messages.ts';
@@ -52,11 +54,7 @@ export class ChatSession {
     private readonly formatter: TurnFormatter,
   ) {
     this.lost = runner.gpu.device.lost.then((info) => {
-      this.lostError = new EngineError(
-        'DEVICE_LOST',
-        'The GPU was lost (the driver restarted or the tab used too much memory). Load the model again: the conversation, with the reply written so far, will be rebuilt from its transcript.',
-        `${info.reason}: ${info.message}`,
-      );
+      this.lostError = deviceLostError(`${info.reason}: ${info.message}`);
       return this.lostError;
     });
   }
@@ -65,7 +63,7 @@ export class ChatSession {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
-    const runner = await ModelRunner.load(files, { ...cache, dtype: 'f32' }, context);
+    const runner = await ModelRunner.load(files, { ...cache, dtype: KV_CACHE_DTYPE }, context);
     onProgress('compile', 1, 1);
     const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
     return new ChatSession(runner, model, cache, new TurnFormatter(template, runner.tokenizer));
@@ -242,8 +240,7 @@ export class ChatSession {
   }
 
   private get cacheKey(): string {
-    const c = this.cacheChoice;
-    return `${c.mode}:${c.nSinks}:${c.windowSize}:${c.maxChunk}:${c.rollbackSlots}`;
+    return cacheIdentity(this.cacheChoice);
   }
 
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
@@ -373,7 +370,6 @@ function cacheIndexOf(stream: StreamState, t: number, nSinks: number): number | 
   return t - stream.skipped;
 }
 
-const formatCount = (n: number) => n.toLocaleString('en-US');
 
 /** push(...ids) passes every id as an argument: a pasted document's 200,000 overflow the stack. */
 function appendIds(target: number[], ids: readonly number[]): void {

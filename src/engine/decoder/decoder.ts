@@ -11,9 +11,10 @@
 // are reused for every chunk of that size; ORT's queue submissions order them with the kernel's.
 
 import { EngineError } from '../../protocol/errors.ts';
+import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
-import type { AttentionMode, CacheDtype } from '../../protocol/messages.ts';
+import type { CacheDtype } from '../../protocol/messages.ts';
 import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
@@ -29,14 +30,8 @@ export interface RotaryConfig {
   scaling?: RopeScaling;
 }
 
-export interface CacheSettings {
-  mode: AttentionMode;
-  nSinks: number;
-  windowSize: number;
-  /** Largest prefill piece; a power of two. */
-  maxChunk: number;
+export interface CacheSettings extends CacheChoice {
   dtype: CacheDtype;
-  rollbackSlots?: number;
 }
 
 /** Wall time per phase of the forward pass, for benchmarks. While a profile is attached the

@@ -115,7 +115,8 @@ export async function* generate(
   const feed = async (batch: readonly number[]): Promise<Float32Array | TopLogits | undefined> => {
     try {
       const logits = k && model.feedTop ? await model.feedTop(batch, k, signal) : await model.feed(batch, signal);
-      fedIds.push(...batch);
+      // Not push(...batch): every id would be an argument, and a pasted document's 200,000 overflow the stack.
+      for (const id of batch) fedIds.push(id);
       return logits;
     } catch (e) {
       if (isAbort(e, signal)) return undefined;

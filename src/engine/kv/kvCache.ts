@@ -4,10 +4,11 @@
 // f16 storage packs two halves per u32 (pack2x16float), so it needs no shader-f16.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { CacheDtype } from '../../protocol/messages.ts';
-import { RingLayout, type CacheConfig } from './ringLayout.ts';
+import { formatBytes } from '../../protocol/format.ts';
+import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
+import { RingLayout } from './ringLayout.ts';
 
-export interface KvCacheConfig extends CacheConfig {
+export interface KvCacheConfig extends CacheChoice {
   nLayers: number;
   nKvHeads: number;
   headDim: number;
@@ -234,11 +235,4 @@ export class KvCache {
 
 function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
 }

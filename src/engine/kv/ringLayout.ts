@@ -7,21 +7,9 @@
 // The ring is windowSize + maxChunk - 1 long (plus optional rollback slots): while a chunk of
 // n <= maxChunk tokens is written, the first query of the chunk can still see its whole window.
 
+import { extraSlotsOf } from '../../protocol/cache.ts';
 import { EngineError } from '../../protocol/errors.ts';
-import type { AttentionMode } from '../../protocol/messages.ts';
-
-export interface CacheConfig {
-  mode: AttentionMode;
-  /** Attention sinks S (forced to 0 in window and dense modes). */
-  nSinks: number;
-  /** Window W of recent tokens; in dense mode the most tokens the cache can ever hold. */
-  windowSize: number;
-  /** Largest number of tokens appended in one call (prefill chunk). */
-  maxChunk: number;
-  /** Extra ring slots that keep recently evicted tokens, so a regenerate or edit that goes back
-   *  at most this many tokens further can still roll the cache back instead of rebuilding it. */
-  rollbackSlots?: number;
-}
+import type { AttentionMode, CacheChoice } from '../../protocol/messages.ts';
 
 /** The tokens appended by one call, for every layer alike. */
 export interface ChunkPlan {
@@ -45,14 +33,14 @@ export class RingLayout {
   /** Length of the stream so far: the next token appended gets this stream index. */
   nTokens = 0;
 
-  constructor(config: CacheConfig) {
+  constructor(config: CacheChoice) {
     validateCacheConfig(config);
     this.mode = config.mode;
     this.nSinks = config.mode === 'streaming' ? config.nSinks : 0;
     this.windowSize = config.windowSize;
     this.maxChunk = config.maxChunk;
     // Dense never evicts, so its ring is exactly its capacity.
-    this.ringSize = config.mode === 'dense' ? config.windowSize : config.windowSize + config.maxChunk - 1 + (config.rollbackSlots ?? 0);
+    this.ringSize = config.mode === 'dense' ? config.windowSize : config.windowSize + extraSlotsOf(config);
     this.nSlots = this.nSinks + this.ringSize;
   }
 
@@ -168,7 +156,7 @@ export class RingLayout {
   }
 }
 
-export function validateCacheConfig(config: CacheConfig): void {
+export function validateCacheConfig(config: CacheChoice): void {
   const { mode, nSinks, windowSize, maxChunk } = config;
   const bad = (why: string): never => {
     throw new EngineError('CONFIG_INVALID', `Invalid cache settings: ${why}`);

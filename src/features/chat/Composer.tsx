@@ -4,7 +4,7 @@
 import { useState, type KeyboardEvent } from 'react';
 import { Icon } from '../../ui/icons.tsx';
 import type { LongMessageRule } from '../../protocol/messages.ts';
-import { formatCount } from '../memory/windowMath.ts';
+import { formatCount } from '../../protocol/format.ts';
 import { mayExceedWindow } from './longMessages.ts';
 
 interface Props {

@@ -3,8 +3,8 @@
 import { useRef, useState } from 'react';
 import { Icon } from '../../ui/icons.tsx';
 import type { StoredConversation } from '../../storage/records.ts';
-import { toEngineError } from '../session/engineSession.ts';
-import { conversationFileName, conversationFromJson, conversationToJson } from './conversationFile.ts';
+import { toEngineError } from '../../protocol/errors.ts';
+import { conversationFileName, conversationFromFile, conversationToJson } from './conversationFile.ts';
 import type { ConversationStore } from './conversationStore.ts';
 
 interface Props {
@@ -37,12 +37,12 @@ export function ConversationList({ store, conversations, activeId, generatingId,
   const importFile = async (file: File | undefined) => {
     if (!file) return;
     try {
-      store.add(conversationFromJson(await file.text()));
+      store.add(await conversationFromFile(file));
       setImportError(null);
       setDeleted(null);
       onPicked();
     } catch (e) {
-      setImportError(toEngineError(e).message);
+      setImportError(toEngineError(e, 'importing a conversation').message);
     }
   };
   // Deleting asks nothing: it says what went, with an undo, until the next delete or import.

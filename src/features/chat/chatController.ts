@@ -3,7 +3,7 @@
 // point), streams the reply into the store, and saves the cache snapshot after every reply.
 
 import type { EngineSession } from '../session/engineSession.ts';
-import { toEngineError } from '../session/engineSession.ts';
+import { toEngineError } from '../../protocol/errors.ts';
 import type { ChatMessage, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
 import type { StoredMessage } from '../../storage/records.ts';
@@ -136,7 +136,7 @@ export class ChatController {
       else this.store.patchMessage(conversationId, replyId, { content, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
       this.saving = this.saveCache(conversationId, status.settingsKey);
     } catch (e) {
-      const error = toEngineError(e);
+      const error = toEngineError(e, 'the reply');
       // ABORTED here means the engine was shut down under the reply (another tab took over).
       this.store.patchMessage(conversationId, replyId, { content: text, status: error.code === 'ABORTED' ? 'interrupted' : 'failed', error: error.message }, 'now');
     } finally {
@@ -160,7 +160,7 @@ export class ChatController {
       if (snapshot?.conversationId === conversationId) await saveSnapshot(settingsKey, snapshot);
       else await dropSnapshot(conversationId);
     } catch (e) {
-      this.store.reportStorageError(`${toEngineError(e).message} Without a saved cache, this conversation is rebuilt from its transcript when you come back to it.`);
+      this.store.reportStorageError(`${toEngineError(e, 'saving the cache snapshot').message} Without a saved cache, this conversation is rebuilt from its transcript when you come back to it.`);
     }
   }
 }

@@ -26,11 +26,22 @@ export function conversationFileName(conversation: StoredConversation): string {
 }
 
 const refuse = (why: string): never => {
-  throw new EngineError('CONFIG_INVALID', `This file is not a conversation exported from Endless Chat: ${why}`);
+  throw new EngineError('IMPORT_INVALID', `This file is not a conversation exported from Endless Chat: ${why}`);
 };
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const STATUSES: ReplyStatus[] = ['done', 'stopped', 'interrupted', 'failed'];
+
+/** A new conversation (fresh id) from a file the user picked. */
+export async function conversationFromFile(file: Blob): Promise<StoredConversation> {
+  let text: string;
+  try {
+    text = await file.text();
+  } catch (e) {
+    throw new EngineError('IMPORT_INVALID', 'The file could not be read (it may have been moved or changed since it was picked); pick it again.', String(e));
+  }
+  return conversationFromJson(text);
+}
 
 /** A new conversation (fresh id) from an exported file's text. */
 export function conversationFromJson(text: string): StoredConversation {

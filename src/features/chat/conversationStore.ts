@@ -7,7 +7,7 @@ import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
 import { deleteConversation, loadConversation, loadConversations, saveConversation } from '../../storage/conversations.ts';
 import type { StoredConversation, StoredMessage } from '../../storage/records.ts';
-import { toEngineError } from '../session/engineSession.ts';
+import { toEngineError } from '../../protocol/errors.ts';
 
 export interface Generating {
   conversationId: string;
@@ -85,7 +85,7 @@ export class ConversationStore {
       const activeId = conversations.some((c) => c.id === remembered) ? remembered : (conversations[0]?.id ?? null);
       this.set({ loaded: true, conversations, activeId });
     } catch (e) {
-      this.set({ loaded: true, storageError: toEngineError(e).message });
+      this.set({ loaded: true, storageError: toEngineError(e, 'loading the conversations').message });
     }
   }
 
@@ -191,7 +191,7 @@ export class ConversationStore {
       await write();
       if (this.state.storageError) this.set({ storageError: null });
     } catch (e) {
-      this.set({ storageError: toEngineError(e).message });
+      this.set({ storageError: toEngineError(e, 'saving the conversations').message });
     }
   }
 

@@ -2,7 +2,7 @@
 // (the arc the next token sees, and where it will write), and what has been evicted so far.
 
 import type { CacheState } from '../../protocol/messages.ts';
-import { formatBytes, formatCount } from './windowMath.ts';
+import { formatBytes, formatCount } from '../../protocol/format.ts';
 
 const RADIUS = 52;
 const CIRCUMFERENCE = 2 * Math.PI * RADIUS;

@@ -1,7 +1,7 @@
 // Milliseconds per generated token across a whole conversation: with a fixed-size cache the line
 // should stay flat however long the conversation gets.
 
-import { formatCount } from './windowMath.ts';
+import { formatCount } from '../../protocol/format.ts';
 
 const WIDTH = 280;
 const HEIGHT = 72;

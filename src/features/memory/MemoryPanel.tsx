@@ -6,7 +6,8 @@ import type { CacheState } from '../../protocol/messages.ts';
 import type { StoredConversation } from '../../storage/records.ts';
 import { CachePicture } from './CachePicture.tsx';
 import { LatencyChart } from './LatencyChart.tsx';
-import { formatCount, formatRate } from './windowMath.ts';
+import { formatCount } from '../../protocol/format.ts';
+import { formatRate } from './windowMath.ts';
 
 interface Props {
   conversation: StoredConversation | undefined;

@@ -17,20 +17,6 @@ export function placesOf(cache: CacheState | undefined | null): Map<string, Wind
   return new Map((cache?.spans ?? []).map((span) => [span.messageId, placeOf(span, cache!)]));
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
-
-export const formatCount = (n: number): string => n.toLocaleString('en-US');
-
 const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens / ms) * 1000 : 0);
 
 export interface StatsFigures {

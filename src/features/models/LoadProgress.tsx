@@ -5,7 +5,7 @@
 import './models.css';
 import type { LoadStage } from '../session/engineSession.ts';
 import type { DownloadProgress } from '../../models/index.ts';
-import { formatBytes } from '../memory/windowMath.ts';
+import { formatBytes } from '../../protocol/format.ts';
 
 const PHASES: Record<LoadStage['phase'], string> = {
   download: 'Downloading from the Hugging Face hub (once: it is kept in this browser)',

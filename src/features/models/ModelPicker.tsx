@@ -6,10 +6,9 @@ import './models.css';
 import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { Icon } from '../../ui/icons.tsx';
 import { checkWebGpu } from '../../client/gpuCheck.ts';
-import { toEngineError } from '../session/engineSession.ts';
 import type { CatalogEntry, DeviceCaps } from '../../models/catalog.ts';
-import type { EngineError } from '../../protocol/errors.ts';
-import { formatBytes, formatCount } from '../memory/windowMath.ts';
+import { toEngineError, type EngineError } from '../../protocol/errors.ts';
+import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
 import { CATALOG_ENTRIES, fitModel, recommendedChoice, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
 import { BUILT_IN_BYTES, BUILT_IN_LABEL } from './builtInModel.ts';
@@ -36,7 +35,7 @@ function fit(entry: CatalogEntry, caps: DeviceCaps): Fit {
   try {
     return { choice: fitModel(entry, caps), error: null };
   } catch (e) {
-    return { choice: null, error: toEngineError(e) };
+    return { choice: null, error: toEngineError(e, 'the model picker') };
   }
 }
 
@@ -92,7 +91,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
         setPickError(null);
         onPick(picked);
       },
-      (e: unknown) => setPickError(toEngineError(e)),
+      (e: unknown) => setPickError(toEngineError(e, 'the model picker')),
     );
   };
   const onFilesPicked = (e: ChangeEvent<HTMLInputElement>) => {
@@ -103,14 +102,14 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
     deleteDownload(id).then(() => {
       forgetModel(id); // a deleted model is not loaded by itself after the next reload
       refresh();
-    }, (e: unknown) => setPickError(toEngineError(e)));
+    }, (e: unknown) => setPickError(toEngineError(e, 'the model picker')));
   const check = (event: FormEvent) => {
     event.preventDefault();
     if (!caps || repo.trim() === '') return;
     setTyped({ state: 'checking' });
     checkHubRepo(repo, caps).then(
       (choice) => setTyped({ state: 'done', fitted: { choice, error: null } }),
-      (e: unknown) => setTyped({ state: 'done', fitted: { choice: null, error: toEngineError(e) } }),
+      (e: unknown) => setTyped({ state: 'done', fitted: { choice: null, error: toEngineError(e, 'the model picker') } }),
     );
   };
   const shown = pickError ?? error;
@@ -143,7 +142,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
       )}
       <div className="built-in">
         <p>
-          <strong>Try it now: a 1 MB story model</strong> <span className="muted">· built in, works offline</span>
+          <strong>Try it now: a 1 MiB story model</strong> <span className="muted">· built in, works offline</span>
         </p>
         <p>
           {BUILT_IN_LABEL} ({formatBytes(BUILT_IN_BYTES)}) writes children's stories: begin one, such as "Once upon a time, a little cat", and it
@@ -265,7 +264,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
                   <strong>{row.label}</strong> <span className="muted">· {formatBytes(row.bytes)}{row.complete ? '' : ', download not finished'}</span>
                 </div>
                 {row.local && row.complete && (
-                  <button type="button" className="primary" disabled={!caps} onClick={() => caps && keptLocalModel(row.id, caps).then(onPick, (e: unknown) => setPickError(toEngineError(e)))}>
+                  <button type="button" className="primary" disabled={!caps} onClick={() => caps && keptLocalModel(row.id, caps).then(onPick, (e: unknown) => setPickError(toEngineError(e, 'the model picker')))}>
                     Load {row.label.replace(/ \(from this computer\)$/, '')}
                   </button>
                 )}

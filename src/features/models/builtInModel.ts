@@ -1,4 +1,4 @@
-// The model that ships with the app: Karpathy's stories260K (1 MB, MIT), served from public/ beside
+// The model that ships with the app: Karpathy's stories260K (1 MiB, MIT), served from public/ beside
 // the page and cached by the service worker, so the app chats the moment it opens, offline too.
 
 import { MODEL_CATALOG } from '../../models/catalog.ts';

@@ -3,8 +3,8 @@
 // with. The catalog itself (src/models/catalog.ts) is the one list of models.
 
 import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../models/catalog.ts';
-import type { CacheDtype } from '../../protocol/messages.ts';
-import { formatBytes, formatCount } from '../memory/windowMath.ts';
+import { extraSlotsOf } from '../../protocol/cache.ts';
+import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
 
 /** What the settings dialog needs of a model. */
@@ -25,8 +25,6 @@ export interface HubChoice extends ModelDefaults {
 
 /** The KV cache the window is sized from when a model is first picked; the settings change it. */
 export const KV_BUDGET_BYTES = 256 * 2 ** 20;
-/** The chat engine keeps its cache in f32 (engine/chat/chatSession.ts). */
-const APP_CACHE_DTYPE: CacheDtype = 'f32';
 const CHAT_MODEL_CACHE: CacheShape = STORY_MODEL_CACHE;
 const CHAT_MODEL_SETTINGS: Omit<ChatSettings, 'nSinks' | 'windowSize'> = {
   windowMode: 'tokens',
@@ -38,8 +36,6 @@ const CHAT_MODEL_SETTINGS: Omit<ChatSettings, 'nSinks' | 'windowSize'> = {
   maxTokens: 512,
 };
 
-const extraSlots = (cache: CacheShape) => cache.maxChunk - 1 + cache.rollbackSlots;
-
 /**
  * The variant this GPU can run and the settings the model starts with: the window the memory
  * budget allows (the story models keep their short default window). Throws the catalog's
@@ -48,18 +44,18 @@ const extraSlots = (cache: CacheShape) => cache.maxChunk - 1 + cache.rollbackSlo
 export function fitModel(entry: CatalogEntry, caps: DeviceCaps): HubChoice {
   const variant = chooseVariant(entry, caps);
   const cache = entry.format === 'llama2c' ? STORY_MODEL_CACHE : CHAT_MODEL_CACHE;
-  const budgetWindow = Math.min(entry.defaultWindow, windowForBudget(entry, KV_BUDGET_BYTES, entry.defaultSinks, { extraSlots: extraSlots(cache), cacheDtype: APP_CACHE_DTYPE }));
+  const budgetWindow = Math.min(entry.defaultWindow, windowForBudget(entry, KV_BUDGET_BYTES, entry.defaultSinks, { extraSlots: extraSlotsOf(cache) }));
   const defaults: ChatSettings =
     entry.format === 'llama2c'
       ? { ...STORY_MODEL_SETTINGS, nSinks: entry.defaultSinks, windowSize: Math.min(STORY_MODEL_SETTINGS.windowSize, budgetWindow) }
       : { ...CHAT_MODEL_SETTINGS, nSinks: entry.defaultSinks, windowSize: budgetWindow };
-  return { key: `${entry.id}:${variant.dtype}`, label: entry.label, entry, variant, defaults, cache, bytesPerToken: kvBytesPerToken(entry, APP_CACHE_DTYPE) };
+  return { key: `${entry.id}:${variant.dtype}`, label: entry.label, entry, variant, defaults, cache, bytesPerToken: kvBytesPerToken(entry) };
 }
 
 /** The window these settings give the model, and the bytes of its whole cache (sinks, window and ring headroom). */
 export function windowOf(choice: HubChoice, settings: ChatSettings): { window: number; cacheBytes: number } {
   const cache = cacheChoiceOf(settings, choice.cache, choice.bytesPerToken);
-  const { cache: cacheBytes } = estimateVram(choice.entry, choice.variant, cache.windowSize, { sinks: cache.nSinks, extraSlots: extraSlots(choice.cache), cacheDtype: APP_CACHE_DTYPE });
+  const { cache: cacheBytes } = estimateVram(choice.entry, choice.variant, cache.windowSize, { sinks: cache.nSinks, extraSlots: extraSlotsOf(choice.cache) });
   return { window: cache.windowSize, cacheBytes };
 }
 
@@ -99,7 +95,7 @@ export function vramBudgetBytes(deviceMemoryGiB: number | undefined = (navigator
 export function recommendedChoice(caps: DeviceCaps, budgetBytes = vramBudgetBytes()): HubChoice | null {
   const found = recommendedEntry(caps, budgetBytes, (entry) => {
     const choice = fitModel(entry, caps);
-    return { window: choice.defaults.windowSize, shape: { sinks: choice.defaults.nSinks, extraSlots: extraSlots(choice.cache), cacheDtype: APP_CACHE_DTYPE } };
+    return { window: choice.defaults.windowSize, shape: { sinks: choice.defaults.nSinks, extraSlots: extraSlotsOf(choice.cache) } };
   });
   return found && fitModel(found.entry, caps);
 }

@@ -9,7 +9,7 @@ import { isOnnxExternalData } from '../../models/hub.ts';
 import { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, listHubRepo, openCachedModel, readHubJson, type DownloadProgress, type HubListing, type HubModelSpec } from '../../models/index.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ModelChoice } from '../../protocol/messages.ts';
-import { formatBytes } from '../memory/windowMath.ts';
+import { formatBytes } from '../../protocol/format.ts';
 import { STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
 import { CATALOG_ENTRIES, fitModel, type HubChoice } from './hubModels.ts';
 

@@ -5,7 +5,7 @@
 import { EngineClient } from '../../client/engineClient.ts';
 import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { takeEngineLock } from '../../client/engineLock.ts';
-import { EngineError } from '../../protocol/errors.ts';
+import { EngineError, toEngineError } from '../../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../../storage/snapshots.ts';
 import type { DownloadProgress } from '../../models/index.ts';
@@ -41,9 +41,6 @@ export interface SessionState {
   /** The model loaded last, to offer loading it again. */
   lastModel: PickedModel | null;
 }
-
-export const toEngineError = (e: unknown): EngineError =>
-  e instanceof EngineError ? e : new EngineError('DEVICE_LOST', 'The engine failed unexpectedly; reload the model to go on.', String(e));
 
 export class EngineSession {
   private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null };
@@ -83,7 +80,7 @@ export class EngineSession {
     try {
       picked = await hubModel(model, progress, download.signal);
     } catch (e) {
-      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e) } });
+      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e, 'the hub download') } });
       return;
     } finally {
       this.download = null;
@@ -98,7 +95,7 @@ export class EngineSession {
     try {
       model = await open();
     } catch (e) {
-      this.set({ status: { kind: 'idle', error: toEngineError(e) } });
+      this.set({ status: { kind: 'idle', error: toEngineError(e, 'opening the model files') } });
       return;
     }
     await this.load(model, loadSettings(model.choice.key, model.defaults));
@@ -131,7 +128,7 @@ export class EngineSession {
       if (client !== this.client) return; // taken over while loading
       // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again;
       // a downloaded model the engine refused is deleted first, so it is never offered again.
-      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e)) } });
+      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e, 'loading the model')) } });
     }
   }
 
@@ -150,7 +147,7 @@ export class EngineSession {
     try {
       return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages);
     } catch (e) {
-      const error = toEngineError(e);
+      const error = toEngineError(e, 'the reply');
       if (error.code === 'DEVICE_LOST' && this.state.status === status) {
         this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error } });
       }
@@ -189,7 +186,7 @@ export class EngineSession {
     } catch (e) {
       // Its files were deleted or evicted since: say so once, and stop offering it.
       forgetModel();
-      this.set({ status: { kind: 'idle', notice: `The model used last could not be opened again (${toEngineError(e).message}) Pick a model.` } });
+      this.set({ status: { kind: 'idle', notice: `The model used last could not be opened again (${toEngineError(e, 'opening the model used last').message}) Pick a model.` } });
       return;
     }
     if (model && this.state.status.kind === 'idle') await this.load(model, loadSettings(model.choice.key, model.defaults));

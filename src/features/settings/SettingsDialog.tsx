@@ -3,7 +3,7 @@
 
 import './settings.css';
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
-import { formatBytes, formatCount } from '../memory/windowMath.ts';
+import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { effectiveWindow, validateSettings, type CacheShape, type ChatSettings, type SettingsErrors } from './settings.ts';
 
 type NumberField = Exclude<keyof ChatSettings, 'windowMode'>;

@@ -1,6 +1,7 @@
 // Chat settings: their defaults per model, the validation that refuses bad values with a
 // sentence per field, and the step from settings to the engine's cache and sampling choices.
 
+import { cacheIdentity, extraSlotsOf, windowInBudget } from '../../protocol/cache.ts';
 import type { CacheChoice, SamplingChoice } from '../../protocol/messages.ts';
 
 export interface ChatSettings {
@@ -17,11 +18,7 @@ export interface ChatSettings {
 }
 
 /** How a model family wants its cache laid out; not user settings. */
-export interface CacheShape {
-  maxChunk: number;
-  /** Ring slots past the window, so regenerate and edit can roll back instead of rebuilding. */
-  rollbackSlots: number;
-}
+export type CacheShape = Required<Pick<CacheChoice, 'maxChunk' | 'rollbackSlots'>>;
 
 export type SettingsErrors = Partial<Record<keyof ChatSettings, string>>;
 
@@ -56,16 +53,11 @@ export function validateSettings(s: ChatSettings): SettingsErrors {
   return errors;
 }
 
-/** The largest window whose sinks, ring and prefill headroom fit `budgetBytes`. */
-export function windowFromBudget(budgetBytes: number, bytesPerToken: number, nSinks: number, shape: CacheShape): number {
-  const slots = Math.floor(budgetBytes / bytesPerToken);
-  return Math.max(1, slots - nSinks - (shape.maxChunk - 1) - shape.rollbackSlots);
-}
-
-/** The window in tokens; in budget mode it needs the model's bytes per token (known once loaded). */
+/** The window in tokens; in budget mode it needs the model's bytes per token (known once loaded),
+ *  and a budget too small for any window still gets one token. */
 export function effectiveWindow(s: ChatSettings, shape: CacheShape, bytesPerToken: number | undefined): number {
   if (s.windowMode === 'tokens' || !bytesPerToken) return s.windowSize;
-  return windowFromBudget(s.memoryBudgetMiB * 2 ** 20, bytesPerToken, s.nSinks, shape);
+  return Math.max(1, windowInBudget(s.memoryBudgetMiB * 2 ** 20, bytesPerToken, s.nSinks, extraSlotsOf(shape)));
 }
 
 export function cacheChoiceOf(s: ChatSettings, shape: CacheShape, bytesPerToken: number | undefined): CacheChoice {
@@ -77,5 +69,4 @@ export function samplingOf(s: ChatSettings, seed: number): SamplingChoice {
   return { temperature: s.temperature, topK: s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty, seed };
 }
 
-export const sameCache = (a: CacheChoice, b: CacheChoice): boolean =>
-  a.mode === b.mode && a.nSinks === b.nSinks && a.windowSize === b.windowSize && a.maxChunk === b.maxChunk && a.rollbackSlots === b.rollbackSlots;
+export const sameCache = (a: CacheChoice, b: CacheChoice): boolean => cacheIdentity(a) === cacheIdentity(b);

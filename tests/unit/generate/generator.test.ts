@@ -206,6 +206,21 @@ describe('generate', () => {
     expect(model.calls).toEqual([]);
   });
 
+  it('feeds a pasted document of 200,000 ids in one prompt without overflowing the stack', async () => {
+    const prompt = Array.from({ length: 200_000 }, (_, i) => i % 256);
+    const endsAtOnce: TokenModel = {
+      feed: async () => {
+        const logits = new Float32Array(VOCAB);
+        logits[EOS] = 10;
+        return logits;
+      },
+    };
+    const { result } = await drain(generate(endsAtOnce, decoder, prompt, options()));
+    expect(result.finishReason).toBe('eos');
+    expect(result.fedIds).toHaveLength(200_000);
+    expect(result.fedIds[199_999]).toBe(199_999 % 256);
+  });
+
   it('errors from the model that are not aborts propagate', async () => {
     const failing: TokenModel = {
       feed: async () => {
