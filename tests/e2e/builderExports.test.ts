@@ -45,7 +45,11 @@ async function chatOnce(message: string): Promise<void> {
   await composer.press('Enter');
   const streaming = page.locator('.message[data-status="streaming"]');
   await streaming.waitFor({ state: 'attached', timeout: HANG });
-  await streaming.waitFor({ state: 'detached', timeout: HANG });
+  await streaming.waitFor({ state: 'detached', timeout: HANG }).catch(async (e: Error) => {
+    // What the page showed when the reply never finished: written text, progress, the dock.
+    const reply = await page.locator('.message.assistant').last().innerText().catch(() => '');
+    throw new Error(`${e.message}\nthe reply so far: ${JSON.stringify(reply)}\nmodel status: ${await status()}; page errors: ${JSON.stringify(pageErrors)}`);
+  });
   expect(await page.locator('.message.assistant').last().getAttribute('data-status')).not.toBe('streaming');
   expect(pageErrors).toEqual([]);
 }
