@@ -13,10 +13,11 @@ export const SOAK_PAGE = 'lab/soak/soak.html';
 
 const fsUrl = (path: string) => `/@fs${resolve(path)}`;
 
-/** stories260K and its own seeded samples, as the soak page fetches them from the dev server. */
-export const soakStream = (): SoakStream => ({
+/** stories260K and at least `tokens` of its own seeded samples (looped beyond them), as the soak
+ *  page fetches them from the dev server. Sampling costs about 7 ms a token on a clean clone. */
+export const soakStream = (tokens = 20000): SoakStream => ({
   model: { checkpoint: fsUrl(STORIES260K_CHECKPOINT), tokenizer: fsUrl(STORIES260K_TOKENIZER) },
-  ids: storyStream(20000),
+  ids: storyStream(tokens),
 });
 
 /** The soak page in a browser tab; the heap is measured over CDP, so the page needs no flags. */
