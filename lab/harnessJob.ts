@@ -38,6 +38,10 @@ export interface PageJob {
   mode: HarnessMode;
   cache: { sinks: number; window: number };
   chunk?: number;
+  /** Scoring: the first `prefill` ids are fed as one piece before the chunks, as a chat prefills
+   *  before it decodes. In recompute mode at most sinks + window, where V(t) is every token so far
+   *  and one pass scores them all. */
+  prefill?: number;
   score?: number[];
   generate?: GenerateJob;
 }

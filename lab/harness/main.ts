@@ -48,7 +48,7 @@ const median = (xs: number[]) => {
 /** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. */
 function cacheSettings(job: PageJob, streamLength: number): CacheSettings {
   const { sinks, window } = job.cache;
-  const chunk = largestPowerOfTwo(job.chunk ?? 64);
+  const chunk = largestPowerOfTwo(Math.max(job.chunk ?? 64, job.prefill ?? 0));
   switch (job.mode) {
     case 'streaming':
       return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype: 'f32' };
@@ -68,9 +68,19 @@ async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<
   const vocab = engine.vocabSize;
   const nll: number[] = [];
   const msPerToken: number[] = [];
+  const prefill = Math.min(job.prefill ?? 0, ids.length - 1);
+  const scoreRows = (logits: Float32Array, from: number, rows: number) => {
+    for (let i = 0; i < rows; i++) nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[from + i + 1]));
+  };
   if (job.mode === 'recompute') {
     const { sinks, window } = job.cache;
-    for (let t = 0; t + 1 < ids.length; t++) {
+    if (prefill > sinks + window) throw new Error(`a recompute prefill of ${prefill} tokens is longer than the ${sinks + window} a token may see`);
+    if (prefill > 0) {
+      const start = performance.now();
+      scoreRows(await engine.feed(ids.slice(0, prefill), { all: true }), 0, prefill);
+      msPerToken.push(...Array<number>(prefill).fill((performance.now() - start) / prefill));
+    }
+    for (let t = prefill; t + 1 < ids.length; t++) {
       const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
       const start = performance.now();
       engine.reset();
@@ -81,14 +91,10 @@ async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<
   } else {
     const chunk = job.chunk ?? 64;
     for (let done = 0; done < ids.length - 1; ) {
-      const piece = ids.slice(done, Math.min(done + chunk, ids.length - 1));
+      const piece = ids.slice(done, Math.min(done + (done === 0 && prefill > 0 ? prefill : chunk), ids.length - 1));
       const start = performance.now();
-      const logits = await engine.feed(piece, { all: true });
-      const each = (performance.now() - start) / piece.length;
-      piece.forEach((_, i) => {
-        nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[done + i + 1]));
-        msPerToken.push(each);
-      });
+      scoreRows(await engine.feed(piece, { all: true }), done, piece.length);
+      msPerToken.push(...Array<number>(piece.length).fill((performance.now() - start) / piece.length));
       done += piece.length;
     }
   }
@@ -128,7 +134,7 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
 }
 
 /** Per-token NLL of `ids` under each attention setting, the model's files read once. */
-async function scoreCases(model: PageJob['model'], ids: number[], cases: Pick<PageJob, 'mode' | 'cache' | 'chunk'>[]): Promise<number[][]> {
+async function scoreCases(model: PageJob['model'], ids: number[], cases: Pick<PageJob, 'mode' | 'cache' | 'chunk' | 'prefill'>[]): Promise<number[][]> {
   const files = await loadFiles(model);
   const context = await (gpu ??= createGpuContext());
   const out: number[][] = [];
