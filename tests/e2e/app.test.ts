@@ -226,22 +226,23 @@ describe('the chat app, built and served, on stories260K from local files', () =
     expect(await userMessages().first().innerText()).toContain('Lily had a red kite.');
   });
 
-  it('runs a conversation of thousands of tokens: the ring turns, tokens are evicted, old messages leave the window', async () => {
-    await applySettings({ 'Max tokens per reply': '200' });
+  it('runs a conversation of over a thousand tokens: the ring turns, tokens are evicted, old messages leave the window', async () => {
+    // Replies of up to 140 tokens: the last one can outgrow the 128-token window.
+    await applySettings({ 'Max tokens per reply': '140' });
     await page.getByRole('button', { name: 'New conversation' }).click();
     // A short first message: the stream then holds every token, so its snapshots can be saved.
     await send(LONG);
     await replyFinished();
     const evictedAfterTurn: number[] = [];
     for (let turn = 0; turn < 3; turn++) {
-      await send(storyText(turn, 18));
+      await send(storyText(turn, 10));
       await replyFinished();
       expect(await replies().last().getAttribute('data-status')).toBe('done');
       expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
       evictedAfterTurn.push(await numberIn('cache-evicted'));
     }
     const tokens = await numberIn('cache-tokens');
-    expect(tokens).toBeGreaterThan(2000);
+    expect(tokens).toBeGreaterThan(1000);
     // 4 sinks + 128 window: everything else has left, and it keeps leaving as replies come.
     expect(evictedAfterTurn.at(-1)).toBe(tokens - 4 - 128 + 1);
     for (let i = 1; i < evictedAfterTurn.length; i++) expect(evictedAfterTurn[i]).toBeGreaterThan(evictedAfterTurn[i - 1]);
