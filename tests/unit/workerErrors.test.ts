@@ -18,21 +18,24 @@ beforeAll(async () => {
 
 const request: Request = { type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0 } };
 
+const errors = () => posted.filter((e): e is Extract<Event, { type: 'error' }> => e.type === 'error');
+
+/** The errors posted once the worker has answered the load: with 'loaded' or an error for it. */
 async function errorsAfter(send: Request): Promise<Extract<Event, { type: 'error' }>[]> {
   posted.length = 0;
   worker.onmessage!({ data: send });
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  return posted.filter((e): e is Extract<Event, { type: 'error' }> => e.type === 'error');
+  await vi.waitFor(() => expect(posted.some((e) => (e.type === 'loaded' || e.type === 'error') && e.requestId === send.requestId)).toBe(true));
+  return errors();
 }
 
 describe('the engine worker', () => {
   it('posts an ordinary bug (a TypeError) as INTERNAL for the request that met it, not as a lost GPU', async () => {
     load.mockRejectedValueOnce(new TypeError("Cannot read properties of undefined (reading 'dims')"));
-    const errors = await errorsAfter(request);
-    expect(errors).toHaveLength(1);
-    expect(errors[0].requestId).toBe(1);
-    expect(errors[0].error.code).toBe('INTERNAL');
-    expect(errors[0].error.message).toContain("Something went wrong in the engine worker, on a load request (TypeError: Cannot read properties of undefined (reading 'dims')).");
+    const reported = await errorsAfter(request);
+    expect(reported).toHaveLength(1);
+    expect(reported[0].requestId).toBe(1);
+    expect(reported[0].error.code).toBe('INTERNAL');
+    expect(reported[0].error.message).toContain("Something went wrong in the engine worker, on a load request (TypeError: Cannot read properties of undefined (reading 'dims')).");
   });
 
   it('posts DEVICE_LOST, to no request, when the device says it is lost', async () => {
@@ -41,8 +44,7 @@ describe('the engine worker', () => {
     load.mockResolvedValueOnce({ deviceLost, info: () => ({}), unload: async () => {} });
     expect(await errorsAfter(request)).toEqual([]);
     lose('destroyed: the device was destroyed');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    const errors = posted.filter((e) => e.type === 'error');
-    expect(errors).toEqual([{ type: 'error', requestId: null, error: expect.objectContaining({ code: 'DEVICE_LOST', detail: 'destroyed: the device was destroyed' }) }]);
+    await vi.waitFor(() => expect(errors()).toHaveLength(1));
+    expect(errors()).toEqual([{ type: 'error', requestId: null, error: expect.objectContaining({ code: 'DEVICE_LOST', detail: 'destroyed: the device was destroyed' }) }]);
   });
 });
