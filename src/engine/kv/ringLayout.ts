@@ -49,7 +49,9 @@ export class RingLayout {
     return t < this.nSinks ? t : this.nSinks + ((t - this.nSinks) % this.ringSize);
   }
 
-  /** Stream index of the token now in a slot, or -1 if the slot was never written. */
+  /** Stream index of the token now in a slot, or -1 if the slot was never written. After a
+   *  truncation a slot outside the kept window may still hold a discarded token; this names the
+   *  token before the cut that it held, which no query sees either way. */
   streamIndexOfSlot(slot: number): number {
     if (slot < this.nSinks) return slot < this.nTokens ? slot : -1;
     const ringPos = slot - this.nSinks;
