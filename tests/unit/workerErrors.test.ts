@@ -16,12 +16,12 @@ beforeAll(async () => {
   await import('../../src/engine/engine.worker.ts');
 });
 
-const request: Request = { type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0 } };
+const request: Extract<Request, { type: 'load' }> = { type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0 } };
 
 const errors = () => posted.filter((e): e is Extract<Event, { type: 'error' }> => e.type === 'error');
 
 /** The errors posted once the worker has answered the load: with 'loaded' or an error for it. */
-async function errorsAfter(send: Request): Promise<Extract<Event, { type: 'error' }>[]> {
+async function errorsAfter(send: Extract<Request, { type: 'load' }>): Promise<Extract<Event, { type: 'error' }>[]> {
   posted.length = 0;
   worker.onmessage!({ data: send });
   await vi.waitFor(() => expect(posted.some((e) => (e.type === 'loaded' || e.type === 'error') && e.requestId === send.requestId)).toBe(true));
