@@ -36,7 +36,18 @@ async function setMaxTokens(n: number): Promise<void> {
   await page.getByRole('button', { name: 'Settings' }).click();
   await page.getByLabel('Max tokens per reply', { exact: true }).fill(String(n));
   await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
 }
+
+/** The max-tokens field as the settings dialog shows it once opened, read before any later task
+ *  runs: what a fill arriving then would find. */
+const maxTokensShownOnOpen = () =>
+  page.evaluate(async () => {
+    document.querySelector<HTMLButtonElement>('button[aria-label="Settings"]')!.click();
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    const shown = { open: document.querySelector('dialog.settings-dialog')!.hasAttribute('open'), value: document.querySelector<HTMLInputElement>('.settings-dialog input[name="maxTokens"]')!.value };
+    return shown;
+  });
 
 /** Sends a message; the reply must stream and finish. */
 async function chatOnce(message: string): Promise<void> {
@@ -93,6 +104,10 @@ describe('builder exports in the app', () => {
     const resolved = app.hub.requests.filter((r) => r.server === 'hub' && r.path.includes('/resolve/')).map((r) => r.path.replace(/^.*\/resolve\/[^/]+\//, ''));
     expect(resolved).toEqual(expect.arrayContaining(['onnx/model_q4.onnx', 'onnx/model_q4.onnx_data', 'config.json', 'tokenizer.json']));
     expect(resolved.filter((p) => /model_(q4f16|fp16)\.onnx/.test(p))).toEqual([]);
+    // The dialog opens on this model's settings (a chat model's default of 512), never for a moment
+    // on what was last typed for the other model (6): a fill landing then would be lost.
+    expect(await maxTokensShownOnOpen()).toEqual({ open: true, value: '512' });
+    await page.getByRole('button', { name: 'Cancel' }).click();
     await setMaxTokens(6);
     await chatOnce('Hello there');
   });

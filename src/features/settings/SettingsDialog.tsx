@@ -2,7 +2,7 @@
 // sentence beside each invalid field. A new window or sink count reloads the model.
 
 import './settings.css';
-import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { effectiveWindow, validateSettings, type CacheShape, type ChatSettings, type SettingsErrors } from './settings.ts';
 
@@ -98,7 +98,10 @@ export function SettingsDialog({ open, model, loaded, settings, bytesPerToken, b
   const dialog = useRef<HTMLDialogElement>(null);
   const [draft, setDraft] = useState(() => toDraft(settings));
   const [errors, setErrors] = useState<SettingsErrors>({});
-  useEffect(() => {
+  // A layout effect: the draft is reset before the dialog can be seen or typed in. From a passive
+  // effect, showModal() ran at once and the reset one task later, so for that moment the dialog
+  // showed the last draft (another model's), and a value typed then was overwritten.
+  useLayoutEffect(() => {
     const el = dialog.current;
     if (!el) return;
     if (open && !el.open) {
