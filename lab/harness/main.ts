@@ -69,16 +69,20 @@ async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<
   const nll: number[] = [];
   const msPerToken: number[] = [];
   const prefill = Math.min(job.prefill ?? 0, ids.length - 1);
-  const scoreRows = (logits: Float32Array, from: number, rows: number) => {
-    for (let i = 0; i < rows; i++) nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[from + i + 1]));
+  /** Scores `rows` ids from `from` on with one feed's logits, which took `ms` in all. */
+  const scoreRows = (logits: Float32Array, from: number, rows: number, ms: number) => {
+    for (let i = 0; i < rows; i++) {
+      nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[from + i + 1]));
+      msPerToken.push(ms / rows);
+    }
   };
   if (job.mode === 'recompute') {
     const { sinks, window } = job.cache;
     if (prefill > sinks + window) throw new Error(`a recompute prefill of ${prefill} tokens is longer than the ${sinks + window} a token may see`);
     if (prefill > 0) {
       const start = performance.now();
-      scoreRows(await engine.feed(ids.slice(0, prefill), { all: true }), 0, prefill);
-      msPerToken.push(...Array<number>(prefill).fill((performance.now() - start) / prefill));
+      const logits = await engine.feed(ids.slice(0, prefill), { all: true });
+      scoreRows(logits, 0, prefill, performance.now() - start);
     }
     for (let t = prefill; t + 1 < ids.length; t++) {
       const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
@@ -93,8 +97,8 @@ async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<
     for (let done = 0; done < ids.length - 1; ) {
       const piece = ids.slice(done, Math.min(done + (done === 0 && prefill > 0 ? prefill : chunk), ids.length - 1));
       const start = performance.now();
-      scoreRows(await engine.feed(piece, { all: true }), done, piece.length);
-      msPerToken.push(...Array<number>(piece.length).fill((performance.now() - start) / piece.length));
+      const logits = await engine.feed(piece, { all: true });
+      scoreRows(logits, done, piece.length, performance.now() - start);
       done += piece.length;
     }
   }

@@ -45,8 +45,7 @@ const maxTokensShownOnOpen = () =>
   page.evaluate(async () => {
     document.querySelector<HTMLButtonElement>('button[aria-label="Settings"]')!.click();
     for (let i = 0; i < 10; i++) await Promise.resolve();
-    const shown = { open: document.querySelector('dialog.settings-dialog')!.hasAttribute('open'), value: document.querySelector<HTMLInputElement>('.settings-dialog input[name="maxTokens"]')!.value };
-    return shown;
+    return { open: document.querySelector('dialog.settings-dialog')!.hasAttribute('open'), value: document.querySelector<HTMLInputElement>('.settings-dialog input[name="maxTokens"]')!.value };
   });
 
 /** Sends a message; the reply must stream and finish. */
@@ -57,7 +56,7 @@ async function chatOnce(message: string): Promise<void> {
   const streaming = page.locator('.message[data-status="streaming"]');
   await streaming.waitFor({ state: 'attached', timeout: HANG });
   await streaming.waitFor({ state: 'detached', timeout: HANG }).catch(async (e: Error) => {
-    // What the page showed when the reply never finished: written text, progress, the dock.
+    // What the page showed when the reply never finished: the reply so far, the model status, page errors.
     const reply = await page.locator('.message.assistant').last().innerText().catch(() => '');
     throw new Error(`${e.message}\nthe reply so far: ${JSON.stringify(reply)}\nmodel status: ${await status()}; page errors: ${JSON.stringify(pageErrors)}`);
   });
