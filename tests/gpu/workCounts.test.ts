@@ -1,0 +1,45 @@
+// What the benchmark's work counts and catalog shapes rest on, in headless Chromium: the counter
+// takes exactly the calls our code makes, gives onnxruntime what happens while its run is in
+// flight, and follows live buffers; and each catalog shape's random-weight model runs in our engine
+// with the logits of onnxruntime's whole graph.
+
+import { describe, expect, it } from 'vitest';
+import { useLabPage } from './labPage.ts';
+import type { Harness } from '../../lab/harness/main.ts';
+import { CATALOG_SHAPES, NARROW_WIDTHS } from '../../lab/shapeModels.ts';
+import { zeroCounts } from '../../lab/workCounts.ts';
+
+const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
+
+describe('work counts', () => {
+  it("count our calls as ours, onnxruntime's runs as onnxruntime's, and a call during a run as onnxruntime's", async () => {
+    const r = await call('countAttribution');
+    expect(r.values).toEqual([4, 3, 20]);
+    expect(r.ours).toEqual({
+      ours: { submits: 1, dispatches: 2, bindGroups: 1, writeBuffers: 2, writeBytes: 16, buffers: 2, encoders: 1, mapAsyncs: 1, readBytes: 12 },
+      onnxruntime: zeroCounts(),
+    });
+    expect(r.output).toEqual([2, 3, 4, 5]);
+    expect(r.run.ours).toEqual(zeroCounts());
+    expect(r.run.onnxruntime.submits).toBeGreaterThanOrEqual(1);
+    expect(r.run.onnxruntime.dispatches).toBeGreaterThanOrEqual(1);
+    // Its output on the CPU: onnxruntime reads the 16 bytes back inside the run.
+    expect(r.run.onnxruntime.readBytes).toBeGreaterThanOrEqual(16);
+    expect(r.overlap.ours).toEqual(zeroCounts());
+    expect(r.overlap.onnxruntime.writeBuffers).toBeGreaterThanOrEqual(1);
+    expect(r.liveAdded).toBe(0);
+  });
+});
+
+describe('shape models', () => {
+  for (const shape of CATALOG_SHAPES) {
+    it(`give our engine the logits of onnxruntime's whole graph at ${shape.label}'s attention shape`, async () => {
+      const job = { shape: { ...shape, nLayers: 2 }, widths: NARROW_WIDTHS, seed: 3, cache: { sinks: 4, window: 2044 } };
+      const r = await call('compareShape', job, [[1, 17, 400, 1999, 3], [5], [1024], [7, 8, 9]]);
+      expect(r.tokens).toBe(10);
+      // Logits of a few units: 1e-4 is float32 rounding over these widths, far below any attention error.
+      expect(r.maxLogit).toBeGreaterThan(1);
+      expect(r.maxDiff).toBeLessThan(1e-4);
+    });
+  }
+});
