@@ -38,7 +38,7 @@ export function parseBenchArgs(args: string[]) {
       'tuning-tokens': { type: 'string', default: '100' },
       'count-tokens': { type: 'string', default: '16' },
       shape: { type: 'string', default: '' },
-      'shape-tokens': { type: 'string', default: '3' },
+      'shape-tokens': { type: 'string', default: '2' },
       'shape-warm': { type: 'string', default: '1' },
       'shape-layers': { type: 'string', default: '' },
       'shape-mlp': { type: 'string', default: String(NARROW_WIDTHS.mlp) },
@@ -102,8 +102,7 @@ export function shapeJobs(values: BenchArgs): ShapeBenchJob[] {
       positions: values['dense-positions'].split(',').map(Number),
       warm,
       tokens,
-      promptTokens: 32,
-      countTokens: tokens,
+      promptTokens: 64,
     };
   });
 }

@@ -38,6 +38,9 @@ export async function countAttribution(device: GPUDevice) {
   const values = Array.from(new Float32Array(staging.getMappedRange(0, 12)));
   staging.unmap();
   const ours = countsBetween(before, workCounts());
+  storage.destroy();
+  staging.destroy();
+  const liveAdded = liveGpuBuffers() - liveBefore;
 
   const session = await ort.InferenceSession.create(addOneModel(), { executionProviders: [{ name: 'webgpu', device } as ort.InferenceSession.WebGpuExecutionProviderOption] });
   try {
@@ -46,14 +49,14 @@ export async function countAttribution(device: GPUDevice) {
     const runStart = workCounts();
     const output = (await session.run(feeds)).y.data;
     const run = countsBetween(runStart, workCounts());
+    const target = device.createBuffer({ size: 4, usage: GPUBufferUsage.COPY_DST });
     const overlapStart = workCounts();
     const pending = session.run(feeds);
-    device.queue.writeBuffer(storage, 0, new Uint32Array(1));
+    device.queue.writeBuffer(target, 0, new Uint32Array(1));
     await pending;
     const overlap = countsBetween(overlapStart, workCounts());
-    storage.destroy();
-    staging.destroy();
-    return { values, ours, run, output: Array.from(output as Float32Array), overlap, liveAdded: liveGpuBuffers() - liveBefore };
+    target.destroy();
+    return { values, ours, liveAdded, run, output: Array.from(output as Float32Array), overlap };
   } finally {
     await session.release();
   }

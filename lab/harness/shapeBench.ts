@@ -20,7 +20,7 @@ import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { mulberry32 } from '../random.ts';
 import { shapeModelFiles, type ModelShape, type ShapeWidths } from '../shapeModels.ts';
 import { addOwned, perToken, zeroOwned, type OwnedCounts } from '../workCounts.ts';
-import { DenseSteps, denseCounts, replyCounts, ReplySteps, type Measured, type PathCounts } from './tokenSteps.ts';
+import { DenseSteps, densePrefillCounts, replyCounts, ReplySteps, type Measured, type PathCounts } from './tokenSteps.ts';
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 
@@ -38,9 +38,9 @@ export interface ShapeBenchJob {
   /** Tokens per decoder at each position: `warm` untimed, then `tokens` timed and counted. */
   warm: number;
   tokens: number;
-  /** Prompt of the prefill counts, and decode tokens counted after it per path. */
+  /** Prompt of the prefill counts, and the tokens decoded after it with the app's default sampling
+   *  (`warm` of them untimed, then `tokens` counted). */
   promptTokens: number;
-  countTokens: number;
 }
 
 export interface ShapePoint {
@@ -56,8 +56,10 @@ export interface ShapePoint {
 export interface ShapeResult {
   widths: ShapeWidths;
   modelBytes: number;
-  /** From an empty stream: our reply path greedy and with the app's default sampling, and onnxruntime's whole graph. */
-  counts: { greedy: PathCounts; sampled: PathCounts; dense: PathCounts };
+  /** From an empty stream: our reply path with the app's default sampling (its prefill is
+   *  greedy's too: the prompt's last row is read back whole either way), and onnxruntime's whole
+   *  graph's prefill. Greedy decoding is counted at the positions. */
+  counts: { sampled: PathCounts; densePrefill: OwnedCounts };
   points: ShapePoint[];
   /** Wall time of building the model and loading both decoders. */
   loadMs: number;
@@ -114,15 +116,14 @@ async function streamAt(runner: ModelRunner, position: number): Promise<void> {
 export async function benchShape(job: ShapeBenchJob, gpu: GpuContext): Promise<ShapeResult> {
   const started = performance.now();
   const last = Math.max(...job.positions);
-  const { runner, ort, widths, modelBytes } = await loadShape(job, last + job.warm + job.tokens + job.promptTokens + job.countTokens + 2, gpu);
+  const { runner, ort, widths, modelBytes } = await loadShape(job, last + job.warm + job.tokens + job.promptTokens + 2, gpu);
   const loadMs = performance.now() - started;
   try {
     const rng = mulberry32(job.seed);
     const prompt = Array.from({ length: job.promptTokens }, () => 3 + Math.floor(rng() * (widths.vocab - 3)));
     const counts = {
-      greedy: await replyCounts(runner, prompt, GREEDY, job.warm, job.countTokens),
-      sampled: await replyCounts(runner, prompt, DEFAULT_SAMPLING, job.warm, job.countTokens),
-      dense: await denseCounts(ort, prompt, job.warm, job.countTokens),
+      sampled: await replyCounts(runner, prompt, DEFAULT_SAMPLING, job.warm, job.tokens),
+      densePrefill: await densePrefillCounts(ort, prompt),
     };
     const points: ShapePoint[] = [];
     for (const position of job.positions) {

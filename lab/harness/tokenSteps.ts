@@ -135,3 +135,13 @@ export async function denseCounts(session: FullGraphSession, promptIds: number[]
     for (const t of past.values()) t.dispose();
   }
 }
+
+/** onnxruntime's whole graph's work per prompt token, the prompt fed at once into an empty past. */
+export async function densePrefillCounts(session: FullGraphSession, promptIds: number[]): Promise<OwnedCounts> {
+  const past = new Map<string, Tensor>();
+  try {
+    return perToken((await new DenseSteps(session, past, 0).prefill(promptIds)).counts, promptIds.length);
+  } finally {
+    for (const t of past.values()) t.dispose();
+  }
+}

@@ -36,8 +36,9 @@ describe('shape models', () => {
     it(`give our engine the logits of onnxruntime's whole graph at ${shape.label}'s attention shape`, async () => {
       const job = { shape: { ...shape, nLayers: 2 }, widths: NARROW_WIDTHS, seed: 3, cache: { sinks: 4, window: 2044 } };
       const r = await call('compareShape', job, [[1, 17, 400, 1999, 3], [5], [1024], [7, 8, 9]]);
+      console.log(`${shape.label} shape, 2 layers: max |engine - onnxruntime| ${r.maxDiff.toExponential(2)} over ${r.tokens} tokens, logits up to ${r.maxLogit.toFixed(2)}`);
       expect(r.tokens).toBe(10);
-      // Logits of a few units: 1e-4 is float32 rounding over these widths, far below any attention error.
+      // Logits up to about 25: 1e-4 is float32 rounding over these widths, far below any attention error.
       expect(r.maxLogit).toBeGreaterThan(1);
       expect(r.maxDiff).toBeLessThan(1e-4);
     });

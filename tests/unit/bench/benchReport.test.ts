@@ -51,11 +51,11 @@ describe('the benchmark report', () => {
     // Two tokens: the median is the larger, as everywhere in the report.
     const point = (position: number, ours: number[], denseOrt: number[], denseSubmits: number) => ({ position, ours, denseOrt, oursCounts, denseCounts: owned({ submits: 1 }, { submits: denseSubmits }) });
     const run: ShapeRun = {
-      job: { shape, widths: { mlp: 256, vocab: 2048 }, seed: 1, cache: { sinks: 4, window: 2044 }, positions: [128, 8192], warm: 1, tokens: 2, promptTokens: 32, countTokens: 2 },
+      job: { shape, widths: { mlp: 256, vocab: 2048 }, seed: 1, cache: { sinks: 4, window: 2044 }, positions: [128, 8192], warm: 1, tokens: 2, promptTokens: 64 },
       result: {
         widths: { mlp: 256, vocab: 2048, positions: 8230 },
         modelBytes: 40 * 2 ** 20,
-        counts: { greedy: path(oursCounts), sampled: path(oursCounts), dense: path(owned({}, {})) },
+        counts: { sampled: path(owned({ submits: 25, readBytes: 8192 }, { submits: 26 }), owned({ writeBytes: 512.5 }, {})), densePrefill: owned({}, { dispatches: 4.5 }) },
         points: [point(128, [10, 20], [12, 30], 19), point(8192, [10, 10], [80, 100], 20)],
         loadMs: 24_000,
       },
@@ -68,5 +68,8 @@ describe('the benchmark report', () => {
     expect(cells(lines, 'ours, greedy, per decoded token at 128, 8,192: all').slice(0, 2)).toEqual(['51', '171']);
     expect(cells(lines, "onnxruntime's whole graph, per decoded token at 128: all")[0]).toBe('20');
     expect(cells(lines, "onnxruntime's whole graph, per decoded token at 8,192: all")[0]).toBe('21');
+    expect(cells(lines, "ours, the app's default sampling, per decoded token at 64: all").at(-1)).toBe('8,192');
+    expect(cells(lines, 'ours, per prompt token: our code')[4]).toBe('512.5');
+    expect(cells(lines, "onnxruntime's whole graph, per prompt token: inside its runs")[1]).toBe('4.5');
   });
 });
