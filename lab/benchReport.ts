@@ -22,6 +22,8 @@ export function stats(xs: number[]): Stats {
 
 export const ms = (x: number) => x.toFixed(2);
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 /** min / median / max */
 export const spread = (xs: number[]) => {
   const s = stats(xs);
@@ -64,7 +66,7 @@ export function countsSection(result: CountsResult, job: CountsJobText): string[
     '',
     `Our engine on the chat's decode path (ModelRunner.reply: greedy picks on the GPU; the app's default sampling, repetition penalty 1.1, reads the whole row back), ` +
       `and onnxruntime's whole graph decoding densely. A ${job.promptTokens}-token prompt (ours in chunks of ${job.chunk}, onnxruntime's in one run), ` +
-      `then ${job.tokens} decoded tokens counted after ${job.warm} more; means per token.`,
+      `then ${plural(job.tokens, 'decoded token')} counted after ${job.warm} more; means per token.`,
     COUNTS_METHOD,
     '',
     ...countsTable(rows),
@@ -125,7 +127,7 @@ export function shapesSection(runs: ShapeRun[]): string[] {
       "its 4-bit matmuls run with float activations as the engine's do, so both do the same arithmetic outside attention.",
     'Each position is reached without computing the stream before it: our cache is restored from a snapshot of that length and onnxruntime is handed a past of that length, ' +
       'both all zeros (the work of a token depends on the length, not the values; a dense 8K prefill of these shapes would take SwiftShader hours). ' +
-      `At each position both decode ${warm} untimed tokens, then ${tokens} timed ones alternating, which the ratios pair.`,
+      `At each position both decode ${plural(warm, 'untimed token')}, then ${plural(tokens, 'timed token')} alternating, which the ratios pair.`,
     '',
     '| shape | ours per token: submits / dispatches / bind groups / writeBuffer | dense onnxruntime per token, the same | ' +
       positions.map((p) => `dense / ours at ${p.toLocaleString('en-US')}`).join(' | ') +
@@ -159,7 +161,7 @@ export function shapesSection(runs: ShapeRun[]): string[] {
       `### ${shapeTitle(job.shape)}`,
       '',
       `MLP ${result.widths.mlp}, vocabulary ${result.widths.vocab.toLocaleString('en-US')}, ${(result.modelBytes / 2 ** 20).toFixed(1)} MiB; built and loaded in ${(result.loadMs / 1000).toFixed(1)} s. ` +
-        `Prompt counts: a ${job.promptTokens}-token prompt into an empty stream (ours in chunks of 64, onnxruntime's in one run), then ${job.tokens} tokens with the app's default sampling counted after ${job.warm}.`,
+        `Prompt counts: a ${job.promptTokens}-token prompt into an empty stream (ours in chunks of 64, onnxruntime's in one run), then ${plural(job.tokens, 'token')} with the app's default sampling counted after ${job.warm} more.`,
       '',
       '| position | ours ms (min / median / max) | dense onnxruntime ms | dense / ours, paired |',
       '|---|---|---|---|',

@@ -9,7 +9,7 @@
 //   npm run bench:gpu -- [--short] [--swiftshader] [--out eval/results]
 //
 // --short: a few minutes on SwiftShader (stories260K at its 5 layers, the shapes cut to 2 layers,
-// positions 128 and 1024, 2 tokens each), to try the command on a machine without a GPU.
+// positions 128 and 1024, one timed token each), to try the command on a machine without a GPU.
 // --swiftshader: Chrome on SwiftShader even where a GPU is present.
 
 import { spawnSync } from 'node:child_process';

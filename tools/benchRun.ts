@@ -153,7 +153,7 @@ export async function runGpuSuite(driver: BenchDriver, stories: { model: CountsJ
   const counts = await runCounts(driver, model, stories.ids, { sinks: 4, window: 252 }, options.short ? 4 : 16);
   log(`${driver.runtime}: counts done`);
   const args = options.short
-    ? ['--shape', 'all', '--shape-layers', '2', '--dense-positions', '128,1024', '--shape-tokens', '2', '--shape-warm', '1']
+    ? ['--shape', 'all', '--shape-layers', '2', '--dense-positions', '128,1024', '--shape-tokens', '1', '--shape-warm', '1']
     : ['--shape', 'all', '--dense-positions', '128,512,2048,8192', '--shape-tokens', '10', '--shape-warm', '2'];
   const jobs = shapeJobs(parseBenchArgs(args));
   const runs = await runShapes(driver, jobs, (line) => log(`${driver.runtime}: ${line}`), options.deadline);
