@@ -23,7 +23,7 @@ import { describeModel } from '../lab/harnessJob.ts';
 import { storyStream } from '../lab/storyStream.ts';
 import { pageDriver } from './benchPage.ts';
 import { gpuSuiteSection, machineText, minutes, runGpuSuite, type GpuSuiteResult } from './benchRun.ts';
-import { CHROME_BUILD_VERSION, chromeBuild } from './chromeBuild.ts';
+import { CHROME_BUILD_DIR, CHROME_BUILD_VERSION, chromeBuild } from './chromeBuild.ts';
 
 const LIMIT_MS = 8 * 60_000;
 /** When the last shape may start in Chrome, with and without a Deno part to leave time for. */
@@ -44,23 +44,27 @@ async function chromePart(): Promise<GpuSuiteResult> {
   try {
     const version = browser.page.context().browser()?.version() ?? CHROME_BUILD_VERSION;
     const driver = await pageDriver(browser.page, `Chrome ${version} (headless, @sparticuz/chromium ${CHROME_BUILD_VERSION}, Dawn)`);
-    const deadline = start + (hasDeno ? CHROME_SHAPES_UNTIL_MS.withDeno : CHROME_SHAPES_UNTIL_MS.alone);
+    const deadline = values.short ? Infinity : start + (hasDeno ? CHROME_SHAPES_UNTIL_MS.withDeno : CHROME_SHAPES_UNTIL_MS.alone);
     return await runGpuSuite(driver, { model: describeModel(STORIES260K_DIR), ids: storyStream(20000) }, { short: values.short, deadline }, log);
   } finally {
     await browser.close();
   }
 }
 
-/** The same suite in Deno, or why it did not run. */
-function denoPart(): GpuSuiteResult | string {
+/** The same suite in Deno, or why it did not run. Deno's wgpu gets the Vulkan loader unpacked
+ *  with Chrome (a bare GPU machine may have none), and SwiftShader's Vulkan driver where Chrome
+ *  found no GPU either. */
+function denoPart(chromeAdapter: string): GpuSuiteResult | string {
   if (!hasDeno) return 'Skipped: no `deno` binary on PATH.';
   const bundle = join(REPO_ROOT, '.cache', 'deno-gpu');
   const built = spawnSync('npm', ['run', 'bundle:deno', '--', '--out', bundle], { cwd: REPO_ROOT, stdio: 'inherit' });
   if (built.status !== 0) return `Skipped: npm run bundle:deno failed (exit ${built.status}).`;
   const out = mkdtempSync(join(tmpdir(), 'bench-gpu-deno-'));
   try {
-    const args = ['run', '-A', join(bundle, 'bench-gpu.js'), ...(values.short ? ['--short'] : []), '--deadline', String(start + DENO_SHAPES_UNTIL_MS), '--out', out];
-    const ran = spawnSync('deno', args, { cwd: REPO_ROOT, stdio: 'inherit', timeout: Math.max(60_000, start + LIMIT_MS - Date.now()) });
+    const args = ['run', '-A', join(bundle, 'bench-gpu.js'), ...(values.short ? ['--short'] : ['--deadline', String(start + DENO_SHAPES_UNTIL_MS)]), '--out', out];
+    const env: Record<string, string | undefined> = { ...process.env, LD_LIBRARY_PATH: [CHROME_BUILD_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+    if (values.swiftshader || /swiftshader/i.test(chromeAdapter)) env.VK_ICD_FILENAMES = join(CHROME_BUILD_DIR, 'vk_swiftshader_icd.json');
+    const ran = spawnSync('deno', args, { cwd: REPO_ROOT, env, stdio: 'inherit', timeout: values.short ? undefined : Math.max(60_000, start + LIMIT_MS - Date.now()) });
     const suite = join(out, 'suite.json');
     if (ran.status !== 0 || !existsSync(suite)) return `Failed: deno exited with ${ran.status ?? ran.signal}.`;
     return JSON.parse(readFileSync(suite, 'utf8')) as GpuSuiteResult;
@@ -70,13 +74,13 @@ function denoPart(): GpuSuiteResult | string {
 }
 
 const chrome = await chromePart();
-const deno = denoPart();
+const deno = denoPart(chrome.adapter);
 const wallMs = Date.now() - start;
 const command = `npm run bench:gpu${values.short ? ' -- --short' : ''}${values.swiftshader ? `${values.short ? '' : ' --'} --swiftshader` : ''}`;
 const md = [
-  '# Decode benchmark on a GPU machine',
+  '# Decode benchmark: npm run bench:gpu',
   '',
-  `Machine: ${machineText()}. ${new Date().toISOString().slice(0, 16)} UTC. Command: \`${command}\`. The whole run took ${minutes(wallMs)} (limit ${minutes(LIMIT_MS)}).`,
+  `Machine: ${machineText()}. ${new Date().toISOString().slice(0, 16)} UTC. Command: \`${command}\`. The whole run took ${minutes(wallMs)}${values.short ? '' : ` (limit ${minutes(LIMIT_MS)})`}.`,
   '',
   ...gpuSuiteSection(chrome),
   '',

@@ -12,12 +12,15 @@ import { REPO_ROOT, type ChromiumBuild } from '../lab/browser.ts';
 
 const packageDir = dirname(dirname(createRequire(import.meta.url).resolve('@sparticuz/chromium')));
 export const CHROME_BUILD_VERSION = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
+/** Where the build is unpacked: the binary, SwiftShader's Vulkan driver and its manifest
+ *  (vk_swiftshader_icd.json), a Vulkan loader (libvulkan.so.1), al2023/lib and fonts. */
+export const CHROME_BUILD_DIR = join(REPO_ROOT, '.cache', `chromium-${CHROME_BUILD_VERSION}`);
 const ARCHIVES = ['chromium.br', 'swiftshader.tar.br', 'al2023.tar.br', 'fonts.tar.br'];
 
 /** Unpacks the build (once per version) and says how to launch it: on SwiftShader when asked,
  *  otherwise on whatever adapter Dawn finds, a GPU where there is one (SwiftShader where not). */
 export async function chromeBuild(options: { swiftshader: boolean }): Promise<ChromiumBuild> {
-  const dir = join(REPO_ROOT, '.cache', `chromium-${CHROME_BUILD_VERSION}`);
+  const dir = CHROME_BUILD_DIR;
   if (!existsSync(dir)) {
     // inflate() unpacks into os.tmpdir(), which follows TMPDIR; a folder of its own, renamed into
     // place when whole, so that an interrupted unpack is never taken for a finished one.

@@ -32,7 +32,6 @@ const MAX_REPLIES = 20;
  *  chat shows (feed the last pick, pick the next, detokenize). */
 export class ReplySteps {
   private reply: AsyncGenerator<GeneratedToken, GenerateResult, undefined>;
-  private replies = 1;
 
   /** Starts the reply; nothing runs before prefill(). */
   constructor(
@@ -57,10 +56,10 @@ export class ReplySteps {
   /** One decoded token. A reply the model ends (an end-of-sequence pick) is followed by a new
    *  one on the same stream, whose first token is a prefill and not measured. */
   async decode(): Promise<Measured<unknown>> {
-    for (;;) {
+    for (let restarts = 0; ; restarts++) {
       const m = await measure(() => this.reply.next());
       if (!m.value.done) return m;
-      if (this.replies++ === MAX_REPLIES) throw new Error(`${MAX_REPLIES} replies in a row ended at once`);
+      if (restarts === MAX_REPLIES) throw new Error(`${MAX_REPLIES} replies in a row ended before their second token`);
       this.reply = this.start(this.promptIds.slice(-1));
       await this.reply.next();
     }
@@ -103,17 +102,12 @@ export interface PathCounts {
   decode: OwnedCounts;
 }
 
-/** Runs `warm` decode steps, then sums `tokens` more. */
-export async function decodeCounts(step: () => Promise<Measured<unknown>>, warm: number, tokens: number): Promise<{ counts: OwnedCounts; ms: number[] }> {
+/** Runs `warm` decode steps, then the work per token of `tokens` more. */
+async function decodeCounts(step: () => Promise<Measured<unknown>>, warm: number, tokens: number): Promise<OwnedCounts> {
   for (let i = 0; i < warm; i++) await step();
   let counts = zeroOwned();
-  const ms: number[] = [];
-  for (let i = 0; i < tokens; i++) {
-    const m = await step();
-    counts = addOwned(counts, m.counts);
-    ms.push(m.ms);
-  }
-  return { counts: perToken(counts, tokens), ms };
+  for (let i = 0; i < tokens; i++) counts = addOwned(counts, (await step()).counts);
+  return perToken(counts, tokens);
 }
 
 /** Our reply path's work per token from a fresh stream: the prompt's prefill, then decoding. */
@@ -121,7 +115,7 @@ export async function replyCounts(runner: ModelRunner, promptIds: number[], samp
   runner.reset();
   const steps = new ReplySteps(runner, promptIds, sampling);
   const prefill = perToken((await steps.prefill()).counts, promptIds.length);
-  return { prefill, decode: (await decodeCounts(() => steps.decode(), warm, tokens)).counts };
+  return { prefill, decode: await decodeCounts(() => steps.decode(), warm, tokens) };
 }
 
 /** onnxruntime's whole graph, dense from an empty past: the prompt at once, then greedy decoding. */
@@ -130,7 +124,7 @@ export async function denseCounts(session: FullGraphSession, promptIds: number[]
   try {
     const steps = new DenseSteps(session, past, 0);
     const prefill = perToken((await steps.prefill(promptIds)).counts, promptIds.length);
-    return { prefill, decode: (await decodeCounts(() => steps.decode(), warm, tokens)).counts };
+    return { prefill, decode: await decodeCounts(() => steps.decode(), warm, tokens) };
   } finally {
     for (const t of past.values()) t.dispose();
   }

@@ -1,7 +1,8 @@
 // npm run bundle:deno -- [--out .cache/deno]: builds the Deno entries (tools/deno/soak.ts,
-// bench.ts and benchGpu.ts) with Vite (WGSL as strings, onnxruntime-web's wasm as files beside them) into one flat
-// folder that holds all they need: the bundles, stories260K and its tokenizer, and the token
-// stream. Copy the folder to a machine with Deno and a GPU, and run the commands the entries give.
+// bench.ts and benchGpu.ts) with Vite (WGSL as strings, onnxruntime-web's wasm as files beside
+// them) into one flat folder that holds all they need: the bundles, stories260K and its tokenizer,
+// and the token stream. Copy the folder to a machine with Deno and a GPU, and run the commands the
+// entries give (npm run bench:gpu builds and runs bench-gpu.js itself).
 
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
