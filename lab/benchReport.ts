@@ -5,7 +5,7 @@
 
 import type { CountsResult } from './harness/main.ts';
 import type { ShapeBenchJob, ShapeResult } from './harness/shapeBench.ts';
-import type { ModelShape } from './shapeModels.ts';
+import { findShape, type ModelShape } from './shapeModels.ts';
 import { countsTable, ownedRows, totalCounts, type CountsRow, type OwnedCounts } from './workCounts.ts';
 
 export interface Stats {
@@ -96,7 +96,9 @@ export function groupPositions<T>(points: T[], position: (p: T) => number, count
 const positionsText = (positions: number[]) => `at ${positions.map((p) => p.toLocaleString('en-US')).join(', ')}`;
 
 export function shapeTitle(shape: ModelShape): string {
-  return `${shape.label}: ${shape.nLayers} layers, ${shape.nHeads} heads, ${shape.nKvHeads} KV heads, head dim ${shape.headDim}, hidden ${shape.hiddenSize}`;
+  const published = findShape(shape.id).nLayers;
+  const layers = shape.nLayers === published ? `${published} layers` : `${shape.nLayers} of its ${published} layers`;
+  return `${shape.label}: ${layers}, ${shape.nHeads} heads, ${shape.nKvHeads} KV heads, head dim ${shape.headDim}, hidden ${shape.hiddenSize}`;
 }
 
 export interface ShapeRun {

@@ -1,6 +1,8 @@
 // The decode benchmark, whatever runs it (tools/bench.ts in headless Chromium, tools/deno/bench.ts
 // in Deno on a machine with a GPU and no browser): runs the harness page's benchmarks through a
-// driver, in one run, and writes bench.{md,json}. What each measure means is in tools/bench.ts.
+// driver, in one run, and writes bench.{md,json}, or with --shape bench-shapes.{md,json}. Also the
+// suite of npm run bench:gpu (runGpuSuite), which tools/benchGpu.ts runs in Chrome and
+// tools/deno/benchGpu.ts in Deno. What each measure means is in tools/bench.ts.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
