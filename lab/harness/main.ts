@@ -373,10 +373,10 @@ async function benchCounts(job: CountsJob): Promise<CountsResult> {
   try {
     const greedy = await replyCounts(runner, job.promptIds, GREEDY, job.warm, job.tokens);
     const sampled = await replyCounts(runner, job.promptIds, DEFAULT_SAMPLING, job.warm, job.tokens);
-    const site = splitDecoder(files.model, files.externalData).sites;
-    const ort = await FullGraphSession.create(withFloatActivations(files.model), files.externalData, context.device, [site[0].nKvHeads, site[0].headSize]);
+    const sites = splitDecoder(files.model, files.externalData).sites;
+    const ort = await FullGraphSession.create(withFloatActivations(files.model), files.externalData, context.device, [sites[0].nKvHeads, sites[0].headSize]);
     try {
-      return { layers: site.length, greedy, sampled, dense: await denseCounts(ort, job.promptIds, job.warm, job.tokens) };
+      return { layers: sites.length, greedy, sampled, dense: await denseCounts(ort, job.promptIds, job.warm, job.tokens) };
     } finally {
       await ort.release();
     }
