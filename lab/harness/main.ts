@@ -196,6 +196,80 @@ async function engineLogitsPacked(job: PageJob, chunks: number[][]): Promise<str
   return url.slice(url.indexOf(',') + 1);
 }
 
+export interface CaptureCheckJob {
+  model: PageJob['model'];
+  cache: PageJob['cache'] & { rollbackSlots: number };
+  /** Ids the stream is fed, one token at a time after the prompt. */
+  ids: number[];
+  prompt: number;
+  /** Tokens after the prompt at which to roll back five tokens, to snapshot and restore after ten,
+   *  and to feed a prefill chunk of seven. */
+  at: { rollBack: number; restore: number; chunk: number };
+}
+
+export interface CaptureCheck {
+  /** Segments that replay captured graphs, of all segments, in the captured runner. */
+  captured: { captured: number; total: number };
+  /** Logits rows compared, and the largest difference between the two runners over them. */
+  rows: number;
+  maxDiff: number;
+  /** What each runner did, step by step, so that a failure names the step. */
+  steps: string[];
+}
+
+/**
+ * The same feeds through two runners of one model, onnxruntime's graph capture on and off: the
+ * prompt in prefill chunks, then one token at a time through the ring's wraps, with a roll-back
+ * and a snapshot restore on the way and a prefill chunk between decoded tokens. Returns the
+ * largest difference between their logits.
+ */
+async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const settings: CacheSettings = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, maxChunk: 16, rollbackSlots: job.cache.rollbackSlots, dtype: 'f32' };
+  const captured = await ModelRunner.load(files, settings, context, { graphCapture: true });
+  const plain = await ModelRunner.load(files, settings, context, { graphCapture: false });
+  const steps: string[] = [];
+  let rows = 0;
+  let maxDiff = 0;
+  const both = async (what: string, ids: number[]) => {
+    const [a, b] = [await captured.feed(ids, { all: true }), await plain.feed(ids, { all: true })];
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    rows += ids.length;
+    maxDiff = Math.max(maxDiff, diff);
+    steps.push(`${what} at ${captured.length - ids.length}: ${ids.length} rows, max diff ${diff}`);
+  };
+  try {
+    const ids = job.ids;
+    await both('prompt', ids.slice(0, job.prompt));
+    for (let t = job.prompt; t < ids.length; t++) {
+      if (t === job.prompt + job.at.rollBack) {
+        // Roll back five tokens and feed others in their place, as a regenerate does.
+        for (const r of [captured, plain]) r.truncateTo(r.length - 5);
+        for (const id of ids.slice(t - 5, t).reverse()) await both('after roll-back', [id]);
+      }
+      if (t === job.prompt + job.at.restore) {
+        // A snapshot, ten tokens that are then thrown away, and the snapshot restored.
+        const saved = [await captured.snapshot(), await plain.snapshot()];
+        for (const id of ids.slice(t, t + 10)) await both('before restore', [id]);
+        captured.restore(saved[0]);
+        plain.restore(saved[1]);
+      }
+      if (t === job.prompt + job.at.chunk) {
+        await both('prefill chunk', ids.slice(t, t + 7));
+        t += 6;
+        continue;
+      }
+      await both('decode', [ids[t]]);
+    }
+    return { captured: captured.capturedSegments, rows, maxDiff, steps };
+  } finally {
+    await captured.unload();
+    await plain.unload();
+  }
+}
+
 export interface BenchJob {
   model: PageJob['model'];
   cache: { sinks: number; window: number };
@@ -336,7 +410,7 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+const harness = { benchTunings, captureCheck, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
 export type Harness = typeof harness;
 declare global {
   interface Window {

@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
 import { formatBytes } from '../protocol/format.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import { Decoder, type CacheSettings, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
 import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
 import type { SamplingParams, TopLogits } from './generate/sampler.ts';
 import type { KvCacheInfo } from './kv/kvCache.ts';
@@ -37,7 +37,7 @@ export class ModelRunner {
     private readonly stopIds: readonly number[],
   ) {}
 
-  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext): Promise<ModelRunner> {
+  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
     const context = gpu ?? (await createGpuContext());
     const tokenizer = TextTokenizer.load(files, files.generationConfig);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
@@ -51,7 +51,7 @@ export class ModelRunner {
     }
     const rotary = modelRotary(files.config, split);
     checkWeightsFit(split, context.device.limits);
-    const decoder = await Decoder.load(context.device, split, rotary, cache);
+    const decoder = await Decoder.load(context.device, split, rotary, cache, options);
     return new ModelRunner(context, decoder, tokenizer, endOfTurnIds(files));
   }
 
@@ -86,6 +86,11 @@ export class ModelRunner {
   /** Tokens in the stream so far. */
   get length(): number {
     return this.decoder.length;
+  }
+
+  /** Segments that replay a captured graph for one-token chunks, of all segments. */
+  get capturedSegments(): { captured: number; total: number } {
+    return this.decoder.capturedSegments;
   }
 
   /** The cache's shape and fill, as numbers. */

@@ -17,7 +17,7 @@ import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import type { CacheDtype } from '../../protocol/messages.ts';
 import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
-import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
+import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
 import { MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
 import type { TopLogits } from '../generate/sampler.ts';
@@ -32,6 +32,12 @@ export interface RotaryConfig {
 
 export interface CacheSettings extends CacheChoice {
   dtype: CacheDtype;
+}
+
+export interface DecoderOptions {
+  /** Replay onnxruntime's captured graphs for one-token chunks (decode); off, every run builds its
+   *  bind groups and uniforms afresh. The logits are the same either way. */
+  graphCapture: boolean;
 }
 
 /** Wall time per phase of the forward pass, for benchmarks. While a profile is attached the
@@ -49,8 +55,10 @@ interface Bucket {
   buffers: GPUBuffer[];
   tensors: SegmentTensor[];
   logitsStaging: GPUBuffer;
-  /** The input ids tensor's int64 data as int32 words. */
-  idWords: Int32Array;
+  /** input_ids [1, n] int64, on the GPU: graph capture needs every input there. */
+  ids: GPUBuffer;
+  /** Its contents on the CPU as int32 words (low, high), written in place for every chunk. */
+  idWords: Int32Array<ArrayBuffer>;
   /** Per segment: its feeds and fetches records. */
   feeds: Record<string, SegmentTensor>[];
   fetches: Record<string, SegmentTensor>[];
@@ -90,7 +98,7 @@ export class Decoder {
     this.layerCount = split.sites.length;
   }
 
-  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheSettings): Promise<Decoder> {
+  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheSettings, options: DecoderOptions): Promise<Decoder> {
     const site = split.sites[0];
     for (const s of split.sites) {
       if (s.nHeads !== site.nHeads || s.nKvHeads !== site.nKvHeads || s.headSize !== site.headSize || s.rotaryPairs !== site.rotaryPairs) {
@@ -135,7 +143,9 @@ export class Decoder {
     try {
       attention = StreamingAttention.create(device, config, cache);
       topLogits = new TopLogitsKernel(device, split.vocabSize, config.ioDtype);
-      const sessions = await SegmentSessions.create(device, split);
+      const sessions = await SegmentSessions.create(device, split, { graphCapture: options.graphCapture });
+      // The decoder works either way; capture only saves CPU work per token.
+      for (const failure of sessions.captureFailures) console.warn(`Graph capture is off for a decoder segment: ${failure}`);
       return new Decoder(device, split, sessions, cache, attention, topLogits);
     } catch (e) {
       attention?.destroy();
@@ -147,6 +157,11 @@ export class Decoder {
 
   get vocabSize(): number {
     return this.split.vocabSize;
+  }
+
+  /** Segments that replay a captured graph for one-token chunks, of all segments. */
+  get capturedSegments(): { captured: number; total: number } {
+    return { captured: this.sessions.capturedCount, total: this.split.segments.length };
   }
 
   /** Tokens in the stream so far. */
@@ -257,11 +272,14 @@ export class Decoder {
       bucket.idWords[2 * j] = ids[j];
       bucket.idWords[2 * j + 1] = 0;
     }
+    this.device.queue.writeBuffer(bucket.ids, 0, bucket.idWords);
+    // One-token chunks always run on the same bucket's buffers, so they can replay a captured graph.
+    const replay = n === 1;
     this.attention.beginChunk(n);
     try {
       for (let i = 0; i <= this.layerCount; i++) {
         let start = performance.now();
-        await this.sessions.run(i, bucket.feeds[i], bucket.fetches[i]);
+        await this.sessions.run(i, bucket.feeds[i], bucket.fetches[i], replay);
         if (this.profile) {
           await this.device.queue.onSubmittedWorkDone();
           this.profile.segmentsMs += performance.now() - start;
@@ -280,7 +298,7 @@ export class Decoder {
       throw e;
     }
     this.attention.endChunk();
-    if (rows === 0) return new Float32Array(0);
+    if (rows === 0) return NO_LOGITS;
     const start = performance.now();
     const logits = await this.readLogits(bucket, bucket.logits, rows);
     if (this.profile) this.profile.readbackMs += performance.now() - start;
@@ -325,8 +343,8 @@ export class Decoder {
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
       // Everything a chunk hands to onnxruntime and the kernel is built once per bucket.
-      const ids = new BigInt64Array(n);
-      const idsTensor = inputIdsTensor(ids);
+      const ids = this.device.createBuffer({ label: `decoder.n${n}.ids`, size: align16(n * 8), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const idsTensor = gpuTensor(ids, 'int64', [1, n]);
       const slot = (name: string) => this.plan.slotOf.get(name)!;
       const feeds = this.split.segments.map((segment) =>
         Object.fromEntries(segment.inputs.map((input) => [input.name, input.dtype === 'int64' ? idsTensor : tensors[slot(input.name)]])),
@@ -338,7 +356,7 @@ export class Decoder {
         v: buffers[slot(site.v)],
         out: buffers[slot(site.out)],
       }));
-      bucket = { n, buffers, tensors, logitsStaging, idWords: new Int32Array(ids.buffer), feeds, fetches, attentionIo, logits: buffers[slot(this.logitsName)] };
+      bucket = { n, buffers, tensors, logitsStaging, ids, idWords: new Int32Array(2 * n), feeds, fetches, attentionIo, logits: buffers[slot(this.logitsName)] };
       this.buckets.set(n, bucket);
     }
     return bucket;
@@ -352,7 +370,7 @@ export class Decoder {
   async destroy(): Promise<void> {
     await this.sessions.release();
     for (const bucket of this.buckets.values()) {
-      for (const b of [...bucket.buffers, bucket.logitsStaging]) b.destroy();
+      for (const b of [...bucket.buffers, bucket.logitsStaging, bucket.ids]) b.destroy();
     }
     this.attention.destroy();
     this.topLogits.destroy();
@@ -360,6 +378,13 @@ export class Decoder {
   }
 }
 
+/** What a chunk that reads no logits back returns. */
+const NO_LOGITS = new Float32Array(0);
+
 function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
+}
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
 }
