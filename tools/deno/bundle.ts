@@ -7,6 +7,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'vite';
+import { onnxruntimeGluePatch } from '../vite/onnxruntimeGluePatch.ts';
 import { REPO_ROOT } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { storyStream } from '../../lab/storyStream.ts';
@@ -19,6 +20,7 @@ await build({
   root: REPO_ROOT,
   base: './',
   publicDir: false,
+  plugins: [onnxruntimeGluePatch()],
   logLevel: 'warn',
   build: {
     outDir: out,
