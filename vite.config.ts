@@ -1,7 +1,7 @@
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { VitePWA } from 'vite-plugin-pwa';
-import { onnxruntimeGluePatch } from './tools/vite/onnxruntimeGluePatch.ts';
+import { onnxruntimeGluePatch } from './lab/onnxruntimeGluePatch.ts';
 
 // raw.githubusercontent.com: the llama2.c tokenizer of stories15M and larger (src/models/catalog.ts).
 const HUB_ORIGINS = ['https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', 'https://raw.githubusercontent.com'];

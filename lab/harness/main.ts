@@ -2,6 +2,8 @@
 // with it, exactly as tools/harness.ts describes. Also exposes the onnxruntime oracle to tests.
 
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import type { CacheChoice, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/models/hub.ts';
@@ -270,6 +272,49 @@ async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
   }
 }
 
+export interface FirstRepliesJob {
+  model: PageJob['model'];
+  cache: CacheChoice;
+  sampling: SamplingChoice;
+  /** The user message of both replies, each the first of a new conversation. */
+  message: string;
+  maxTokens: number;
+  /** Whether the load warms the decoder up (the app's default) or leaves it to the first reply. */
+  warmUp: boolean;
+}
+
+export interface FirstReplies {
+  loadMs: number;
+  /** Time to first token of the first and the second reply after the load. */
+  timeToFirstTokenMs: [number, number];
+  prefillTokens: [number, number];
+}
+
+/** Loads a model through the engine as the app does and times its first two replies. */
+async function firstReplies(job: FirstRepliesJob): Promise<FirstReplies> {
+  const context = await (gpu ??= createGpuContext());
+  const engine = new Engine(context, { graphCapture: true, warmUp: job.warmUp });
+  const source: ModelSource =
+    job.model.kind === 'llama2c'
+      ? { kind: 'llama2c', checkpointUrl: job.model.checkpoint, tokenizerUrl: job.model.tokenizer }
+      : { kind: 'blobs', id: 'harness', files: Object.fromEntries(await Promise.all(Object.entries(job.model.files).map(async ([path, url]) => [path, new Blob([await bytes(url)])] as const))), onnxFile: job.model.onnxFile };
+  const start = performance.now();
+  await engine.load({ key: 'harness', label: 'harness', source }, job.cache);
+  const loadMs = performance.now() - start;
+  try {
+    const reply = (n: number) =>
+      engine.chat({ id: `c${n}`, systemPrompt: '', messages: [{ id: `m${n}`, role: 'user', content: job.message }] }, `r${n}`, job.sampling, job.maxTokens);
+    const [first, second] = [await reply(1), await reply(2)];
+    return {
+      loadMs,
+      timeToFirstTokenMs: [first.stats.timeToFirstTokenMs, second.stats.timeToFirstTokenMs],
+      prefillTokens: [first.stats.prefillTokens, second.stats.prefillTokens],
+    };
+  } finally {
+    await engine.unload();
+  }
+}
+
 export interface BenchJob {
   model: PageJob['model'];
   cache: { sinks: number; window: number };
@@ -410,7 +455,7 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, captureCheck, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+const harness = { benchTunings, captureCheck, firstReplies, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
 export type Harness = typeof harness;
 declare global {
   interface Window {

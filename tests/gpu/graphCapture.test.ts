@@ -1,5 +1,5 @@
 // onnxruntime's graph capture (src/engine/ort/segmentSessions.ts, with the glue patch in
-// tools/vite/onnxruntimeGluePatch.ts): a runner that replays captured graphs for one-token chunks
+// lab/onnxruntimeGluePatch.ts): a runner that replays captured graphs for one-token chunks
 // gives the same logits as one that runs every segment afresh, through ring wraps, a roll-back, a
 // snapshot restore and prefill chunks run uncaptured on the same sessions between decoded tokens.
 

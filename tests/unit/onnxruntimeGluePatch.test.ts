@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { patchOnnxruntimeGlue } from '../../tools/vite/onnxruntimeGluePatch.ts';
+import { patchOnnxruntimeGlue } from '../../lab/onnxruntimeGluePatch.ts';
 
 const bundle = (name: string) => readFileSync(new URL(`../../node_modules/onnxruntime-web/dist/${name}`, import.meta.url), 'utf8');
 

@@ -7,7 +7,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'vite';
-import { onnxruntimeGluePatch } from '../vite/onnxruntimeGluePatch.ts';
+import { onnxruntimeGluePatch } from '../../lab/onnxruntimeGluePatch.ts';
 import { REPO_ROOT } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { storyStream } from '../../lab/storyStream.ts';

@@ -12,6 +12,7 @@ import type {
 } from '../../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
 import { ModelRunner } from '../modelRunner.ts';
+import type { DecoderOptions } from '../decoder/decoder.ts';
 import { fetchModelFiles } from '../model/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import { TurnFormatter } from './turnFormatter.ts';
@@ -59,11 +60,15 @@ export class ChatSession {
     });
   }
 
-  static async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void, gpu?: GpuContext): Promise<ChatSession> {
+  /** The runner compiles and captures everything a reply runs during the load (DecoderOptions). */
+  static async load(
+    model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void, gpu?: GpuContext,
+    options: DecoderOptions = { graphCapture: true, warmUp: true },
+  ): Promise<ChatSession> {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
-    const runner = await ModelRunner.load(files, { ...cache, dtype: KV_CACHE_DTYPE }, context);
+    const runner = await ModelRunner.load(files, { ...cache, dtype: KV_CACHE_DTYPE }, context, options);
     onProgress('compile', 1, 1);
     const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
     return new ChatSession(runner, model, cache, new TurnFormatter(template, runner.tokenizer));

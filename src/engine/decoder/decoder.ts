@@ -7,8 +7,11 @@
 //   ...
 //   segment L (outL-1, ...)    -> logits                        onnxruntime, then one readback
 //
-// Chunks are cut into power-of-two pieces, so boundary buffers exist once per size ("bucket") and
-// are reused for every chunk of that size; ORT's queue submissions order them with the kernel's.
+// Onnxruntime sees two shapes only: one token (decode, replayed from a captured graph) and maxChunk
+// tokens (prefill). A shorter prefill chunk runs in the maxChunk buffers with its rows past nNew
+// left over from before: every op in a segment works row by row, the kernel reads and writes only
+// the nNew real rows, and only real rows are read back. So each shape compiles once, at load
+// (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { CacheChoice } from '../../protocol/messages.ts';
@@ -38,6 +41,9 @@ export interface DecoderOptions {
   /** Replay onnxruntime's captured graphs for one-token chunks (decode); off, every run builds its
    *  bind groups and uniforms afresh. The logits are the same either way. */
   graphCapture: boolean;
+  /** Run a chunk of every size the feeds use, and a token pick, before the decoder is handed out:
+   *  pipelines compile and graphs are captured during the load instead of in the first reply. */
+  warmUp?: boolean;
 }
 
 /** Wall time per phase of the forward pass, for benchmarks. While a profile is attached the
@@ -146,7 +152,9 @@ export class Decoder {
       const sessions = await SegmentSessions.create(device, split, { graphCapture: options.graphCapture });
       // The decoder works either way; capture only saves CPU work per token.
       for (const failure of sessions.captureFailures) console.warn(`Graph capture is off for a decoder segment: ${failure}`);
-      return new Decoder(device, split, sessions, cache, attention, topLogits);
+      const decoder = new Decoder(device, split, sessions, cache, attention, topLogits);
+      if (options.warmUp) await decoder.warmUp();
+      return decoder;
     } catch (e) {
       attention?.destroy();
       topLogits?.destroy();
@@ -208,10 +216,10 @@ export class Decoder {
     let done = 0;
     while (done < ids.length) {
       if (options.signal?.aborted) throw this.abortFeed(start, done, ids.length);
-      const n = 2 ** Math.floor(Math.log2(Math.min(ids.length - done, this.cache.config.maxChunk)));
+      const n = Math.min(ids.length - done, this.cache.config.maxChunk);
       const last = done + n === ids.length;
       const rows = options.all ? n : last ? 1 : 0;
-      const out = await this.runChunk(ids.slice(done, done + n), rows);
+      const out = await this.runChunk(ids, done, n, rows);
       if (options.all) logits.set(out, done * vocab);
       else if (last) logits.set(out);
       done += n;
@@ -253,28 +261,27 @@ export class Decoder {
   async forwardTop(ids: readonly number[], k: number, options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
     if (ids.length !== 1 || k > MAX_TOP_K) return this.forward(ids, options);
     if (options.signal?.aborted) throw new EngineError('ABORTED', 'Stopped.');
-    await this.runChunk(ids, 0);
+    await this.runChunk(ids, 0, 1, 0);
     const bucket = this.bucket(1);
     const start = performance.now();
     const pick = await this.topLogits.top(bucket.logits, 0, k);
-    const result = pick.bad > 0 || pick.count === 0 ? await this.readLogits(bucket, bucket.logits, 1) : pick;
+    const result = pick.bad > 0 || pick.count === 0 ? await this.readLogits(bucket, 1, 1) : pick;
     if (this.profile) this.profile.readbackMs += performance.now() - start;
     return result;
   }
 
-  /** Runs one power-of-two chunk through every segment and attention layer; reads back the
-   *  logits of its last `rows` tokens. */
-  private async runChunk(ids: readonly number[], rows: number): Promise<Float32Array> {
-    const n = ids.length;
-    const bucket = this.bucket(n);
-    // int64 ids written as two int32 halves (little-endian, ids < 2^31): no BigInt per token.
-    for (let j = 0; j < n; j++) {
-      bucket.idWords[2 * j] = ids[j];
-      bucket.idWords[2 * j + 1] = 0;
-    }
-    this.device.queue.writeBuffer(bucket.ids, 0, bucket.idWords);
+  /** Runs ids[from, from + n) through every segment and attention layer as one chunk; reads back
+   *  the logits of its last `rows` tokens. */
+  private async runChunk(ids: readonly number[], from: number, n: number, rows: number): Promise<Float32Array> {
     // One-token chunks always run on the same bucket's buffers, so they can replay a captured graph.
     const replay = n === 1;
+    const bucket = this.bucket(replay ? 1 : this.cache.config.maxChunk);
+    // int64 ids written as two int32 halves (little-endian, ids < 2^31): no BigInt per token.
+    for (let j = 0; j < n; j++) {
+      bucket.idWords[2 * j] = ids[from + j];
+      bucket.idWords[2 * j + 1] = 0;
+    }
+    this.device.queue.writeBuffer(bucket.ids, 0, bucket.idWords, 0, 2 * n);
     this.attention.beginChunk(n);
     try {
       for (let i = 0; i <= this.layerCount; i++) {
@@ -300,7 +307,7 @@ export class Decoder {
     this.attention.endChunk();
     if (rows === 0) return NO_LOGITS;
     const start = performance.now();
-    const logits = await this.readLogits(bucket, bucket.logits, rows);
+    const logits = await this.readLogits(bucket, n, rows);
     if (this.profile) this.profile.readbackMs += performance.now() - start;
     return logits;
   }
@@ -310,12 +317,13 @@ export class Decoder {
     return last.outputs[last.outputs.length - 1].name;
   }
 
-  private async readLogits(bucket: Bucket, logits: GPUBuffer, rows: number): Promise<Float32Array> {
+  /** The logits of rows [nNew - rows, nNew) of the chunk that just ran in `bucket`. */
+  private async readLogits(bucket: Bucket, nNew: number, rows: number): Promise<Float32Array> {
     const bytesPerValue = this.split.dtype === 'float16' ? 2 : 4;
     const rowBytes = this.vocabSize * bytesPerValue;
     const size = align4(rows * rowBytes);
     const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(logits, (bucket.n - rows) * rowBytes, bucket.logitsStaging, 0, size);
+    encoder.copyBufferToBuffer(bucket.logits, (nNew - rows) * rowBytes, bucket.logitsStaging, 0, size);
     this.device.queue.submit([encoder.finish()]);
     await bucket.logitsStaging.mapAsync(GPUMapMode.READ, 0, size);
     const raw = bucket.logitsStaging.getMappedRange(0, size);
@@ -360,6 +368,22 @@ export class Decoder {
       this.buckets.set(n, bucket);
     }
     return bucket;
+  }
+
+  /**
+   * Feeds a prefill chunk and a token, reads the logits back both ways a reply does, and forgets
+   * it all. onnxruntime compiles its kernels for each of the two shapes and captures the one-token
+   * graphs on first use, and so do the attention kernel and the token pick; done here, the first
+   * reply starts as fast as the second.
+   */
+  private async warmUp(): Promise<void> {
+    const { maxChunk } = this.cache.config;
+    if (maxChunk > 1) await this.runChunk(new Array<number>(maxChunk).fill(0), 0, maxChunk, 1);
+    this.reset();
+    await this.forward([0]);
+    this.reset();
+    await this.forwardTop([0], 1);
+    this.reset();
   }
 
   /** Forgets the stream; the next token is stream index 0. */

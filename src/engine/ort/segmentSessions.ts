@@ -7,7 +7,7 @@
 // A replay re-reads the buffers bound when it was captured, so captured runs must always be given
 // the same buffers (the decoder's one-token bucket); runs of other shapes (prefill chunks) go
 // uncaptured on the same session (run option gpu_graph_id = -1). That needs the glue patch in
-// tools/vite/onnxruntimeGluePatch.ts, which rebinds inputs and outputs on every run.
+// lab/onnxruntimeGluePatch.ts, which rebinds inputs and outputs on every run.
 
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';

@@ -28,7 +28,7 @@ export function patchOnnxruntimeGlue(code: string, file: string): string {
   if (matches !== 1) {
     throw new Error(
       `onnxruntime-web glue patch: expected the IO-binding condition once in ${file}, found it ${matches} times. ` +
-        'The patch is written for onnxruntime-web 1.30.0 (package.json pins it); check tools/vite/onnxruntimeGluePatch.ts against the new version.',
+        'The patch is written for onnxruntime-web 1.30.0 (package.json pins it); check lab/onnxruntimeGluePatch.ts against the new version.',
     );
   }
   return code.replace(BIND_ONCE, 'if($1){let{handle:$2,outputPreferredLocations:');
