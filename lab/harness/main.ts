@@ -362,13 +362,14 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
     streaming.profile(null);
     const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
     const [cpuSampler, gpuSampler] = [new Sampler(greedy), new Sampler(greedy)];
+    const k = gpuSampler.topNeeded(streaming.vocabSize)!;
     let id = job.ids[job.tokens % job.ids.length];
     for (let t = 0; t < job.pickTokens; t++) {
       let start = performance.now();
       id = cpuSampler.sample(await streaming.feed([id]), []);
       pick.cpuMs.push(performance.now() - start);
       start = performance.now();
-      const top = await streaming.feedTop([id], 1);
+      const top = await streaming.feedTop([id], k, []);
       id = top instanceof Float32Array ? gpuSampler.sample(top, []) : gpuSampler.sampleTop(top);
       pick.gpuMs.push(performance.now() - start);
     }
@@ -400,8 +401,9 @@ async function topLogitsCheck(spec: TopCheckSpec) {
 
 /**
  * The same seeded generation twice from one engine: sampling from the k best logits picked on the
- * GPU (what ModelRunner.reply does) and from the whole row read back. Returns both id lists and how
- * many tokens used the GPU pick.
+ * GPU (what ModelRunner.reply does) and from the whole row read back. Returns both id lists, how
+ * many tokens used the GPU pick, and the bytes the GPU path mapped for reading per generated token
+ * after the first (counted by wrapping GPUBuffer.prototype.mapAsync).
  */
 async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[]; maxTokens: number; sampling: SamplingParams }) {
   const files = await loadFiles(job.model);
@@ -414,19 +416,30 @@ async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[
     while (!step.done) step = await run.next();
     return step.value.ids;
   };
+  const mapAsync = GPUBuffer.prototype.mapAsync;
+  let mappedBytes = 0;
   try {
     let picked = 0;
     const gpuIds = await drain({
       feed: (ids) => engine.feed(ids),
-      feedTop: async (ids, k) => {
-        const top = await engine.feedTop(ids, k);
-        if (!(top instanceof Float32Array)) picked++;
-        return top;
+      feedTop: async (ids, k, penalized) => {
+        GPUBuffer.prototype.mapAsync = function (this: GPUBuffer, mode, offset, size) {
+          mappedBytes += size ?? this.size - (offset ?? 0);
+          return mapAsync.call(this, mode, offset, size);
+        };
+        try {
+          const top = await engine.feedTop(ids, k, penalized);
+          if (!(top instanceof Float32Array)) picked++;
+          return top;
+        } finally {
+          GPUBuffer.prototype.mapAsync = mapAsync;
+        }
       },
     });
     const cpuIds = await drain({ feed: (ids) => engine.feed(ids) });
-    return { gpuIds, cpuIds, picked };
+    return { gpuIds, cpuIds, picked, bytesPerToken: mappedBytes / Math.max(1, gpuIds.length - 1) };
   } finally {
+    GPUBuffer.prototype.mapAsync = mapAsync;
     await engine.unload();
   }
 }

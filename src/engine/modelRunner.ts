@@ -61,17 +61,17 @@ export class ModelRunner {
     return this.decoder.forward(ids, options);
   }
 
-  /** Feeds one id and returns its k best logits picked on the GPU, or the whole row where the GPU
-   *  cannot pick (Decoder.forwardTop). */
-  feedTop(ids: readonly number[], k: number, options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
-    return this.decoder.forwardTop(ids, k, options);
+  /** Feeds one id and returns its k best logits outside `penalized` and the raw logits of those,
+   *  picked on the GPU, or the whole row where the GPU cannot pick (Decoder.forwardTop). */
+  feedTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
+    return this.decoder.forwardTop(ids, k, penalized, options);
   }
 
   /** Streams a reply to promptIds (fed first), stopping at the model's end-of-sequence ids. */
   reply(promptIds: readonly number[], options: ReplyOptions): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
     const model = {
       feed: (ids: readonly number[], signal?: AbortSignal) => this.feed(ids, { signal }),
-      feedTop: (ids: readonly number[], k: number, signal?: AbortSignal) => this.feedTop(ids, k, { signal }),
+      feedTop: (ids: readonly number[], k: number, penalized: readonly number[], signal?: AbortSignal) => this.feedTop(ids, k, penalized, { signal }),
     };
     return generate(model, { decode: (ids) => this.tokenizer.decode(ids) }, promptIds, {
       ...options,

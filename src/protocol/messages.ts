@@ -97,6 +97,16 @@ export interface CacheSnapshot {
   bytes: Uint8Array;
 }
 
+/**
+ * What postMessage should transfer rather than copy with a message carrying `snapshot`: the
+ * buffer of its bytes (often hundreds of MB), when the bytes are all of it. The sender's copy is
+ * detached: it hands the snapshot over.
+ */
+export function snapshotTransfer(snapshot: CacheSnapshot | null | undefined): ArrayBuffer[] {
+  const bytes = snapshot?.bytes;
+  return bytes && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer] : [];
+}
+
 /** Stream indices [start, end) of one message's tokens. */
 export interface MessageSpan {
   messageId: string;

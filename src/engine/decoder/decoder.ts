@@ -22,8 +22,8 @@ import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
-import { MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
-import type { TopLogits } from '../generate/sampler.ts';
+import { MAX_PENALIZED, MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
+import type { IdLogits, TopLogits } from '../generate/sampler.ts';
 
 /** What the kernel needs from the model's config.json beyond what the graph states. */
 export interface RotaryConfig {
@@ -252,20 +252,21 @@ export class Decoder {
   }
 
   /**
-   * Feeds one id and returns the k best logits after it, picked on the GPU so that only those are
-   * read back (Sampler.sampleTop turns them into exactly the token sample() would pick). Returns
-   * the whole row instead when the GPU cannot pick (NaN or +Infinity among the logits, every logit
-   * -Infinity, k above MAX_TOP_K) and for more than one id. The returned picks are reused by the
-   * next call.
+   * Feeds one id and returns the k best logits after it among the ids not in `penalized`, and the
+   * raw logits of those, picked on the GPU so that only these are read back (Sampler.sampleTop
+   * turns them into exactly the token sample() would pick). Returns the whole row instead when the
+   * GPU cannot pick (NaN or +Infinity among the logits, every logit -Infinity, k above MAX_TOP_K,
+   * more than MAX_PENALIZED penalized ids) and for more than one id. The returned picks are reused
+   * by the next call.
    */
-  async forwardTop(ids: readonly number[], k: number, options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
-    if (ids.length !== 1 || k > MAX_TOP_K) return this.forward(ids, options);
+  async forwardTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
+    if (ids.length !== 1 || k > MAX_TOP_K || penalized.length > MAX_PENALIZED) return this.forward(ids, options);
     if (options.signal?.aborted) throw new EngineError('ABORTED', 'Stopped.');
     await this.runChunk(ids, 0, 1, 0);
     const bucket = this.bucket(1);
     const start = performance.now();
-    const pick = await this.topLogits.top(bucket.logits, 0, k);
-    const result = pick.bad > 0 || pick.count === 0 ? await this.readLogits(bucket, 1, 1) : pick;
+    const pick = await this.topLogits.top(bucket.logits, 0, k, penalized);
+    const result = pick.bad > 0 || (pick.count === 0 && !anyFinite(pick.penalized)) ? await this.readLogits(bucket, 1, 1) : pick;
     if (this.profile) this.profile.readbackMs += performance.now() - start;
     return result;
   }
@@ -382,7 +383,7 @@ export class Decoder {
     this.reset();
     await this.forward([0]);
     this.reset();
-    await this.forwardTop([0], 1);
+    await this.forwardTop([0], 1, []);
     this.reset();
   }
 
@@ -404,6 +405,11 @@ export class Decoder {
 
 /** What a chunk that reads no logits back returns. */
 const NO_LOGITS = new Float32Array(0);
+
+function anyFinite(picked: IdLogits): boolean {
+  for (let i = 0; i < picked.count; i++) if (picked.logits[i] !== -Infinity) return true;
+  return false;
+}
 
 function align4(n: number): number {
   return Math.ceil(n / 4) * 4;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { generate, type GenerateOptions, type GeneratedToken, type GenerateResult, type TokenDecoder, type TokenModel } from '../../../src/engine/generate/generator.ts';
 import type { SamplingParams } from '../../../src/engine/generate/sampler.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
+import { cpuPick } from '../../../lab/topPick.ts';
 
 // Byte-level vocabulary: ids 0..255 are bytes, 256 ends the sequence.
 const EOS = 256;
@@ -234,28 +235,57 @@ describe('generate', () => {
     const plain = new StoryModel([...PROMPT, ...bytes(' hello')]);
     const expected = await drain(generate(plain, decoder, PROMPT, options()));
     const picking = new StoryModel([...PROMPT, ...bytes(' hello')]);
-    const ks: number[] = [];
+    const calls: { k: number; penalized: number[] }[] = [];
     const model: TokenModel = {
       feed: (ids, signal) => picking.feed(ids, signal),
-      feedTop: async (ids, k, signal) => {
-        ks.push(k);
-        const logits = await picking.feed(ids, signal);
-        const best = logits.indexOf(Math.max(...logits));
-        return { ids: Uint32Array.of(best), logits: Float32Array.of(logits[best]), count: 1 };
+      feedTop: async (ids, k, penalized, signal) => {
+        calls.push({ k, penalized: [...penalized] });
+        return cpuPick(await picking.feed(ids, signal), k, penalized);
       },
     };
     const got = await drain(generate(model, decoder, PROMPT, options()));
     expect(got.result).toEqual(expected.result);
-    expect(ks).toEqual(new Array(bytes(' hello').length).fill(1));
+    expect(calls).toEqual(new Array(bytes(' hello').length).fill({ k: 1, penalized: [] }));
   });
 
-  it('never asks for the best logits alone while a repetition penalty needs the whole row', async () => {
-    const story = new StoryModel([...PROMPT, ...bytes(' hi')]);
-    const model: TokenModel = {
-      feed: (ids, signal) => story.feed(ids, signal),
-      feedTop: () => Promise.reject(new Error('feedTop must not be called')),
+  it('under a repetition penalty asks for the best logits with the distinct recent ids (history, prompt and reply, within the window), with the same reply', async () => {
+    // A model whose logits favour repeating: the penalty decides every token.
+    const favourite = (stream: readonly number[]) => {
+      const logits = new Float32Array(VOCAB).fill(-5);
+      for (const id of stream.slice(-5)) logits[id] += 1.2;
+      logits[(stream.length * 7) % 97] += 1;
+      return logits;
     };
-    const sampling = { ...GREEDY, repetitionPenalty: 1.2 };
-    expect((await drain(generate(model, decoder, PROMPT, options({ sampling })))).result.text).toBe(' hi');
+    const history = bytes('history');
+    const run = async (withTop: boolean) => {
+      const stream = [...history];
+      const calls: { k: number; penalized: number[] }[] = [];
+      const model: TokenModel = {
+        feed: async (ids) => {
+          stream.push(...ids);
+          return favourite(stream);
+        },
+        ...(withTop && {
+          feedTop: async (ids: readonly number[], k: number, penalized: readonly number[]) => {
+            calls.push({ k, penalized: [...penalized] });
+            stream.push(...ids);
+            return cpuPick(favourite(stream), k, penalized);
+          },
+        }),
+      };
+      const sampling = { temperature: 0.8, topK: 5, topP: 0.9, repetitionPenalty: 1.3, seed: 3 };
+      const { result } = await drain(generate(model, decoder, PROMPT, options({ sampling, history, repetitionWindow: 12, maxTokens: 30, eosIds: [EOS] })));
+      return { result, calls, stream };
+    };
+    const whole = await run(false);
+    const picked = await run(true);
+    expect(picked.result).toEqual(whole.result);
+    expect(picked.calls).toHaveLength(29);
+    picked.calls.forEach((call, t) => {
+      // Fed so far: history, prompt and the first t + 1 generated ids.
+      const seen = picked.stream.slice(0, history.length + PROMPT.length + t + 1);
+      expect(call.k).toBe(5);
+      expect([...call.penalized].sort((a, b) => a - b), `call ${t}`).toEqual([...new Set(seen.slice(-12))].sort((a, b) => a - b));
+    });
   });
 });
