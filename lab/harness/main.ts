@@ -89,7 +89,7 @@ async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<
     for (let t = prefill; t + 1 < ids.length; t++) {
       const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
       const start = performance.now();
-      engine.reset();
+      engine.cache.reset();
       const logits = await engine.feed(visible);
       msPerToken.push(performance.now() - start);
       nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
@@ -127,9 +127,10 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
   const promptIds = g.promptIds ?? TextTokenizer.load(files, files.generationConfig).encode(g.prompt!, { addSpecialTokens: true });
   const engine = await ModelRunner.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
   try {
-    const reply = engine.reply(promptIds, {
+    const reply = generate(engine, engine.tokenizer, promptIds, {
       maxTokens: g.maxTokens,
       sampling: { temperature: g.temperature, seed: g.seed, topK: g.topK ?? 0, topP: g.topP ?? 1, repetitionPenalty: g.repetitionPenalty ?? 1 },
+      eosIds: engine.stopIds,
     });
     let step = await reply.next();
     while (!step.done) step = await reply.next();
@@ -240,7 +241,7 @@ async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
     for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
     rows += ids.length;
     maxDiff = Math.max(maxDiff, diff);
-    steps.push(`${what} at ${captured.length - ids.length}: ${ids.length} rows, max diff ${diff}`);
+    steps.push(`${what} at ${captured.cache.length - ids.length}: ${ids.length} rows, max diff ${diff}`);
   };
   try {
     const ids = job.ids;
@@ -248,15 +249,15 @@ async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
     for (let t = job.prompt; t < ids.length; t++) {
       if (t === job.prompt + job.at.rollBack) {
         // Roll back five tokens and feed others in their place, as a regenerate does.
-        for (const r of [captured, plain]) r.truncateTo(r.length - 5);
+        for (const r of [captured, plain]) r.cache.truncateTo(r.cache.length - 5);
         for (const id of ids.slice(t - 5, t).reverse()) await both('after roll-back', [id]);
       }
       if (t === job.prompt + job.at.restore) {
         // A snapshot, ten tokens that are then thrown away, and the snapshot restored.
-        const saved = [await captured.snapshot(), await plain.snapshot()];
+        const saved = [await captured.cache.snapshot(), await plain.cache.snapshot()];
         for (const id of ids.slice(t, t + 10)) await both('before restore', [id]);
-        captured.restore(saved[0]);
-        plain.restore(saved[1]);
+        captured.cache.restore(saved[0]);
+        plain.cache.restore(saved[1]);
       }
       if (t === job.prompt + job.at.chunk) {
         await both('prefill chunk', ids.slice(t, t + 7));
@@ -384,7 +385,7 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
       const t = sinks + window + 100 + k;
       const visible = [...job.ids.slice(0, sinks), ...job.ids.slice(t - window + 1, t + 1)];
       const start = performance.now();
-      recompute.reset();
+      recompute.cache.reset();
       await recompute.feed(visible);
       recomputeMsPerToken.push(performance.now() - start);
     }
@@ -401,7 +402,7 @@ async function topLogitsCheck(spec: TopCheckSpec) {
 
 /**
  * The same seeded generation twice from one engine: sampling from the k best logits picked on the
- * GPU (what ModelRunner.reply does) and from the whole row read back. Returns both id lists, how
+ * GPU (what a reply does) and from the whole row read back. Returns both id lists, how
  * many tokens used the GPU pick, and the bytes the GPU path mapped for reading per generated token
  * after the first (counted by wrapping GPUBuffer.prototype.mapAsync).
  */
@@ -410,7 +411,7 @@ async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[
   const cache: PageJob['cache'] = { sinks: 4, window: 60 };
   const engine = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache, chunk: 64 }, 0), await (gpu ??= createGpuContext()));
   const drain = async (model: Parameters<typeof generate>[0]) => {
-    engine.reset();
+    engine.cache.reset();
     const run = generate(model, { decode: () => '' }, job.promptIds, { maxTokens: job.maxTokens, sampling: job.sampling, eosIds: [] });
     let step = await run.next();
     while (!step.done) step = await run.next();

@@ -18,7 +18,7 @@ import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import type { CacheDtype } from '../../protocol/messages.ts';
-import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
+import { KvCache, type StreamCache } from '../kv/kvCache.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
@@ -96,7 +96,7 @@ export class Decoder {
     private readonly device: GPUDevice,
     private readonly split: SplitDecoder,
     private readonly sessions: SegmentSessions,
-    private readonly cache: KvCache,
+    private readonly kv: KvCache,
     private readonly attention: StreamingAttention,
     private readonly topLogits: TopLogitsKernel,
   ) {
@@ -172,33 +172,9 @@ export class Decoder {
     return { captured: this.sessions.capturedCount, total: this.split.segments.length };
   }
 
-  /** Tokens in the stream so far. */
-  get length(): number {
-    return this.cache.length;
-  }
-
-  cacheInfo(): KvCacheInfo {
-    return this.cache.info();
-  }
-
-  canTruncateTo(length: number): boolean {
-    return this.cache.canTruncateTo(length);
-  }
-
-  /** Cuts the stream back to its first `length` tokens; the cache allows it while
-   *  canTruncateTo(length). */
-  truncateTo(length: number): void {
-    this.cache.truncateTo(length);
-  }
-
-  /** The cache as bytes (KvCache.snapshot). */
-  snapshot(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.cache.snapshot();
-  }
-
-  /** Loads bytes from snapshot() of a decoder with the same model and cache settings. */
-  restore(bytes: Uint8Array<ArrayBuffer>): void {
-    this.cache.restore(bytes);
+  /** The stream's cache, for the layers above: its fill, roll-back, snapshots. */
+  get cache(): StreamCache {
+    return this.kv;
   }
 
   /**
@@ -209,14 +185,14 @@ export class Decoder {
     if (ids.length === 0) throw new EngineError('CONFIG_INVALID', 'Nothing to feed: the token list is empty.');
     const vocab = this.vocabSize;
     const logits = new Float32Array((options.all ? ids.length : 1) * vocab);
-    const start = this.length;
+    const start = this.kv.length;
     const watched = options.signal !== undefined || options.onProgress !== undefined;
     let lastReport = performance.now();
     let previousChunk: Promise<void> | null = null;
     let done = 0;
     while (done < ids.length) {
       if (options.signal?.aborted) throw this.abortFeed(start, done, ids.length);
-      const n = Math.min(ids.length - done, this.cache.config.maxChunk);
+      const n = Math.min(ids.length - done, this.kv.config.maxChunk);
       const last = done + n === ids.length;
       const rows = options.all ? n : last ? 1 : 0;
       const out = await this.runChunk(ids, done, n, rows);
@@ -244,8 +220,8 @@ export class Decoder {
   /** Stops a feed between chunks: rolled back while the cache still allows it, otherwise the
    *  stream keeps the `done` ids fed so far and no longer matches what the caller meant to feed. */
   private abortFeed(start: number, done: number, total: number): EngineError {
-    if (this.cache.canTruncateTo(start)) {
-      this.cache.truncateTo(start);
+    if (this.kv.canTruncateTo(start)) {
+      this.kv.truncateTo(start);
       return new EngineError('ABORTED', 'Stopped.');
     }
     return new EngineError('ABORTED', 'Stopped.', `The stream keeps ${done} of the ${total} ids of this feed; rebuild it before going on.`);
@@ -276,7 +252,7 @@ export class Decoder {
   private async runChunk(ids: readonly number[], from: number, n: number, rows: number): Promise<Float32Array> {
     // One-token chunks always run on the same bucket's buffers, so they can replay a captured graph.
     const replay = n === 1;
-    const bucket = this.bucket(replay ? 1 : this.cache.config.maxChunk);
+    const bucket = this.bucket(replay ? 1 : this.kv.config.maxChunk);
     // int64 ids written as two int32 halves (little-endian, ids < 2^31): no BigInt per token.
     for (let j = 0; j < n; j++) {
       bucket.idWords[2 * j] = ids[from + j];
@@ -378,18 +354,13 @@ export class Decoder {
    * reply starts as fast as the second.
    */
   private async warmUp(): Promise<void> {
-    const { maxChunk } = this.cache.config;
+    const { maxChunk } = this.kv.config;
     if (maxChunk > 1) await this.runChunk(new Array<number>(maxChunk).fill(0), 0, maxChunk, 1);
-    this.reset();
+    this.kv.reset();
     await this.forward([0]);
-    this.reset();
+    this.kv.reset();
     await this.forwardTop([0], 1, []);
-    this.reset();
-  }
-
-  /** Forgets the stream; the next token is stream index 0. */
-  reset(): void {
-    this.cache.reset();
+    this.kv.reset();
   }
 
   async destroy(): Promise<void> {
@@ -399,7 +370,7 @@ export class Decoder {
     }
     this.attention.destroy();
     this.topLogits.destroy();
-    this.cache.destroy();
+    this.kv.destroy();
   }
 }
 

@@ -1,5 +1,7 @@
-// The decode loop: feed the prompt, then sample, stream text and feed one token at a time until an
-// end-of-sequence id, a stop string, the token limit or an abort, and report exactly what was fed.
+// The decode loop, read top to bottom like llama2.c's generate(): feed the prompt, then for every
+// token pick it from the logits, decode its text, check the stop conditions, time it, and feed it,
+// until an end-of-sequence id, a stop string, the token limit or an abort; and report exactly what
+// was fed. ModelRunner is the model on the GPU; tests pass fakes.
 
 import { EngineError } from '../../protocol/errors.ts';
 import { IncrementalDecoder, type TokenDecoder } from '../text/incrementalDecoder.ts';
@@ -9,6 +11,10 @@ import { StopStrings, collectEosIds } from './stopConditions.ts';
 
 export type { TokenDecoder };
 
+export interface FeedOptions {
+  signal?: AbortSignal;
+}
+
 /** What the generator needs from the model: feeding tokens into the stream and getting the logits after the last one. */
 export interface TokenModel {
   /**
@@ -16,14 +22,14 @@ export interface TokenModel {
    * When signal aborts, it may reject with EngineError('ABORTED') (or the signal's reason); a
    * rejected call must leave the stream as it was, because the generator reports those ids as not fed.
    */
-  feed(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array>;
+  feed(ids: readonly number[], options?: FeedOptions): Promise<Float32Array>;
   /**
    * feed(), returning only the k best logits after the last id among the ids not in `penalized`,
    * and the raw logits of those (see Sampler.sampleTop); or the whole row when it cannot pick them
    * (NaN or +Infinity among the logits, k or the penalized ids beyond its limits). Models that pick
    * on the GPU offer it, so a token reads back a few values instead of the vocabulary.
    */
-  feedTop?(ids: readonly number[], k: number, penalized: readonly number[], signal?: AbortSignal): Promise<TopLogits | Float32Array>;
+  feedTop?(ids: readonly number[], k: number, penalized: readonly number[], options?: FeedOptions): Promise<TopLogits | Float32Array>;
 }
 
 export interface GenerateOptions {
@@ -51,6 +57,8 @@ export interface GeneratedToken {
   text: string;
   /** Position among the generated tokens, from 0. */
   index: number;
+  /** Milliseconds since the previous token was yielded (the first: since the call began). */
+  ms: number;
 }
 
 export type FinishReason = 'eos' | 'stop_string' | 'max_tokens' | 'aborted';
@@ -111,7 +119,7 @@ export async function* generate(
   let k: number | null | undefined;
   const feed = async (batch: readonly number[]): Promise<Float32Array | TopLogits | undefined> => {
     try {
-      const logits = k && model.feedTop ? await model.feedTop(batch, k, penalized, signal) : await model.feed(batch, signal);
+      const logits = k && model.feedTop ? await model.feedTop(batch, k, penalized, { signal }) : await model.feed(batch, { signal });
       // Not push(...batch): every id would be an argument, and a pasted document's 200,000 overflow the stack.
       for (const id of batch) fedIds.push(id);
       return logits;
@@ -121,6 +129,7 @@ export async function* generate(
     }
   };
 
+  let last = performance.now();
   let logits: Float32Array | TopLogits | undefined = options.startLogits;
   if (promptIds.length > 0) {
     if (signal?.aborted) return finish('aborted');
@@ -129,6 +138,8 @@ export async function* generate(
   for (;;) {
     // A model may finish a feed that raced with the abort; the reply still ends here.
     if (logits === undefined || signal?.aborted) return finish('aborted');
+
+    // Pick: from the whole row once, then from the candidates the GPU picked (the same draw).
     let id: number;
     if (logits instanceof Float32Array) {
       id = sampler.sample(logits, recent.distinct);
@@ -140,10 +151,16 @@ export async function* generate(
     ids.push(id);
     recent.push(id);
 
+    // Detokenize: only the new piece, held back while it may begin a stop string.
     const scan = stops.push(text.push(id));
     shown += scan.emit;
-    yield { id, text: scan.emit, index: ids.length - 1 };
 
+    // Time, then hand the token out.
+    const now = performance.now();
+    yield { id, text: scan.emit, index: ids.length - 1, ms: now - last };
+    last = now;
+
+    // Stop, or feed the token for the next one.
     if (scan.stopped) return finish('stop_string');
     if (ids.length === maxTokens) return finish('max_tokens');
     if (signal?.aborted) return finish('aborted');

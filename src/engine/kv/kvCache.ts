@@ -34,6 +34,27 @@ export interface KvCacheInfo {
   totalBytes: number;
 }
 
+/**
+ * The cache as the layers above the decoder use it, declared once: how full it is, and moving its
+ * stream back. KvCache implements it; the decoder hands it out, so nobody above reaches the ring.
+ */
+export interface StreamCache {
+  /** Tokens in the stream so far. */
+  readonly length: number;
+  info(): KvCacheInfo;
+  /** Whether the stream can go back to its first `length` tokens: nothing the next token would
+   *  see has been overwritten yet. */
+  canTruncateTo(length: number): boolean;
+  /** Cuts the stream back to its first `length` tokens (CACHE_TRUNCATE_IMPOSSIBLE when it cannot). */
+  truncateTo(length: number): void;
+  /** Forgets the stream; the next token is stream index 0. */
+  reset(): void;
+  /** The stream's cache as bytes, bookkeeping included. */
+  snapshot(): Promise<Uint8Array<ArrayBuffer>>;
+  /** Loads snapshot() bytes of a cache of the same model and settings (SNAPSHOT_MISMATCH otherwise). */
+  restore(bytes: Uint8Array<ArrayBuffer>): void;
+}
+
 export interface LayerCache {
   /** (slot, kvHead, dim): keys rotated by their stream index. */
   keys: GPUBuffer;
@@ -56,7 +77,7 @@ interface SnapshotHeader {
   occupiedSlots: number;
 }
 
-export class KvCache {
+export class KvCache implements StreamCache {
   readonly layout: RingLayout;
   readonly layers: LayerCache[];
 

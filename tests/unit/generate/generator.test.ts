@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generate, type GenerateOptions, type GeneratedToken, type GenerateResult, type TokenDecoder, type TokenModel } from '../../../src/engine/generate/generator.ts';
+import { generate, type GenerateOptions, type GeneratedToken, type GenerateResult, type FeedOptions, type TokenDecoder, type TokenModel } from '../../../src/engine/generate/generator.ts';
 import type { SamplingParams } from '../../../src/engine/generate/sampler.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import { cpuPick } from '../../../lab/topPick.ts';
@@ -30,7 +30,8 @@ class StoryModel implements TokenModel {
     private readonly onFeed?: (call: number) => void | Promise<void>,
   ) {}
 
-  async feed(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+  async feed(ids: readonly number[], options: FeedOptions = {}): Promise<Float32Array> {
+    const { signal } = options;
     await this.onFeed?.(this.calls.length);
     this.calls.push({ ids: [...ids], signal });
     if (signal?.aborted) throw new EngineError('ABORTED', 'Generation was stopped.');
@@ -237,10 +238,10 @@ describe('generate', () => {
     const picking = new StoryModel([...PROMPT, ...bytes(' hello')]);
     const calls: { k: number; penalized: number[] }[] = [];
     const model: TokenModel = {
-      feed: (ids, signal) => picking.feed(ids, signal),
-      feedTop: async (ids, k, penalized, signal) => {
+      feed: (ids, feedOptions) => picking.feed(ids, feedOptions),
+      feedTop: async (ids, k, penalized, feedOptions) => {
         calls.push({ k, penalized: [...penalized] });
-        return cpuPick(await picking.feed(ids, signal), k, penalized);
+        return cpuPick(await picking.feed(ids, feedOptions), k, penalized);
       },
     };
     const got = await drain(generate(model, decoder, PROMPT, options()));
