@@ -14,10 +14,9 @@
 // (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { CacheChoice } from '../../protocol/messages.ts';
+import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
-import type { CacheDtype } from '../../protocol/messages.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
@@ -41,7 +40,7 @@ export interface DecoderOptions {
   /** Replay onnxruntime's captured graphs for one-token chunks (decode); off, every run builds its
    *  bind groups and uniforms afresh. The logits are the same either way. */
   graphCapture: boolean;
-  /** Run a chunk of every size the feeds use, and a token pick, before the decoder is handed out:
+  /** Run a prefill chunk, a token and a pick before the decoder is handed out (warmUp()):
    *  pipelines compile and graphs are captured during the load instead of in the first reply. */
   warmUp?: boolean;
 }
