@@ -136,7 +136,12 @@ describe('ChatSession on a fake model', () => {
     expect(first.how).toBe('started');
     expect(first.result.text).toBe(REPLY);
     expect(model.feeds[0]).toEqual([BOS, ...'Hi'].map((c) => (typeof c === 'number' ? c : c.charCodeAt(0))));
-    expect(first.result.stats.msPerToken.length).toBe(first.result.stats.decodeTokens);
+    // The figures the stats line divides: the prompt fed, the reply's tokens (EOS not among them) and their times.
+    const { stats } = first.result;
+    expect(stats).toMatchObject({ prefillTokens: 3, decodeTokens: REPLY.length });
+    expect(stats.msPerToken.length).toBe(REPLY.length);
+    expect(stats.decodeMs).toBe(stats.msPerToken.reduce((a, b) => a + b, 0));
+    expect(stats.timeToFirstTokenMs).toBeGreaterThanOrEqual(stats.prefillMs);
     conversation.messages.push(first.reply, user('u2', ' More'));
     const second = await send(chat, model, conversation, 'r2');
     expect(second.how).toBe('continued');
