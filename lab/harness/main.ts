@@ -124,7 +124,7 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
     }
   }
   const g = job.generate!;
-  const promptIds = g.promptIds ?? TextTokenizer.load(files, files.generationConfig).encode(g.prompt!, { addSpecialTokens: true });
+  const promptIds = g.promptIds ?? TextTokenizer.load(files).encode(g.prompt!, { addSpecialTokens: true });
   const engine = await ModelRunner.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
   try {
     const reply = generate(engine, engine.tokenizer, promptIds, {

@@ -15,8 +15,8 @@ import type { ModelFiles } from './model/modelFiles.ts';
 import { modelRotary } from './model/rotary.ts';
 import { splitDecoder, type SplitDecoder } from './model/split/splitDecoder.ts';
 import { usesFloat16, widenFloat16 } from './model/split/widenFloat16.ts';
-import { endOfTurnIds } from './text/endOfTurn.ts';
-import { TextTokenizer } from './text/tokenizer.ts';
+import { loadModelText } from './text/modelText.ts';
+import type { TextTokenizer } from './text/tokenizer.ts';
 
 export class ModelRunner implements TokenModel {
   private constructor(
@@ -25,11 +25,13 @@ export class ModelRunner implements TokenModel {
     readonly tokenizer: TextTokenizer,
     /** Ids that end a reply: the model's EOS and end-of-turn tokens. */
     readonly stopIds: readonly number[],
+    /** Texts that end a reply: generation_config's stop strings and the end-of-turn tokens spelled out. */
+    readonly stopStrings: readonly string[],
   ) {}
 
   static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
     const context = gpu ?? (await createGpuContext());
-    const tokenizer = TextTokenizer.load(files, files.generationConfig);
+    const { tokenizer, stopIds, stopStrings } = loadModelText(files);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
     const graph = !context.hasShaderF16 && usesFloat16(files.model) ? widenFloat16(files) : files;
     const split = splitDecoder(graph.model, graph.externalData);
@@ -42,7 +44,7 @@ export class ModelRunner implements TokenModel {
     const rotary = modelRotary(files.config, split);
     checkWeightsFit(split, context.device.limits);
     const decoder = await Decoder.load(context.device, split, rotary, cache, options);
-    return new ModelRunner(context, decoder, tokenizer, endOfTurnIds(files));
+    return new ModelRunner(context, decoder, tokenizer, stopIds, stopStrings);
   }
 
   /** Feeds ids into the stream; logits after the last id, or after every id with `all`. A long

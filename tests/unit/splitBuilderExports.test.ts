@@ -31,8 +31,22 @@ function edited(files: ModelFiles, edit: (graph: onnx.IGraphProto) => void): Mod
 
 const gqaNodes = (graph: onnx.IGraphProto) => (graph.node ?? []).filter((n) => n.opType === 'GroupQueryAttention');
 
+const segmentGraph = (s: SplitDecoder, index: number) => ModelProto.decode(s.segments[index].model).graph!;
+const producerOf = (graph: onnx.IGraphProto, tensor: string) => (graph.node ?? []).find((n) => n.output?.includes(tensor));
+
+/** The per-head norm that computes `tensor` (Reshape, SimplifiedLayerNormalization, Reshape): its weight and what it normalises. */
+function headNorm(graph: onnx.IGraphProto, tensor: string): { weight: string; of: string } {
+  const merge = producerOf(graph, tensor);
+  expect(merge?.opType, `producer of ${tensor}`).toBe('Reshape');
+  const norm = producerOf(graph, merge!.input![0]);
+  expect(norm?.opType, `producer of ${merge!.input![0]}`).toBe('SimplifiedLayerNormalization');
+  const heads = producerOf(graph, norm!.input![0]);
+  expect(heads?.opType, `producer of ${norm!.input![0]}`).toBe('Reshape');
+  return { weight: norm!.input![1], of: heads!.input![0] };
+}
+
 describe('builder exports split at their attention sites', { timeout: 60_000 }, () => {
-  it('packed QKV with bias (Qwen2 q4): the bias Add stays in the segment and a Split hands the kernel q, k and v', async () => {
+  it('packed QKV with bias (Qwen2 q4): the bias Add stays in the segment and a Split hands the kernel q, k and v, in that order', async () => {
     const s = split(await load('tiny-qwen2', 'onnx/model_q4.onnx'));
     expect(s.segments).toHaveLength(3);
     expect(s.sites.map((site) => [site.nHeads, site.nKvHeads, site.headSize, site.rotaryPairs])).toEqual([[4, 2, 16, 8], [4, 2, 16, 8]]);
@@ -46,6 +60,15 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
     expect(producer.opType).toBe('Add');
     expect(producer.input).toContain('model.layers.0.attn.qkv_proj.Add.bias');
     expect(s.segments[0].outputs.map((t) => [t.name, t.width])).toEqual(expect.arrayContaining([[s.sites[0].q, 64], [s.sites[0].k, 32], [s.sites[0].v, 32]]));
+    // In every layer the Split's outputs, in order, are the kernel's q, k and v, cut at 4 + 2 + 2 heads of 16.
+    s.sites.forEach((site, layer) => {
+      const g = segmentGraph(s, layer);
+      const qkv = g.node!.find((n) => n.opType === 'Split')!;
+      expect(qkv.output, `layer ${layer}`).toEqual([site.q, site.k, site.v]);
+      expect(producerOf(g, qkv.input![0])!.input).toContain(`model.layers.${layer}.attn.qkv_proj.Add.bias`);
+      const sizes = g.initializer!.find((t) => t.name === qkv.input![1])!;
+      expect((sizes.int64Data ?? []).map(Number), `layer ${layer}`).toEqual([64, 32, 32]);
+    });
     // Every MatMulNBits runs with float activations.
     for (const segment of s.segments) {
       for (const node of ModelProto.decode(segment.model).graph!.node!.filter((n) => n.opType === 'MatMulNBits')) {
@@ -54,13 +77,24 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
     }
   });
 
-  it('Qwen3 q/k norms fused into GroupQueryAttention become Reshape, SimplifiedLayerNormalization, Reshape in the segment, as the unfused file has them', async () => {
+  it('Qwen3 q/k norms fused into GroupQueryAttention become Reshape, SimplifiedLayerNormalization, Reshape in the segment, each with its own weight, as the unfused file has them', async () => {
     const fused = split(await load('tiny-qwen3', 'onnx/model_q4f16_fusedqk.onnx'));
     const plain = split(await load('tiny-qwen3', 'onnx/model_q4f16.onnx'));
     const norms = (s: SplitDecoder) => segmentOps(s).map((ops) => ops.filter((op) => op === 'SimplifiedLayerNormalization').length);
     // Per layer a q norm and a k norm; segment 0 also holds the first input norm.
     expect(norms(fused)).toEqual([3, 2, 0]);
     expect(norms(plain)).toEqual([3, 2, 0]);
+    // Each norm reads its own weight and the head it belongs to: q_norm the Split's first output
+    // (q), k_norm its second (k); v, its third, goes to the kernel as it is. Both files alike.
+    for (const s of [fused, plain]) {
+      s.sites.forEach((site, layer) => {
+        const g = segmentGraph(s, layer);
+        const qkv = `/model/layers.${layer}/attn/qkv_proj/Split/output_`;
+        expect(headNorm(g, site.q), `layer ${layer} q`).toEqual({ weight: `model.layers.${layer}.attn.q_norm.layernorm.weight`, of: `${qkv}0` });
+        expect(headNorm(g, site.k), `layer ${layer} k`).toEqual({ weight: `model.layers.${layer}.attn.k_norm.layernorm.weight`, of: `${qkv}1` });
+        expect(site.v, `layer ${layer} v`).toBe(`${qkv}2`);
+      });
+    }
     expect(fused.dtype).toBe('float16');
     expect(fused.vocabSize).toBe(151936);
   });

@@ -38,6 +38,8 @@ export interface ChatModel extends TokenModel {
   readonly tokenizer: TokenEncoder & TokenDecoder;
   /** Ids that end a reply: the model's EOS and end-of-turn tokens. */
   readonly stopIds: readonly number[];
+  /** Texts that end a reply, where the model writes them out of ordinary tokens. */
+  readonly stopStrings: readonly string[];
   readonly vocabSize: number;
   unload(): Promise<void>;
 }
@@ -183,7 +185,8 @@ export class ChatSession {
       const times: number[] = [];
       let firstTokenAt = 0;
       const reply = generate(this.runner, this.runner.tokenizer, [], {
-        maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids, eosIds: this.runner.stopIds,
+        maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids,
+        eosIds: this.runner.stopIds, stopStrings: this.runner.stopStrings,
       });
       let step = await reply.next();
       while (!step.done) {

@@ -77,31 +77,41 @@ class FakeCache implements StreamCache {
   }
 }
 
-/** A model whose every turn is REPLY: after a prompt it predicts REPLY's first character, after
- *  each character of REPLY fed back the next one, and EOS after the whole of it. */
+/** How the fake model writes: its every reply, and the texts that end a reply (its files' stop strings). */
+interface FakeWriting {
+  reply?: string;
+  stopStrings?: string[];
+}
+
+/** A model whose every turn is `reply` (REPLY unless told): after a prompt it predicts the reply's
+ *  first character, after each character of it fed back the next one, and EOS after the whole of it. */
 class FakeModel implements ChatModel {
   readonly cache: FakeCache;
   readonly stopIds = [EOS];
+  readonly stopStrings: readonly string[];
   readonly vocabSize = VOCAB;
   readonly feeds: number[][] = [];
-  /** Characters of REPLY fed back one at a time since the last prompt. */
+  private readonly reply: string;
+  /** Characters of the reply fed back one at a time since the last prompt. */
   private said = 0;
   readonly tokenizer = {
     encode: (text: string) => [...text].map((c) => (c === '\u0001' ? BOS : c.charCodeAt(0))),
     decode: (ids: readonly number[]) => String.fromCharCode(...ids.filter((id) => id > EOS)),
   };
 
-  constructor(choice: CacheChoice) {
+  constructor(choice: CacheChoice, writing: FakeWriting = {}) {
     this.cache = new FakeCache(choice);
+    this.reply = writing.reply ?? REPLY;
+    this.stopStrings = writing.stopStrings ?? [];
   }
 
   async feed(ids: readonly number[], options: FeedOptions = {}): Promise<Float32Array> {
     if (options.signal?.aborted) throw new EngineError('ABORTED', 'Stopped.');
     this.feeds.push([...ids]);
     this.cache.append(ids);
-    this.said = ids.length === 1 && ids[0] === REPLY.charCodeAt(this.said) ? this.said + 1 : 0;
+    this.said = ids.length === 1 && ids[0] === this.reply.charCodeAt(this.said) ? this.said + 1 : 0;
     const logits = new Float32Array(VOCAB);
-    logits[this.said < REPLY.length ? REPLY.charCodeAt(this.said) : EOS] = 10;
+    logits[this.said < this.reply.length ? this.reply.charCodeAt(this.said) : EOS] = 10;
     return logits;
   }
 
@@ -110,8 +120,8 @@ class FakeModel implements ChatModel {
 
 const choice = (windowSize: number, rollbackSlots = 0): CacheChoice => ({ mode: 'streaming', nSinks: 2, windowSize, maxChunk: 8, rollbackSlots });
 
-function session(cache: CacheChoice): { chat: ChatSession; model: FakeModel } {
-  const model = new FakeModel(cache);
+function session(cache: CacheChoice, writing?: FakeWriting): { chat: ChatSession; model: FakeModel } {
+  const model = new FakeModel(cache, writing);
   const formatter = new TurnFormatter(ChatTemplate.load({ tokenizerConfig: { bos_token: '\u0001' } }), model.tokenizer);
   const chat = new ChatSession(model, { adapter: 'fake', lost: new Promise<string>(() => {}) }, { key: 'fake', label: 'fake', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache, formatter);
   return { chat, model };
@@ -136,7 +146,12 @@ describe('ChatSession on a fake model', () => {
     expect(first.how).toBe('started');
     expect(first.result.text).toBe(REPLY);
     expect(model.feeds[0]).toEqual([BOS, ...'Hi'].map((c) => (typeof c === 'number' ? c : c.charCodeAt(0))));
-    expect(first.result.stats.msPerToken.length).toBe(first.result.stats.decodeTokens);
+    // The figures the stats line divides: the prompt fed, the reply's tokens (EOS not among them) and their times.
+    const { stats } = first.result;
+    expect(stats).toMatchObject({ prefillTokens: 3, decodeTokens: REPLY.length });
+    expect(stats.msPerToken.length).toBe(REPLY.length);
+    expect(stats.decodeMs).toBe(stats.msPerToken.reduce((a, b) => a + b, 0));
+    expect(stats.timeToFirstTokenMs).toBeGreaterThanOrEqual(stats.prefillMs);
     conversation.messages.push(first.reply, user('u2', ' More'));
     const second = await send(chat, model, conversation, 'r2');
     expect(second.how).toBe('continued');
@@ -236,5 +251,20 @@ describe('ChatSession on a fake model', () => {
     conversation.messages.push(cut.reply, user('u2', '!'));
     const next = await send(chat, model, conversation, 'r2');
     expect(next.prompt).toBe(`${REPLY[1]}!`);
+  });
+
+  it("ends a reply at a stop string of the model's, written out of plain tokens, shows none of it, and goes on with the next turn", async () => {
+    // The end-of-turn marker spelled character by character, as a model that missed its special token writes it.
+    const { chat, model } = session(choice(200), { reply: ' ok.<|im_end|>\n<|im_start|>user\nAnd you?', stopStrings: ['<|im_end|>'] });
+    const conversation: Conversation = { id: 'c', systemPrompt: '', messages: [user('u1', 'Hi')] };
+    const first = await send(chat, model, conversation, 'r1');
+    expect(first.result).toMatchObject({ finishReason: 'stop_string', text: ' ok.' });
+    expect(first.result.stats.decodeTokens).toBe(' ok.<|im_end|>'.length);
+    conversation.messages.push(first.reply, user('u2', ' More'));
+    const second = await send(chat, model, conversation, 'r2');
+    expect(second.how).toBe('continued');
+    // The marker's last character was not fed when the reply stopped: it goes in before the new message.
+    expect(second.prompt).toBe('> More');
+    expect(second.result.text).toBe(' ok.');
   });
 });

@@ -190,6 +190,32 @@ describe('generate', () => {
     expect(await first({ history: [a], repetitionWindow: 0 })).toBe('a');
   });
 
+  it("the repetition penalty sees the reply's own tokens as they are generated, within the window, on the whole row and on the GPU pick alike", async () => {
+    // Logits that never change: only the penalty on what the reply already wrote moves the pick off 'a'.
+    const [a, b, c] = bytes('abc');
+    const row = () => {
+      const logits = new Float32Array(VOCAB).fill(-Infinity);
+      logits[a] = 2;
+      logits[b] = 1.8;
+      logits[c] = 1.7;
+      return logits;
+    };
+    const reply = async (withTop: boolean, repetitionWindow?: number) => {
+      const model: TokenModel = {
+        feed: async () => row(),
+        ...(withTop && { feedTop: async (_ids: readonly number[], k: number, penalized: readonly number[]) => cpuPick(row(), k, penalized) }),
+      };
+      const sampling = { ...GREEDY, repetitionPenalty: 1.5 };
+      return (await drain(generate(model, decoder, bytes('Q:'), options({ maxTokens: 6, sampling, repetitionWindow })))).result.text;
+    };
+    for (const withTop of [false, true]) {
+      // a 2 / 1.5 = 1.33 loses to b 1.8, then to c 1.7; once all three are penalized a leads again.
+      expect(await reply(withTop), `feedTop: ${withTop}`).toBe('abcaaa');
+      // A window of one id penalizes only the token just written.
+      expect(await reply(withTop, 1), `feedTop: ${withTop}`).toBe('ababab');
+    }
+  });
+
   it('refuses bad options with CONFIG_INVALID before calling the model', async () => {
     const model = new StoryModel([...PROMPT, ...bytes(' hello')]);
     const bad: [readonly number[], Partial<GenerateOptions>][] = [

@@ -66,10 +66,7 @@ const cases: Case[] = [
   {
     name: 'tiny-qwen3 (Qwen3 byte-level BPE)',
     load: () =>
-      TextTokenizer.load(
-        { tokenizerJson: json(`${EXPORTS}tiny-qwen3/tokenizer.json`), tokenizerConfig: json(`${EXPORTS}tiny-qwen3/tokenizer_config.json`) },
-        json(`${EXPORTS}tiny-qwen3/generation_config.json`) as { bos_token_id?: number },
-      ),
+      TextTokenizer.load({ tokenizerJson: json(`${EXPORTS}tiny-qwen3/tokenizer.json`), tokenizerConfig: json(`${EXPORTS}tiny-qwen3/tokenizer_config.json`) }),
     specialIds: [151643, 151644, 151645, 151667, 151668],
   },
 ];
