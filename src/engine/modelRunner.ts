@@ -4,9 +4,10 @@
 
 import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
+import type { CacheChoice } from '../protocol/messages.ts';
 import { formatBytes } from '../protocol/format.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import { Decoder, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
 import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
 import type { SamplingParams, TopLogits } from './generate/sampler.ts';
 import type { KvCacheInfo } from './kv/kvCache.ts';
@@ -37,7 +38,7 @@ export class ModelRunner {
     private readonly stopIds: readonly number[],
   ) {}
 
-  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext): Promise<ModelRunner> {
+  static async load(files: ModelFiles, cache: CacheChoice, gpu?: GpuContext): Promise<ModelRunner> {
     const context = gpu ?? (await createGpuContext());
     const tokenizer = TextTokenizer.load(files, files.generationConfig);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).

@@ -14,7 +14,6 @@ import { EngineError } from '../../protocol/errors.ts';
 import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
-import type { CacheDtype } from '../../protocol/messages.ts';
 import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
 import type { SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
@@ -28,10 +27,6 @@ export interface RotaryConfig {
   /** Dims per head the model rotates (head_dim * partial_rotary_factor in Hugging Face configs). */
   rotaryDim: number;
   scaling?: RopeScaling;
-}
-
-export interface CacheSettings extends CacheChoice {
-  dtype: CacheDtype;
 }
 
 /** Wall time per phase of the forward pass, for benchmarks. While a profile is attached the
@@ -90,7 +85,7 @@ export class Decoder {
     this.layerCount = split.sites.length;
   }
 
-  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheSettings): Promise<Decoder> {
+  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheChoice): Promise<Decoder> {
     const site = split.sites[0];
     for (const s of split.sites) {
       if (s.nHeads !== site.nHeads || s.nKvHeads !== site.nKvHeads || s.headSize !== site.headSize || s.rotaryPairs !== site.rotaryPairs) {
