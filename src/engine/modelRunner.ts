@@ -5,9 +5,10 @@
 
 import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
+import type { CacheChoice } from '../protocol/messages.ts';
 import { formatBytes } from '../protocol/format.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import { Decoder, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
 import type { TokenModel } from './generate/generator.ts';
 import type { TopLogits } from './generate/sampler.ts';
 import type { StreamCache } from './kv/kvCache.ts';
@@ -29,7 +30,7 @@ export class ModelRunner implements TokenModel {
     readonly stopStrings: readonly string[],
   ) {}
 
-  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
+  static async load(files: ModelFiles, cache: CacheChoice, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
     const context = gpu ?? (await createGpuContext());
     const { tokenizer, stopIds, stopStrings } = loadModelText(files);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).

@@ -14,7 +14,7 @@
 // (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
+import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
@@ -30,10 +30,6 @@ export interface RotaryConfig {
   /** Dims per head the model rotates (head_dim * partial_rotary_factor in Hugging Face configs). */
   rotaryDim: number;
   scaling?: RopeScaling;
-}
-
-export interface CacheSettings extends CacheChoice {
-  dtype: CacheDtype;
 }
 
 export interface DecoderOptions {
@@ -103,7 +99,7 @@ export class Decoder {
     this.layerCount = split.sites.length;
   }
 
-  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheSettings, options: DecoderOptions): Promise<Decoder> {
+  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheChoice, options: DecoderOptions): Promise<Decoder> {
     const site = split.sites[0];
     for (const s of split.sites) {
       if (s.nHeads !== site.nHeads || s.nKvHeads !== site.nKvHeads || s.headSize !== site.headSize || s.rotaryPairs !== site.rotaryPairs) {
