@@ -1,6 +1,7 @@
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { VitePWA } from 'vite-plugin-pwa';
+import { onnxruntimeGluePatch } from './lab/onnxruntimeGluePatch.ts';
 
 // raw.githubusercontent.com: the llama2.c tokenizer of stories15M and larger (src/models/catalog.ts).
 const HUB_ORIGINS = ['https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', 'https://raw.githubusercontent.com'];
@@ -44,6 +45,7 @@ function contentSecurityPolicy(): Plugin {
 export default defineConfig({
   base: process.env.BASE ?? '/',
   plugins: [
+    onnxruntimeGluePatch(),
     react(),
     contentSecurityPolicy(),
     VitePWA({
@@ -73,8 +75,10 @@ export default defineConfig({
       },
     }),
   ],
+  // Served as published, not pre-bundled, so the glue patch above applies in the dev server too.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   // The engine worker is a module worker and onnxruntime-web splits into chunks.
-  worker: { format: 'es' },
+  worker: { format: 'es', plugins: () => [onnxruntimeGluePatch()] },
   // The main chunk carries React, react-markdown and highlight.js's common languages (~600 kB,
   // ~190 kB gzipped), fetched once and then served by the service worker.
   build: { target: 'es2022', chunkSizeWarningLimit: 1024 },

@@ -2,7 +2,8 @@
 // paged tree listings with lfs.oid = sha256), /resolve/ URLs that redirect like the hub's (LFS
 // files to a CDN on another origin, plain files to a commit-pinned resolve-cache path), a CDN with
 // Range support and a bandwidth limit, and repositories that misbehave on purpose. It records
-// every request, listens on 127.0.0.1 only, and closes itself after `lifetimeMs`.
+// every request, listens on 127.0.0.1 only, and closes itself after `lifetimeMs`. The CDN also
+// hosts files outside any repository, as GitHub hosts the llama2.c tokenizer: sized by HEAD only.
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,6 +26,14 @@ export interface HubMisbehaviour {
   ignoreRange?: boolean;
   /** A Range request gets 206 with the whole file and a Content-Range starting at 0. */
   wrongRange?: boolean;
+}
+
+/** A file hosted outside the hub, at `${cdnUrl}/hosted/${path}`: no listing, no hash, only a size. */
+export interface HostedFixtureFile {
+  path: string;
+  bytes: Uint8Array;
+  /** Bytes a GET sends past the size HEAD announces, as a file that grew between the two would. */
+  extraBytes?: number;
 }
 
 export interface HubFixtureRepo {
@@ -95,6 +104,7 @@ export interface HubServerOptions {
   /** Fixed ports (0 or absent: any free port), for an app built against a known hub address. */
   hubPort?: number;
   cdnPort?: number;
+  hosted?: HostedFixtureFile[];
 }
 
 export async function startHubServer(repos: HubFixtureRepo[], options: HubServerOptions = {}): Promise<HubServer> {
@@ -111,6 +121,7 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
     stored.set(repo.id, { id: repo.id, commit: hex('sha1', `commit of ${repo.id}`), files, misbehaviour: repo.misbehaviour ?? {} });
   }
 
+  const hosted = new Map((options.hosted ?? []).map((file) => [file.path, file]));
   const requests: HubRequest[] = [];
   const state: { bytesPerSecond: number; hold: { offset: number; waiting: (() => void)[]; reach: () => void } | null } = {
     bytesPerSecond: options.bytesPerSecond ?? 1_000_000,
@@ -240,7 +251,15 @@ export async function startHubServer(repos: HubFixtureRepo[], options: HubServer
   }
 
   function serveCdn(req: IncomingMessage, res: ServerResponse, url: URL) {
-    const match = /^\/repos\/(.+)\/([0-9a-f]{64})$/.exec(decodeURIComponent(url.pathname));
+    const path = decodeURIComponent(url.pathname);
+    if (path.startsWith('/hosted/')) {
+      const file = hosted.get(path.slice('/hosted/'.length));
+      if (!file) return res.writeHead(404).end('Not Found');
+      const body = new Uint8Array(file.bytes.length + (req.method === 'HEAD' ? 0 : (file.extraBytes ?? 0))).fill(0x2a);
+      body.set(file.bytes);
+      return sendBytes(req, res, body, {}, {}, true);
+    }
+    const match = /^\/repos\/(.+)\/([0-9a-f]{64})$/.exec(path);
     const repo = match ? stored.get(match[1]) : undefined;
     const file = repo && [...repo.files.values()].find((f) => f.sha256 === match![2]);
     if (!repo || !file) return res.writeHead(404).end('NoSuchKey');

@@ -256,7 +256,7 @@ export function shapeModelFiles(shape: ModelShape, widths: ShapeWidths, seed = 1
     config,
     tokenizerJson,
     tokenizerConfig,
-    generationConfig: { bos_token_id: BOS_ID, eos_token_id: EOS_ID },
+    generationConfig: { eos_token_id: EOS_ID },
   };
 }
 

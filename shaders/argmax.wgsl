@@ -6,34 +6,49 @@
 // subnormals, -0 and the GPU's float rules cannot change the order: -0 counts as +0, -Infinity is
 // never picked, and NaN or +Infinity are counted in result.bad (the caller then reads the full row).
 //
+// The ids under a repetition penalty (params.penalized, at most MAX_PENALIZED) are left out of the
+// pick and their raw values gathered instead: the penalty reorders only them, so the k best of the
+// penalized row are among the k best of the rest and these (the CPU merges them). They are still
+// counted in result.bad. The row itself is only read.
+//
 // Two entry points, dispatched in this order in one pass:
-//   block_top  workgroup b picks the K best of logits [b * BLOCK, (b + 1) * BLOCK) of the row into
-//              candidates[b * K, (b + 1) * K); slots past the finite logits hold NONE.
-//   merge_top  one workgroup picks the K best of all candidates into result.
+//   block_top  workgroup b picks the k best of logits [b * BLOCK, (b + 1) * BLOCK) of the row, the
+//              penalized ids left out, into candidates[b * k, (b + 1) * k); slots past the finite
+//              logits hold NONE.
+//   merge_top  one workgroup picks the k best of all candidates into result, and gathers the
+//              penalized ids' values into result.penalized.
 //
 // Bindings (group 0):
 //   0 uniform                params: TopParams
 //   1 read-only storage      logits: array<u32>, the row's values as f32 bits, or two f16 per u32
 //                            (low half first) when F16; the row starts at element params.offset
-//   2 read_write storage     candidates: array<vec2<u32>> [n_blocks * K] (key, id)
+//   2 read_write storage     candidates: array<vec2<u32>> [n_blocks * k] (key, id)
 //   3 read_write storage     result: TopResult; result.bad must be zeroed before block_top
 //
-// Overrides: K (picks, 1..MAX_K), F16 (0 or 1). BLOCK = WG * ITEMS logits per block workgroup.
+// Overrides: F16 (0 or 1). The number of picks k (1..MAX_K) is a uniform, so one pipeline serves
+// every sampling setting. BLOCK = WG * ITEMS logits per block workgroup.
 
-override K: u32 = 1u;
 override F16: u32 = 0u;
 
 const WG: u32 = 256u;
 const ITEMS: u32 = 16u;
 const BLOCK: u32 = WG * ITEMS;
 const MAX_K: u32 = 64u;
+const MAX_PENALIZED: u32 = 64u;
 const NONE_ID: u32 = 0xffffffffu;
 
 struct TopParams {
   vocab: u32,
   offset: u32,
   n_blocks: u32,
-  _pad: u32,
+  n_penalized: u32,
+  /** Picks wanted, 1..MAX_K. */
+  k: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+  /** Row ids under the penalty, four per vec4 (a uniform array's stride is 16 bytes); below vocab. */
+  penalized: array<vec4<u32>, MAX_PENALIZED / 4u>,
 }
 
 struct TopResult {
@@ -42,6 +57,8 @@ struct TopResult {
   ids: array<u32, MAX_K>,
   /** f32 bits of each picked logit. */
   values: array<u32, MAX_K>,
+  /** f32 bits of the raw logit of each penalized id, in params' order. */
+  penalized: array<u32, MAX_PENALIZED>,
 }
 
 @group(0) @binding(0) var<uniform> params: TopParams;
@@ -51,10 +68,16 @@ struct TopResult {
 
 var<workgroup> best_key: array<u32, WG>;
 var<workgroup> best_id: array<u32, WG>;
+/** Bit i: logit base + i of this block is penalized, so not picked here. */
+var<workgroup> excluded: array<atomic<u32>, BLOCK / 32u>;
 
 /** a comes before b in the sampler's order; NONE (key 0) comes after everything. */
 fn before(ka: u32, ia: u32, kb: u32, ib: u32) -> bool {
   return ka > kb || (ka == kb && ia < ib);
+}
+
+fn penalized_id(i: u32) -> u32 {
+  return params.penalized[i / 4u][i % 4u];
 }
 
 /** Raw bits of logit i of the row: f32 bits, or f16 bits in the low 16 bits. */
@@ -109,16 +132,25 @@ fn reduce_best(lid: u32, key: u32, id: u32) -> vec2<u32> {
 @compute @workgroup_size(WG)
 fn block_top(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let base = wid.x * BLOCK;
+  // A bitmask of this block's penalized ids: duplicates set the same bit, and the row is never written.
+  for (var w = lid; w < BLOCK / 32u; w += WG) { atomicStore(&excluded[w], 0u); }
+  workgroupBarrier();
+  if (lid < params.n_penalized) {
+    let id = penalized_id(lid);
+    if (id >= base && id < base + BLOCK) { atomicOr(&excluded[(id - base) / 32u], 1u << ((id - base) % 32u)); }
+  }
+  workgroupBarrier();
   var keys: array<u32, ITEMS>;
   var bad = 0u;
   for (var j = 0u; j < ITEMS; j++) {
-    let i = base + j * WG + lid;
+    let local = j * WG + lid;
+    let i = base + local;
     keys[j] = 0u;
     if (i < params.vocab) {
       let bits = raw_bits(i);
       if (is_bad(bits)) {
         bad++;
-      } else {
+      } else if ((atomicLoad(&excluded[local / 32u]) & (1u << (local % 32u))) == 0u) {
         keys[j] = key_of(bits);
       }
     }
@@ -128,7 +160,7 @@ fn block_top(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   var prev_key = 0xffffffffu;
   var prev_id = 0u;
   var first = true;
-  for (var r = 0u; r < K; r++) {
+  for (var r = 0u; r < params.k; r++) {
     var key = 0u;
     var id = NONE_ID;
     for (var j = 0u; j < ITEMS; j++) {
@@ -140,7 +172,7 @@ fn block_top(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
       }
     }
     let best = reduce_best(lid, key, id);
-    if (lid == 0u) { candidates[wid.x * K + r] = best; }
+    if (lid == 0u) { candidates[wid.x * params.k + r] = best; }
     prev_key = best.x;
     prev_id = best.y;
     first = false;
@@ -158,12 +190,12 @@ fn value_bits(id: u32) -> u32 {
 
 @compute @workgroup_size(WG)
 fn merge_top(@builtin(local_invocation_index) lid: u32) {
-  let n = params.n_blocks * K;
+  let n = params.n_blocks * params.k;
   var prev_key = 0xffffffffu;
   var prev_id = 0u;
   var first = true;
   var count = 0u;
-  for (var r = 0u; r < K; r++) {
+  for (var r = 0u; r < params.k; r++) {
     var key = 0u;
     var id = NONE_ID;
     for (var c = lid; c < n; c += WG) {
@@ -188,4 +220,5 @@ fn merge_top(@builtin(local_invocation_index) lid: u32) {
     first = false;
   }
   if (lid == 0u) { result.count = count; }
+  if (lid < params.n_penalized) { result.penalized[lid] = value_bits(penalized_id(lid)); }
 }

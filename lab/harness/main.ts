@@ -4,13 +4,14 @@
 // First: it wraps the WebGPU prototypes to count the page's work.
 import { liveGpuBuffers } from './gpuCounts.ts';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import type { CacheChoice, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/models/hub.ts';
 import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
 import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
-import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
 import { DEFAULT_SAMPLING, Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
@@ -56,21 +57,23 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. */
-function cacheSettings(job: PageJob, streamLength: number): CacheSettings {
+/** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. The cache
+ *  is f32 unless the job names f16: the exactness tests measure through here. */
+function cacheSettings(job: PageJob, streamLength: number): CacheChoice {
   const { sinks, window } = job.cache;
+  const dtype = job.cache.dtype ?? 'f32';
   const chunk = largestPowerOfTwo(Math.max(job.chunk ?? 64, job.prefill ?? 0));
   switch (job.mode) {
     case 'streaming':
-      return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+      return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype };
     case 'window':
-      return { mode: 'window', nSinks: 0, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+      return { mode: 'window', nSinks: 0, windowSize: window, maxChunk: chunk, dtype };
     case 'dense':
-      return { mode: 'dense', nSinks: 0, windowSize: streamLength, maxChunk: Math.min(chunk, largestPowerOfTwo(streamLength)), dtype: 'f32' };
+      return { mode: 'dense', nSinks: 0, windowSize: streamLength, maxChunk: Math.min(chunk, largestPowerOfTwo(streamLength)), dtype };
     case 'recompute': {
       // A fresh dense pass per token over the S + W tokens it may see.
       const capacity = sinks + window;
-      return { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(chunk, largestPowerOfTwo(capacity)), dtype: 'f32' };
+      return { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(chunk, largestPowerOfTwo(capacity)), dtype };
     }
   }
 }
@@ -98,7 +101,7 @@ async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<
     for (let t = prefill; t + 1 < ids.length; t++) {
       const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
       const start = performance.now();
-      engine.reset();
+      engine.cache.reset();
       const logits = await engine.feed(visible);
       msPerToken.push(performance.now() - start);
       nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
@@ -133,12 +136,13 @@ async function run(job: PageJob): Promise<ScoreResult | GenerateResult> {
     }
   }
   const g = job.generate!;
-  const promptIds = g.promptIds ?? TextTokenizer.load(files, files.generationConfig).encode(g.prompt!, { addSpecialTokens: true });
+  const promptIds = g.promptIds ?? TextTokenizer.load(files).encode(g.prompt!, { addSpecialTokens: true });
   const engine = await ModelRunner.load(files, cacheSettings(job, promptIds.length + g.maxTokens), context);
   try {
-    const reply = engine.reply(promptIds, {
+    const reply = generate(engine, engine.tokenizer, promptIds, {
       maxTokens: g.maxTokens,
       sampling: { temperature: g.temperature, seed: g.seed, topK: g.topK ?? 0, topP: g.topP ?? 1, repetitionPenalty: g.repetitionPenalty ?? 1 },
+      eosIds: engine.stopIds,
     });
     let step = await reply.next();
     while (!step.done) step = await reply.next();
@@ -207,6 +211,123 @@ async function engineLogitsPacked(job: PageJob, chunks: number[][]): Promise<str
   return url.slice(url.indexOf(',') + 1);
 }
 
+export interface CaptureCheckJob {
+  model: PageJob['model'];
+  cache: PageJob['cache'] & { rollbackSlots: number };
+  /** Ids the stream is fed, one token at a time after the prompt. */
+  ids: number[];
+  prompt: number;
+  /** Tokens after the prompt at which to roll back five tokens, to snapshot and restore after ten,
+   *  and to feed a prefill chunk of seven. */
+  at: { rollBack: number; restore: number; chunk: number };
+}
+
+export interface CaptureCheck {
+  /** Segments that replay captured graphs, of all segments, in the captured runner. */
+  captured: { captured: number; total: number };
+  /** Logits rows compared, and the largest difference between the two runners over them. */
+  rows: number;
+  maxDiff: number;
+  /** What each runner did, step by step, so that a failure names the step. */
+  steps: string[];
+}
+
+/**
+ * The same feeds through two runners of one model, onnxruntime's graph capture on and off: the
+ * prompt in prefill chunks, then one token at a time through the ring's wraps, with a roll-back
+ * and a snapshot restore on the way and a prefill chunk between decoded tokens. Returns the
+ * largest difference between their logits.
+ */
+async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const settings: CacheChoice = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, maxChunk: 16, rollbackSlots: job.cache.rollbackSlots, dtype: 'f32' };
+  const captured = await ModelRunner.load(files, settings, context, { graphCapture: true });
+  const plain = await ModelRunner.load(files, settings, context, { graphCapture: false });
+  const steps: string[] = [];
+  let rows = 0;
+  let maxDiff = 0;
+  const both = async (what: string, ids: number[]) => {
+    const [a, b] = [await captured.feed(ids, { all: true }), await plain.feed(ids, { all: true })];
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    rows += ids.length;
+    maxDiff = Math.max(maxDiff, diff);
+    steps.push(`${what} at ${captured.cache.length - ids.length}: ${ids.length} rows, max diff ${diff}`);
+  };
+  try {
+    const ids = job.ids;
+    await both('prompt', ids.slice(0, job.prompt));
+    for (let t = job.prompt; t < ids.length; t++) {
+      if (t === job.prompt + job.at.rollBack) {
+        // Roll back five tokens and feed others in their place, as a regenerate does.
+        for (const r of [captured, plain]) r.cache.truncateTo(r.cache.length - 5);
+        for (const id of ids.slice(t - 5, t).reverse()) await both('after roll-back', [id]);
+      }
+      if (t === job.prompt + job.at.restore) {
+        // A snapshot, ten tokens that are then thrown away, and the snapshot restored.
+        const saved = [await captured.cache.snapshot(), await plain.cache.snapshot()];
+        for (const id of ids.slice(t, t + 10)) await both('before restore', [id]);
+        captured.cache.restore(saved[0]);
+        plain.cache.restore(saved[1]);
+      }
+      if (t === job.prompt + job.at.chunk) {
+        await both('prefill chunk', ids.slice(t, t + 7));
+        t += 6;
+        continue;
+      }
+      await both('decode', [ids[t]]);
+    }
+    return { captured: captured.capturedSegments, rows, maxDiff, steps };
+  } finally {
+    await captured.unload();
+    await plain.unload();
+  }
+}
+
+export interface FirstRepliesJob {
+  model: PageJob['model'];
+  cache: CacheChoice;
+  sampling: SamplingChoice;
+  /** The user message of both replies, each the first of a new conversation. */
+  message: string;
+  maxTokens: number;
+  /** Whether the load warms the decoder up (the app's default) or leaves it to the first reply. */
+  warmUp: boolean;
+}
+
+export interface FirstReplies {
+  loadMs: number;
+  /** Time to first token of the first and the second reply after the load. */
+  timeToFirstTokenMs: [number, number];
+  prefillTokens: [number, number];
+}
+
+/** Loads a model through the engine as the app does and times its first two replies. */
+async function firstReplies(job: FirstRepliesJob): Promise<FirstReplies> {
+  const context = await (gpu ??= createGpuContext());
+  const engine = new Engine(context, { graphCapture: true, warmUp: job.warmUp });
+  const source: ModelSource =
+    job.model.kind === 'llama2c'
+      ? { kind: 'llama2c', checkpointUrl: job.model.checkpoint, tokenizerUrl: job.model.tokenizer }
+      : { kind: 'blobs', id: 'harness', files: Object.fromEntries(await Promise.all(Object.entries(job.model.files).map(async ([path, url]) => [path, new Blob([await bytes(url)])] as const))), onnxFile: job.model.onnxFile };
+  const start = performance.now();
+  await engine.load({ key: 'harness', label: 'harness', source }, job.cache);
+  const loadMs = performance.now() - start;
+  try {
+    const reply = (n: number) =>
+      engine.chat({ id: `c${n}`, systemPrompt: '', messages: [{ id: `m${n}`, role: 'user', content: job.message }] }, `r${n}`, job.sampling, job.maxTokens);
+    const [first, second] = [await reply(1), await reply(2)];
+    return {
+      loadMs,
+      timeToFirstTokenMs: [first.stats.timeToFirstTokenMs, second.stats.timeToFirstTokenMs],
+      prefillTokens: [first.stats.prefillTokens, second.stats.prefillTokens],
+    };
+  } finally {
+    await engine.unload();
+  }
+}
+
 export interface BenchJob {
   model: PageJob['model'];
   cache: { sinks: number; window: number };
@@ -254,13 +375,14 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
     streaming.profile(null);
     const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
     const [cpuSampler, gpuSampler] = [new Sampler(greedy), new Sampler(greedy)];
+    const k = gpuSampler.topNeeded(streaming.vocabSize)!;
     let id = job.ids[job.tokens % job.ids.length];
     for (let t = 0; t < job.pickTokens; t++) {
       let start = performance.now();
       id = cpuSampler.sample(await streaming.feed([id]), []);
       pick.cpuMs.push(performance.now() - start);
       start = performance.now();
-      const top = await streaming.feedTop([id], 1);
+      const top = await streaming.feedTop([id], k, []);
       id = top instanceof Float32Array ? gpuSampler.sample(top, []) : gpuSampler.sampleTop(top);
       pick.gpuMs.push(performance.now() - start);
     }
@@ -275,7 +397,7 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
       const t = sinks + window + 100 + k;
       const visible = [...job.ids.slice(0, sinks), ...job.ids.slice(t - window + 1, t + 1)];
       const start = performance.now();
-      recompute.reset();
+      recompute.cache.reset();
       await recompute.feed(visible);
       recomputeMsPerToken.push(performance.now() - start);
     }
@@ -292,33 +414,45 @@ async function topLogitsCheck(spec: TopCheckSpec) {
 
 /**
  * The same seeded generation twice from one engine: sampling from the k best logits picked on the
- * GPU (what ModelRunner.reply does) and from the whole row read back. Returns both id lists and how
- * many tokens used the GPU pick.
+ * GPU (what a reply does) and from the whole row read back. Returns both id lists, how
+ * many tokens used the GPU pick, and the bytes the GPU path mapped for reading per generated token
+ * after the first (counted by wrapping GPUBuffer.prototype.mapAsync).
  */
 async function sampleBothWays(job: { model: PageJob['model']; promptIds: number[]; maxTokens: number; sampling: SamplingParams }) {
   const files = await loadFiles(job.model);
   const cache: PageJob['cache'] = { sinks: 4, window: 60 };
   const engine = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache, chunk: 64 }, 0), await (gpu ??= createGpuContext()));
   const drain = async (model: Parameters<typeof generate>[0]) => {
-    engine.reset();
+    engine.cache.reset();
     const run = generate(model, { decode: () => '' }, job.promptIds, { maxTokens: job.maxTokens, sampling: job.sampling, eosIds: [] });
     let step = await run.next();
     while (!step.done) step = await run.next();
     return step.value.ids;
   };
+  const mapAsync = GPUBuffer.prototype.mapAsync;
+  let mappedBytes = 0;
   try {
     let picked = 0;
     const gpuIds = await drain({
       feed: (ids) => engine.feed(ids),
-      feedTop: async (ids, k) => {
-        const top = await engine.feedTop(ids, k);
-        if (!(top instanceof Float32Array)) picked++;
-        return top;
+      feedTop: async (ids, k, penalized) => {
+        GPUBuffer.prototype.mapAsync = function (this: GPUBuffer, mode, offset, size) {
+          mappedBytes += size ?? this.size - (offset ?? 0);
+          return mapAsync.call(this, mode, offset, size);
+        };
+        try {
+          const top = await engine.feedTop(ids, k, penalized);
+          if (!(top instanceof Float32Array)) picked++;
+          return top;
+        } finally {
+          GPUBuffer.prototype.mapAsync = mapAsync;
+        }
       },
     });
     const cpuIds = await drain({ feed: (ids) => engine.feed(ids) });
-    return { gpuIds, cpuIds, picked };
+    return { gpuIds, cpuIds, picked, bytesPerToken: mappedBytes / Math.max(1, gpuIds.length - 1) };
   } finally {
+    GPUBuffer.prototype.mapAsync = mapAsync;
     await engine.unload();
   }
 }
@@ -391,6 +525,8 @@ const harness = {
   benchShape: async (job: ShapeBenchJob) => benchShape(job, await (gpu ??= createGpuContext())),
   compareShape: async (job: Parameters<typeof compareShape>[0], chunks: number[][]) => compareShape(job, chunks, await (gpu ??= createGpuContext())),
   benchTunings,
+  captureCheck,
+  firstReplies,
   run,
   scoreCases,
   oracleLogits,

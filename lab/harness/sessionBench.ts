@@ -4,11 +4,11 @@
 
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
 import type { SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
-import { gpuIdsTensor, gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor, type SessionTuning } from '../../src/engine/ort/segmentSessions.ts';
+import { gpuTensor, SegmentSessions, type SegmentTensor, type SessionOptions } from '../../src/engine/ort/segmentSessions.ts';
 
 export interface TuningVariant {
   name: string;
-  tuning: SessionTuning;
+  tuning: Partial<SessionOptions>;
   /** onnxruntime-web's JSPI build instead of the engine's asyncify build (bench only: the engine
    *  imports one build, in src/engine/ort/segmentSessions.ts). */
   jspi?: boolean;
@@ -56,16 +56,15 @@ async function jspiSessions(device: GPUDevice, split: SplitDecoder): Promise<Pic
 }
 
 async function runner(device: GPUDevice, split: SplitDecoder, variant: TuningVariant): Promise<Runner> {
-  const sessions = variant.jspi ? await jspiSessions(device, split) : await SegmentSessions.create(device, split, variant.tuning);
+  const sessions = variant.jspi ? await jspiSessions(device, split) : await SegmentSessions.create(device, split, { graphCapture: false, ...variant.tuning });
   const plan = planBuffers(split);
   const bytesPerValue = split.dtype === 'float16' ? 2 : 4;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const buffers = plan.slotWidths.map((width) => device.createBuffer({ size: Math.ceil((width * bytesPerValue) / 4) * 4, usage }));
   const tensors = buffers.map((buffer, slot) => gpuTensor(buffer, split.dtype, [1, 1, plan.slotWidths[slot]]));
-  // Graph capture needs the ids on the GPU too; the engine feeds them from the CPU.
-  const idsBuffer = device.createBuffer({ size: 8, usage });
+  const idsBuffer = device.createBuffer({ size: 16, usage });
   const idsHost = new BigInt64Array(1);
-  const idsTensor: SegmentTensor = variant.tuning.graphCapture ? gpuIdsTensor(idsBuffer, 1) : inputIdsTensor(idsHost);
+  const idsTensor: SegmentTensor = gpuTensor(idsBuffer, 'int64', [1, 1]);
   const slot = (name: string) => plan.slotOf.get(name)!;
   const feeds = split.segments.map((s) => Object.fromEntries(s.inputs.map((t) => [t.name, t.dtype === 'int64' ? idsTensor : tensors[slot(t.name)]])));
   const fetches = split.segments.map((s) => Object.fromEntries(s.outputs.map((t) => [t.name, tensors[slot(t.name)]])));
@@ -73,8 +72,8 @@ async function runner(device: GPUDevice, split: SplitDecoder, variant: TuningVar
     name: variant.name,
     async step(id) {
       idsHost[0] = BigInt(id);
-      if (variant.tuning.graphCapture) device.queue.writeBuffer(idsBuffer, 0, idsHost);
-      for (let i = 0; i < split.segments.length; i++) await sessions.run(i, feeds[i], fetches[i]);
+      device.queue.writeBuffer(idsBuffer, 0, idsHost);
+      for (let i = 0; i < split.segments.length; i++) await sessions.run(i, feeds[i], fetches[i], true);
       await device.queue.onSubmittedWorkDone();
     },
     async release() {

@@ -12,7 +12,7 @@
 import type { Tensor } from 'onnxruntime-web/webgpu';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { GpuContext } from '../../src/engine/gpu/device.ts';
-import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
+import type { CacheChoice } from '../../src/protocol/messages.ts';
 import { DEFAULT_SAMPLING, type SamplingParams } from '../../src/engine/generate/sampler.ts';
 import { ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
 import { KV_CACHE_DTYPE } from '../../src/protocol/cache.ts';
@@ -77,7 +77,7 @@ export function withFloatActivations(model: Uint8Array): Uint8Array {
 export async function loadShape(job: Pick<ShapeBenchJob, 'shape' | 'widths' | 'seed' | 'cache'>, positions: number, gpu: GpuContext) {
   const widths = { ...job.widths, positions };
   const files = shapeModelFiles(job.shape, widths, job.seed);
-  const cache: CacheSettings = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, dtype: KV_CACHE_DTYPE, ...APP_CACHE };
+  const cache: CacheChoice = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, dtype: KV_CACHE_DTYPE, ...APP_CACHE };
   const runner = await ModelRunner.load(files, cache, gpu);
   try {
     const ort = await FullGraphSession.create(withFloatActivations(files.model), [], gpu.device);
@@ -95,8 +95,8 @@ export async function loadShape(job: Pick<ShapeBenchJob, 'shape' | 'widths' | 's
  * refuse it rather than measure something else.
  */
 async function streamAt(runner: ModelRunner, position: number): Promise<void> {
-  runner.reset();
-  const empty = await runner.snapshot();
+  runner.cache.reset();
+  const empty = await runner.cache.snapshot();
   const view = new DataView(empty.buffer, empty.byteOffset, empty.byteLength);
   const headerLength = view.getUint32(4, true);
   const header = JSON.parse(new TextDecoder().decode(empty.subarray(8, 8 + headerLength))) as Record<string, number | string>;
@@ -110,7 +110,7 @@ async function streamAt(runner: ModelRunner, position: number): Promise<void> {
   out.setUint32(0, view.getUint32(0, true), true);
   out.setUint32(4, headerBytes.length, true);
   bytes.set(headerBytes, 8);
-  runner.restore(bytes);
+  runner.cache.restore(bytes);
 }
 
 export async function benchShape(job: ShapeBenchJob, gpu: GpuContext): Promise<ShapeResult> {

@@ -1,11 +1,11 @@
 // Decoders advanced one token at a time with the WebGPU work and the wall time of each token
-// recorded: our engine on the chat's own decode path (ModelRunner.reply, which picks tokens on the
-// GPU where the sampling allows), and onnxruntime's whole graph decoding densely as transformers.js
+// recorded: our engine on the chat's own decode loop (generate() over ModelRunner, which picks
+// tokens on the GPU where the sampling allows), and onnxruntime's whole graph decoding densely as transformers.js
 // does (a growing past_key_values, the logits read back, the pick on the CPU).
 
 import type { Tensor } from 'onnxruntime-web/webgpu';
 import type { ModelRunner } from '../../src/engine/modelRunner.ts';
-import type { GeneratedToken, GenerateResult } from '../../src/engine/generate/generator.ts';
+import { generate, type GeneratedToken, type GenerateResult } from '../../src/engine/generate/generator.ts';
 import type { SamplingParams } from '../../src/engine/generate/sampler.ts';
 import type { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { addOwned, countsBetween, perToken, zeroOwned, type OwnedCounts } from '../workCounts.ts';
@@ -43,7 +43,7 @@ export class ReplySteps {
   }
 
   private start(promptIds: number[]) {
-    return this.runner.reply(promptIds, { maxTokens: Number.MAX_SAFE_INTEGER, sampling: this.sampling });
+    return generate(this.runner, this.runner.tokenizer, promptIds, { maxTokens: Number.MAX_SAFE_INTEGER, sampling: this.sampling, eosIds: this.runner.stopIds });
   }
 
   /** Feeds the prompt and picks the first token. */
@@ -112,7 +112,7 @@ async function decodeCounts(step: () => Promise<Measured<unknown>>, warm: number
 
 /** Our reply path's work per token from a fresh stream: the prompt's prefill, then decoding. */
 export async function replyCounts(runner: ModelRunner, promptIds: number[], sampling: SamplingParams, warm: number, tokens: number): Promise<PathCounts> {
-  runner.reset();
+  runner.cache.reset();
   const steps = new ReplySteps(runner, promptIds, sampling);
   const prefill = perToken((await steps.prefill()).counts, promptIds.length);
   return { prefill, decode: await decodeCounts(() => steps.decode(), warm, tokens) };

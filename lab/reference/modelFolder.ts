@@ -6,8 +6,12 @@ import { join } from 'node:path';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
 
-/** Reads only the chosen graph and its external data where the folder holds several. */
-export async function loadModelFolder(folder: string, onnxFile?: string): Promise<ModelFiles> {
+/**
+ * Reads only the chosen graph and its external data where the folder holds several. `edits`
+ * changes the folder as read, by path: new text for a file, or null to leave it out (a repository
+ * that ships no generation_config.json).
+ */
+export async function loadModelFolder(folder: string, onnxFile?: string, edits: Record<string, string | null> = {}): Promise<ModelFiles> {
   const files: Record<string, Blob> = {};
   for (const sub of ['', 'onnx/']) {
     let names: string[] = [];
@@ -23,6 +27,9 @@ export async function loadModelFolder(folder: string, onnxFile?: string): Promis
       if (!isGraph || !onnxFile || (sub + name).startsWith(onnxFile)) files[sub + name] = new Blob([readFileSync(path)]);
     }
   }
+  for (const [path, text] of Object.entries(edits)) {
+    if (text === null) delete files[path];
+    else files[path] = new Blob([text]);
+  }
   return toModelFiles({ id: folder, files }, { onnxFile });
 }
-

@@ -4,7 +4,7 @@
 // measured from Node over CDP, so the page needs no flags.
 
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
-import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
+import type { CacheChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../src/engine/model/modelFiles.ts';
 import { liveGpuBuffers } from '../harness/gpuCounts.ts';
@@ -84,7 +84,7 @@ async function start(job: SoakJob): Promise<{ liveBuffers: number; vocab: number
   if (run) throw new Error('a soak is already running on this page; call finish() first');
   const files = modelFilesFromLlama2c(await bytes(job.model.checkpoint), await bytes(job.model.tokenizer));
   const gpu = await createGpuContext();
-  const settings: CacheSettings = { mode: 'streaming', nSinks: job.sinks, windowSize: job.window, maxChunk: job.chunk, dtype: 'f32' };
+  const settings: CacheChoice = { mode: 'streaming', nSinks: job.sinks, windowSize: job.window, maxChunk: job.chunk, dtype: 'f32' };
   const capacity = job.sinks + job.window;
   const streaming = await ModelRunner.load(files, settings, gpu);
   const restored = await ModelRunner.load(files, settings, gpu);
@@ -120,7 +120,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
   };
 
   const feedChunk = async () => {
-    const t0 = streaming.length;
+    const t0 = streaming.cache.length;
     const piece = Array.from({ length: job.chunk }, (_, i) => idAt(t0 + i));
     const begin = performance.now();
     const logits = await streaming.feed(piece, { all: true });
@@ -131,8 +131,8 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
 
   for (let fed = 0; fed + job.chunk < tokens; fed += job.chunk) await feedChunk();
 
-  const snapshot = await streaming.snapshot();
-  restored.restore(snapshot);
+  const snapshot = await streaming.cache.snapshot();
+  restored.cache.restore(snapshot);
   const { t0, piece, logits } = await feedChunk();
   const again = await restored.feed(piece, { all: true });
   let maxAbsDiff = 0;
@@ -152,7 +152,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
     const visible: number[] = [];
     for (let j = 0; j < Math.min(job.sinks, t + 1); j++) visible.push(idAt(j));
     for (let j = Math.max(job.sinks, t - job.window + 1); j <= t; j++) visible.push(idAt(j));
-    fresh.reset();
+    fresh.cache.reset();
     const rebuilt = await fresh.feed(visible);
     if (argmax(logits, k * vocab, vocab) === argmax(rebuilt, 0, vocab)) greedyAgree++;
     const p = logSoftmax(logits, k * vocab, vocab);
@@ -165,7 +165,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
 
   const decodeTimes: number[] = [];
   for (let i = 0; i < job.decodeSamples; i++) {
-    const t = streaming.length;
+    const t = streaming.cache.length;
     const begin = performance.now();
     const one = await streaming.feed([idAt(t)], { all: true });
     decodeTimes.push(performance.now() - begin);
@@ -174,7 +174,7 @@ async function advance(tokens: number): Promise<SoakCheckpoint> {
   decodeTimes.sort((a, b) => a - b);
 
   return {
-    tokens: streaming.length,
+    tokens: streaming.cache.length,
     fed: tokens,
     feedMs,
     nonFinite,

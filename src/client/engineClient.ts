@@ -5,8 +5,10 @@
 
 import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
 import { EngineError, internalError } from '../protocol/errors.ts';
-import type {
-  CacheChoice, CacheSnapshot, CacheState, Conversation, Event, LongMessageRule, ModelChoice, ModelInfo, Request, SamplingChoice,
+import {
+  snapshotTransfer,
+  type CacheChoice, type CacheSnapshot, type CacheState, type Conversation, type Event, type LongMessageRule, type ModelChoice, type ModelInfo, type Request,
+  type SamplingChoice,
 } from '../protocol/messages.ts';
 
 type Pending = { resolve(value: unknown): void; reject(error: EngineError): void; event(e: Event): void };
@@ -45,12 +47,14 @@ export class EngineClient implements EngineInterface {
     }) as Promise<ModelInfo>;
   }
 
+  /** The snapshot's bytes move to the worker: they are detached here once this is called. */
   chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatResult> {
-    return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot, longMessages }, (e) => {
+    const onEvent = (e: Event) => {
       if (e.type === 'synced') handlers.onSynced?.(e.how, e.prefillTokens, e.reason);
       if (e.type === 'prefill') handlers.onPrefill?.(e.done, e.total);
       if (e.type === 'token') handlers.onToken?.(e.text);
-    }) as Promise<ChatResult>;
+    };
+    return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot, longMessages }, onEvent, snapshotTransfer(snapshot)) as Promise<ChatResult>;
   }
 
   /** Ends the reply being generated at the next token; its promise resolves with 'aborted'. */
@@ -101,12 +105,12 @@ export class EngineClient implements EngineInterface {
     for (const p of pending) p.reject(error);
   }
 
-  private request(body: DistributiveOmit<Exclude<Request, { type: 'stop' }>, 'requestId'>, onEvent: (e: Event) => void = () => {}): Promise<unknown> {
+  private request(body: DistributiveOmit<Exclude<Request, { type: 'stop' }>, 'requestId'>, onEvent: (e: Event) => void = () => {}, transfer: Transferable[] = []): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     const requestId = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject, event: onEvent });
-      this.worker.postMessage({ ...body, requestId } as Request);
+      this.worker.postMessage({ ...body, requestId } as Request, transfer);
     });
   }
 

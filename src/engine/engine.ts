@@ -7,18 +7,23 @@ import { deviceLostError, EngineError } from '../protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelChoice, ModelInfo, SamplingChoice } from '../protocol/messages.ts';
 import { ChatSession } from './chat/chatSession.ts';
 import type { GpuContext } from './gpu/device.ts';
+import type { DecoderOptions } from './decoder/decoder.ts';
 
 export class Engine implements EngineInterface {
   private session: ChatSession | null = null;
   private readonly cacheListeners = new Set<(state: CacheState) => void>();
   private readonly errorListeners = new Set<(error: EngineError) => void>();
 
-  /** `gpu`: the context every load runs on; by default each load creates its own. */
-  constructor(private readonly gpu?: GpuContext) {}
+  /** `gpu`: the context every load runs on; by default each load creates its own. `decoder`: how
+   *  every load runs its decoder (ChatSession.load's default unless given: benchmarks compare). */
+  constructor(
+    private readonly gpu?: GpuContext,
+    private readonly decoder?: DecoderOptions,
+  ) {}
 
   async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void = () => {}): Promise<ModelInfo> {
     await this.unload();
-    const session = await ChatSession.load(model, cache, onProgress, this.gpu);
+    const session = await ChatSession.load(model, cache, onProgress, this.gpu, this.decoder);
     this.session = session;
     session.deviceLost.then((reason) => {
       if (this.session !== session) return;

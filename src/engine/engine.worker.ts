@@ -1,11 +1,11 @@
 // The engine's worker entry: decodes a request, calls Engine, posts events back. No logic.
 
 import { toEngineError } from '../protocol/errors.ts';
-import type { Event, Request } from '../protocol/messages.ts';
+import { snapshotTransfer, type Event, type Request } from '../protocol/messages.ts';
 import { Engine } from './engine.ts';
 
 const engine = new Engine();
-const post = (event: Event) => (self as unknown as Worker).postMessage(event);
+const post = (event: Event, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(event, transfer);
 engine.onCache((state) => post({ type: 'cache', state }));
 engine.onError((error) => post({ type: 'error', requestId: null, error: error.toJSON() }));
 
@@ -30,9 +30,11 @@ async function handle(request: Request): Promise<void> {
     case 'stop':
       engine.stop();
       return;
-    case 'snapshot':
-      post({ type: 'snapshot', requestId: request.requestId, snapshot: await engine.snapshot() });
+    case 'snapshot': {
+      const snapshot = await engine.snapshot();
+      post({ type: 'snapshot', requestId: request.requestId, snapshot }, snapshotTransfer(snapshot));
       return;
+    }
     case 'unload':
       await engine.unload();
       post({ type: 'unloaded', requestId: request.requestId });

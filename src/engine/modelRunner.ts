@@ -1,45 +1,38 @@
-// A model on the GPU and its one token stream: load it, feed tokens, generate replies, and move
-// the stream's cache (length, truncate, reset, snapshot) without knowing its layout. The GPU work
-// (ORT segments, attention kernel, cache) stays behind Decoder.
+// A model on the GPU and its one token stream, as the decode loop (generate/generator.ts) and the
+// chat (chat/chatSession.ts) use it: load it, feed tokens, pick the next one's candidates on the
+// GPU, and the stream's cache as a narrow interface. The GPU work (ORT segments, attention kernel,
+// cache) stays behind Decoder.
 
 import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
+import type { CacheChoice } from '../protocol/messages.ts';
 import { formatBytes } from '../protocol/format.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
-import { generate, type GeneratedToken, type GenerateResult } from './generate/generator.ts';
-import type { SamplingParams, TopLogits } from './generate/sampler.ts';
-import type { KvCacheInfo } from './kv/kvCache.ts';
+import { Decoder, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import type { TokenModel } from './generate/generator.ts';
+import type { TopLogits } from './generate/sampler.ts';
+import type { StreamCache } from './kv/kvCache.ts';
 import type { ModelFiles } from './model/modelFiles.ts';
 import { modelRotary } from './model/rotary.ts';
 import { splitDecoder, type SplitDecoder } from './model/split/splitDecoder.ts';
 import { usesFloat16, widenFloat16 } from './model/split/widenFloat16.ts';
-import { endOfTurnIds } from './text/endOfTurn.ts';
-import { TextTokenizer } from './text/tokenizer.ts';
+import { loadModelText } from './text/modelText.ts';
+import type { TextTokenizer } from './text/tokenizer.ts';
 
-export interface ReplyOptions {
-  maxTokens: number;
-  sampling: SamplingParams;
-  stopStrings?: readonly string[];
-  signal?: AbortSignal;
-  /** Logits after the stream's last token, to reply without feeding a prompt first. */
-  startLogits?: Float32Array;
-  /** Ids already in the stream, for the repetition penalty. */
-  history?: readonly number[];
-}
-
-export class ModelRunner {
+export class ModelRunner implements TokenModel {
   private constructor(
     readonly gpu: GpuContext,
     private readonly decoder: Decoder,
     readonly tokenizer: TextTokenizer,
     /** Ids that end a reply: the model's EOS and end-of-turn tokens. */
-    private readonly stopIds: readonly number[],
+    readonly stopIds: readonly number[],
+    /** Texts that end a reply: generation_config's stop strings and the end-of-turn tokens spelled out. */
+    readonly stopStrings: readonly string[],
   ) {}
 
-  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext): Promise<ModelRunner> {
+  static async load(files: ModelFiles, cache: CacheChoice, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
     const context = gpu ?? (await createGpuContext());
-    const tokenizer = TextTokenizer.load(files, files.generationConfig);
+    const { tokenizer, stopIds, stopStrings } = loadModelText(files);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
     const graph = !context.hasShaderF16 && usesFloat16(files.model) ? widenFloat16(files) : files;
     const split = splitDecoder(graph.model, graph.externalData);
@@ -51,8 +44,8 @@ export class ModelRunner {
     }
     const rotary = modelRotary(files.config, split);
     checkWeightsFit(split, context.device.limits);
-    const decoder = await Decoder.load(context.device, split, rotary, cache);
-    return new ModelRunner(context, decoder, tokenizer, endOfTurnIds(files));
+    const decoder = await Decoder.load(context.device, split, rotary, cache, options);
+    return new ModelRunner(context, decoder, tokenizer, stopIds, stopStrings);
   }
 
   /** Feeds ids into the stream; logits after the last id, or after every id with `all`. A long
@@ -61,63 +54,24 @@ export class ModelRunner {
     return this.decoder.forward(ids, options);
   }
 
-  /** Feeds one id and returns its k best logits picked on the GPU, or the whole row where the GPU
-   *  cannot pick (Decoder.forwardTop). */
-  feedTop(ids: readonly number[], k: number, options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
-    return this.decoder.forwardTop(ids, k, options);
-  }
-
-  /** Streams a reply to promptIds (fed first), stopping at the model's end-of-sequence ids. */
-  reply(promptIds: readonly number[], options: ReplyOptions): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
-    const model = {
-      feed: (ids: readonly number[], signal?: AbortSignal) => this.feed(ids, { signal }),
-      feedTop: (ids: readonly number[], k: number, signal?: AbortSignal) => this.feedTop(ids, k, { signal }),
-    };
-    return generate(model, { decode: (ids) => this.tokenizer.decode(ids) }, promptIds, {
-      ...options,
-      eosIds: this.stopIds,
-    });
+  /** Feeds one id and returns its k best logits outside `penalized` and the raw logits of those,
+   *  picked on the GPU, or the whole row where the GPU cannot pick (Decoder.forwardTop). */
+  feedTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
+    return this.decoder.forwardTop(ids, k, penalized, options);
   }
 
   get vocabSize(): number {
     return this.decoder.vocabSize;
   }
 
-  /** Tokens in the stream so far. */
-  get length(): number {
-    return this.decoder.length;
+  /** The stream's cache: its fill, roll-back, reset and snapshots. */
+  get cache(): StreamCache {
+    return this.decoder.cache;
   }
 
-  /** The cache's shape and fill, as numbers. */
-  cacheInfo(): KvCacheInfo {
-    return this.decoder.cacheInfo();
-  }
-
-  /** Whether the stream can go back to its first `length` tokens: nothing the next token would
-   *  see has been overwritten yet. */
-  canTruncateTo(length: number): boolean {
-    return this.decoder.canTruncateTo(length);
-  }
-
-  /** Cuts the stream back to its first `length` tokens; allowed while canTruncateTo(length). */
-  truncateTo(length: number): void {
-    this.decoder.truncateTo(length);
-  }
-
-  /** Forgets the stream; the next token is stream index 0. */
-  reset(): void {
-    this.decoder.reset();
-  }
-
-  /** The stream's cache as bytes, bookkeeping included. */
-  snapshot(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.decoder.snapshot();
-  }
-
-  /** Loads snapshot() bytes of a runner with the same model and cache settings (SNAPSHOT_MISMATCH
-   *  otherwise). */
-  restore(bytes: Uint8Array<ArrayBuffer>): void {
-    this.decoder.restore(bytes);
+  /** Segments that replay a captured graph for one-token chunks, of all segments. */
+  get capturedSegments(): { captured: number; total: number } {
+    return this.decoder.capturedSegments;
   }
 
   /** Times every later feed phase by phase into `phases` (benchmarks only: it serialises CPU and

@@ -26,7 +26,8 @@ export interface EngineInterface {
   /** Loads a model onto the GPU, unloading the one before. */
   load(model: ModelChoice, cache: CacheChoice, onProgress?: (phase: LoadPhase, done: number, total: number) => void): Promise<ModelInfo>;
   /** Brings the cache in step with `conversation` (continue, roll back, restore `snapshot` or
-   *  rebuild), then streams the reply `replyId` to its last message. */
+   *  rebuild), then streams the reply `replyId` to its last message. The snapshot is handed over:
+   *  its bytes may be detached (moved to the worker) once this is called. */
   chat(
     conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers?: ChatHandlers, snapshot?: CacheSnapshot,
     longMessages?: LongMessageRule,

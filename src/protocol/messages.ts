@@ -47,6 +47,8 @@ export interface CacheChoice {
   /** Extra ring slots that keep recently evicted tokens, so a regenerate or edit that goes back
    *  at most this many tokens further can still roll the cache back instead of rebuilding it; absent, none. */
   rollbackSlots?: number;
+  /** What K and V are kept in: f16 holds twice the tokens in the same bytes, f32 is exact. */
+  dtype: CacheDtype;
 }
 
 /**
@@ -97,6 +99,16 @@ export interface CacheSnapshot {
   bytes: Uint8Array;
 }
 
+/**
+ * What postMessage should transfer rather than copy with a message carrying `snapshot`: the
+ * buffer of its bytes (often hundreds of MB), when the bytes are all of it. The sender's copy is
+ * detached: it hands the snapshot over.
+ */
+export function snapshotTransfer(snapshot: CacheSnapshot | null | undefined): ArrayBuffer[] {
+  const bytes = snapshot?.bytes;
+  return bytes && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer] : [];
+}
+
 /** Stream indices [start, end) of one message's tokens. */
 export interface MessageSpan {
   messageId: string;
@@ -116,6 +128,7 @@ export interface CacheState {
   evicted: number;
   /** Ring slot that the next token will write. */
   ringHead: number;
+  dtype: CacheDtype;
   bytesPerToken: number;
   totalBytes: number;
   spans: MessageSpan[];

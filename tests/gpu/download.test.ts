@@ -45,6 +45,8 @@ const STORIES: HubModelSpec = {
 const TINYLLAMAS: HubModelSpec = { repo: 'karpathy/tinyllamas', files: ['stories260K/stories260K.bin', 'stories260K/tok512.bin'] };
 const SHARDED: HubModelSpec = { repo: 'test/sharded', files: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx'] };
 const broken = (repo: string): HubModelSpec => ({ repo, files: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx'] });
+/** Served longer than its HEAD request says; like the llama2.c tokenizer on GitHub, it has no hash to catch that. */
+const GROWN_TOKENIZER = { path: 'tokenizer.bin', bytes: seeded(10, 20_000), extraBytes: 3000 };
 
 function lab<K extends keyof DownloadLab>(method: K, ...args: Parameters<DownloadLab[K]>): Promise<Awaited<ReturnType<DownloadLab[K]>>> {
   return browser.page.evaluate(
@@ -138,7 +140,7 @@ beforeAll(async () => {
       brokenRepo('test/no-range', 8, { ignoreRange: true }),
       brokenRepo('test/wrong-range', 9, { wrongRange: true }),
     ],
-    { bytesPerSecond: BYTES_PER_SECOND, pageSize: 3, lifetimeMs: 240_000 },
+    { bytesPerSecond: BYTES_PER_SECOND, pageSize: 3, lifetimeMs: 240_000, hosted: [GROWN_TOKENIZER] },
   );
   browser = await openPage('tests/gpu/download/index.html');
   await browser.page.waitForFunction(() => window.downloadLab !== undefined, null, { timeout: 60_000 });
@@ -323,6 +325,18 @@ describe('integrity and storage', () => {
     expect(stored.some((f) => f.path.endsWith('manifest.json'))).toBe(false);
     // Nothing of model.onnx survives, neither among verified files nor as a partial to resume.
     expect(stored.filter((f) => f.path.includes('model.onnx') && !f.path.endsWith('meta.json'))).toEqual([]);
+    expect(stored.some((f) => f.path.includes('/files/config.json/'))).toBe(true);
+  });
+
+  it('a file checked by size alone that arrives longer than the size it was listed with fails with MODEL_CORRUPT and is not kept', async () => {
+    const spec: HubModelSpec = { repo: SHARDED.repo, id: 'grown', files: ['config.json'], hosted: [{ path: 'tokenizer.bin', url: `${hub.cdnUrl}/hosted/${GROWN_TOKENIZER.path}` }] };
+    const outcome = await lab('download', spec, options());
+    expect(outcome.error?.code).toBe('MODEL_CORRUPT');
+    expect(outcome.error?.message).toMatch(/^tokenizer\.bin (is longer than the 20000 bytes|holds 23000 bytes where) the hub lists/);
+    expect((await lab('open', 'grown')).error?.code).toBe('MODEL_NOT_FOUND');
+    const stored = (await lab('storedFiles')).filter((f) => f.path.startsWith('grown/'));
+    expect(stored.some((f) => f.path.endsWith('manifest.json'))).toBe(false);
+    expect(stored.filter((f) => f.path.includes('tokenizer.bin') && !f.path.endsWith('meta.json'))).toEqual([]);
     expect(stored.some((f) => f.path.includes('/files/config.json/'))).toBe(true);
   });
 

@@ -31,8 +31,21 @@ function edited(files: ModelFiles, edit: (graph: onnx.IGraphProto) => void): Mod
 
 const gqaNodes = (graph: onnx.IGraphProto) => (graph.node ?? []).filter((n) => n.opType === 'GroupQueryAttention');
 
+const segmentGraph = (s: SplitDecoder, index: number) => ModelProto.decode(s.segments[index].model).graph!;
+const producerOf = (graph: onnx.IGraphProto, tensor: string) => (graph.node ?? []).find((n) => n.output?.includes(tensor));
+
+/** The per-head norm that computes `tensor` (Reshape, SimplifiedLayerNormalization): its weight and what it normalises. */
+function headNorm(graph: onnx.IGraphProto, tensor: string): { weight: string; of: string } {
+  // No Reshape back after the norm: as a segment output it would be a copy a captured graph never replays.
+  const norm = producerOf(graph, tensor);
+  expect(norm?.opType, `producer of ${tensor}`).toBe('SimplifiedLayerNormalization');
+  const heads = producerOf(graph, norm!.input![0]);
+  expect(heads?.opType, `producer of ${norm!.input![0]}`).toBe('Reshape');
+  return { weight: norm!.input![1], of: heads!.input![0] };
+}
+
 describe('builder exports split at their attention sites', { timeout: 60_000 }, () => {
-  it('packed QKV with bias (Qwen2 q4): the bias Add stays in the segment and a Split hands the kernel q, k and v', async () => {
+  it('packed QKV with bias (Qwen2 q4): the bias Add stays in the segment and a Split hands the kernel q, k and v, in that order', async () => {
     const s = split(await load('tiny-qwen2', 'onnx/model_q4.onnx'));
     expect(s.segments).toHaveLength(3);
     expect(s.sites.map((site) => [site.nHeads, site.nKvHeads, site.headSize, site.rotaryPairs])).toEqual([[4, 2, 16, 8], [4, 2, 16, 8]]);
@@ -46,6 +59,15 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
     expect(producer.opType).toBe('Add');
     expect(producer.input).toContain('model.layers.0.attn.qkv_proj.Add.bias');
     expect(s.segments[0].outputs.map((t) => [t.name, t.width])).toEqual(expect.arrayContaining([[s.sites[0].q, 64], [s.sites[0].k, 32], [s.sites[0].v, 32]]));
+    // In every layer the Split's outputs, in order, are the kernel's q, k and v, cut at 4 + 2 + 2 heads of 16.
+    s.sites.forEach((site, layer) => {
+      const g = segmentGraph(s, layer);
+      const qkv = g.node!.find((n) => n.opType === 'Split')!;
+      expect(qkv.output, `layer ${layer}`).toEqual([site.q, site.k, site.v]);
+      expect(producerOf(g, qkv.input![0])!.input).toContain(`model.layers.${layer}.attn.qkv_proj.Add.bias`);
+      const sizes = g.initializer!.find((t) => t.name === qkv.input![1])!;
+      expect((sizes.int64Data ?? []).map(Number), `layer ${layer}`).toEqual([64, 32, 32]);
+    });
     // Every MatMulNBits runs with float activations.
     for (const segment of s.segments) {
       for (const node of ModelProto.decode(segment.model).graph!.node!.filter((n) => n.opType === 'MatMulNBits')) {
@@ -54,15 +76,47 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
     }
   });
 
-  it('Qwen3 q/k norms fused into GroupQueryAttention become Reshape, SimplifiedLayerNormalization, Reshape in the segment, as the unfused file has them', async () => {
+  it('Qwen3 q/k norms fused into GroupQueryAttention become a Reshape and a SimplifiedLayerNormalization written per head in the segment, each with its own weight, as the unfused file has them', async () => {
     const fused = split(await load('tiny-qwen3', 'onnx/model_q4f16_fusedqk.onnx'));
     const plain = split(await load('tiny-qwen3', 'onnx/model_q4f16.onnx'));
     const norms = (s: SplitDecoder) => segmentOps(s).map((ops) => ops.filter((op) => op === 'SimplifiedLayerNormalization').length);
     // Per layer a q norm and a k norm; segment 0 also holds the first input norm.
     expect(norms(fused)).toEqual([3, 2, 0]);
     expect(norms(plain)).toEqual([3, 2, 0]);
+    // Each norm reads its own weight and the head it belongs to: q_norm the Split's first output
+    // (q), k_norm its second (k); v, its third, goes to the kernel as it is. Both files alike.
+    for (const s of [fused, plain]) {
+      s.sites.forEach((site, layer) => {
+        const g = segmentGraph(s, layer);
+        const qkv = `/model/layers.${layer}/attn/qkv_proj/Split/output_`;
+        expect(headNorm(g, site.q), `layer ${layer} q`).toEqual({ weight: `model.layers.${layer}.attn.q_norm.layernorm.weight`, of: `${qkv}0` });
+        expect(headNorm(g, site.k), `layer ${layer} k`).toEqual({ weight: `model.layers.${layer}.attn.k_norm.layernorm.weight`, of: `${qkv}1` });
+        expect(site.v, `layer ${layer} v`).toBe(`${qkv}2`);
+      });
+      expect(s.segments.map((segment) => segment.captureBlocker)).toEqual([undefined, undefined, undefined]);
+    }
+    // Each written in the shape its norm computes: the builder's (batch, seq * heads, headDim), the
+    // splitter's own (batch, seq, heads, headDim); the bytes are the kernel's [seq, heads * headDim].
+    const tokenShape = (s: SplitDecoder, name: string) => s.segments[1].outputs.find((t) => t.name === name)?.tokenShape;
+    expect([tokenShape(plain, plain.sites[1].q), tokenShape(plain, plain.sites[1].k)]).toEqual([[1, 4, 16], [1, 2, 16]]);
+    expect([tokenShape(fused, fused.sites[1].q), tokenShape(fused, fused.sites[1].k)]).toEqual([[1, 1, 4, 16], [1, 1, 2, 16]]);
+    expect(tokenShape(plain, plain.sites[1].v)).toBeUndefined();
     expect(fused.dtype).toBe('float16');
     expect(fused.vocabSize).toBe(151936);
+  });
+
+  it('keeps a per-head view whose shape it cannot read, and marks its segment as one a captured graph would not replay', async () => {
+    const files = await load('tiny-qwen3', 'onnx/model_q4f16.onnx');
+    // The same shape as a Concat of two constants instead of one constant: valid, equal, unread.
+    const s = split(edited(files, (g) => {
+      const reshape = g.node!.find((n) => n.name === '/model/layers.0/attn/q_norm/Reshape_1')!;
+      g.initializer!.push({ name: 'head', dims: [2], dataType: 7, int64Data: [0, -1] }, { name: 'dim', dims: [1], dataType: 7, int64Data: [16] });
+      g.node!.splice(g.node!.indexOf(reshape), 0, { opType: 'Concat', name: 'shape', input: ['head', 'dim'], output: ['shape'], attribute: [{ name: 'axis', type: 2, i: 0 }] });
+      reshape.input![1] = 'shape';
+    }));
+    expect(s.segments[0].captureBlocker).toMatch(/"\/model\/layers\.0\/attn\/q_norm\/Reshape_2\/output_0" is written by Reshape "\/model\/layers\.0\/attn\/q_norm\/Reshape_2", a copy that a captured graph does not replay/);
+    expect(producerOf(segmentGraph(s, 0), s.sites[0].q)?.opType).toBe('Reshape');
+    expect(s.segments[1].captureBlocker).toBeUndefined();
   });
 
   it('MultiHeadAttention fed by RotaryEmbedding nodes (published fp16): rotary nodes and position_ids leave with the attention', async () => {

@@ -8,6 +8,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'vite';
+import { onnxruntimeGluePatch } from '../../lab/onnxruntimeGluePatch.ts';
 import { REPO_ROOT } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { storyStream } from '../../lab/storyStream.ts';
@@ -20,6 +21,7 @@ await build({
   root: REPO_ROOT,
   base: './',
   publicDir: false,
+  plugins: [onnxruntimeGluePatch()],
   logLevel: 'warn',
   build: {
     outDir: out,

@@ -5,16 +5,20 @@
 
 import type { ChatHandlers, ChatResult, LoadPhase } from '../../protocol/engine.ts';
 import { deviceLostError, EngineError } from '../../protocol/errors.ts';
-import { cacheIdentity, KV_CACHE_DTYPE } from '../../protocol/cache.ts';
+import { cacheIdentity } from '../../protocol/cache.ts';
 import { formatCount } from '../../protocol/format.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, SamplingChoice, SyncHow,
 } from '../../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
 import { ModelRunner } from '../modelRunner.ts';
+import type { DecoderOptions } from '../decoder/decoder.ts';
+import { generate, type FeedOptions, type TokenModel } from '../generate/generator.ts';
+import type { StreamCache } from '../kv/kvCache.ts';
 import { fetchModelFiles } from '../model/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
-import { TurnFormatter } from './turnFormatter.ts';
+import type { TokenDecoder } from '../text/incrementalDecoder.ts';
+import { TurnFormatter, type TokenEncoder } from './turnFormatter.ts';
 
 /** Generated tokens between two cache-state events while a reply streams. */
 const CACHE_EVENT_EVERY = 8;
@@ -23,6 +27,29 @@ const LOST_GRACE_MS = 500;
 
 export interface ChatCallbacks extends ChatHandlers {
   onCache(state: CacheState): void;
+}
+
+/** The model a chat runs on (ModelRunner on the GPU; tests give a fake): its token stream, the
+ *  stream's cache, its tokenizer and the ids that end a reply. */
+export interface ChatModel extends TokenModel {
+  /** TokenModel.feed, reporting a long prompt's progress between chunks. */
+  feed(ids: readonly number[], options?: FeedOptions & { onProgress?(done: number, total: number): void }): Promise<Float32Array>;
+  readonly cache: StreamCache;
+  readonly tokenizer: TokenEncoder & TokenDecoder;
+  /** Ids that end a reply: the model's EOS and end-of-turn tokens. */
+  readonly stopIds: readonly number[];
+  /** Texts that end a reply, where the model writes them out of ordinary tokens. */
+  readonly stopStrings: readonly string[];
+  readonly vocabSize: number;
+  unload(): Promise<void>;
+}
+
+/** The GPU under the model, as the chat sees it. */
+export interface ChatDevice {
+  /** The adapter, in words. */
+  adapter: string;
+  /** Resolves with the browser's reason when the device is lost; never, while it lives. */
+  lost: Promise<string>;
 }
 
 /** What the cache holds, in transcript terms. */
@@ -47,42 +74,51 @@ export class ChatSession {
   private lostError: EngineError | null = null;
   private readonly lost: Promise<EngineError>;
 
-  private constructor(
-    private readonly runner: ModelRunner,
+  constructor(
+    private readonly runner: ChatModel,
+    private readonly device: ChatDevice,
     private readonly model: ModelChoice,
     private readonly cacheChoice: CacheChoice,
     private readonly formatter: TurnFormatter,
   ) {
-    this.lost = runner.gpu.device.lost.then((info) => {
-      this.lostError = deviceLostError(`${info.reason}: ${info.message}`);
+    this.lost = device.lost.then((reason) => {
+      this.lostError = deviceLostError(reason);
       return this.lostError;
     });
   }
 
-  static async load(model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void, gpu?: GpuContext): Promise<ChatSession> {
+  /** The runner compiles and captures everything a reply runs during the load (DecoderOptions). */
+  static async load(
+    model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void, gpu?: GpuContext,
+    options: DecoderOptions = { graphCapture: true, warmUp: true },
+  ): Promise<ChatSession> {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
-    const runner = await ModelRunner.load(files, { ...cache, dtype: KV_CACHE_DTYPE }, context);
+    const runner = await ModelRunner.load(files, cache, context, options);
     onProgress('compile', 1, 1);
     const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
-    return new ChatSession(runner, model, cache, new TurnFormatter(template, runner.tokenizer));
+    const { adapterInfo } = context;
+    const device: ChatDevice = {
+      adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' '),
+      lost: context.device.lost.then((info) => `${info.reason}: ${info.message}`),
+    };
+    return new ChatSession(runner, device, model, cache, new TurnFormatter(template, runner.tokenizer));
   }
 
   /** Resolves with the browser's reason when the GPU device is lost. */
   get deviceLost(): Promise<string> {
-    return this.runner.gpu.device.lost.then((info) => `${info.reason}: ${info.message}`);
+    return this.device.lost;
   }
 
   info(): ModelInfo {
-    const { adapterInfo } = this.runner.gpu;
     return {
       key: this.model.key,
       label: this.model.label,
-      nLayers: this.runner.cacheInfo().nLayers,
+      nLayers: this.runner.cache.info().nLayers,
       vocabSize: this.runner.vocabSize,
       hasChatTemplate: this.formatter.hasChatTemplate,
-      adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' '),
+      adapter: this.device.adapter,
       cache: this.cacheState(),
     };
   }
@@ -147,15 +183,15 @@ export class ChatSession {
 
       const replyStart = this.stream!.ids.length;
       const times: number[] = [];
-      let last = performance.now();
       let firstTokenAt = 0;
-      const reply = this.runner.reply([], { maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids });
+      const reply = generate(this.runner, this.runner.tokenizer, [], {
+        maxTokens, sampling, signal: abort.signal, startLogits: logits, history: this.stream!.ids,
+        eosIds: this.runner.stopIds, stopStrings: this.runner.stopStrings,
+      });
       let step = await reply.next();
       while (!step.done) {
-        const now = performance.now();
-        times.push(now - last);
-        last = now;
-        if (!firstTokenAt) firstTokenAt = now;
+        times.push(step.value.ms);
+        if (!firstTokenAt) firstTokenAt = performance.now();
         if (step.value.text) callbacks.onToken?.(joint ? joint.piece(step.value.id, step.value.text) : step.value.text);
         // The cache picture turns while the reply streams, not only at its end.
         if (step.value.index % CACHE_EVENT_EVERY === CACHE_EVENT_EVERY - 1) callbacks.onCache(this.cacheState());
@@ -208,7 +244,7 @@ export class ChatSession {
    *  regenerate right after the user's message) that token is dropped and fed again. */
   private refeedLastToken(): number[] {
     const last = this.stream!.ids[this.stream!.ids.length - 1];
-    this.runner.truncateTo(this.runner.length - 1);
+    this.runner.cache.truncateTo(this.runner.cache.length - 1);
     return [last];
   }
 
@@ -230,7 +266,7 @@ export class ChatSession {
       spans: stream.spans.map((s) => ({ ...s })),
       pending: [...stream.pending],
       skipped: stream.skipped,
-      bytes: await this.runner.snapshot(),
+      bytes: await this.runner.cache.snapshot(),
     };
   }
 
@@ -246,7 +282,7 @@ export class ChatSession {
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
   private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
     const synced = this.syncAll(conversation, snapshot, rule);
-    const { nSinks, windowSize } = this.runner.cacheInfo();
+    const { nSinks, windowSize } = this.runner.cache.info();
     // Only a stream longer than the cache loses tokens: one that fits is read whole either way.
     const evicts = this.stream!.ids.length > nSinks + windowSize;
     if (rule === 'kept' && synced.how !== 'rebuilt' && synced.feed.length > windowSize && evicts) return this.keepOnly(synced.how);
@@ -260,8 +296,8 @@ export class ChatSession {
    */
   private keepOnly(how: SyncHow): { how: SyncHow; reason: string; feed: number[] } {
     const stream = this.stream!;
-    this.runner.reset();
-    const { nSinks, windowSize } = this.runner.cacheInfo();
+    this.runner.cache.reset();
+    const { nSinks, windowSize } = this.runner.cache.info();
     const all = stream.ids;
     const feed = [...all.slice(0, nSinks), ...all.slice(all.length - windowSize)];
     stream.skipped = all.length - feed.length;
@@ -270,7 +306,7 @@ export class ChatSession {
   }
 
   private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
-    const { nSinks } = this.runner.cacheInfo();
+    const { nSinks } = this.runner.cache.info();
     const current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
     if (current) {
       const same = sharedPrefix(current.held, conversation.messages);
@@ -279,8 +315,8 @@ export class ChatSession {
       }
       const branch = current.spans[same].start;
       const at = cacheIndexOf(current, branch, nSinks);
-      if (at !== null && this.runner.canTruncateTo(at)) {
-        this.runner.truncateTo(at);
+      if (at !== null && this.runner.cache.canTruncateTo(at)) {
+        this.runner.cache.truncateTo(at);
         current.ids.length = branch;
         // A branch inside the sinks drops every token a rebuild skipped after them.
         if (branch <= nSinks) current.skipped = 0;
@@ -291,7 +327,7 @@ export class ChatSession {
       }
     }
     if (snapshot && this.snapshotFits(snapshot, conversation)) {
-      this.runner.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
+      this.runner.cache.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
       const restored: StreamState = {
         conversationId: conversation.id, held: snapshot.held.map((m) => ({ ...m })), systemPrompt: snapshot.systemPrompt,
         ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: snapshot.skipped ?? 0, pending: [...snapshot.pending],
@@ -325,10 +361,10 @@ export class ChatSession {
 
   /** A fresh cache from the transcript: its first nSinks tokens, then its last windowSize tokens. */
   private rebuild(conversation: Conversation, reason: string, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
-    this.runner.reset();
+    this.runner.cache.reset();
     const fresh: StreamState = { conversationId: conversation.id, held: [], systemPrompt: conversation.systemPrompt, ids: [], spans: [], skipped: 0, pending: [] };
     const all = this.extend(fresh, conversation, 0);
-    const { nSinks, windowSize } = this.runner.cacheInfo();
+    const { nSinks, windowSize } = this.runner.cache.info();
     const keep = nSinks + windowSize;
     const starting = conversation.messages.length === 1;
     // A first message is read by the user's rule like any other; a rebuild of an older transcript
@@ -341,7 +377,7 @@ export class ChatSession {
   }
 
   cacheState(): CacheState {
-    const cache = this.runner.cacheInfo();
+    const cache = this.runner.cache.info();
     const stream = this.stream;
     const nTokens = cache.nTokens + (stream?.skipped ?? 0);
     return {
@@ -352,6 +388,7 @@ export class ChatSession {
       nTokens,
       evicted: cache.evicted + (stream?.skipped ?? 0),
       ringHead: cache.nextSlot,
+      dtype: cache.dtype,
       bytesPerToken: cache.bytesPerToken,
       totalBytes: cache.totalBytes,
       spans: stream ? stream.spans.map((s) => ({ ...s })) : [],

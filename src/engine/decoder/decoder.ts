@@ -7,20 +7,22 @@
 //   ...
 //   segment L (outL-1, ...)    -> logits                        onnxruntime, then one readback
 //
-// Chunks are cut into power-of-two pieces, so boundary buffers exist once per size ("bucket") and
-// are reused for every chunk of that size; ORT's queue submissions order them with the kernel's.
+// Onnxruntime sees two shapes only: one token (decode, replayed from a captured graph) and maxChunk
+// tokens (prefill). A shorter prefill chunk runs in the maxChunk buffers with its rows past nNew
+// left over from before: every op in a segment works row by row, the kernel reads and writes only
+// the nNew real rows, and only real rows are read back. So each shape compiles once, at load
+// (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
-import type { CacheDtype } from '../../protocol/messages.ts';
-import { KvCache, type KvCacheInfo } from '../kv/kvCache.ts';
-import type { SplitDecoder } from '../model/split/splitDecoder.ts';
-import { gpuTensor, inputIdsTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
+import { KvCache, type StreamCache } from '../kv/kvCache.ts';
+import type { BoundaryTensor, SplitDecoder } from '../model/split/splitDecoder.ts';
+import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
-import { MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
-import type { TopLogits } from '../generate/sampler.ts';
+import { MAX_PENALIZED, MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
+import type { IdLogits, TopLogits } from '../generate/sampler.ts';
 
 /** What the kernel needs from the model's config.json beyond what the graph states. */
 export interface RotaryConfig {
@@ -30,8 +32,13 @@ export interface RotaryConfig {
   scaling?: RopeScaling;
 }
 
-export interface CacheSettings extends CacheChoice {
-  dtype: CacheDtype;
+export interface DecoderOptions {
+  /** Replay onnxruntime's captured graphs for one-token chunks (decode); off, every run builds its
+   *  bind groups and uniforms afresh. The logits are the same either way. */
+  graphCapture: boolean;
+  /** Run a prefill chunk, a token and a pick before the decoder is handed out (warmUp()):
+   *  pipelines compile and graphs are captured during the load instead of in the first reply. */
+  warmUp?: boolean;
 }
 
 /** Wall time per phase of the forward pass, for benchmarks. While a profile is attached the
@@ -49,8 +56,10 @@ interface Bucket {
   buffers: GPUBuffer[];
   tensors: SegmentTensor[];
   logitsStaging: GPUBuffer;
-  /** The input ids tensor's int64 data as int32 words. */
-  idWords: Int32Array;
+  /** input_ids [1, n] int64, on the GPU: graph capture needs every input there. */
+  ids: GPUBuffer;
+  /** Its contents on the CPU as int32 words (low, high), written in place for every chunk. */
+  idWords: Int32Array<ArrayBuffer>;
   /** Per segment: its feeds and fetches records. */
   feeds: Record<string, SegmentTensor>[];
   fetches: Record<string, SegmentTensor>[];
@@ -82,7 +91,7 @@ export class Decoder {
     private readonly device: GPUDevice,
     private readonly split: SplitDecoder,
     private readonly sessions: SegmentSessions,
-    private readonly cache: KvCache,
+    private readonly kv: KvCache,
     private readonly attention: StreamingAttention,
     private readonly topLogits: TopLogitsKernel,
   ) {
@@ -90,7 +99,7 @@ export class Decoder {
     this.layerCount = split.sites.length;
   }
 
-  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheSettings): Promise<Decoder> {
+  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheChoice, options: DecoderOptions): Promise<Decoder> {
     const site = split.sites[0];
     for (const s of split.sites) {
       if (s.nHeads !== site.nHeads || s.nKvHeads !== site.nKvHeads || s.headSize !== site.headSize || s.rotaryPairs !== site.rotaryPairs) {
@@ -135,8 +144,12 @@ export class Decoder {
     try {
       attention = StreamingAttention.create(device, config, cache);
       topLogits = new TopLogitsKernel(device, split.vocabSize, config.ioDtype);
-      const sessions = await SegmentSessions.create(device, split);
-      return new Decoder(device, split, sessions, cache, attention, topLogits);
+      const sessions = await SegmentSessions.create(device, split, { graphCapture: options.graphCapture });
+      // The decoder works either way; capture only saves CPU work per token.
+      for (const failure of sessions.captureFailures) console.warn(`Graph capture is off for a decoder segment: ${failure}`);
+      const decoder = new Decoder(device, split, sessions, cache, attention, topLogits);
+      if (options.warmUp) await decoder.warmUp();
+      return decoder;
     } catch (e) {
       attention?.destroy();
       topLogits?.destroy();
@@ -149,33 +162,14 @@ export class Decoder {
     return this.split.vocabSize;
   }
 
-  /** Tokens in the stream so far. */
-  get length(): number {
-    return this.cache.length;
+  /** Segments that replay a captured graph for one-token chunks, of all segments. */
+  get capturedSegments(): { captured: number; total: number } {
+    return { captured: this.sessions.capturedCount, total: this.split.segments.length };
   }
 
-  cacheInfo(): KvCacheInfo {
-    return this.cache.info();
-  }
-
-  canTruncateTo(length: number): boolean {
-    return this.cache.canTruncateTo(length);
-  }
-
-  /** Cuts the stream back to its first `length` tokens; the cache allows it while
-   *  canTruncateTo(length). */
-  truncateTo(length: number): void {
-    this.cache.truncateTo(length);
-  }
-
-  /** The cache as bytes (KvCache.snapshot). */
-  snapshot(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.cache.snapshot();
-  }
-
-  /** Loads bytes from snapshot() of a decoder with the same model and cache settings. */
-  restore(bytes: Uint8Array<ArrayBuffer>): void {
-    this.cache.restore(bytes);
+  /** The stream's cache, for the layers above: its fill, roll-back, snapshots. */
+  get cache(): StreamCache {
+    return this.kv;
   }
 
   /**
@@ -186,17 +180,17 @@ export class Decoder {
     if (ids.length === 0) throw new EngineError('CONFIG_INVALID', 'Nothing to feed: the token list is empty.');
     const vocab = this.vocabSize;
     const logits = new Float32Array((options.all ? ids.length : 1) * vocab);
-    const start = this.length;
+    const start = this.kv.length;
     const watched = options.signal !== undefined || options.onProgress !== undefined;
     let lastReport = performance.now();
     let previousChunk: Promise<void> | null = null;
     let done = 0;
     while (done < ids.length) {
       if (options.signal?.aborted) throw this.abortFeed(start, done, ids.length);
-      const n = 2 ** Math.floor(Math.log2(Math.min(ids.length - done, this.cache.config.maxChunk)));
+      const n = Math.min(ids.length - done, this.kv.config.maxChunk);
       const last = done + n === ids.length;
       const rows = options.all ? n : last ? 1 : 0;
-      const out = await this.runChunk(ids.slice(done, done + n), rows);
+      const out = await this.runChunk(ids, done, n, rows);
       if (options.all) logits.set(out, done * vocab);
       else if (last) logits.set(out);
       done += n;
@@ -221,47 +215,50 @@ export class Decoder {
   /** Stops a feed between chunks: rolled back while the cache still allows it, otherwise the
    *  stream keeps the `done` ids fed so far and no longer matches what the caller meant to feed. */
   private abortFeed(start: number, done: number, total: number): EngineError {
-    if (this.cache.canTruncateTo(start)) {
-      this.cache.truncateTo(start);
+    if (this.kv.canTruncateTo(start)) {
+      this.kv.truncateTo(start);
       return new EngineError('ABORTED', 'Stopped.');
     }
     return new EngineError('ABORTED', 'Stopped.', `The stream keeps ${done} of the ${total} ids of this feed; rebuild it before going on.`);
   }
 
   /**
-   * Feeds one id and returns the k best logits after it, picked on the GPU so that only those are
-   * read back (Sampler.sampleTop turns them into exactly the token sample() would pick). Returns
-   * the whole row instead when the GPU cannot pick (NaN or +Infinity among the logits, every logit
-   * -Infinity, k above MAX_TOP_K) and for more than one id. The returned picks are reused by the
-   * next call.
+   * Feeds one id and returns the k best logits after it among the ids not in `penalized`, and the
+   * raw logits of those, picked on the GPU so that only these are read back (Sampler.sampleTop
+   * turns them into exactly the token sample() would pick). Returns the whole row instead when the
+   * GPU cannot pick (NaN or +Infinity among the logits, every logit -Infinity, k above MAX_TOP_K,
+   * more than MAX_PENALIZED penalized ids) and for more than one id. The returned picks are reused
+   * by the next call.
    */
-  async forwardTop(ids: readonly number[], k: number, options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
-    if (ids.length !== 1 || k > MAX_TOP_K) return this.forward(ids, options);
+  async forwardTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
+    if (ids.length !== 1 || k > MAX_TOP_K || penalized.length > MAX_PENALIZED) return this.forward(ids, options);
     if (options.signal?.aborted) throw new EngineError('ABORTED', 'Stopped.');
-    await this.runChunk(ids, 0);
+    await this.runChunk(ids, 0, 1, 0);
     const bucket = this.bucket(1);
     const start = performance.now();
-    const pick = await this.topLogits.top(bucket.logits, 0, k);
-    const result = pick.bad > 0 || pick.count === 0 ? await this.readLogits(bucket, bucket.logits, 1) : pick;
+    const pick = await this.topLogits.top(bucket.logits, 0, k, penalized);
+    const result = pick.bad > 0 || (pick.count === 0 && !anyFinite(pick.penalized)) ? await this.readLogits(bucket, 1, 1) : pick;
     if (this.profile) this.profile.readbackMs += performance.now() - start;
     return result;
   }
 
-  /** Runs one power-of-two chunk through every segment and attention layer; reads back the
-   *  logits of its last `rows` tokens. */
-  private async runChunk(ids: readonly number[], rows: number): Promise<Float32Array> {
-    const n = ids.length;
-    const bucket = this.bucket(n);
+  /** Runs ids[from, from + n) through every segment and attention layer as one chunk; reads back
+   *  the logits of its last `rows` tokens. */
+  private async runChunk(ids: readonly number[], from: number, n: number, rows: number): Promise<Float32Array> {
+    // One-token chunks always run on the same bucket's buffers, so they can replay a captured graph.
+    const replay = n === 1;
+    const bucket = this.bucket(replay ? 1 : this.kv.config.maxChunk);
     // int64 ids written as two int32 halves (little-endian, ids < 2^31): no BigInt per token.
     for (let j = 0; j < n; j++) {
-      bucket.idWords[2 * j] = ids[j];
+      bucket.idWords[2 * j] = ids[from + j];
       bucket.idWords[2 * j + 1] = 0;
     }
+    this.device.queue.writeBuffer(bucket.ids, 0, bucket.idWords, 0, 2 * n);
     this.attention.beginChunk(n);
     try {
       for (let i = 0; i <= this.layerCount; i++) {
         let start = performance.now();
-        await this.sessions.run(i, bucket.feeds[i], bucket.fetches[i]);
+        await this.sessions.run(i, bucket.feeds[i], bucket.fetches[i], replay);
         if (this.profile) {
           await this.device.queue.onSubmittedWorkDone();
           this.profile.segmentsMs += performance.now() - start;
@@ -280,9 +277,9 @@ export class Decoder {
       throw e;
     }
     this.attention.endChunk();
-    if (rows === 0) return new Float32Array(0);
+    if (rows === 0) return NO_LOGITS;
     const start = performance.now();
-    const logits = await this.readLogits(bucket, bucket.logits, rows);
+    const logits = await this.readLogits(bucket, n, rows);
     if (this.profile) this.profile.readbackMs += performance.now() - start;
     return logits;
   }
@@ -292,12 +289,13 @@ export class Decoder {
     return last.outputs[last.outputs.length - 1].name;
   }
 
-  private async readLogits(bucket: Bucket, logits: GPUBuffer, rows: number): Promise<Float32Array> {
+  /** The logits of rows [nNew - rows, nNew) of the chunk that just ran in `bucket`. */
+  private async readLogits(bucket: Bucket, nNew: number, rows: number): Promise<Float32Array> {
     const bytesPerValue = this.split.dtype === 'float16' ? 2 : 4;
     const rowBytes = this.vocabSize * bytesPerValue;
     const size = align4(rows * rowBytes);
     const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(logits, (bucket.n - rows) * rowBytes, bucket.logitsStaging, 0, size);
+    encoder.copyBufferToBuffer(bucket.logits, (nNew - rows) * rowBytes, bucket.logitsStaging, 0, size);
     this.device.queue.submit([encoder.finish()]);
     await bucket.logitsStaging.mapAsync(GPUMapMode.READ, 0, size);
     const raw = bucket.logitsStaging.getMappedRange(0, size);
@@ -325,41 +323,67 @@ export class Decoder {
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
       // Everything a chunk hands to onnxruntime and the kernel is built once per bucket.
-      const ids = new BigInt64Array(n);
-      const idsTensor = inputIdsTensor(ids);
+      const ids = this.device.createBuffer({ label: `decoder.n${n}.ids`, size: align16(n * 8), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const idsTensor = gpuTensor(ids, 'int64', [1, n]);
       const slot = (name: string) => this.plan.slotOf.get(name)!;
       const feeds = this.split.segments.map((segment) =>
         Object.fromEntries(segment.inputs.map((input) => [input.name, input.dtype === 'int64' ? idsTensor : tensors[slot(input.name)]])),
       );
-      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, tensors[slot(output.name)]])));
+      // An output written per head is the same bytes under other dims (see BoundaryTensor).
+      const fetch = ({ name, tokenShape }: BoundaryTensor) =>
+        tokenShape ? gpuTensor(buffers[slot(name)], dtype, [1, n * tokenShape[1], ...tokenShape.slice(2)]) : tensors[slot(name)];
+      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, fetch(output)])));
       const attentionIo = this.split.sites.map((site) => ({
         q: buffers[slot(site.q)],
         k: buffers[slot(site.k)],
         v: buffers[slot(site.v)],
         out: buffers[slot(site.out)],
       }));
-      bucket = { n, buffers, tensors, logitsStaging, idWords: new Int32Array(ids.buffer), feeds, fetches, attentionIo, logits: buffers[slot(this.logitsName)] };
+      bucket = { n, buffers, tensors, logitsStaging, ids, idWords: new Int32Array(2 * n), feeds, fetches, attentionIo, logits: buffers[slot(this.logitsName)] };
       this.buckets.set(n, bucket);
     }
     return bucket;
   }
 
-  /** Forgets the stream; the next token is stream index 0. */
-  reset(): void {
-    this.cache.reset();
+  /**
+   * Feeds a prefill chunk and a token, reads the logits back both ways a reply does, and forgets
+   * it all. onnxruntime compiles its kernels for each of the two shapes and captures the one-token
+   * graphs on first use, and so do the attention kernel and the token pick; done here, the first
+   * reply starts as fast as the second.
+   */
+  private async warmUp(): Promise<void> {
+    const { maxChunk } = this.kv.config;
+    if (maxChunk > 1) await this.runChunk(new Array<number>(maxChunk).fill(0), 0, maxChunk, 1);
+    this.kv.reset();
+    await this.forward([0]);
+    this.kv.reset();
+    await this.forwardTop([0], 1, []);
+    this.kv.reset();
   }
 
   async destroy(): Promise<void> {
     await this.sessions.release();
     for (const bucket of this.buckets.values()) {
-      for (const b of [...bucket.buffers, bucket.logitsStaging]) b.destroy();
+      for (const b of [...bucket.buffers, bucket.logitsStaging, bucket.ids]) b.destroy();
     }
     this.attention.destroy();
     this.topLogits.destroy();
-    this.cache.destroy();
+    this.kv.destroy();
   }
+}
+
+/** What a chunk that reads no logits back returns. */
+const NO_LOGITS = new Float32Array(0);
+
+function anyFinite(picked: IdLogits): boolean {
+  for (let i = 0; i < picked.count; i++) if (picked.logits[i] !== -Infinity) return true;
+  return false;
 }
 
 function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
+}
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
 }

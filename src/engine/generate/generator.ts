@@ -1,9 +1,19 @@
-// The decode loop: feed the prompt, then sample, stream text and feed one token at a time until an
-// end-of-sequence id, a stop string, the token limit or an abort, and report exactly what was fed.
+// The decode loop, read top to bottom like llama2.c's generate(): feed the prompt, then for every
+// token pick it from the logits, decode its text, check the stop conditions, time it, and feed it,
+// until an end-of-sequence id, a stop string, the token limit or an abort; and report exactly what
+// was fed. ModelRunner is the model on the GPU; tests pass fakes.
 
 import { EngineError } from '../../protocol/errors.ts';
+import { IncrementalDecoder, type TokenDecoder } from '../text/incrementalDecoder.ts';
+import { RecentIds } from './recentIds.ts';
 import { Sampler, type SamplingParams, type TopLogits } from './sampler.ts';
 import { StopStrings, collectEosIds } from './stopConditions.ts';
+
+export type { TokenDecoder };
+
+export interface FeedOptions {
+  signal?: AbortSignal;
+}
 
 /** What the generator needs from the model: feeding tokens into the stream and getting the logits after the last one. */
 export interface TokenModel {
@@ -12,21 +22,14 @@ export interface TokenModel {
    * When signal aborts, it may reject with EngineError('ABORTED') (or the signal's reason); a
    * rejected call must leave the stream as it was, because the generator reports those ids as not fed.
    */
-  feed(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array>;
+  feed(ids: readonly number[], options?: FeedOptions): Promise<Float32Array>;
   /**
-   * feed(), returning only the k best logits after the last id (see Sampler.sampleTop), or the
-   * whole row when it cannot pick them (NaN or +Infinity among the logits, k beyond its limit).
-   * Models that pick on the GPU offer it, so a token reads back a few values instead of the vocabulary.
+   * feed(), returning only the k best logits after the last id among the ids not in `penalized`,
+   * and the raw logits of those (see Sampler.sampleTop); or the whole row when it cannot pick them
+   * (NaN or +Infinity among the logits, k or the penalized ids beyond its limits). Models that pick
+   * on the GPU offer it, so a token reads back a few values instead of the vocabulary.
    */
-  feedTop?(ids: readonly number[], k: number, signal?: AbortSignal): Promise<TopLogits | Float32Array>;
-}
-
-/**
- * Turns token ids into text. Decoding a longer list must extend the text of a shorter one, except
- * that an incomplete character at the end may show as U+FFFD until the token that completes it.
- */
-export interface TokenDecoder {
-  decode(ids: readonly number[]): string;
+  feedTop?(ids: readonly number[], k: number, penalized: readonly number[], options?: FeedOptions): Promise<TopLogits | Float32Array>;
 }
 
 export interface GenerateOptions {
@@ -54,6 +57,8 @@ export interface GeneratedToken {
   text: string;
   /** Position among the generated tokens, from 0. */
   index: number;
+  /** Milliseconds since the previous token was yielded (the first: since the call began). */
+  ms: number;
 }
 
 export type FinishReason = 'eos' | 'stop_string' | 'max_tokens' | 'aborted';
@@ -79,7 +84,7 @@ export interface GenerateResult {
 
 export const DEFAULT_REPETITION_WINDOW = 64;
 
-const REPLACEMENT_CHAR = '\uFFFD';
+const NONE: readonly number[] = [];
 
 /**
  * Generates a reply token by token. Aborting options.signal ends it at the next token boundary with
@@ -98,23 +103,23 @@ export async function* generate(
   const eos = new Set(collectEosIds(options.eosIds));
   const { maxTokens, signal } = options;
   const window = options.repetitionWindow ?? DEFAULT_REPETITION_WINDOW;
-  const recent = lastN([...(options.history ?? []), ...promptIds], window);
+  const recent = new RecentIds(window, options.history ?? [], promptIds);
+  // Kept up to date by recent.push: a GPU pick leaves these out and reads their raw logits.
+  const penalized = options.sampling.repetitionPenalty !== 1 ? recent.distinct : NONE;
 
   const ids: number[] = [];
   const fedIds: number[] = [];
-  let decoded = '';
-  /** The part of decoded already handed to the stop strings. */
-  let consumed = '';
+  const text = new IncrementalDecoder(decoder);
   let shown = '';
   const finish = (finishReason: FinishReason): GenerateResult => {
-    const text = finishReason === 'stop_string' ? shown : shown + stops.flush() + decoded.slice(consumed.length);
-    return { finishReason, ids, fedIds, text };
+    const all = finishReason === 'stop_string' ? shown : shown + stops.flush() + text.pending;
+    return { finishReason, ids, fedIds, text: all };
   };
   /** Logits the sampler needs after each generated token: all, or the best k (set from the first row). */
   let k: number | null | undefined;
   const feed = async (batch: readonly number[]): Promise<Float32Array | TopLogits | undefined> => {
     try {
-      const logits = k && model.feedTop ? await model.feedTop(batch, k, signal) : await model.feed(batch, signal);
+      const logits = k && model.feedTop ? await model.feedTop(batch, k, penalized, { signal }) : await model.feed(batch, { signal });
       // Not push(...batch): every id would be an argument, and a pasted document's 200,000 overflow the stack.
       for (const id of batch) fedIds.push(id);
       return logits;
@@ -124,6 +129,7 @@ export async function* generate(
     }
   };
 
+  let last = performance.now();
   let logits: Float32Array | TopLogits | undefined = options.startLogits;
   if (promptIds.length > 0) {
     if (signal?.aborted) return finish('aborted');
@@ -132,31 +138,29 @@ export async function* generate(
   for (;;) {
     // A model may finish a feed that raced with the abort; the reply still ends here.
     if (logits === undefined || signal?.aborted) return finish('aborted');
+
+    // Pick: from the whole row once, then from the candidates the GPU picked (the same draw).
     let id: number;
     if (logits instanceof Float32Array) {
-      id = sampler.sample(logits, recent);
+      id = sampler.sample(logits, recent.distinct);
       k ??= model.feedTop ? sampler.topNeeded(logits.length) : null;
     } else {
       id = sampler.sampleTop(logits);
     }
     if (eos.has(id)) return finish('eos');
     ids.push(id);
-    if (window > 0) {
-      recent.push(id);
-      if (recent.length > window) recent.shift();
-    }
+    recent.push(id);
 
-    // Decoding the whole reply, not the new id alone, lets multi-byte characters split over
-    // byte-fallback tokens come out whole; a trailing U+FFFD may still be completed by the next token.
-    decoded = decoder.decode(ids);
-    let stable = decoded;
-    while (stable.endsWith(REPLACEMENT_CHAR)) stable = stable.slice(0, -1);
-    const piece = stable.length > consumed.length ? stable.slice(consumed.length) : '';
-    consumed += piece;
-    const scan = stops.push(piece);
+    // Detokenize: only the new piece, held back while it may begin a stop string.
+    const scan = stops.push(text.push(id));
     shown += scan.emit;
-    yield { id, text: scan.emit, index: ids.length - 1 };
 
+    // Time, then hand the token out.
+    const now = performance.now();
+    yield { id, text: scan.emit, index: ids.length - 1, ms: now - last };
+    last = now;
+
+    // Stop, or feed the token for the next one.
     if (scan.stopped) return finish('stop_string');
     if (ids.length === maxTokens) return finish('max_tokens');
     if (signal?.aborted) return finish('aborted');
@@ -192,6 +196,3 @@ function isAbort(e: unknown, signal: AbortSignal | undefined): boolean {
   );
 }
 
-function lastN(ids: number[], n: number): number[] {
-  return ids.slice(Math.max(0, ids.length - n));
-}

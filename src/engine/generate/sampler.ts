@@ -16,12 +16,21 @@ export interface SamplingParams {
   seed: number;
 }
 
-/** The best logits of a row, best first (the lower id first among equal logits). */
-export interface TopLogits {
+/** Some ids of a row and their raw logits. */
+export interface IdLogits {
   ids: Uint32Array;
   logits: Float32Array;
   /** Entries in use; the arrays may be longer. */
   count: number;
+}
+
+/**
+ * What sampleTop needs of a row: the best logits of the ids not under the repetition penalty, best
+ * first (the lower id first among equal logits), and the raw logits of the ids under it.
+ */
+export interface TopLogits extends IdLogits {
+  /** The ids the penalty applies to (duplicates allowed), none of them among the best above. */
+  penalized: IdLogits;
 }
 
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({
@@ -181,37 +190,64 @@ export class Sampler {
 
   /**
    * How many of the best logits sampleTop needs to pick exactly what sample() would pick from the
-   * whole row of `vocab`: 1 when greedy, topK under top-k; null when every logit matters (a
-   * repetition penalty reorders them, or nothing bounds the candidates).
+   * whole row of `vocab`: 1 when greedy, topK under top-k; null when every logit matters (nothing
+   * bounds the candidates). Under a repetition penalty the pick must also carry the raw logits of
+   * the recent ids (TopLogits.penalized): the penalty moves only those, so the k best of the
+   * penalized row are among them and the k best of the rest.
    */
   topNeeded(vocab: number): number | null {
-    const { temperature, topK, repetitionPenalty } = this.params;
-    if (repetitionPenalty !== 1) return null;
+    const { temperature, topK } = this.params;
+    this.scratch(vocab);
     if (temperature === 0) return 1;
-    if (topK > 0 && topK < vocab) {
-      this.scratch(vocab);
-      return topK;
-    }
+    if (topK > 0 && topK < vocab) return topK;
     return null;
   }
 
   /**
    * sample() from only the best logits, for a k that topNeeded asked for: top.ids/top.logits hold
-   * the top.count best (fewer only when the rest are -Infinity), best first, the lower id first
-   * among equal logits, none NaN or +Infinity. Draws from the same PRNG stream as sample().
+   * the top.count best of the ids not in top.penalized (fewer only when the rest are -Infinity),
+   * best first, the lower id first among equal logits; top.penalized holds the distinct recent ids
+   * sample() would be given (or none without a penalty) and their raw logits. None is NaN or
+   * +Infinity. The penalty is applied here exactly as sample() applies it, and the draw comes from
+   * the same PRNG stream.
    */
   sampleTop(top: TopLogits): number {
-    if (top.count === 0) corrupt('-Infinity everywhere', 'every logit is -Infinity');
-    const { temperature, topK } = this.params;
-    if (temperature === 0) return top.ids[0];
-    const count = Math.min(top.count, topK);
+    const { temperature, topK, repetitionPenalty } = this.params;
+    const k = temperature === 0 ? 1 : topK;
+    const work = this.work;
+    const ids = this.ids;
+    let count = Math.min(top.count, k);
     for (let i = 0; i < count; i++) {
       const id = top.ids[i];
-      if (id >= this.work.length) throw new EngineError('CONFIG_INVALID', `Token id ${id} is outside the vocabulary of ${this.work.length} the sampler was set up for.`);
-      this.ids[i] = id;
-      this.work[id] = top.logits[i];
+      this.checkId(id);
+      ids[i] = id;
+      work[id] = top.logits[i];
     }
-    return this.draw(count, top.logits[0], undefined);
+    // Each penalized id goes into the best-first list by insertion (a few dozen at most); an id
+    // already there compares equal to itself, so a duplicate is penalised and placed once.
+    const penalized = top.penalized;
+    for (let i = 0; i < penalized.count; i++) {
+      const id = penalized.ids[i];
+      this.checkId(id);
+      const x = penalized.logits[i];
+      if (Number.isNaN(x) || x === Infinity) corrupt(String(x), `logit ${id} of ${work.length} is ${x}`);
+      const value = x > 0 ? x / repetitionPenalty : x * repetitionPenalty;
+      if (value === -Infinity) continue;
+      work[id] = value;
+      let at = count;
+      while (at > 0 && this.bestFirst(id, ids[at - 1]) < 0) at--;
+      if ((at > 0 && ids[at - 1] === id) || at >= k) continue;
+      for (let j = Math.min(count, k - 1); j > at; j--) ids[j] = ids[j - 1];
+      ids[at] = id;
+      count = Math.min(count + 1, k);
+    }
+    if (count === 0) corrupt('-Infinity everywhere', 'every logit is -Infinity');
+    if (temperature === 0) return ids[0];
+    return this.draw(count, work[ids[0]], undefined);
+  }
+
+  private checkId(id: number): void {
+    if (id >= this.work.length) throw new EngineError('CONFIG_INVALID', `Token id ${id} is outside the vocabulary of ${this.work.length} the sampler was set up for.`);
   }
 
   private scratch(vocab: number): void {

@@ -8,7 +8,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import type { KvCache } from '../kv/kvCache.ts';
 import type { ChunkPlan } from '../kv/ringLayout.ts';
-import { CHUNK_PARAMS_BYTES, packChunkParams } from './chunkParams.ts';
+import { CHUNK_PARAMS_BYTES, packChunkParams, type ChunkParams } from './chunkParams.ts';
 import { fillRopeTable, inverseFrequencies, ropeTableLength, validateRope, type RopeConfig } from './rope.ts';
 import { SHADERS } from './shaderSources.ts';
 
@@ -63,7 +63,11 @@ export class StreamingAttention {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private readonly bindGroupsByIo = new WeakMap<AttentionIO, { layer: number; groups: GPUBindGroup[] }>();
   private nextBufferId = 0;
-  private chunk: (ChunkPlan & { nSplits: number; rows: number }) | null = null;
+  /** The chunk between beginChunk and endChunk; its record and uniform bytes are reused. */
+  private active = false;
+  private readonly chunk = { t0: 0, nNew: 0, nSplits: 0, rows: 0 };
+  private readonly paramValues: ChunkParams = { t0: 0, nNew: 0, nSinks: 0, windowSize: 0, ringSize: 0, nSplits: 0, scale: 0 };
+  private readonly paramBytes = new ArrayBuffer(CHUNK_PARAMS_BYTES);
 
   private constructor(
     private readonly device: GPUDevice,
@@ -108,10 +112,12 @@ export class StreamingAttention {
 
   /** Plans an append of nNew tokens for every layer and uploads its uniform and cos/sin table. */
   beginChunk(nNew: number): ChunkPlan {
-    if (this.chunk) throw new EngineError('CONFIG_INVALID', 'The previous chunk was not ended before a new one began.');
+    if (this.active) throw new EngineError('CONFIG_INVALID', 'The previous chunk was not ended before a new one began.');
     const layout = this.cache.layout;
     const plan = layout.planChunk(nNew);
-    const rows = Math.min(nextPowerOfTwo(nNew * this.group), this.maxRows);
+    // Two tilings, so two pipelines compile once: decode's one token, and every prefill chunk at
+    // the widest tile (rows past the chunk's end are masked).
+    const rows = nNew === 1 ? Math.min(nextPowerOfTwo(this.group), this.maxRows) : this.maxRows;
     const rowGroups = Math.ceil((nNew * this.group) / rows);
     // Upper bound on the keys one row group sees: its sinks plus a window and its own span.
     const tLast = plan.t0 + nNew - 1;
@@ -120,26 +126,30 @@ export class StreamingAttention {
     const wanted = Math.ceil(TARGET_WORKGROUPS / (rowGroups * this.config.nKvHeads));
     const nSplits = Math.max(1, Math.min(wanted, tiles, Math.floor(this.partialRows / nNew)));
 
-    const params = packChunkParams({
-      t0: plan.t0,
-      nNew,
-      nSinks: layout.nSinks,
-      windowSize: layout.windowSize,
-      ringSize: layout.ringSize,
-      nSplits,
-      scale: this.scale,
-    });
-    this.device.queue.writeBuffer(this.params, 0, params);
+    const p = this.paramValues;
+    p.t0 = plan.t0;
+    p.nNew = nNew;
+    p.nSinks = layout.nSinks;
+    p.windowSize = layout.windowSize;
+    p.ringSize = layout.ringSize;
+    p.nSplits = nSplits;
+    p.scale = this.scale;
+    this.device.queue.writeBuffer(this.params, 0, packChunkParams(p, this.paramBytes));
     fillRopeTable(this.ropeHost, this.invFreq, layout, plan);
     this.device.queue.writeBuffer(this.ropeTable, 0, this.ropeHost, 0, ropeTableLength(nNew, this.config.rope.rotaryDim));
-    this.chunk = { ...plan, nSplits, rows };
+    const chunk = this.chunk;
+    chunk.t0 = plan.t0;
+    chunk.nNew = nNew;
+    chunk.nSplits = nSplits;
+    chunk.rows = rows;
+    this.active = true;
     return plan;
   }
 
   /** Appends the chunk's K/V to `layer` and writes its attention output to io.out. */
   run(layer: number, io: AttentionIO): void {
     const chunk = this.chunk;
-    if (!chunk) throw new EngineError('CONFIG_INVALID', 'run() needs beginChunk() first.');
+    if (!this.active) throw new EngineError('CONFIG_INVALID', 'run() needs beginChunk() first.');
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.cache.layers.length) {
       throw new EngineError('CONFIG_INVALID', `Layer ${layer} does not exist; the cache has ${this.cache.layers.length}.`);
     }
@@ -168,14 +178,14 @@ export class StreamingAttention {
 
   /** Makes the chunk part of the stream, after every layer ran. */
   endChunk(): void {
-    if (!this.chunk) throw new EngineError('CONFIG_INVALID', 'endChunk() without beginChunk().');
+    if (!this.active) throw new EngineError('CONFIG_INVALID', 'endChunk() without beginChunk().');
     this.cache.layout.commit(this.chunk);
-    this.chunk = null;
+    this.active = false;
   }
 
   /** Drops a chunk that was begun but will not be finished (for example on cancellation). */
   abandonChunk(): void {
-    this.chunk = null;
+    this.active = false;
   }
 
   destroy(): void {

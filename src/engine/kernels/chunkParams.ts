@@ -21,8 +21,9 @@ export const CHUNK_PARAMS_BYTES = CHUNK_PARAMS.length * 4;
 export const CHUNK_PARAMS_WGSL =
   'struct ChunkParams {\n' + CHUNK_PARAMS.map(([name, type]) => `  ${name}: ${type},\n`).join('') + '}\n';
 
-export function packChunkParams(values: ChunkParams): ArrayBuffer {
-  const buffer = new ArrayBuffer(CHUNK_PARAMS_BYTES);
+/** Packs `values` into `buffer` (CHUNK_PARAMS_BYTES long; a new one when absent) and returns it:
+ *  the decoder passes its own, so a chunk allocates nothing. */
+export function packChunkParams(values: ChunkParams, buffer = new ArrayBuffer(CHUNK_PARAMS_BYTES)): ArrayBuffer {
   const view = new DataView(buffer);
   CHUNK_PARAMS.forEach(([name, type], i) => {
     const value = name.startsWith('pad') ? 0 : values[name as keyof ChunkParams];

@@ -1,6 +1,7 @@
 // The k best logits of a row on the GPU (shaders/argmax.wgsl), so that sampling a token reads
-// back k ids and values, not the whole vocabulary. One submit per pick: clear the counters, both
-// dispatches in one pass, copy the small result to a staging buffer.
+// back k ids and values, not the whole vocabulary; the ids under a repetition penalty are left out
+// of that pick and their raw values read back beside it. One submit per pick: clear the counters,
+// both dispatches in one pass, copy the small result to a staging buffer.
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { TopLogits } from '../generate/sampler.ts';
@@ -8,9 +9,16 @@ import { SHADERS } from './shaderSources.ts';
 
 /** Most picks per call; the shader's MAX_K. */
 export const MAX_TOP_K = 64;
+/** Most penalized ids per call; the shader's MAX_PENALIZED. */
+export const MAX_PENALIZED = 64;
 const WORKGROUP = 256;
 const BLOCK = WORKGROUP * 16;
-const RESULT_WORDS = 2 + 2 * MAX_TOP_K;
+/** bad, count, ids, values; then one value per penalized id. */
+const PICK_WORDS = 2 + 2 * MAX_TOP_K;
+const RESULT_WORDS = PICK_WORDS + MAX_PENALIZED;
+/** vocab, offset, n_blocks, n_penalized, k and padding to 16 bytes; then the penalized ids. */
+const PARAMS_HEADER = 8;
+const PARAMS_WORDS = PARAMS_HEADER + MAX_PENALIZED;
 
 /** A pick: the best `count` logits (best first), and how many logits were NaN or +Infinity. */
 export interface TopPick extends TopLogits {
@@ -19,18 +27,25 @@ export interface TopPick extends TopLogits {
 
 export class TopLogitsKernel {
   private readonly layout: GPUBindGroupLayout;
-  private readonly pipelines = new Map<number, { block: GPUComputePipeline; merge: GPUComputePipeline }>();
+  private readonly block: GPUComputePipeline;
+  private readonly merge: GPUComputePipeline;
   private readonly bindGroups = new WeakMap<GPUBuffer, GPUBindGroup>();
-  private readonly module: GPUShaderModule;
   private readonly params: GPUBuffer;
   private readonly candidates: GPUBuffer;
   private readonly result: GPUBuffer;
   private readonly staging: GPUBuffer;
   private readonly nBlocks: number;
-  private readonly paramsHost = new Uint32Array(4);
+  private readonly paramsHost = new Uint32Array(PARAMS_WORDS);
   // Reused for every pick: the decode loop allocates nothing per token here.
-  private readonly pick: TopPick = { ids: new Uint32Array(MAX_TOP_K), logits: new Float32Array(MAX_TOP_K), count: 0, bad: 0 };
+  private readonly pick: TopPick = {
+    ids: new Uint32Array(MAX_TOP_K),
+    logits: new Float32Array(MAX_TOP_K),
+    count: 0,
+    penalized: { ids: new Uint32Array(MAX_PENALIZED), logits: new Float32Array(MAX_PENALIZED), count: 0 },
+    bad: 0,
+  };
   private readonly pickBits = new Uint32Array(this.pick.logits.buffer);
+  private readonly penalizedBits = new Uint32Array(this.pick.penalized.logits.buffer);
 
   constructor(
     private readonly device: GPUDevice,
@@ -46,8 +61,12 @@ export class TopLogitsKernel {
       label: 'top_logits',
       entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'storage'), entry(3, 'storage')],
     });
-    this.module = device.createShaderModule({ label: 'argmax', code: SHADERS.argmax });
-    this.params = device.createBuffer({ label: 'top_logits.params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const module = device.createShaderModule({ label: 'argmax', code: SHADERS.argmax });
+    const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
+    const constants = { F16: dtype === 'f16' ? 1 : 0 };
+    this.block = device.createComputePipeline({ label: 'top_logits.block', layout, compute: { module, entryPoint: 'block_top', constants } });
+    this.merge = device.createComputePipeline({ label: 'top_logits.merge', layout, compute: { module, entryPoint: 'merge_top', constants } });
+    this.params = device.createBuffer({ label: 'top_logits.params', size: PARAMS_WORDS * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.candidates = device.createBuffer({ label: 'top_logits.candidates', size: this.nBlocks * MAX_TOP_K * 8, usage: GPUBufferUsage.STORAGE });
     this.result = device.createBuffer({ label: 'top_logits.result', size: RESULT_WORDS * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.staging = device.createBuffer({ label: 'top_logits.staging', size: RESULT_WORDS * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -55,55 +74,61 @@ export class TopLogitsKernel {
 
   /**
    * The k best logits of the row starting at element `offset` of `logits`, best first, lower id
-   * first among equal logits, -Infinity left out. The returned object is reused by the next call.
+   * first among equal logits, -Infinity left out, the `penalized` ids left out; and the raw logit
+   * of each penalized id, in its order (duplicates allowed). The returned object is reused by the
+   * next call.
    */
-  async top(logits: GPUBuffer, offset: number, k: number): Promise<TopPick> {
+  async top(logits: GPUBuffer, offset: number, k: number, penalized: readonly number[] = []): Promise<TopPick> {
     if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) throw new EngineError('CONFIG_INVALID', `The GPU picks 1 to ${MAX_TOP_K} logits, not ${k}.`);
+    if (penalized.length > MAX_PENALIZED) throw new EngineError('CONFIG_INVALID', `The GPU leaves out at most ${MAX_PENALIZED} penalized ids, not ${penalized.length}.`);
     if (this.dtype === 'f16' && offset % 2 !== 0) throw new EngineError('CONFIG_INVALID', 'An f16 logits row must start at an even element.');
-    const { block, merge } = this.pipelinesFor(k);
-    this.paramsHost[0] = this.vocab;
-    this.paramsHost[1] = offset;
-    this.paramsHost[2] = this.nBlocks;
-    this.device.queue.writeBuffer(this.params, 0, this.paramsHost);
+    const host = this.paramsHost;
+    host[0] = this.vocab;
+    host[1] = offset;
+    host[2] = this.nBlocks;
+    host[3] = penalized.length;
+    host[4] = k;
+    for (let i = 0; i < penalized.length; i++) {
+      const id = penalized[i];
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocab) {
+        throw new EngineError('CONFIG_INVALID', `Token id ${id} is outside the model's vocabulary of ${this.vocab}; the tokenizer does not match the model, load them together.`);
+      }
+      host[PARAMS_HEADER + i] = id;
+    }
+    // Only the ids in use, whole vec4s of them.
+    this.device.queue.writeBuffer(this.params, 0, host, 0, PARAMS_HEADER + 4 * Math.ceil(penalized.length / 4));
     const bindGroup = this.bindGroupFor(logits);
+    // The penalized values follow the pick in the result; only the ones in use are read back.
+    const readBytes = (PICK_WORDS + penalized.length) * 4;
     const encoder = this.device.createCommandEncoder({ label: 'top_logits' });
     encoder.clearBuffer(this.result, 0, 8);
     const pass = encoder.beginComputePass();
     pass.setBindGroup(0, bindGroup);
-    pass.setPipeline(block);
+    pass.setPipeline(this.block);
     pass.dispatchWorkgroups(this.nBlocks);
-    pass.setPipeline(merge);
+    pass.setPipeline(this.merge);
     pass.dispatchWorkgroups(1);
     pass.end();
-    encoder.copyBufferToBuffer(this.result, 0, this.staging, 0, RESULT_WORDS * 4);
+    encoder.copyBufferToBuffer(this.result, 0, this.staging, 0, readBytes);
     this.device.queue.submit([encoder.finish()]);
-    await this.staging.mapAsync(GPUMapMode.READ, 0, RESULT_WORDS * 4);
-    const words = new Uint32Array(this.staging.getMappedRange(0, RESULT_WORDS * 4));
+    await this.staging.mapAsync(GPUMapMode.READ, 0, readBytes);
+    const words = new Uint32Array(this.staging.getMappedRange(0, readBytes));
     const pick = this.pick;
     pick.bad = words[0];
     pick.count = Math.min(words[1], k);
     pick.ids.set(words.subarray(2, 2 + pick.count));
     this.pickBits.set(words.subarray(2 + MAX_TOP_K, 2 + MAX_TOP_K + pick.count));
+    pick.penalized.count = penalized.length;
+    for (let i = 0; i < penalized.length; i++) {
+      pick.penalized.ids[i] = host[PARAMS_HEADER + i];
+      this.penalizedBits[i] = words[PICK_WORDS + i];
+    }
     this.staging.unmap();
     return pick;
   }
 
   destroy(): void {
     for (const b of [this.params, this.candidates, this.result, this.staging]) b.destroy();
-  }
-
-  private pipelinesFor(k: number): { block: GPUComputePipeline; merge: GPUComputePipeline } {
-    let found = this.pipelines.get(k);
-    if (!found) {
-      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
-      const constants = { K: k, F16: this.dtype === 'f16' ? 1 : 0 };
-      found = {
-        block: this.device.createComputePipeline({ label: `top_logits.block.k${k}`, layout, compute: { module: this.module, entryPoint: 'block_top', constants } }),
-        merge: this.device.createComputePipeline({ label: `top_logits.merge.k${k}`, layout, compute: { module: this.module, entryPoint: 'merge_top', constants } }),
-      };
-      this.pipelines.set(k, found);
-    }
-    return found;
   }
 
   private bindGroupFor(logits: GPUBuffer): GPUBindGroup {

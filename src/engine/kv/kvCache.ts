@@ -4,6 +4,7 @@
 // f16 storage packs two halves per u32 (pack2x16float), so it needs no shader-f16.
 
 import { EngineError } from '../../protocol/errors.ts';
+import { CACHE_DTYPE_BYTES } from '../../protocol/cache.ts';
 import { formatBytes } from '../../protocol/format.ts';
 import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
 import { RingLayout } from './ringLayout.ts';
@@ -12,7 +13,6 @@ export interface KvCacheConfig extends CacheChoice {
   nLayers: number;
   nKvHeads: number;
   headDim: number;
-  dtype: CacheDtype;
 }
 
 /** The cache as numbers: its shape and how full it is, all that callers above the decoder see. */
@@ -28,10 +28,32 @@ export interface KvCacheInfo {
   evicted: number;
   /** Cache slot the next token will write. */
   nextSlot: number;
+  dtype: CacheDtype;
   /** K and V bytes of one token over every layer. */
   bytesPerToken: number;
   /** GPU bytes held by the whole cache. */
   totalBytes: number;
+}
+
+/**
+ * The cache as the layers above the decoder use it, declared once: how full it is, and moving its
+ * stream back. KvCache implements it; the decoder hands it out, so nobody above reaches the ring.
+ */
+export interface StreamCache {
+  /** Tokens in the stream so far. */
+  readonly length: number;
+  info(): KvCacheInfo;
+  /** Whether the stream can go back to its first `length` tokens: nothing the next token would
+   *  see has been overwritten yet. */
+  canTruncateTo(length: number): boolean;
+  /** Cuts the stream back to its first `length` tokens (CACHE_TRUNCATE_IMPOSSIBLE when it cannot). */
+  truncateTo(length: number): void;
+  /** Forgets the stream; the next token is stream index 0. */
+  reset(): void;
+  /** The stream's cache as bytes, bookkeeping included. */
+  snapshot(): Promise<Uint8Array<ArrayBuffer>>;
+  /** Loads snapshot() bytes of a cache of the same model and settings (SNAPSHOT_MISMATCH otherwise). */
+  restore(bytes: Uint8Array<ArrayBuffer>): void;
 }
 
 export interface LayerCache {
@@ -56,7 +78,7 @@ interface SnapshotHeader {
   occupiedSlots: number;
 }
 
-export class KvCache {
+export class KvCache implements StreamCache {
   readonly layout: RingLayout;
   readonly layers: LayerCache[];
 
@@ -83,7 +105,7 @@ export class KvCache {
     if (!Number.isInteger(headDim) || headDim < 2 || headDim % 2 !== 0) bad(`the head dim must be even, got ${headDim}.`);
     if (dtype !== 'f32' && dtype !== 'f16') bad(`unknown storage dtype "${String(dtype)}".`);
     const layout = new RingLayout(config);
-    const bytes = layout.nSlots * nKvHeads * headDim * (dtype === 'f16' ? 2 : 4);
+    const bytes = layout.nSlots * nKvHeads * headDim * CACHE_DTYPE_BYTES[dtype];
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     if (bytes > limit) {
       throw new EngineError(
@@ -98,7 +120,7 @@ export class KvCache {
 
   /** Bytes one cached token takes in one layer's K (or V) buffer. */
   get bytesPerSlot(): number {
-    return this.config.nKvHeads * this.config.headDim * (this.config.dtype === 'f16' ? 2 : 4);
+    return this.config.nKvHeads * this.config.headDim * CACHE_DTYPE_BYTES[this.config.dtype];
   }
 
   /** GPU bytes held by the whole cache. */
@@ -121,6 +143,7 @@ export class KvCache {
       nTokens,
       evicted: this.layout.evictedCount,
       nextSlot: this.layout.slotOf(nTokens),
+      dtype: this.config.dtype,
       bytesPerToken: 2 * this.config.nLayers * this.bytesPerSlot,
       totalBytes: this.totalBytes,
     };

@@ -13,7 +13,7 @@ export interface ModelFiles {
   config: HfConfig;
   tokenizerJson: unknown;
   tokenizerConfig: unknown;
-  generationConfig: { eos_token_id?: number | number[]; bos_token_id?: number };
+  generationConfig: { eos_token_id?: number | number[]; stop_strings?: string | string[] };
   /** chat_template.jinja, where a model ships its template as a file. */
   chatTemplateJinja?: string;
 }

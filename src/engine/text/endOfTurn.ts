@@ -1,4 +1,4 @@
-// The ids that end a reply, from the model's configs and tokenizer.
+// What ends a reply, from the model's configs and tokenizer: ids, and texts.
 
 import { collectEosIds } from '../generate/stopConditions.ts';
 
@@ -20,6 +20,25 @@ export function endOfTurnIds(model: {
   const eosText = typeof eosToken === 'string' ? eosToken : isObject(eosToken) ? eosToken.content : undefined;
   const markers = added.filter((t) => END_OF_TURN_MARKERS.has(t.content) || t.content === eosText).map((t) => t.id);
   return collectEosIds(model.generationConfig?.eos_token_id, model.config?.eos_token_id, markers);
+}
+
+/**
+ * Texts that end a reply: generation_config.json's stop_strings, and the text of each stop id's own
+ * token. The id ends a reply before its text shows; the text catches a model that spells the
+ * marker out of ordinary tokens ("<|im_end|>" as "<|", "im", "_end", "|>"), which small and
+ * quantized models do, and would otherwise show it and run on into a turn of its own making.
+ */
+export function endOfTurnStrings(
+  model: { tokenizerJson: unknown; tokenizerConfig: unknown; generationConfig?: { stop_strings?: string | string[] } },
+  stopIds: readonly number[],
+): string[] {
+  const ids = new Set(stopIds);
+  const spelled = addedTokens(model.tokenizerJson, model.tokenizerConfig).filter((t) => ids.has(t.id)).map((t) => t.content);
+  const configured: unknown = model.generationConfig?.stop_strings;
+  const listed: unknown[] = typeof configured === 'string' ? [configured] : Array.isArray(configured) ? configured : [];
+  // An empty entry would end every reply before its first character: it is no stop string.
+  const named = listed.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  return [...new Set([...named, ...spelled])];
 }
 
 /** Texts that end a turn or a document in common chat formats. */

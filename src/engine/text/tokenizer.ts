@@ -1,6 +1,6 @@
 // Text <-> token ids through the model's own tokenizer.json and tokenizer_config.json, via
-// @huggingface/tokenizers (the tokenizer of transformers.js); special-token ids come from the
-// model's files, never from per-model code.
+// @huggingface/tokenizers (the tokenizer of transformers.js), never per-model code. Which ids and
+// texts end a reply is endOfTurn.ts's to say, from all of the model's configs.
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../../protocol/errors.ts';
@@ -16,28 +16,18 @@ const ANCHOR = '\uE000';
 export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
-    readonly bosId: number | undefined,
-    readonly eosIds: readonly number[],
     /** Whether every input gets a word-start marker (sentencepiece's "▁") before its first word. */
     private readonly marksInputStart: boolean,
   ) {}
 
-  static load(files: TokenizerFiles, generationConfig: { eos_token_id?: number | number[]; bos_token_id?: number } = {}): TextTokenizer {
+  static load(files: TokenizerFiles): TextTokenizer {
     let tokenizer: Tokenizer;
     try {
       tokenizer = new Tokenizer(files.tokenizerJson as object, files.tokenizerConfig as object);
     } catch (e) {
       throw new EngineError('MODEL_CORRUPT', 'The model\'s tokenizer.json could not be read; download the model again.', String(e));
     }
-    const config = files.tokenizerConfig as { bos_token?: string | { content: string }; eos_token?: string | { content: string } };
-    const idOf = (token: string | { content: string } | undefined) =>
-      token === undefined ? undefined : tokenizer.token_to_id(typeof token === 'string' ? token : token.content);
-    const eosFromConfig = generationConfig.eos_token_id;
-    const eosIds = [
-      ...(Array.isArray(eosFromConfig) ? eosFromConfig : eosFromConfig !== undefined ? [eosFromConfig] : []),
-      idOf(config.eos_token),
-    ].filter((id): id is number => id !== undefined);
-    return new TextTokenizer(tokenizer, generationConfig.bos_token_id ?? idOf(config.bos_token), [...new Set(eosIds)], marksInputStart(files.tokenizerJson));
+    return new TextTokenizer(tokenizer, marksInputStart(files.tokenizerJson));
   }
 
   /** One past the largest id the tokenizer can produce, added tokens included. */

@@ -8,7 +8,7 @@ import { Icon } from '../../ui/icons.tsx';
 import type { StoredMessage, SyncNote } from '../../storage/records.ts';
 import type { PrefillProgress } from './chatController.ts';
 import { formatCount } from '../../protocol/format.ts';
-import { figuresOf, formatRate, type WindowPlace } from '../memory/windowMath.ts';
+import { statsLine, type WindowPlace } from '../memory/windowMath.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { EditBox } from './EditBox.tsx';
 import { Markdown } from './Markdown.tsx';
@@ -98,14 +98,7 @@ function PrefillLine({ prefill }: { prefill?: PrefillProgress }) {
 }
 
 function StatsLine({ message }: { message: StoredMessage }) {
-  if (!message.stats) return null;
-  const { prefillTokensPerS, decodeTokensPerS, firstTokenMs } = figuresOf(message.stats);
-  return (
-    <p className="stats-line">
-      prefill {formatRate(prefillTokensPerS)} tok/s · decode {formatRate(decodeTokensPerS)} tok/s · first token {Math.round(firstTokenMs)} ms ·{' '}
-      {formatCount(message.stats.decodeTokens)} tokens
-    </p>
-  );
+  return message.stats ? <p className="stats-line">{statsLine(message.stats)}</p> : null;
 }
 
 function Body({ message, prefill }: { message: StoredMessage; prefill?: PrefillProgress }) {

@@ -1,6 +1,7 @@
 // Which messages the model still sees: a message's tokens against the cache's sinks and window,
 // and the numbers the cache picture and the stats lines print.
 
+import { formatCount } from '../../protocol/format.ts';
 import type { CacheState, MessageSpan, ReplyStats } from '../../protocol/messages.ts';
 
 /** 'sinks-only': the message left the window but its first tokens stay as attention sinks. */
@@ -19,18 +20,14 @@ export function placesOf(cache: CacheState | undefined | null): Map<string, Wind
 
 const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens / ms) * 1000 : 0);
 
-export interface StatsFigures {
-  prefillTokensPerS: number;
-  decodeTokensPerS: number;
-  firstTokenMs: number;
-}
-
-export function figuresOf(stats: ReplyStats): StatsFigures {
-  return {
-    prefillTokensPerS: perSecond(stats.prefillTokens, stats.prefillMs),
-    decodeTokensPerS: perSecond(stats.decodeTokens, stats.decodeMs),
-    firstTokenMs: stats.timeToFirstTokenMs,
-  };
+/** The line under a reply: how fast the prompt was read and the reply written, and how long the first token took. */
+export function statsLine(stats: ReplyStats): string {
+  const prefill = perSecond(stats.prefillTokens, stats.prefillMs);
+  const decode = perSecond(stats.decodeTokens, stats.decodeMs);
+  return (
+    `prefill ${formatRate(prefill)} tok/s · decode ${formatRate(decode)} tok/s · ` +
+    `first token ${Math.round(stats.timeToFirstTokenMs)} ms · ${formatCount(stats.decodeTokens)} tokens`
+  );
 }
 
 export const formatRate = (perS: number): string => (perS >= 100 ? Math.round(perS).toString() : perS.toFixed(1));

@@ -30,6 +30,8 @@ const chatLab = {
     let streamedText = '';
     let pieces = 0;
     const snapshot = options.snapshotOf ? snapshots.get(options.snapshotOf) : undefined;
+    // The client hands the snapshot's bytes over to the worker: it can be used once.
+    if (options.snapshotOf) snapshots.delete(options.snapshotOf);
     const result = await client.chat(conversation, replyId, sampling, maxTokens, {
       onSynced: (how, prefillTokens, reason) => (synced = { how, prefillTokens, reason }),
       onToken: (text) => {

@@ -8,11 +8,12 @@ import { ChatSession } from '../../../src/engine/chat/chatSession.ts';
 import { createGpuContext } from '../../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../../src/engine/model/modelFiles.ts';
 import { ModelRunner } from '../../../src/engine/modelRunner.ts';
+import { KV_CACHE_DTYPE } from '../../../src/protocol/cache.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import type { CacheChoice, ChatMessage, Conversation, ModelChoice, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
 
 const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
-const CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 0 };
+const CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 0, dtype: KV_CACHE_DTYPE };
 
 export interface FailureSeen {
   isEngineError: boolean;
@@ -59,10 +60,10 @@ const faultsLab = {
       const ids = Array.from({ length: total }, (_, i) => 256 + ((i * 37) % 200));
       const prompt = [1, ...ids.slice(0, 20)];
       const before = await engine.feed(prompt);
-      engine.reset();
+      engine.cache.reset();
 
       // Start from a stream of 21 tokens: stopping at the very start could always roll back to 0.
-      engine.reset();
+      engine.cache.reset();
       await engine.feed(prompt);
       const abort = new AbortController();
       const progress: [number, number][] = [];
@@ -76,20 +77,20 @@ const faultsLab = {
         },
       }).catch((e: unknown) => (error = e));
       const elapsed = performance.now() - start;
-      const lengthAfter = engine.length - prompt.length;
+      const lengthAfter = engine.cache.length - prompt.length;
 
-      engine.reset();
+      engine.cache.reset();
       const after = await engine.feed(prompt);
 
       // A stop while the feed can still be rolled back leaves the stream as it was.
-      engine.reset();
+      engine.cache.reset();
       await engine.feed(prompt);
       const early = new AbortController();
       let earlyError: unknown = null;
       await engine.feed(ids.slice(0, 60), { signal: early.signal, onProgress: () => early.abort() }).catch((e: unknown) => (earlyError = e));
       // 60 ids may finish before the first progress report; abort before it starts then.
       if (!earlyError) {
-        engine.reset();
+        engine.cache.reset();
         await engine.feed(prompt);
         early.abort();
         await engine.feed(ids.slice(0, 60), { signal: early.signal }).catch((e: unknown) => (earlyError = e));
@@ -101,7 +102,7 @@ const faultsLab = {
         lengthAfter,
         tokensPerS: (lengthAfter / elapsed) * 1000,
         sameLogitsAfterReset: before.every((x, i) => x === after[i]),
-        rolledBack: { error: seen(earlyError).code, lengthAfter: engine.length },
+        rolledBack: { error: seen(earlyError).code, lengthAfter: engine.cache.length },
       };
     } finally {
       await engine.unload();

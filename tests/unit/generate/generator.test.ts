@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { generate, type GenerateOptions, type GeneratedToken, type GenerateResult, type TokenDecoder, type TokenModel } from '../../../src/engine/generate/generator.ts';
+import { generate, type GenerateOptions, type GeneratedToken, type GenerateResult, type FeedOptions, type TokenDecoder, type TokenModel } from '../../../src/engine/generate/generator.ts';
 import type { SamplingParams } from '../../../src/engine/generate/sampler.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
+import { cpuPick } from '../../../lab/topPick.ts';
 
 // Byte-level vocabulary: ids 0..255 are bytes, 256 ends the sequence.
 const EOS = 256;
@@ -29,7 +30,8 @@ class StoryModel implements TokenModel {
     private readonly onFeed?: (call: number) => void | Promise<void>,
   ) {}
 
-  async feed(ids: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+  async feed(ids: readonly number[], options: FeedOptions = {}): Promise<Float32Array> {
+    const { signal } = options;
     await this.onFeed?.(this.calls.length);
     this.calls.push({ ids: [...ids], signal });
     if (signal?.aborted) throw new EngineError('ABORTED', 'Generation was stopped.');
@@ -188,6 +190,32 @@ describe('generate', () => {
     expect(await first({ history: [a], repetitionWindow: 0 })).toBe('a');
   });
 
+  it("the repetition penalty sees the reply's own tokens as they are generated, within the window, on the whole row and on the GPU pick alike", async () => {
+    // Logits that never change: only the penalty on what the reply already wrote moves the pick off 'a'.
+    const [a, b, c] = bytes('abc');
+    const row = () => {
+      const logits = new Float32Array(VOCAB).fill(-Infinity);
+      logits[a] = 2;
+      logits[b] = 1.8;
+      logits[c] = 1.7;
+      return logits;
+    };
+    const reply = async (withTop: boolean, repetitionWindow?: number) => {
+      const model: TokenModel = {
+        feed: async () => row(),
+        ...(withTop && { feedTop: async (_ids: readonly number[], k: number, penalized: readonly number[]) => cpuPick(row(), k, penalized) }),
+      };
+      const sampling = { ...GREEDY, repetitionPenalty: 1.5 };
+      return (await drain(generate(model, decoder, bytes('Q:'), options({ maxTokens: 6, sampling, repetitionWindow })))).result.text;
+    };
+    for (const withTop of [false, true]) {
+      // a 2 / 1.5 = 1.33 loses to b 1.8, then to c 1.7; once all three are penalized a leads again.
+      expect(await reply(withTop), `feedTop: ${withTop}`).toBe('abcaaa');
+      // A window of one id penalizes only the token just written.
+      expect(await reply(withTop, 1), `feedTop: ${withTop}`).toBe('ababab');
+    }
+  });
+
   it('refuses bad options with CONFIG_INVALID before calling the model', async () => {
     const model = new StoryModel([...PROMPT, ...bytes(' hello')]);
     const bad: [readonly number[], Partial<GenerateOptions>][] = [
@@ -234,28 +262,57 @@ describe('generate', () => {
     const plain = new StoryModel([...PROMPT, ...bytes(' hello')]);
     const expected = await drain(generate(plain, decoder, PROMPT, options()));
     const picking = new StoryModel([...PROMPT, ...bytes(' hello')]);
-    const ks: number[] = [];
+    const calls: { k: number; penalized: number[] }[] = [];
     const model: TokenModel = {
-      feed: (ids, signal) => picking.feed(ids, signal),
-      feedTop: async (ids, k, signal) => {
-        ks.push(k);
-        const logits = await picking.feed(ids, signal);
-        const best = logits.indexOf(Math.max(...logits));
-        return { ids: Uint32Array.of(best), logits: Float32Array.of(logits[best]), count: 1 };
+      feed: (ids, feedOptions) => picking.feed(ids, feedOptions),
+      feedTop: async (ids, k, penalized, feedOptions) => {
+        calls.push({ k, penalized: [...penalized] });
+        return cpuPick(await picking.feed(ids, feedOptions), k, penalized);
       },
     };
     const got = await drain(generate(model, decoder, PROMPT, options()));
     expect(got.result).toEqual(expected.result);
-    expect(ks).toEqual(new Array(bytes(' hello').length).fill(1));
+    expect(calls).toEqual(new Array(bytes(' hello').length).fill({ k: 1, penalized: [] }));
   });
 
-  it('never asks for the best logits alone while a repetition penalty needs the whole row', async () => {
-    const story = new StoryModel([...PROMPT, ...bytes(' hi')]);
-    const model: TokenModel = {
-      feed: (ids, signal) => story.feed(ids, signal),
-      feedTop: () => Promise.reject(new Error('feedTop must not be called')),
+  it('under a repetition penalty asks for the best logits with the distinct recent ids (history, prompt and reply, within the window), with the same reply', async () => {
+    // A model whose logits favour repeating: the penalty decides every token.
+    const favourite = (stream: readonly number[]) => {
+      const logits = new Float32Array(VOCAB).fill(-5);
+      for (const id of stream.slice(-5)) logits[id] += 1.2;
+      logits[(stream.length * 7) % 97] += 1;
+      return logits;
     };
-    const sampling = { ...GREEDY, repetitionPenalty: 1.2 };
-    expect((await drain(generate(model, decoder, PROMPT, options({ sampling })))).result.text).toBe(' hi');
+    const history = bytes('history');
+    const run = async (withTop: boolean) => {
+      const stream = [...history];
+      const calls: { k: number; penalized: number[] }[] = [];
+      const model: TokenModel = {
+        feed: async (ids) => {
+          stream.push(...ids);
+          return favourite(stream);
+        },
+        ...(withTop && {
+          feedTop: async (ids: readonly number[], k: number, penalized: readonly number[]) => {
+            calls.push({ k, penalized: [...penalized] });
+            stream.push(...ids);
+            return cpuPick(favourite(stream), k, penalized);
+          },
+        }),
+      };
+      const sampling = { temperature: 0.8, topK: 5, topP: 0.9, repetitionPenalty: 1.3, seed: 3 };
+      const { result } = await drain(generate(model, decoder, PROMPT, options({ sampling, history, repetitionWindow: 12, maxTokens: 30, eosIds: [EOS] })));
+      return { result, calls, stream };
+    };
+    const whole = await run(false);
+    const picked = await run(true);
+    expect(picked.result).toEqual(whole.result);
+    expect(picked.calls).toHaveLength(29);
+    picked.calls.forEach((call, t) => {
+      // Fed so far: history, prompt and the first t + 1 generated ids.
+      const seen = picked.stream.slice(0, history.length + PROMPT.length + t + 1);
+      expect(call.k).toBe(5);
+      expect([...call.penalized].sort((a, b) => a - b), `call ${t}`).toEqual([...new Set(seen.slice(-12))].sort((a, b) => a - b));
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SAMPLING, Sampler, validateSampling, type SamplingParams, type TopLogits } from '../../../src/engine/generate/sampler.ts';
+import { DEFAULT_SAMPLING, Sampler, validateSampling, type SamplingParams } from '../../../src/engine/generate/sampler.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
+import { cpuPick, lcg, randomPenalized, randomRow } from '../../../lab/topPick.ts';
 
 const PLAIN: SamplingParams = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 };
 
@@ -296,21 +297,75 @@ describe('Sampler', () => {
   });
 });
 
-/** The k best of logits, best first and lowest id first among ties, -Infinity left out: what the GPU pick returns. */
-function cpuTop(logits: Float32Array, k: number): TopLogits {
-  const ids = [...logits.keys()].filter((i) => logits[i] !== -Infinity).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
-  return { ids: Uint32Array.from(ids), logits: Float32Array.from(ids, (i) => logits[i]), count: ids.length };
-}
-
 describe('Sampler.sampleTop', () => {
-  it('asks for the best logits only when they decide the pick: greedy 1, top-k k, never with a repetition penalty', () => {
+  it('asks for the best logits only when they decide the pick: greedy 1, top-k k, with or without a repetition penalty', () => {
     expect(sampler({ temperature: 0 }).topNeeded(1000)).toBe(1);
     expect(sampler({ topK: 40 }).topNeeded(1000)).toBe(40);
     expect(sampler({ topK: 40, topP: 0.9 }).topNeeded(1000)).toBe(40);
     expect(sampler({ topK: 0, topP: 0.9 }).topNeeded(1000)).toBeNull();
     expect(sampler({ topK: 1000 }).topNeeded(1000)).toBeNull();
-    expect(sampler({ temperature: 0, repetitionPenalty: 1.1 }).topNeeded(1000)).toBeNull();
-    expect(sampler({ topK: 40, repetitionPenalty: 1.1 }).topNeeded(1000)).toBeNull();
+    expect(sampler({ temperature: 0, repetitionPenalty: 1.1 }).topNeeded(1000)).toBe(1);
+    expect(sampler({ topK: 40, repetitionPenalty: 1.1 }).topNeeded(1000)).toBe(40);
+    expect(sampler({ ...DEFAULT_SAMPLING }).topNeeded(151_936)).toBe(40);
+    expect(sampler({ topK: 0, topP: 0.9, repetitionPenalty: 1.1 }).topNeeded(1000)).toBeNull();
+  });
+
+  it('under a repetition penalty picks exactly what sample() picks from the whole row, draw for draw: penalties above and below 1, negative logits, ties, masked and duplicate recent ids', () => {
+    const settings: Partial<SamplingParams>[] = [
+      { temperature: 0, repetitionPenalty: 1.1 },
+      { temperature: 0, repetitionPenalty: 0.8 },
+      { temperature: 0, repetitionPenalty: 2 },
+      { ...DEFAULT_SAMPLING },
+      { temperature: 0.7, topK: 40, topP: 0.9, repetitionPenalty: 1.1, seed: 5 },
+      { temperature: 1.3, topK: 5, repetitionPenalty: 1.5, seed: 6 },
+      { temperature: 0.5, topK: 64, topP: 0.5, repetitionPenalty: 0.8, seed: 7 },
+      { temperature: 2, topK: 1, repetitionPenalty: 2, seed: 8 },
+      { temperature: 0.9, topK: 20, topP: 0.95, repetitionPenalty: 1.001, seed: 9 },
+    ];
+    let compared = 0;
+    let reordered = 0;
+    for (const s of settings) {
+      const full = sampler(s);
+      const top = sampler(s);
+      const rand = lcg(1000 + compared);
+      for (let row = 0; row < 120; row++) {
+        const vocab = row % 3 === 0 ? 3000 : 512;
+        const logits = randomRow(vocab, row, rand);
+        const recent = randomPenalized(logits, row, 64, rand);
+        const k = top.topNeeded(vocab)!;
+        const pick = cpuPick(logits, k, recent);
+        for (let d = 0; d < 3; d++) {
+          const want = outcome(() => full.sample(logits, recent));
+          expect(outcome(() => top.sampleTop(pick)), `${JSON.stringify(s)} row ${row} draw ${d}`).toBe(want);
+          compared++;
+        }
+        // The case is worth running only if the penalty changes the k best now and then.
+        const penalized = Float32Array.from(logits);
+        for (const id of new Set(recent)) penalized[id] = logits[id] > 0 ? logits[id] / s.repetitionPenalty! : logits[id] * s.repetitionPenalty!;
+        if ([...cpuPick(penalized, k).ids].join() !== [...cpuPick(logits, k).ids].join()) reordered++;
+      }
+    }
+    expect(compared).toBe(settings.length * 120 * 3);
+    expect(reordered).toBeGreaterThan(settings.length * 30);
+  }, 60_000);
+
+  it('under a repetition penalty the merge of the best rest and the penalized ids keeps the sampler\'s order', () => {
+    // Ids 2 and 5 are recent (5 twice). Raw, 5 is best and 1, 2, 3 tie; after a penalty of 2 the
+    // row is [-1, 1, 0.5, 1, -Infinity, 1]: 1, 3 and 5 tie for best, 2 falls behind.
+    const logits = Float32Array.from([-1, 1, 1, 1, -Infinity, 2]);
+    const recent = [5, 2, 5];
+    for (const temperature of [0, 1000]) {
+      const s = { temperature, topK: 3, repetitionPenalty: 2, seed: 3 };
+      const [full, top] = [sampler(s), sampler(s)];
+      const seen = new Set<number>();
+      for (let i = 0; i < 300; i++) {
+        const id = top.sampleTop(cpuPick(logits, top.topNeeded(logits.length)!, recent));
+        expect(id).toBe(full.sample(logits, recent));
+        seen.add(id);
+      }
+      // The three best after the penalty are 1, 3 and 5 (all 1), the lower id first: greedy picks 1.
+      expect([...seen].sort()).toEqual(temperature === 0 ? [1] : [1, 3, 5]);
+    }
   });
 
   it('picks exactly what sample() picks from the whole row, draw for draw, with ties and masked tokens', () => {
@@ -330,7 +385,7 @@ describe('Sampler.sampleTop', () => {
         if (row % 2) for (let i = 0; i < logits.length; i++) logits[i] = Math.round(logits[i] * 2) / 2;
         for (let i = row % 7; i < logits.length; i += 97) logits[i] = -Infinity;
         const k = top.topNeeded(logits.length)!;
-        expect(top.sampleTop(cpuTop(logits, k)), `${JSON.stringify(s)} row ${row}`).toBe(full.sample(logits, []));
+        expect(top.sampleTop(cpuPick(logits, k)), `${JSON.stringify(s)} row ${row}`).toBe(full.sample(logits, []));
       }
     }
   });
@@ -344,7 +399,7 @@ describe('Sampler.sampleTop', () => {
       const s = sampler({ topK: k, temperature: 1000, seed: row });
       const seen = new Set<number>();
       for (let i = 0; i < 400; i++) seen.add(s.sample(logits, []));
-      expect([...seen].sort((a, b) => a - b), `row ${row}, k ${k}`).toEqual([...cpuTop(logits, k).ids].sort((a, b) => a - b));
+      expect([...seen].sort((a, b) => a - b), `row ${row}, k ${k}`).toEqual([...cpuPick(logits, k).ids].sort((a, b) => a - b));
     }
   });
 
@@ -353,7 +408,16 @@ describe('Sampler.sampleTop', () => {
     logits[3] = 1;
     logits[70] = 2;
     const [a, b] = [sampler({ topK: 10, seed: 5 }), sampler({ topK: 10, seed: 5 })];
-    for (let i = 0; i < 20; i++) expect(b.sampleTop(cpuTop(logits, b.topNeeded(100)!))).toBe(a.sample(logits, []));
-    expect(codeOf(() => b.sampleTop({ ids: new Uint32Array(10), logits: new Float32Array(10), count: 0 }))).toBe('MODEL_CORRUPT');
+    for (let i = 0; i < 20; i++) expect(b.sampleTop(cpuPick(logits, b.topNeeded(100)!))).toBe(a.sample(logits, []));
+    expect(codeOf(() => b.sampleTop({ ids: new Uint32Array(10), logits: new Float32Array(10), count: 0, penalized: cpuPick(logits, 0).penalized }))).toBe('MODEL_CORRUPT');
   });
 });
+
+/** The id drawn, or the error code where the sampler refuses the row. */
+function outcome(draw: () => number): string {
+  try {
+    return String(draw());
+  } catch (e) {
+    return e instanceof EngineError ? e.code : String(e);
+  }
+}

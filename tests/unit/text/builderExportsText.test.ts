@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { TurnFormatter } from '../../../src/engine/chat/turnFormatter.ts';
 import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { endOfTurnIds } from '../../../src/engine/text/endOfTurn.ts';
+import { loadModelText } from '../../../src/engine/text/modelText.ts';
 import { TextTokenizer } from '../../../src/engine/text/tokenizer.ts';
 import type { ChatMessage, Conversation } from '../../../src/protocol/messages.ts';
 import { loadModelFolder } from '../../../lab/reference/modelFolder.ts';
@@ -17,7 +18,7 @@ const msg = (id: string, role: ChatMessage['role'], content: string): ChatMessag
 async function setup(folder: string, onnxFile: string | undefined, kwargs: Record<string, unknown> = {}) {
   const files = await loadModelFolder(`${ROOT}${folder}`, onnxFile);
   const template = ChatTemplate.load(files);
-  const tokenizer = TextTokenizer.load(files, files.generationConfig);
+  const tokenizer = TextTokenizer.load(files);
   return { files, template, tokenizer, formatter: new TurnFormatter(template, tokenizer, kwargs), kwargs };
 }
 
@@ -83,5 +84,33 @@ describe('builder exports: tokenizer, template and stop ids from the model folde
     expect(s.files.config).toMatchObject({ hidden_size: 16, num_attention_heads: 1, num_key_value_heads: 1, num_hidden_layers: 2, head_dim: 16, vocab_size: 32000 });
     expect(s.tokenizer.encode('Hello', { addSpecialTokens: true })[0]).toBe(1);
     expect(endOfTurnIds(s.files)).toContain(2);
+  });
+});
+
+// What ModelRunner.load reads before the GPU: the tokenizer, stop ids and stop strings (loadModelText).
+describe('builder exports: what ends a reply, read from the model folder as the engine loads it', { timeout: 60_000 }, () => {
+  const qwen3 = (edits: Record<string, string | null>) => loadModelFolder(`${ROOT}tiny-qwen3`, 'onnx/model_q4f16.onnx', edits);
+
+  it("a Qwen3 folder without generation_config.json loads (its tokenizer_config has \"bos_token\": null) and stops at the tokenizer's own end-of-turn tokens", async () => {
+    const files = await qwen3({ 'generation_config.json': null });
+    expect(files.generationConfig).toEqual({});
+    expect(files.tokenizerConfig).toMatchObject({ bos_token: null });
+    const text = loadModelText(files);
+    expect(text.tokenizer.encode('<|im_start|>user')[0]).toBe(151644);
+    expect(text.stopIds.sort((a, b) => a - b)).toEqual([151643, 151645]);
+    expect(text.stopStrings.sort()).toEqual(['<|endoftext|>', '<|im_end|>']);
+  });
+
+  it('stops at an id and a text that only generation_config.json names', async () => {
+    // 151646 is <|object_ref_start|>: no end-of-turn marker, and neither config.json nor tokenizer_config.json names it.
+    const files = await qwen3({ 'generation_config.json': JSON.stringify({ eos_token_id: 151646, stop_strings: ['\nObservation:'] }) });
+    const text = loadModelText(files);
+    expect(text.stopIds.sort((a, b) => a - b)).toEqual([151643, 151645, 151646]);
+    expect(text.stopStrings.sort()).toEqual(['\nObservation:', '<|endoftext|>', '<|im_end|>', '<|object_ref_start|>']);
+  });
+
+  it('the Llama-2 form stops at </s>, as id and as text', async () => {
+    const text = loadModelText(await loadModelFolder(`${ROOT}tiny-llama`, 'onnx/model_q4f16.onnx'));
+    expect([text.stopIds, text.stopStrings]).toEqual([[2], ['</s>']]);
   });
 });

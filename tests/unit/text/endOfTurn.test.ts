@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endOfTurnIds } from '../../../src/engine/text/endOfTurn.ts';
+import { endOfTurnIds, endOfTurnStrings } from '../../../src/engine/text/endOfTurn.ts';
 import { LLAMA32, QWEN25, SMOLLM2, loadFixture, tokenizerFiles, type PreTokenizerKind } from './chatFixtures.ts';
 
 function files(name: string, kind: PreTokenizerKind) {
@@ -26,5 +26,26 @@ describe('endOfTurnIds', () => {
       ],
     };
     expect(endOfTurnIds({ tokenizerJson, tokenizerConfig: { eos_token: '<eos>' }, generationConfig: { eos_token_id: 1 } })).toEqual([1, 106]);
+  });
+});
+
+describe('endOfTurnStrings', () => {
+  const tokenizerJson = {
+    added_tokens: [
+      { id: 0, content: '<|endoftext|>', special: true },
+      { id: 5, content: '<|im_end|>', special: true },
+      { id: 6, content: '<|im_start|>', special: true },
+    ],
+  };
+
+  it("gives generation_config.json's stop_strings, one or a list, and the text of each stop id's token", () => {
+    expect(endOfTurnStrings({ tokenizerJson, tokenizerConfig: {}, generationConfig: { stop_strings: 'User:' } }, [5])).toEqual(['User:', '<|im_end|>']);
+    expect(endOfTurnStrings({ tokenizerJson, tokenizerConfig: {}, generationConfig: { stop_strings: ['User:', '\n\n\n'] } }, [0, 5])).toEqual(['User:', '\n\n\n', '<|endoftext|>', '<|im_end|>']);
+  });
+
+  it('leaves out empty and non-text entries, and stop ids that are no added token', () => {
+    const generationConfig = { stop_strings: ['', 7, 'User:'] } as unknown as { stop_strings: string[] };
+    expect(endOfTurnStrings({ tokenizerJson, tokenizerConfig: {}, generationConfig }, [5, 99])).toEqual(['User:', '<|im_end|>']);
+    expect(endOfTurnStrings({ tokenizerJson, tokenizerConfig: {} }, [])).toEqual([]);
   });
 });

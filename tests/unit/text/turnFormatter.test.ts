@@ -12,7 +12,7 @@ function setup(name: string, kind: PreTokenizerKind, kwargs: Record<string, unkn
   const fixture = loadFixture(name);
   const files = tokenizerFiles(fixture, kind);
   const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig });
-  const tokenizer = TextTokenizer.load(files, fixture.generation_config);
+  const tokenizer = TextTokenizer.load(files);
   return { template, tokenizer, formatter: new TurnFormatter(template, tokenizer, kwargs), kwargs };
 }
 
