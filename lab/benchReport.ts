@@ -58,8 +58,9 @@ export function countsSection(result: CountsResult, job: CountsJobText): string[
     ...ownedRows('ours, greedy, per decoded token', result.greedy.decode),
     ...ownedRows("ours, the app's default sampling, per decoded token", result.sampled.decode),
     ...ownedRows('ours, per prompt token', result.greedy.prefill),
-    ...denseRows("onnxruntime's whole graph, per decoded token", result.dense.decode),
-    ...denseRows("onnxruntime's whole graph, per prompt token", result.dense.prefill),
+    ...(result.dense
+      ? [...denseRows("onnxruntime's whole graph, per decoded token", result.dense.decode), ...denseRows("onnxruntime's whole graph, per prompt token", result.dense.prefill)]
+      : []),
   ];
   return [
     `## Work per token: ${job.model}`,

@@ -74,7 +74,7 @@ const CHAT_CHUNK = 64;
 
 /** Work per token of `model` (stories260K, or its layers repeated), measured on the harness page. */
 export async function runCounts(driver: BenchDriver, model: CountsJob['model'], ids: number[], cache: CountsJob['cache'], tokens: number): Promise<{ result: CountsResult; text: CountsJobText }> {
-  const result = await driver.benchCounts({ model, cache, promptIds: ids.slice(0, COUNT_PROMPT), warm: COUNT_WARM, tokens });
+  const result = await driver.benchCounts({ model, cache, promptIds: ids.slice(0, COUNT_PROMPT), warm: COUNT_WARM, tokens, dense: true });
   const layers = model.kind === 'llama2c' && model.layers ? `its layers repeated to ${result.layers}` : `${result.layers} layers`;
   return { result, text: { model: `stories260K, ${layers}`, promptTokens: COUNT_PROMPT, chunk: CHAT_CHUNK, warm: COUNT_WARM, tokens } };
 }

@@ -488,6 +488,8 @@ export interface CountsJob {
   /** Decode tokens run before the counted ones (the first ones create what later ones reuse). */
   warm: number;
   tokens: number;
+  /** Also count onnxruntime's whole graph decoding densely (the slow part on SwiftShader). */
+  dense: boolean;
 }
 
 export interface CountsResult {
@@ -495,8 +497,8 @@ export interface CountsResult {
   /** Our reply path (the chat's), greedy and with the app's default sampling. */
   greedy: PathCounts;
   sampled: PathCounts;
-  /** onnxruntime's whole graph, dense. */
-  dense: PathCounts;
+  /** onnxruntime's whole graph, dense, where the job asked for it. */
+  dense?: PathCounts;
 }
 
 /** The WebGPU work per token on the job's model (lab/harness/tokenSteps.ts). */
@@ -508,6 +510,7 @@ async function benchCounts(job: CountsJob): Promise<CountsResult> {
     const greedy = await replyCounts(runner, job.promptIds, GREEDY, job.warm, job.tokens);
     const sampled = await replyCounts(runner, job.promptIds, DEFAULT_SAMPLING, job.warm, job.tokens);
     const sites = splitDecoder(files.model, files.externalData).sites;
+    if (!job.dense) return { layers: sites.length, greedy, sampled };
     const ort = await FullGraphSession.create(withFloatActivations(files.model), files.externalData, context.device, [sites[0].nKvHeads, sites[0].headSize]);
     try {
       return { layers: sites.length, greedy, sampled, dense: await denseCounts(ort, job.promptIds, job.warm, job.tokens) };

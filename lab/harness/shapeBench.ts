@@ -12,7 +12,7 @@
 import type { Tensor } from 'onnxruntime-web/webgpu';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { GpuContext } from '../../src/engine/gpu/device.ts';
-import type { CacheChoice } from '../../src/protocol/messages.ts';
+import type { CacheChoice, CacheDtype } from '../../src/protocol/messages.ts';
 import { DEFAULT_SAMPLING, type SamplingParams } from '../../src/engine/generate/sampler.ts';
 import { ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
 import { KV_CACHE_DTYPE } from '../../src/protocol/cache.ts';
@@ -74,10 +74,10 @@ export function withFloatActivations(model: Uint8Array): Uint8Array {
 }
 
 /** Our engine and onnxruntime's whole graph on one shape model, sharing the GPU. */
-export async function loadShape(job: Pick<ShapeBenchJob, 'shape' | 'widths' | 'seed' | 'cache'>, positions: number, gpu: GpuContext) {
+export async function loadShape(job: Pick<ShapeBenchJob, 'shape' | 'widths' | 'seed' | 'cache'>, positions: number, gpu: GpuContext, dtype: CacheDtype = KV_CACHE_DTYPE) {
   const widths = { ...job.widths, positions };
   const files = shapeModelFiles(job.shape, widths, job.seed);
-  const cache: CacheChoice = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, dtype: KV_CACHE_DTYPE, ...APP_CACHE };
+  const cache: CacheChoice = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, dtype, ...APP_CACHE };
   const runner = await ModelRunner.load(files, cache, gpu);
   try {
     const ort = await FullGraphSession.create(withFloatActivations(files.model), [], gpu.device);
@@ -168,7 +168,8 @@ export async function benchShape(job: ShapeBenchJob, gpu: GpuContext): Promise<S
  *  same chunks fed from an empty stream, and the largest |logit|, on a shape model. */
 export async function compareShape(job: Pick<ShapeBenchJob, 'shape' | 'widths' | 'seed' | 'cache'>, chunks: number[][], gpu: GpuContext) {
   const total = chunks.reduce((n, c) => n + c.length, 0);
-  const { runner, ort } = await loadShape(job, total + 1, gpu);
+  // An f32 cache, as onnxruntime's past is: the comparison is of the attention, not of f16 rounding.
+  const { runner, ort } = await loadShape(job, total + 1, gpu, 'f32');
   const past = new Map<string, Tensor>();
   let maxDiff = 0;
   let maxLogit = 0;
