@@ -1,17 +1,23 @@
 // The decode benchmark, whatever runs it (tools/bench.ts in headless Chromium, tools/deno/bench.ts
 // in Deno on a machine with a GPU and no browser): runs the harness page's benchmarks through a
-// driver, in one run, and writes bench.{md,json}. What each measure means is in tools/bench.ts.
+// driver, in one run, and writes bench.{md,json}, or with --shape bench-shapes.{md,json}. Also the
+// suite of npm run bench:gpu (runGpuSuite), which tools/benchGpu.ts runs in Chrome and
+// tools/deno/benchGpu.ts in Deno. What each measure means is in tools/bench.ts.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { countsSection, ratioText, shapesSection, stats, type CountsJobText, type ShapeRun } from '../lab/benchReport.ts';
 import type { DensePoint } from '../lab/harness/denseBench.ts';
-import type { BenchJob, BenchResult, Harness } from '../lab/harness/main.ts';
+import type { BenchJob, BenchResult, CountsJob, CountsResult, Harness } from '../lab/harness/main.ts';
+import type { ShapeBenchJob } from '../lab/harness/shapeBench.ts';
 import type { TuningVariant } from '../lab/harness/sessionBench.ts';
+import { CATALOG_SHAPES, findShape, NARROW_WIDTHS, PUBLISHED_WIDTHS, type ModelShape } from '../lab/shapeModels.ts';
+import { MODEL_CATALOG } from '../src/models/catalog.ts';
 
 /** The harness page's benchmarks, in a browser tab or in this process. */
-export interface BenchDriver extends Pick<Harness, 'benchAgainstDense' | 'benchTunings' | 'benchDecode'> {
+export interface BenchDriver extends Pick<Harness, 'benchAgainstDense' | 'benchTunings' | 'benchDecode' | 'benchCounts' | 'benchShape'> {
   /** The browser or runtime, in words. */
   runtime: string;
   /** The WebGPU adapter, in words. */
@@ -25,12 +31,20 @@ export function parseBenchArgs(args: string[]) {
       tokens: { type: 'string', default: '1000000' },
       sinks: { type: 'string', default: '4' },
       window: { type: 'string', default: '252' },
+      layers: { type: 'string', default: '' },
       'recompute-samples': { type: 'string', default: '20' },
       'profile-tokens': { type: 'string', default: '200' },
       'pick-tokens': { type: 'string', default: '100' },
       'dense-positions': { type: 'string', default: '128,512,2048,8192' },
       'dense-tokens': { type: 'string', default: '20' },
       'tuning-tokens': { type: 'string', default: '100' },
+      'count-tokens': { type: 'string', default: '16' },
+      shape: { type: 'string', default: '' },
+      'shape-tokens': { type: 'string', default: '2' },
+      'shape-warm': { type: 'string', default: '1' },
+      'shape-layers': { type: 'string', default: '' },
+      'shape-mlp': { type: 'string', default: String(NARROW_WIDTHS.mlp) },
+      'shape-vocab': { type: 'string', default: String(NARROW_WIDTHS.vocab) },
       'hardware-gpu': { type: 'boolean', default: false },
       out: { type: 'string', default: 'eval/results' },
     },
@@ -39,22 +53,155 @@ export function parseBenchArgs(args: string[]) {
 
 export type BenchArgs = ReturnType<typeof parseBenchArgs>;
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const stats = (xs: number[]) => {
-  const s = sorted(xs);
-  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1], n: s.length };
-};
 const f = (x: number) => x.toFixed(2);
 const row = (what: string, xs: number[]) => {
   const s = stats(xs);
   return `| ${what} | ${f(s.min)} | ${f(s.median)} | ${f(s.max)} | ${s.n} |`;
 };
-/** Ratios of paired measurements a[i] / b[i] (taken back to back in the same round). */
-const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]);
-const ratioText = (a: number[], b: number[]) => {
-  const s = stats(ratios(a, b));
-  return `${f(s.median)}x (min ${f(s.min)}, max ${f(s.max)})`;
-};
+
+export const machineText = () => `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}`;
+
+export const adapterNote = (adapter: string) =>
+  /swiftshader|llvmpipe|lavapipe/i.test(adapter)
+    ? 'This adapter runs shaders on the CPU, on a machine shared with other jobs: compare only ratios measured in the same run.'
+    : 'A hardware GPU: times are this GPU\'s and this runtime\'s.';
+
+/** Prompt of the counts: as long as a short chat turn, two of the chat's prefill chunks. */
+const COUNT_PROMPT = 128;
+const COUNT_WARM = 4;
+/** The chat's prefill chunk (the app's cache shape). */
+const CHAT_CHUNK = 64;
+
+/** Work per token of `model` (stories260K, or its layers repeated), measured on the harness page. */
+export async function runCounts(driver: BenchDriver, model: CountsJob['model'], ids: number[], cache: CountsJob['cache'], tokens: number): Promise<{ result: CountsResult; text: CountsJobText }> {
+  const result = await driver.benchCounts({ model, cache, promptIds: ids.slice(0, COUNT_PROMPT), warm: COUNT_WARM, tokens, dense: true });
+  const layers = model.kind === 'llama2c' && model.layers ? `its layers repeated to ${result.layers}` : `${result.layers} layers`;
+  return { result, text: { model: `stories260K, ${layers}`, promptTokens: COUNT_PROMPT, chunk: CHAT_CHUNK, warm: COUNT_WARM, tokens } };
+}
+
+/** A width option: a number, or 'published' for the shape's own. */
+function widthOf(value: string, shape: ModelShape, key: 'mlp' | 'vocab'): number {
+  if (value === 'published') return PUBLISHED_WIDTHS[shape.id][key];
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 32) throw new Error(`--shape-${key} must be 'published' or a whole number of at least 32, not ${value}`);
+  return n;
+}
+
+/** The shape benchmark's jobs from the command line. */
+export function shapeJobs(values: BenchArgs): ShapeBenchJob[] {
+  const ids = values.shape === 'all' ? CATALOG_SHAPES.map((s) => s.id) : values.shape.split(',');
+  const tokens = Number(values['shape-tokens']);
+  const warm = Number(values['shape-warm']);
+  return ids.map((id) => {
+    const published = findShape(id);
+    const shape = values['shape-layers'] ? { ...published, nLayers: Math.min(published.nLayers, Number(values['shape-layers'])) } : published;
+    const entry = MODEL_CATALOG.find((e) => e.id === id)!;
+    return {
+      shape,
+      widths: { mlp: widthOf(values['shape-mlp'], shape, 'mlp'), vocab: widthOf(values['shape-vocab'], shape, 'vocab') },
+      seed: 1,
+      cache: { sinks: entry.defaultSinks, window: entry.defaultWindow },
+      positions: values['dense-positions'].split(',').map(Number),
+      warm,
+      tokens,
+      promptTokens: 64,
+    };
+  });
+}
+
+/** Runs the shape benchmark job by job, logging each shape's wall time as it ends; a shape not
+ *  started by `deadline` (Date.now() time) is left out. */
+export async function runShapes(driver: BenchDriver, jobs: ShapeBenchJob[], log: (line: string) => void = () => {}, deadline = Infinity): Promise<ShapeRun[]> {
+  const runs: ShapeRun[] = [];
+  for (const job of jobs) {
+    if (Date.now() > deadline) {
+      log(`${job.shape.label}: left out, past the deadline`);
+      continue;
+    }
+    const start = performance.now();
+    const result = await driver.benchShape(job);
+    runs.push({ job, result, wallMs: performance.now() - start });
+    log(`${job.shape.label}: ${((performance.now() - start) / 1000).toFixed(0)} s`);
+  }
+  return runs;
+}
+
+export const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
+
+/** npm run bench:gpu's suite, in any runtime: the work per token of stories260K at 24 layers
+ *  (Qwen2.5-0.5B's depth) and the catalog's shapes against onnxruntime's whole graph. */
+export interface GpuSuiteOptions {
+  /** A few minutes on SwiftShader: shapes cut to 2 layers, two positions, few tokens. */
+  short: boolean;
+  /** Date.now() after which no further shape starts. */
+  deadline: number;
+}
+
+export interface GpuSuiteResult {
+  runtime: string;
+  adapter: string;
+  counts: { result: CountsResult; text: CountsJobText };
+  runs: ShapeRun[];
+  /** Shapes left out at the deadline. */
+  leftOut: string[];
+  wallMs: number;
+}
+
+export async function runGpuSuite(driver: BenchDriver, stories: { model: CountsJob['model']; ids: number[] }, options: GpuSuiteOptions, log: (line: string) => void): Promise<GpuSuiteResult> {
+  const start = performance.now();
+  const adapter = await driver.adapter();
+  log(`${driver.runtime}: adapter ${adapter}`);
+  const model = stories.model.kind === 'llama2c' && !options.short ? { ...stories.model, layers: 24 } : stories.model;
+  const counts = await runCounts(driver, model, stories.ids, { sinks: 4, window: 252 }, options.short ? 4 : 16);
+  log(`${driver.runtime}: counts done`);
+  const args = options.short
+    ? ['--shape', 'all', '--shape-layers', '2', '--dense-positions', '128,1024', '--shape-tokens', '1', '--shape-warm', '1']
+    : ['--shape', 'all', '--dense-positions', '128,512,2048,8192', '--shape-tokens', '10', '--shape-warm', '2'];
+  const jobs = shapeJobs(parseBenchArgs(args));
+  const runs = await runShapes(driver, jobs, (line) => log(`${driver.runtime}: ${line}`), options.deadline);
+  const leftOut = jobs.filter((j) => !runs.some((r) => r.job.shape.id === j.shape.id)).map((j) => j.shape.label);
+  return { runtime: driver.runtime, adapter, counts, runs, leftOut, wallMs: performance.now() - start };
+}
+
+/** One runtime's part of bench-gpu.md, its headings one level down. */
+export function gpuSuiteSection(r: GpuSuiteResult): string[] {
+  const down = (lines: string[]) => lines.map((l) => (l.startsWith('#') ? `#${l}` : l));
+  return [
+    `## ${r.runtime}`,
+    '',
+    `Adapter: ${r.adapter}. ${adapterNote(r.adapter)} This part took ${minutes(r.wallMs)}.`,
+    ...(r.leftOut.length ? ['', `Left out at the deadline: ${r.leftOut.join(', ')}.`] : []),
+    '',
+    ...down(countsSection(r.counts.result, r.counts.text)),
+    '',
+    ...down(shapesSection(r.runs)),
+  ];
+}
+
+/** npm run bench -- --shape: the catalog shapes alone, into bench-shapes.{md,json}. */
+async function runShapeBench(driver: BenchDriver, values: BenchArgs, program: string, out: string): Promise<string> {
+  const start = performance.now();
+  const adapter = await driver.adapter();
+  const jobs = shapeJobs(values);
+  const runs = await runShapes(driver, jobs, (line) => console.error(line));
+  const wallMs = performance.now() - start;
+  const command =
+    `${program} --shape ${values.shape} --dense-positions ${values['dense-positions']} --shape-tokens ${values['shape-tokens']} --shape-warm ${values['shape-warm']}` +
+    ` --shape-mlp ${values['shape-mlp']} --shape-vocab ${values['shape-vocab']}${values['shape-layers'] ? ` --shape-layers ${values['shape-layers']}` : ''}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}`;
+  const md = [
+    "# Decode benchmark: the catalog's shapes",
+    '',
+    `Machine: ${machineText()}. Runtime: ${driver.runtime}. Adapter: ${adapter}. ${new Date().toISOString().slice(0, 16)} UTC.`,
+    `Command: \`${command}\`. The run took ${minutes(wallMs)}.`,
+    adapterNote(adapter),
+    '',
+    ...shapesSection(runs),
+  ].join('\n');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'bench-shapes.md'), md + '\n');
+  writeFileSync(join(out, 'bench-shapes.json'), JSON.stringify({ command, machine: machineText(), runtime: driver.runtime, adapter, wallMs, runs }) + '\n');
+  return md;
+}
 
 const VARIANTS: TuningVariant[] = [
   { name: 'default', tuning: {} },
@@ -91,7 +238,9 @@ const NOTES = `
  * Runs every benchmark through `driver` on `model` and the looped stream `ids`, writes bench.md and
  * bench.json into `out`, and returns the report. `program` is how the report names the command.
  */
-export async function runBench(driver: BenchDriver, values: BenchArgs, program: string, model: BenchJob['model'], ids: number[], out: string): Promise<string> {
+export async function runBench(driver: BenchDriver, values: BenchArgs, program: string, storiesModel: BenchJob['model'], ids: number[], out: string): Promise<string> {
+  if (values.shape) return runShapeBench(driver, values, program, out);
+  const model = values.layers && storiesModel.kind === 'llama2c' ? { ...storiesModel, layers: Number(values.layers) } : storiesModel;
   const job: BenchJob = {
     model,
     cache: { sinks: Number(values.sinks), window: Number(values.window) },
@@ -109,6 +258,8 @@ export async function runBench(driver: BenchDriver, values: BenchArgs, program: 
   if (job.tokens < fill + 1000) throw new Error(`--tokens must be at least the cache size plus 1000 (${fill + 1000})`);
   const { runtime } = driver;
   const adapter = await driver.adapter();
+  const countTokens = Number(values['count-tokens']);
+  const counts = await runCounts(driver, model, ids, job.cache, countTokens);
   const dense: DensePoint[] = await driver.benchAgainstDense({ model, cache: job.cache, positions, tokensPerPosition: denseTokens, prefillChunk: 256, ids });
   const tunings = await driver.benchTunings({ model, variants: VARIANTS, tokens: tuningTokens });
   const result: BenchResult = await driver.benchDecode(job);
@@ -120,11 +271,11 @@ export async function runBench(driver: BenchDriver, values: BenchArgs, program: 
   const [first, last] = [result.resources[0], result.resources[result.resources.length - 1]];
   const afterFillResources = result.resources.find(([t]) => t >= fill) ?? first;
   const p = result.phases;
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}`;
+  const machine = machineText();
   const command =
-    `${program} --tokens ${job.tokens} --sinks ${job.cache.sinks} --window ${job.cache.window} --recompute-samples ${job.recomputeSamples}` +
+    `${program} --tokens ${job.tokens} --sinks ${job.cache.sinks} --window ${job.cache.window}${values.layers ? ` --layers ${values.layers}` : ''} --recompute-samples ${job.recomputeSamples}` +
     ` --profile-tokens ${job.profileTokens} --pick-tokens ${job.pickTokens} --dense-positions ${positions.join(',')} --dense-tokens ${denseTokens}` +
-    ` --tuning-tokens ${tuningTokens}${hardwareGpu ? ' --hardware-gpu' : ''}`;
+    ` --tuning-tokens ${tuningTokens} --count-tokens ${countTokens}${hardwareGpu ? ' --hardware-gpu' : ''}`;
   const base = (tunings.default as number[] | string) ?? [];
   const tuningRows = VARIANTS.map(({ name }) => {
     const t = tunings[name];
@@ -132,14 +283,16 @@ export async function runBench(driver: BenchDriver, values: BenchArgs, program: 
     return `${row(name, t)} ${typeof base === 'string' ? '' : ratioText(t, base)} |`;
   });
   const md = [
-    `# Decode benchmark: stories260K`,
+    `# Decode benchmark: ${counts.text.model}`,
     '',
     `Machine: ${machine}. Runtime: ${runtime}. Adapter: ${adapter}. ${new Date().toISOString().slice(0, 16)} UTC.`,
     `Command: \`${command}\`.`,
     'Times are wall time per token (ms), min / median / max over the repeated tokens of one run.',
     /swiftshader|llvmpipe|lavapipe/i.test(adapter)
-      ? 'This adapter runs shaders on the CPU, on a machine shared with other jobs: compare only ratios measured in the same run.'
+      ? adapterNote(adapter)
       : 'On this GPU a token of stories260K is mostly fixed cost (onnxruntime runs, submits, the readback), not arithmetic.',
+    '',
+    ...countsSection(counts.result, counts.text),
     '',
     `## Streaming decode, cache ${job.cache.sinks}+${job.cache.window}, ${job.tokens} tokens fed one at a time`,
     '',
@@ -193,7 +346,7 @@ export async function runBench(driver: BenchDriver, values: BenchArgs, program: 
   writeFileSync(join(out, 'bench.md'), md + '\n');
   writeFileSync(
     join(out, 'bench.json'),
-    JSON.stringify({ command, machine, runtime, adapter, job: { ...job, ids: undefined, model: 'stories260K' }, result, dense, tunings }) + '\n',
+    JSON.stringify({ command, machine, runtime, adapter, job: { ...job, ids: undefined, model: counts.text.model }, counts, result, dense, tunings }) + '\n',
   );
   return md;
 }

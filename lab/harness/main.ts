@@ -1,6 +1,8 @@
 // The engine page of the harness: loads a model from the URLs a job names and scores or generates
 // with it, exactly as tools/harness.ts describes. Also exposes the onnxruntime oracle to tests.
 
+// First: it wraps the WebGPU prototypes to count the page's work.
+import { liveGpuBuffers } from './gpuCounts.ts';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import type { CacheChoice, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
@@ -12,15 +14,18 @@ import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
-import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { DEFAULT_SAMPLING, Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
 import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
 import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cForm } from '../onnxExportForms.ts';
 import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
 import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
-import { liveGpuBuffers } from './liveBuffers.ts';
 import { negLogLikelihood } from './nll.ts';
+import { repeatLayers } from '../repeatLayers.ts';
+import { benchShape, compareShape, GREEDY, withFloatActivations, type ShapeBenchJob } from './shapeBench.ts';
+import { denseCounts, replyCounts, type PathCounts } from './tokenSteps.ts';
+import { countAttribution } from './countCheck.ts';
 
 let gpu: Promise<GpuContext> | null = null;
 
@@ -30,9 +35,15 @@ async function bytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** A llama2.c model's checkpoint, its layers repeated where the job asks. */
+async function checkpointBytes(model: Extract<PageJob['model'], { kind: 'llama2c' }>): Promise<Uint8Array> {
+  const checkpoint = await bytes(model.checkpoint);
+  return model.layers ? repeatLayers(checkpoint, model.layers) : checkpoint;
+}
+
 /** The model through the app's own path from named files to ModelFiles, fetching only what it reads. */
 async function loadFiles(model: PageJob['model']): Promise<ModelFiles> {
-  if (model.kind === 'llama2c') return modelFilesFromLlama2c(await bytes(model.checkpoint), await bytes(model.tokenizer));
+  if (model.kind === 'llama2c') return modelFilesFromLlama2c(await checkpointBytes(model), await bytes(model.tokenizer));
   const isGraph = (path: string) => path.endsWith('.onnx') || /\.onnx(_data|\.data)(_\d+)?$/.test(path);
   const wanted = Object.keys(model.files).filter((path) => !isGraph(path) || !model.onnxFile || path === model.onnxFile || isOnnxExternalData(model.onnxFile, path));
   const blobs = await Promise.all(wanted.map(async (path) => [path, new Blob([await bytes(model.files[path])])] as const));
@@ -452,7 +463,7 @@ async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model'];
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
   const rows = denseRows(job);
-  const ortModel = exportLlama2cForm(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
+  const ortModel = exportLlama2cForm(readLlama2cCheckpoint(await checkpointBytes(job.model)), { rotaryRows: rows }).model;
   const streaming = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
   let dense: ModelRunner | undefined;
   try {
@@ -470,7 +481,65 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, captureCheck, firstReplies, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+export interface CountsJob {
+  model: PageJob['model'];
+  cache: PageJob['cache'];
+  promptIds: number[];
+  /** Decode tokens run before the counted ones (the first ones create what later ones reuse). */
+  warm: number;
+  tokens: number;
+  /** Also count onnxruntime's whole graph decoding densely (the slow part on SwiftShader). */
+  dense: boolean;
+}
+
+export interface CountsResult {
+  layers: number;
+  /** Our reply path (the chat's), greedy and with the app's default sampling. */
+  greedy: PathCounts;
+  sampled: PathCounts;
+  /** onnxruntime's whole graph, dense, where the job asked for it. */
+  dense?: PathCounts;
+}
+
+/** The WebGPU work per token on the job's model (lab/harness/tokenSteps.ts). */
+async function benchCounts(job: CountsJob): Promise<CountsResult> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const runner = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
+  try {
+    const greedy = await replyCounts(runner, job.promptIds, GREEDY, job.warm, job.tokens);
+    const sampled = await replyCounts(runner, job.promptIds, DEFAULT_SAMPLING, job.warm, job.tokens);
+    const sites = splitDecoder(files.model, files.externalData).sites;
+    if (!job.dense) return { layers: sites.length, greedy, sampled };
+    const ort = await FullGraphSession.create(withFloatActivations(files.model), files.externalData, context.device, [sites[0].nKvHeads, sites[0].headSize]);
+    try {
+      return { layers: sites.length, greedy, sampled, dense: await denseCounts(ort, job.promptIds, job.warm, job.tokens) };
+    } finally {
+      await ort.release();
+    }
+  } finally {
+    await runner.unload();
+  }
+}
+
+const harness = {
+  countAttribution: async () => countAttribution((await (gpu ??= createGpuContext())).device),
+  benchCounts,
+  benchShape: async (job: ShapeBenchJob) => benchShape(job, await (gpu ??= createGpuContext())),
+  compareShape: async (job: Parameters<typeof compareShape>[0], chunks: number[][]) => compareShape(job, chunks, await (gpu ??= createGpuContext())),
+  benchTunings,
+  captureCheck,
+  firstReplies,
+  run,
+  scoreCases,
+  oracleLogits,
+  engineLogitsPacked,
+  engineLogits,
+  benchDecode,
+  topLogitsCheck,
+  sampleBothWays,
+  benchAgainstDense,
+};
 export type Harness = typeof harness;
 declare global {
   interface Window {
