@@ -65,7 +65,7 @@ export function countsSection(result: CountsResult, job: CountsJobText): string[
   return [
     `## Work per token: ${job.model}`,
     '',
-    `Our engine on the chat's decode path (ModelRunner.reply: greedy picks on the GPU; the app's default sampling, repetition penalty 1.1, reads the whole row back), ` +
+    `Our engine on the chat's decode loop (generate() over ModelRunner, graph capture on, picks on the GPU: greedy, and the app's default sampling with repetition penalty 1.1, whose penalized ids' logits are read back beside the pick), ` +
       `and onnxruntime's whole graph decoding densely. A ${job.promptTokens}-token prompt (ours in chunks of ${job.chunk}, onnxruntime's in one run), ` +
       `then ${plural(job.tokens, 'decoded token')} counted after ${job.warm} more; means per token.`,
     COUNTS_METHOD,

@@ -14,6 +14,7 @@
 //   npm run bench -- [--tokens 1000000] [--sinks 4] [--window 252] [--layers 24] [--recompute-samples 20]
 //                    [--profile-tokens 200] [--pick-tokens 100] [--dense-positions 128,512,2048,8192]
 //                    [--dense-tokens 20] [--tuning-tokens 100] [--count-tokens 16] [--hardware-gpu] [--out eval/results]
+//   npm run bench -- --counts [--layers 24] [--count-tokens 16] [--tuning-tokens 100]: the work per token and graph capture only
 //   npm run bench -- --shape all|qwen3-0.6b,... [--dense-positions 128,512,2048,8192] [--shape-tokens 3]
 //                    [--shape-warm 1] [--shape-layers N] [--shape-mlp 256|published] [--shape-vocab 2048|published]
 

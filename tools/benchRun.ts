@@ -39,6 +39,7 @@ export function parseBenchArgs(args: string[]) {
       'dense-tokens': { type: 'string', default: '20' },
       'tuning-tokens': { type: 'string', default: '100' },
       'count-tokens': { type: 'string', default: '16' },
+      counts: { type: 'boolean', default: false },
       shape: { type: 'string', default: '' },
       'shape-tokens': { type: 'string', default: '2' },
       'shape-warm': { type: 'string', default: '1' },
@@ -203,6 +204,50 @@ async function runShapeBench(driver: BenchDriver, values: BenchArgs, program: st
   return md;
 }
 
+/** The rows of the session-settings table, each against the default setting's paired tokens. */
+function tuningTable(variants: TuningVariant[], tunings: Record<string, number[] | string>): string[] {
+  const base = tunings.default ?? [];
+  return [
+    '| setting | min | median | max | tokens | time / default, paired |',
+    '|---|---|---|---|---|---|',
+    ...variants.map(({ name }) => {
+      const t = tunings[name];
+      if (typeof t === 'string') return `| ${name} | failed: ${t.replace(/\|/g, '/').slice(0, 300)} | | | | |`;
+      return `${row(name, t)} ${typeof base === 'string' ? '' : ratioText(t, base)} |`;
+    }),
+  ];
+}
+
+/** npm run bench -- --counts: the work per token and what graph capture changes, in minutes. */
+async function runCountsBench(driver: BenchDriver, values: BenchArgs, program: string, model: BenchJob['model'], ids: number[], out: string): Promise<string> {
+  const adapter = await driver.adapter();
+  const cache = { sinks: Number(values.sinks), window: Number(values.window) };
+  const countTokens = Number(values['count-tokens']);
+  const tuningTokens = Number(values['tuning-tokens']);
+  const counts = await runCounts(driver, model, ids, cache, countTokens);
+  const variants = VARIANTS.filter((v) => v.name === 'default' || v.name === 'graph capture');
+  const tunings = await driver.benchTunings({ model, variants, tokens: tuningTokens });
+  const command = `${program} --counts --sinks ${cache.sinks} --window ${cache.window}${values.layers ? ` --layers ${values.layers}` : ''} --count-tokens ${countTokens} --tuning-tokens ${tuningTokens}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}`;
+  const md = [
+    `# Work per token: ${counts.text.model}`,
+    '',
+    `Machine: ${machineText()}. Runtime: ${driver.runtime}. Adapter: ${adapter}. ${new Date().toISOString().slice(0, 16)} UTC.`,
+    `Command: \`${command}\`. ${adapterNote(adapter)}`,
+    '',
+    ...countsSection(counts.result, counts.text).slice(2),
+    '',
+    `## Graph capture: onnxruntime's share of a token`,
+    '',
+    `The segments alone for one token (no attention kernel), ${tuningTokens} tokens per setting, alternating; ms per token.`,
+    '',
+    ...tuningTable(variants, tunings),
+  ].join('\n');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'bench-counts.md'), md + '\n');
+  writeFileSync(join(out, 'bench-counts.json'), JSON.stringify({ command, machine: machineText(), runtime: driver.runtime, adapter, counts, tunings }) + '\n');
+  return md;
+}
+
 const VARIANTS: TuningVariant[] = [
   { name: 'default', tuning: {} },
   { name: 'validationMode disabled', tuning: { validationMode: 'disabled' } },
@@ -214,23 +259,20 @@ const VARIANTS: TuningVariant[] = [
 const NOTES = `
 ## What the decode path keeps, and what it dropped
 
-- Kept: no per-token allocation in the decode path of our own code. The input-ids tensor of each chunk size is built once and
-  written in place (as int32 halves, no BigInt per token); the feeds/fetches records and the attention kernel's I/O are built
-  once per chunk size; the kernel finds its bind groups by that I/O object instead of building a key string per layer.
-  Live GPU buffers and the JS heap stay flat (above). onnxruntime's own per-run work is outside our reach.
-- Kept: sampling on the GPU. shaders/argmax.wgsl picks the k best logits (k <= 64; k = 1 is greedy argmax) and only those ids
-  and values are read back; Sampler.sampleTop then gives exactly the token the CPU sampler picks from the whole row
-  (tests/gpu/sampling.test.ts, tests/unit/generate/sampler.test.ts). ModelRunner.reply uses it for greedy decoding and for top-k
-  sampling with k <= 64. With a repetition penalty other than 1, top-p without top-k, or k > 64 the whole row is read back and
-  sampled on the CPU (exact by construction); so are rows with NaN or +Infinity, where the CPU sampler reports MODEL_CORRUPT.
-  On SwiftShader with stories260K's 512-token vocabulary the readback it saves is ~1 ms of ~80 ms: no measurable difference
-  here (table above); the saving grows with the vocabulary (150k logits are 600 KB per token) and on a real GPU.
-- Dropped: onnxruntime graph capture. With the engine's device and GPU-resident I/O (ids in a GPU int64 buffer) onnxruntime-web
-  1.30 fails on the first run (error above); it would also need a second session set per chunk size (weights twice).
+- Kept: nothing created per decoded token, by our code or by onnxruntime (the counts above; tests/gpu/workCounts.test.ts).
+  Each chunk shape has its boundary buffers, input-ids buffer, feeds/fetches records and the kernel's bind groups built once;
+  the chunk's uniforms are written in place.
+- Kept: onnxruntime graph capture for one-token runs (src/engine/ort/segmentSessions.ts, the glue patch in
+  lab/onnxruntimeGluePatch.ts): a replay builds no bind group and writes no uniform. Prefill chunks run uncaptured on the same
+  sessions (run option gpu_graph_id = -1), so the weights exist once. Logits equal to uncaptured runs (tests/gpu/graphCapture.test.ts).
+- Kept: sampling on the GPU. shaders/argmax.wgsl picks the k best logits (k <= 64) outside the ids under repetition penalty and
+  gathers those ids' raw logits; Sampler.sampleTop applies the penalty and gives exactly the token the CPU sampler picks from the
+  whole row (tests/gpu/sampling.test.ts). With the app's defaults a token reads back at most 776 bytes at any vocabulary; top-p
+  without top-k, or k > 64, reads the whole row back (exact on the CPU).
 - Dropped: validationMode 'disabled' (the same as 'wgpuOnly' in a browser) and the JSPI build (Chromium 156 has JSPI): no
-  measurable change in onnxruntime's share of a token (paired ratio 1.00x), so the engine keeps the defaults and one build.
-- Fewer submits: our side submits once per attention layer plus one pick; the attention of layer i must be queued between two
-  onnxruntime runs, so merging submits needs onnxruntime to take foreign commands, which it does not.
+  measurable change in onnxruntime's share of a token, so the engine keeps the defaults and one build.
+- Submits: 2 per layer + 2 per token. The attention of layer i must be queued between two onnxruntime runs, and onnxruntime
+  submits its own work; merging submits needs onnxruntime to take foreign commands, which it does not.
 - The dense onnxruntime baseline grows with position while ours stays flat; on SwiftShader part of its cost is likely shader
   work that depends on the growing past length (not profiled). Recheck on a real GPU with \`--hardware-gpu\`.`;
 
@@ -241,6 +283,7 @@ const NOTES = `
 export async function runBench(driver: BenchDriver, values: BenchArgs, program: string, storiesModel: BenchJob['model'], ids: number[], out: string): Promise<string> {
   if (values.shape) return runShapeBench(driver, values, program, out);
   const model = values.layers && storiesModel.kind === 'llama2c' ? { ...storiesModel, layers: Number(values.layers) } : storiesModel;
+  if (values.counts) return runCountsBench(driver, values, program, model, ids, out);
   const job: BenchJob = {
     model,
     cache: { sinks: Number(values.sinks), window: Number(values.window) },
@@ -276,12 +319,7 @@ export async function runBench(driver: BenchDriver, values: BenchArgs, program: 
     `${program} --tokens ${job.tokens} --sinks ${job.cache.sinks} --window ${job.cache.window}${values.layers ? ` --layers ${values.layers}` : ''} --recompute-samples ${job.recomputeSamples}` +
     ` --profile-tokens ${job.profileTokens} --pick-tokens ${job.pickTokens} --dense-positions ${positions.join(',')} --dense-tokens ${denseTokens}` +
     ` --tuning-tokens ${tuningTokens} --count-tokens ${countTokens}${hardwareGpu ? ' --hardware-gpu' : ''}`;
-  const base = (tunings.default as number[] | string) ?? [];
-  const tuningRows = VARIANTS.map(({ name }) => {
-    const t = tunings[name];
-    if (typeof t === 'string') return `| ${name} | failed: ${t.replace(/\|/g, '/').slice(0, 300)} | | | | |`;
-    return `${row(name, t)} ${typeof base === 'string' ? '' : ratioText(t, base)} |`;
-  });
+  const tuningRows = tuningTable(VARIANTS, tunings);
   const md = [
     `# Decode benchmark: ${counts.text.model}`,
     '',
@@ -337,8 +375,6 @@ export async function runBench(driver: BenchDriver, values: BenchArgs, program: 
     '',
     `onnxruntime session settings: the segments alone for one token (no attention kernel), ${tuningTokens} tokens per setting, alternating.`,
     '',
-    '| setting | min | median | max | tokens | time / default, paired |',
-    '|---|---|---|---|---|---|',
     ...tuningRows,
     NOTES,
   ].join('\n');
