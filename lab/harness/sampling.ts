@@ -4,7 +4,8 @@
 // rows), in f32 and packed f16.
 
 import { Sampler, type SamplingParams, type TopLogits } from '../../src/engine/generate/sampler.ts';
-import { MAX_PENALIZED, TopLogitsKernel } from '../../src/engine/kernels/topLogits.ts';
+import { MAX_PENALIZED } from '../../src/engine/kernels/kernelSizes.ts';
+import { TopLogitsKernel } from '../../src/engine/kernels/topLogits.ts';
 import { cpuPick, lcg, randomPenalized, randomRow } from '../topPick.ts';
 
 export interface TopCheckSpec {

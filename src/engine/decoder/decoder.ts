@@ -21,7 +21,8 @@ import { KvCache, type StreamCache } from '../kv/kvCache.ts';
 import { boundaryDims, type BoundaryTensor, type SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
-import { MAX_PENALIZED, MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
+import { MAX_PENALIZED, MAX_TOP_K } from '../kernels/kernelSizes.ts';
+import { TopLogitsKernel } from '../kernels/topLogits.ts';
 import type { IdLogits, TopLogits } from '../generate/sampler.ts';
 
 /** What the kernel needs from the model's config.json beyond what the graph states. */

@@ -5,14 +5,10 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { TopLogits } from '../generate/sampler.ts';
+import { MAX_PENALIZED, MAX_TOP_K, PICK_ITEMS, PICK_WORKGROUP } from './kernelSizes.ts';
 import { SHADERS } from './shaderSources.ts';
 
-/** Most picks per call; the shader's MAX_K. */
-export const MAX_TOP_K = 64;
-/** Most penalized ids per call; the shader's MAX_PENALIZED. */
-export const MAX_PENALIZED = 64;
-const WORKGROUP = 256;
-const BLOCK = WORKGROUP * 16;
+const BLOCK = PICK_WORKGROUP * PICK_ITEMS;
 /** bad, count, ids, values; then one value per penalized id. */
 const PICK_WORDS = 2 + 2 * MAX_TOP_K;
 const RESULT_WORDS = PICK_WORDS + MAX_PENALIZED;
