@@ -9,7 +9,7 @@
 
 import * as ort from 'onnxruntime-web';
 import onnxProto, { type onnx } from 'onnx-proto';
-import type { RotaryConfig } from '../../src/engine/decoder/decoder.ts';
+import type { RotaryConfig } from '../../src/engine/model/rotary.ts';
 import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
 import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
 import { modelRotary } from '../../src/engine/model/rotary.ts';

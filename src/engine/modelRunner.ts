@@ -10,7 +10,7 @@ import { formatBytes } from '../protocol/format.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
 import { Decoder, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
 import type { TokenModel } from './generate/generator.ts';
-import type { TopLogits } from './generate/sampler.ts';
+import type { TopLogits } from './kernels/topLogits.ts';
 import type { StreamCache } from './kv/kvCache.ts';
 import type { ModelFiles } from './model/modelFiles.ts';
 import { modelRotary } from './model/rotary.ts';

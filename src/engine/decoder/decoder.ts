@@ -16,22 +16,15 @@
 import { EngineError } from '../../protocol/errors.ts';
 import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
-import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
+import { MAX_PENALIZED, MAX_TOP_K } from '../kernels/kernelSizes.ts';
+import type { RopeConfig } from '../kernels/rope.ts';
+import { TopLogitsKernel, type IdLogits, type TopLogits } from '../kernels/topLogits.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
+import type { RotaryConfig } from '../model/rotary.ts';
 import { boundaryDims, type BoundaryTensor, type SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
-import { MAX_PENALIZED, MAX_TOP_K } from '../kernels/kernelSizes.ts';
-import { TopLogitsKernel } from '../kernels/topLogits.ts';
-import type { IdLogits, TopLogits } from '../generate/sampler.ts';
 
-/** What the kernel needs from the model's config.json beyond what the graph states. */
-export interface RotaryConfig {
-  theta: number;
-  /** Dims per head the model rotates (head_dim * partial_rotary_factor in Hugging Face configs). */
-  rotaryDim: number;
-  scaling?: RopeScaling;
-}
 
 export interface DecoderOptions {
   /** Replay onnxruntime's captured graphs for one-token chunks (decode); off, every run builds its
