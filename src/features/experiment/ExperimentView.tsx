@@ -119,6 +119,9 @@ function ReadyView({ controller, status, conversation, generating }: Props & { s
     return () => clearTimeout(timer);
   }, [controller, text, key, source, state.measure?.key]);
 
+  // Another model: its own chat cache gives the form its defaults again.
+  useEffect(() => setDraft(null), [modelKey]);
+
   const measure = state.measure?.key === key ? state.measure : null;
   const limits: ExperimentLimits | null = measure ? { textTokens: measure.tokens, chunk: measure.chunk, bytesPerToken: status.info.cache.bytesPerToken, budgetBytes: KV_BUDGET_BYTES } : null;
   useEffect(() => {
