@@ -3,10 +3,18 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { AttentionMode } from '../src/protocol/messages.ts';
+import type { AttentionMode, CacheDtype } from '../src/protocol/messages.ts';
 import { REPO_ROOT } from './browser.ts';
 
 export type HarnessMode = AttentionMode | 'recompute';
+
+/** Sinks and window of a job's cache, and the dtype it is kept in: f32 unless the job names f16
+ *  (the harness measures the exact cache, whatever the app's default). */
+export interface HarnessCache {
+  sinks: number;
+  window: number;
+  dtype?: CacheDtype;
+}
 
 export interface GenerateJob {
   promptIds?: number[];
@@ -24,7 +32,7 @@ export interface HarnessJob {
   /** Which .onnx of the folder to load where it holds several ("onnx/model_q4.onnx"). */
   onnxFile?: string;
   mode: HarnessMode;
-  cache: { sinks: number; window: number };
+  cache: HarnessCache;
   chunk?: number;
   score?: number[];
   scoreFile?: string;
@@ -36,7 +44,7 @@ export interface PageJob {
   /** An ONNX folder as paths inside it ("onnx/model.onnx") to URLs, or a llama2.c checkpoint. */
   model: { kind: 'onnx'; files: Record<string, string>; onnxFile?: string } | { kind: 'llama2c'; checkpoint: string; tokenizer: string };
   mode: HarnessMode;
-  cache: { sinks: number; window: number };
+  cache: HarnessCache;
   chunk?: number;
   /** Scoring: the first `prefill` ids are fed as one piece before the chunks, as a chat prefills
    *  before it decodes. In recompute mode at most sinks + window, where V(t) is every token so far
@@ -70,10 +78,11 @@ export function validateJob(job: unknown): HarnessJob {
   if (j.onnxFile !== undefined && (typeof j.onnxFile !== 'string' || !j.onnxFile.endsWith('.onnx'))) fail('"onnxFile" must be the path of an .onnx file in the model folder');
   if (!MODES.includes(j.mode as HarnessMode)) fail(`"mode" must be one of ${MODES.join(', ')}`);
   const cache = j.cache as Record<string, unknown> | undefined;
-  if (typeof cache !== 'object' || cache === null) fail('"cache" must be {"sinks": S, "window": W}');
+  if (typeof cache !== 'object' || cache === null) fail('"cache" must be {"sinks": S, "window": W} (and optionally "dtype": "f32" or "f16")');
   const isCount = (x: unknown, min: number) => Number.isInteger(x) && (x as number) >= min;
   if (!isCount(cache!.sinks, 0)) fail('"cache.sinks" must be an integer >= 0');
   if (!isCount(cache!.window, 1)) fail('"cache.window" must be an integer >= 1');
+  if (cache!.dtype !== undefined && cache!.dtype !== 'f32' && cache!.dtype !== 'f16') fail('"cache.dtype" must be "f32" or "f16"');
   if (j.chunk !== undefined && !isCount(j.chunk, 1)) fail('"chunk" must be an integer >= 1');
   const tasks = ['score', 'scoreFile', 'generate'].filter((k) => j[k] !== undefined);
   if (tasks.length !== 1) fail('give exactly one of "score", "scoreFile" or "generate"');

@@ -13,6 +13,7 @@ import { adapterName } from '../lab/gpuAdapter.ts';
 import { STORIES260K_DIR } from '../lab/fixtures.ts';
 import { describeModel } from '../lab/harnessJob.ts';
 import type { FirstReplies, FirstRepliesJob } from '../lab/harness/main.ts';
+import { STORY_KV_CACHE_DTYPE } from '../src/protocol/cache.ts';
 import { STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, samplingOf } from '../src/features/settings/settings.ts';
 
 const { values } = parseArgs({
@@ -21,7 +22,7 @@ const { values } = parseArgs({
 
 const job = (warmUp: boolean): FirstRepliesJob => ({
   model: describeModel(STORIES260K_DIR),
-  cache: { mode: 'streaming', nSinks: STORY_MODEL_SETTINGS.nSinks, windowSize: STORY_MODEL_SETTINGS.windowSize, ...STORY_MODEL_CACHE },
+  cache: { mode: 'streaming', nSinks: STORY_MODEL_SETTINGS.nSinks, windowSize: STORY_MODEL_SETTINGS.windowSize, ...STORY_MODEL_CACHE, dtype: STORY_KV_CACHE_DTYPE },
   sampling: samplingOf(STORY_MODEL_SETTINGS, 1),
   message: 'Once upon a time, there was a little dog named Max who loved to run in the park with his friends.',
   maxTokens: 8,

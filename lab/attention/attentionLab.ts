@@ -1,7 +1,8 @@
 // What the kernel lab page (lab/attention) takes and returns; shared by the page, the GPU tests
 // and the benchmark script.
 
-import type { AttentionMode, CacheChoice, CacheDtype } from '../../src/protocol/messages.ts';
+import type { AttentionMode, CacheDtype } from '../../src/protocol/messages.ts';
+import type { RingConfig } from '../../src/engine/kv/ringLayout.ts';
 import type { IoDtype } from '../../src/engine/kernels/attention.ts';
 import type { RopeConfig } from '../../src/engine/kernels/rope.ts';
 
@@ -79,7 +80,7 @@ export interface AttentionLab {
    * step at a time (n > 0 appends a chunk of n, n < 0 truncates n tokens), and after each step
    * reads back which stream token each slot of the V cache holds (-1: never written).
    */
-  slotMaps(config: CacheChoice, steps: number[]): Promise<number[][]>;
+  slotMaps(config: RingConfig, steps: number[]): Promise<number[][]>;
 }
 
 declare global {

@@ -10,7 +10,6 @@ import { isOnnxExternalData } from '../../src/models/hub.ts';
 import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
 import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
-import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
 import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
@@ -47,21 +46,23 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. */
-function cacheSettings(job: PageJob, streamLength: number): CacheSettings {
+/** Cache settings of a job: sinks only in streaming mode; dense holds the whole stream. The cache
+ *  is f32 unless the job names f16: the exactness tests measure through here. */
+function cacheSettings(job: PageJob, streamLength: number): CacheChoice {
   const { sinks, window } = job.cache;
+  const dtype = job.cache.dtype ?? 'f32';
   const chunk = largestPowerOfTwo(Math.max(job.chunk ?? 64, job.prefill ?? 0));
   switch (job.mode) {
     case 'streaming':
-      return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+      return { mode: 'streaming', nSinks: sinks, windowSize: window, maxChunk: chunk, dtype };
     case 'window':
-      return { mode: 'window', nSinks: 0, windowSize: window, maxChunk: chunk, dtype: 'f32' };
+      return { mode: 'window', nSinks: 0, windowSize: window, maxChunk: chunk, dtype };
     case 'dense':
-      return { mode: 'dense', nSinks: 0, windowSize: streamLength, maxChunk: Math.min(chunk, largestPowerOfTwo(streamLength)), dtype: 'f32' };
+      return { mode: 'dense', nSinks: 0, windowSize: streamLength, maxChunk: Math.min(chunk, largestPowerOfTwo(streamLength)), dtype };
     case 'recompute': {
       // A fresh dense pass per token over the S + W tokens it may see.
       const capacity = sinks + window;
-      return { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(chunk, largestPowerOfTwo(capacity)), dtype: 'f32' };
+      return { mode: 'dense', nSinks: 0, windowSize: capacity, maxChunk: Math.min(chunk, largestPowerOfTwo(capacity)), dtype };
     }
   }
 }
@@ -198,7 +199,7 @@ export interface CaptureCheck {
 async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
-  const settings: CacheSettings = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, maxChunk: 16, rollbackSlots: job.cache.rollbackSlots, dtype: 'f32' };
+  const settings: CacheChoice = { mode: 'streaming', nSinks: job.cache.sinks, windowSize: job.cache.window, maxChunk: 16, rollbackSlots: job.cache.rollbackSlots, dtype: 'f32' };
   const captured = await ModelRunner.load(files, settings, context, { graphCapture: true });
   const plain = await ModelRunner.load(files, settings, context, { graphCapture: false });
   const steps: string[] = [];

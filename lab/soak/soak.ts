@@ -4,7 +4,7 @@
 // measured from Node over CDP, so the page needs no flags.
 
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
-import type { CacheSettings } from '../../src/engine/decoder/decoder.ts';
+import type { CacheChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../src/engine/model/modelFiles.ts';
 import { liveGpuBuffers } from '../harness/liveBuffers.ts';
@@ -84,7 +84,7 @@ async function start(job: SoakJob): Promise<{ liveBuffers: number; vocab: number
   if (run) throw new Error('a soak is already running on this page; call finish() first');
   const files = modelFilesFromLlama2c(await bytes(job.model.checkpoint), await bytes(job.model.tokenizer));
   const gpu = await createGpuContext();
-  const settings: CacheSettings = { mode: 'streaming', nSinks: job.sinks, windowSize: job.window, maxChunk: job.chunk, dtype: 'f32' };
+  const settings: CacheChoice = { mode: 'streaming', nSinks: job.sinks, windowSize: job.window, maxChunk: job.chunk, dtype: 'f32' };
   const capacity = job.sinks + job.window;
   const streaming = await ModelRunner.load(files, settings, gpu);
   const restored = await ModelRunner.load(files, settings, gpu);

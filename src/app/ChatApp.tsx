@@ -19,7 +19,7 @@ import { ModelPicker } from '../features/models/ModelPicker.tsx';
 import type { EngineError } from '../protocol/errors.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
-import { loadBytesPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
+import { loadElementsPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
 import { EngineDock } from './EngineDock.tsx';
 import { EngineSession, type EngineStatus } from '../features/session/engineSession.ts';
 import { Header } from './Header.tsx';
@@ -96,7 +96,7 @@ export function ChatApp() {
   const apply = (next: ChatSettings) => {
     saveSettings(modelKey, next);
     setSettingsVersion((v) => v + 1);
-    if (status.kind === 'ready' && !sameCache(cacheChoiceOf(next, status.model.cache, status.info.cache.bytesPerToken), status.cache)) {
+    if (status.kind === 'ready' && !sameCache(cacheChoiceOf(next, status.model.cache, loadElementsPerToken(status.model.choice.key)), status.cache)) {
       void session.load(status.model, next);
     }
   };
@@ -226,7 +226,7 @@ export function ChatApp() {
         model={settingsModel}
         loaded={ready}
         settings={settings}
-        bytesPerToken={loadBytesPerToken(modelKey)}
+        elementsPerToken={loadElementsPerToken(modelKey)}
         blocked={
           generating
             ? 'Wait for the reply to finish (or stop it) before changing settings.'

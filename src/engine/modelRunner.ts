@@ -6,9 +6,9 @@
 import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
 import { formatBytes } from '../protocol/format.ts';
-import type { CacheChoice, CacheDtype } from '../protocol/messages.ts';
+import type { CacheChoice, CacheDtype, CacheLayout } from '../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type CacheSettings, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import { Decoder, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
 import type { ScoringModel } from './eval/score.ts';
 import type { TokenModel } from './generate/generator.ts';
 import type { TopLogits } from './generate/sampler.ts';
@@ -33,7 +33,7 @@ export class ModelRunner implements TokenModel {
     readonly trainedContext: number | null,
   ) {}
 
-  static async load(files: ModelFiles, cache: CacheSettings, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
+  static async load(files: ModelFiles, cache: CacheChoice, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
     const context = gpu ?? (await createGpuContext());
     const { tokenizer, stopIds, stopStrings } = loadModelText(files);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
@@ -85,7 +85,7 @@ export class ModelRunner implements TokenModel {
   /** Runs `work` on a cache of its own, laid out as `choice` says (Decoder.withCache): same
    *  weights, sessions and buffers; this runner's own cache is untouched, and feeds go to it again
    *  once `work` settles. */
-  withCache<T>(choice: CacheChoice, work: (model: ScoringModel) => Promise<T>): Promise<T> {
+  withCache<T>(choice: CacheLayout, work: (model: ScoringModel) => Promise<T>): Promise<T> {
     return this.decoder.withCache(choice, (cache) => work({ vocabSize: this.vocabSize, cache, feed: (ids, options) => this.feed(ids, options) }));
   }
 

@@ -3,7 +3,7 @@
 // repository's file list and config.json. Then the arithmetic that fits one to a GPU: KV bytes per
 // token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
-import { KV_CACHE_DTYPE, windowInBudget } from '../protocol/cache.ts';
+import { CACHE_DTYPE_BYTES, KV_CACHE_DTYPE, STORY_KV_CACHE_DTYPE, windowInBudget } from '../protocol/cache.ts';
 import { EngineError } from '../protocol/errors.ts';
 import { formatBytes } from '../protocol/format.ts';
 import type { CacheDtype } from '../protocol/messages.ts';
@@ -329,11 +329,17 @@ export function hostedFileUrl(file: HostedFile): string {
  */
 const KV_HEAD_MULTIPLE = 16;
 
-/** K and V of one token in every layer: nLayers x nKvHeads x head dim (padded) x 2 x the cache dtype's size. */
-export function kvBytesPerToken(entry: CatalogEntry, cacheDtype: CacheDtype = KV_CACHE_DTYPE): number {
+/** K and V elements of one token in every layer, whatever the cache's dtype: nLayers x nKvHeads x head dim (padded) x 2. */
+export function kvElementsPerToken(entry: CatalogEntry): number {
   const headDim = Math.ceil(entry.headDim / KV_HEAD_MULTIPLE) * KV_HEAD_MULTIPLE;
-  return entry.nLayers * entry.nKvHeads * headDim * 2 * (cacheDtype === 'f16' ? 2 : 4);
+  return entry.nLayers * entry.nKvHeads * headDim * 2;
 }
+
+/** The dtype a model's cache starts in: f16 for the chat models, f32 for the story models (protocol/cache.ts says why). */
+export const defaultCacheDtype = (entry: Pick<CatalogEntry, 'format'>): CacheDtype => (entry.format === 'llama2c' ? STORY_KV_CACHE_DTYPE : KV_CACHE_DTYPE);
+
+/** K and V bytes of one token in every layer, in the cache's dtype (by default the one the model starts in). */
+export const kvBytesPerToken = (entry: CatalogEntry, cacheDtype: CacheDtype = defaultCacheDtype(entry)): number => kvElementsPerToken(entry) * CACHE_DTYPE_BYTES[cacheDtype];
 
 export interface CacheShape {
   sinks?: number;

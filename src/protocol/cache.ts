@@ -1,12 +1,22 @@
-// Facts about the KV cache that the UI and the engine both state: the dtype the app keeps it in,
-// the ring's slots past the window, how large a window a memory budget holds, and what makes two
-// cache settings the same cache. Each is written here once, so what the picker and the settings
+// Facts about the KV cache that the UI and the engine both state: the dtype the app keeps it in by
+// default and the bytes of each dtype, the ring's slots past the window, how large a window a
+// memory budget holds, and what makes two cache settings the same cache. Each is written here once, so what the picker and the settings
 // promise is what the engine allocates.
 
-import type { CacheChoice } from './messages.ts';
+import type { CacheChoice, CacheDtype } from './messages.ts';
 
-/** The dtype of the cache ChatSession allocates, and so of every cache size the app quotes. */
-export const KV_CACHE_DTYPE = 'f32';
+/** The dtype a chat model's cache starts in (the settings offer the other): f16 holds twice the
+ *  tokens in the same memory, as llama.cpp and WebLLM keep theirs, and kept per-token NLL within
+ *  0.01 nats of f32 on the builder exports (eval/results/cache-dtype.md). */
+export const KV_CACHE_DTYPE: CacheDtype = 'f16';
+
+/** The llama2.c story models keep f32: f16 moved stories260K's per-token NLL by more than 0.01 nats
+ *  (eval/results/cache-dtype.md), and their window is bounded by the context they were trained on,
+ *  not by memory, so f16 would save nothing worth it. */
+export const STORY_KV_CACHE_DTYPE: CacheDtype = 'f32';
+
+/** Bytes of one cached K or V element: f16 is packed two per u32. */
+export const CACHE_DTYPE_BYTES: Readonly<Record<CacheDtype, number>> = { f32: 4, f16: 2 };
 
 /** Ring slots past sinks and window: room for a prefill chunk beside the whole window
  *  (maxChunk - 1), and the rollback slots. */
@@ -19,4 +29,4 @@ export const windowInBudget = (budgetBytes: number, bytesPerToken: number, nSink
 
 /** Two cache settings with the same identity lay out the same cache: a snapshot of one restores into the other. */
 export const cacheIdentity = (cache: CacheChoice): string =>
-  `${cache.mode}:${cache.nSinks}:${cache.windowSize}:${cache.maxChunk}:${cache.rollbackSlots ?? 0}`;
+  `${cache.mode}:${cache.nSinks}:${cache.windowSize}:${cache.maxChunk}:${cache.rollbackSlots ?? 0}:${cache.dtype}`;

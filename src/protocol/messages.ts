@@ -47,7 +47,12 @@ export interface CacheChoice {
   /** Extra ring slots that keep recently evicted tokens, so a regenerate or edit that goes back
    *  at most this many tokens further can still roll the cache back instead of rebuilding it; absent, none. */
   rollbackSlots?: number;
+  /** What K and V are kept in: f16 holds twice the tokens in the same bytes, f32 is exact. */
+  dtype: CacheDtype;
 }
+
+/** A cache laid out beside the stream's (the experiment's arms): it keeps the stream's dtype. */
+export type CacheLayout = Omit<CacheChoice, 'dtype'>;
 
 /**
  * How a message longer than the window is read: 'all' feeds every token (the exact streaming state,
@@ -126,6 +131,7 @@ export interface CacheState {
   evicted: number;
   /** Ring slot that the next token will write. */
   ringHead: number;
+  dtype: CacheDtype;
   bytesPerToken: number;
   totalBytes: number;
   spans: MessageSpan[];

@@ -126,6 +126,7 @@ describe('the Experiment view', () => {
     expect(download.suggestedFilename()).toMatch(/^experiment-stories260K-.*\.json$/);
     const json = JSON.parse(await readFile((await download.path())!, 'utf8')) as {
       chunk: number;
+      cacheDtype: 'f32' | 'f16';
       trainedContext: number;
       arms: { label: string; mode: PageJob['mode']; sinks: number; window: number; status: string; ids: number[]; nll: number[] }[];
     };
@@ -144,7 +145,7 @@ describe('the Experiment view', () => {
       await harness.page.waitForFunction(() => window.harness !== undefined, null, { timeout: 60_000 });
       const model = describeModel(STORIES260K_DIR);
       for (const arm of json.arms) {
-        const job: PageJob = { model, mode: arm.mode, cache: { sinks: arm.sinks, window: arm.mode === 'dense' ? 1 : arm.window }, chunk: json.chunk, score: arm.ids };
+        const job: PageJob = { model, mode: arm.mode, cache: { sinks: arm.sinks, window: arm.mode === 'dense' ? 1 : arm.window, dtype: json.cacheDtype }, chunk: json.chunk, score: arm.ids };
         const result = (await harness.page.evaluate((j) => window.harness!.run(j), job)) as ScoreResult;
         const diff = result.nll.reduce((m, x, i) => Math.max(m, Math.abs(x - arm.nll[i])), 0);
         console.log(`${arm.label}: max |app - harness| per-token NLL ${diff.toExponential(2)} over ${arm.nll.length} tokens`);

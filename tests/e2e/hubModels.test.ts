@@ -129,15 +129,16 @@ afterAll(async () => {
 
 describe('hub models in the app', () => {
   it('checks every catalog model against the GPU before any download and shows the window its budget allows', async () => {
-    // stories260K: 5 layers x 4 KV heads x 16 dims (8, padded for GQA) x 2 x 4 bytes = 2560 bytes a token; 4 sinks + 256 + 127 ring slots.
+    // stories260K (a story model: f32): 5 layers x 4 KV heads x 16 dims (8, padded for GQA) x 2 x 4 bytes = 2560 bytes a token; 4 sinks + 256 + 127 ring slots.
     await expect.poll(() => page.getByTestId('capability-stories260k').textContent()).toBe('fp32 weights, 1.0 MiB to download · window 256 tokens = 968 KiB of KV cache');
     await expect.poll(() => page.getByTestId('capability-qwen3-0.6b').textContent()).toMatch(/^q4(f16)? weights.* · window [\d,]+ tokens = [\d.]+ MiB of KV cache$/);
     expect(app.hub.requests.filter((r) => r.server === 'cdn')).toEqual([]);
   });
 
   it('downloads a repository typed in, with progress, and chats with it', async () => {
-    // Capped by the 512 trained positions: window 508; (4 + 508 + 127) slots x 2560 bytes = 1.6 MiB.
-    expect(await checkRepo(GOOD)).toBe('fp32 weights, 1.4 MiB to download · window 508 tokens = 1.6 MiB of KV cache');
+    // Capped by the 512 trained positions: window 508; an ONNX model's cache is f16 by default:
+    // (4 + 508 + 127) slots x 1280 bytes = 799 KiB.
+    expect(await checkRepo(GOOD)).toBe('fp32 weights, 1.4 MiB to download · window 508 tokens = 799 KiB of KV cache');
     expect(app.hub.requests.filter((r) => r.server === 'cdn')).toEqual([]);
     await shot('hub-1-typed-repo-checked');
     await page.getByRole('button', { name: `Download and load ${GOOD}` }).click();
@@ -152,7 +153,7 @@ describe('hub models in the app', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await chatOnce('Tell me about a dog.');
     // The engine allocated the cache the line promised.
-    expect(await page.locator('.memory-column dt:text-is("Cache memory") + dd').innerText()).toBe('1.6 MiB');
+    expect(await page.locator('.memory-column dt:text-is("Cache memory") + dd').innerText()).toBe('799 KiB · 16-bit');
     expect(await page.locator('.memory-column dt:text-is("Window") + dd').innerText()).toMatch(/^508 tokens/);
     await shot('hub-3-reply');
   });
@@ -161,7 +162,7 @@ describe('hub models in the app', () => {
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Change model…' }).click();
     await picker().waitFor();
-    expect(await checkRepo(NO_ATTENTION)).toMatch(/^fp32 weights, .* · window 508 tokens = 1\.6 MiB of KV cache$/);
+    expect(await checkRepo(NO_ATTENTION)).toMatch(/^fp32 weights, .* · window 508 tokens = 799 KiB of KV cache$/);
     await page.getByRole('button', { name: `Download and load ${NO_ATTENTION}` }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor({ timeout: 90_000 });

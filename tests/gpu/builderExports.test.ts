@@ -7,7 +7,8 @@
 //     streaming attention in chunks of 1 and 13, window attention in chunks of 13, and
 //     sliding-window recomputation.
 // fp16 files run widened to fp32 where the GPU lacks shader-f16 (SwiftShader), and the oracle runs
-// the same widened graph, as shipped and with its fp16-rounded rotary tables made exact.
+// the same widened graph, as shipped and with its fp16-rounded rotary tables made exact. The cache is
+// f32 throughout: these are exactness tests (cacheDtype.test.ts bounds the app's f16 cache).
 
 import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
@@ -111,7 +112,7 @@ for (const e of EXPORTS) {
       const sizes = e.fitting ?? FITTING_CHUNKS;
       const chunks: number[][] = [];
       for (let at = 0, i = 0; i < sizes.length; at += sizes[i++]) chunks.push(ids.slice(at, at + sizes[i]));
-      const job: PageJob = { model, mode: 'streaming', cache: { sinks: 4, window: 60 }, chunk: 16 };
+      const job: PageJob = { model, mode: 'streaming', cache: { sinks: 4, window: 60, dtype: 'f32' }, chunk: 16 };
       const engine = unpack(await call('engineLogitsPacked', job, chunks));
       // Dense attention gives every token the same logits however the stream is cut into chunks.
       const fed = e.prefillThenDecode ? [chunks[0], ...chunks.slice(1).flat().map((id) => [id])] : chunks;
@@ -131,7 +132,7 @@ for (const e of EXPORTS) {
     if (e.pastCases === 'none') return;
     const cases = (e.pastCases === 'all' ? ALL_CASES : [STREAMING_CASE]).map((c) => ({
       ...c,
-      cache: c.mode === 'window' ? { sinks: 0, window: SINKS + WINDOW } : { sinks: SINKS, window: WINDOW },
+      cache: c.mode === 'window' ? { sinks: 0, window: SINKS + WINDOW, dtype: 'f32' as const } : { sinks: SINKS, window: WINDOW, dtype: 'f32' as const },
     }) satisfies Pick<PageJob, 'mode' | 'cache' | 'chunk' | 'prefill'>);
     const fed = (c: PastCase) =>
       c.mode === 'recompute' ? `recompute (${c.prefill ? `one pass over ${c.prefill}, then ` : ''}a fresh pass per token)` : `${c.mode} (${c.prefill ? `${c.prefill}, then ` : ''}chunks of ${c.chunk})`;

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPage, type BrowserPage } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
+import { KV_CACHE_DTYPE } from '../../src/protocol/cache.ts';
 import type { ChatMessage, Conversation, SamplingChoice } from '../../src/protocol/messages.ts';
 import type { ChatLab, TurnResult } from './chat/main.ts';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
     key: 'stories260K',
     label: 'stories260K',
     source: { kind: 'llama2c', checkpointUrl: `/@fs${STORIES260K_CHECKPOINT}`, tokenizerUrl: `/@fs${STORIES260K_TOKENIZER}` },
-  }, { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 64 });
+  }, { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 64, dtype: KV_CACHE_DTYPE });
   expect(info).toMatchObject({ key: 'stories260K', nLayers: 5, vocabSize: 512, hasChatTemplate: false });
   expect(info.cache).toMatchObject({ nSinks: 4, windowSize: 96, nTokens: 0 });
 });

@@ -1,6 +1,7 @@
 // The decoder runtime end to end on the real stories260K model, in headless Chromium: onnxruntime-web
 // segments around the project's attention kernel, checked against Karpathy's reference text, against
 // onnxruntime running the whole graph, and against the float64 CPU model under docs/architecture.md section 1.
+// The cache is f32 throughout: these are exactness tests (cacheDtype.test.ts bounds the f16 cache).
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -39,7 +40,7 @@ function maxAbsDiff(a: number[], b: number[]): number {
 
 describe('decoder runtime on stories260K', () => {
   it('greedy generation from BOS reproduces the reference text token for token', async () => {
-    const job: PageJob = { model: llama2c, mode: 'streaming', cache: { sinks: 4, window: 60 }, generate: { promptIds: [1], maxTokens: 90, temperature: 0, seed: 0 } };
+    const job: PageJob = { model: llama2c, mode: 'streaming', cache: { sinks: 4, window: 60, dtype: 'f32' }, generate: { promptIds: [1], maxTokens: 90, temperature: 0, seed: 0 } };
     const result = (await call('run', job)) as GenerateResult;
     expect(result.ids.slice(0, GOLDEN_IDS.length)).toEqual(GOLDEN_IDS);
     expect(result.text.startsWith(GOLDEN_TEXT), `got ${JSON.stringify(result.text)}`).toBe(true);
@@ -67,7 +68,7 @@ describe('decoder runtime on stories260K', () => {
         chunks.push(ids.slice(at, at + sizes[i]));
         at += sizes[i];
       }
-      const job: PageJob = { model, mode: 'streaming', cache: { sinks: 4, window: 200 }, chunk: 64 };
+      const job: PageJob = { model, mode: 'streaming', cache: { sinks: 4, window: 200, dtype: 'f32' }, chunk: 64 };
       const [engine, oracle] = [await call('engineLogits', job, chunks), await call('oracleLogits', model, chunks)];
       const diff = maxAbsDiff(engine.flat(), oracle.flat());
       expect(diff, `max abs logit difference ${diff}`).toBeLessThan(1e-4);
@@ -79,8 +80,8 @@ describe('past the cache: per-token NLL equals the float64 CPU model within 1e-3
   // 1,200 tokens turn the 64-slot ring eighteen times and reach past the trained context of 512.
   const streamLength = 1200;
   const cases: { name: string; cache: ReferenceCache; job: Pick<PageJob, 'mode' | 'cache'> }[] = [
-    { name: 'streaming 4 + 60', cache: { mode: 'streaming', nSinks: 4, windowSize: 60 }, job: { mode: 'streaming', cache: { sinks: 4, window: 60 } } },
-    { name: 'window 0 + 64', cache: { mode: 'window', nSinks: 0, windowSize: 64 }, job: { mode: 'window', cache: { sinks: 0, window: 64 } } },
+    { name: 'streaming 4 + 60', cache: { mode: 'streaming', nSinks: 4, windowSize: 60 }, job: { mode: 'streaming', cache: { sinks: 4, window: 60, dtype: 'f32' } } },
+    { name: 'window 0 + 64', cache: { mode: 'window', nSinks: 0, windowSize: 64 }, job: { mode: 'window', cache: { sinks: 0, window: 64, dtype: 'f32' } } },
   ];
   const stream = sampleStream(new ReferenceLlama(weights, cases[0].cache), streamLength, mulberry32(2024));
 
@@ -99,7 +100,7 @@ describe('past the cache: per-token NLL equals the float64 CPU model within 1e-3
 
   it('streaming 4 + 60 fed one token at a time (first 400 tokens)', async () => {
     const ids = stream.ids.slice(0, 400);
-    const result = (await call('run', { model: llama2c, mode: 'streaming', cache: { sinks: 4, window: 60 }, chunk: 1, score: ids })) as ScoreResult;
+    const result = (await call('run', { model: llama2c, mode: 'streaming', cache: { sinks: 4, window: 60, dtype: 'f32' }, chunk: 1, score: ids })) as ScoreResult;
     expect(maxAbsDiff(result.nll, stream.nll.slice(0, 399))).toBeLessThan(1e-3);
   });
 
@@ -113,13 +114,13 @@ describe('past the cache: per-token NLL equals the float64 CPU model within 1e-3
       for (const id of visible) logits = model.step(id);
       return scoreFromLogits(logits, ids[t + 1]);
     });
-    const result = (await call('run', { model: llama2c, mode: 'recompute', cache: { sinks, window }, chunk: 32, score: ids })) as ScoreResult;
+    const result = (await call('run', { model: llama2c, mode: 'recompute', cache: { sinks, window, dtype: 'f32' }, chunk: 32, score: ids })) as ScoreResult;
     expect(maxAbsDiff(result.nll, expected)).toBeLessThan(1e-3);
   });
 
   it('dense attention runs past the trained context of 512, where perplexity rises', async () => {
     const ids = stream.ids.slice(0, 1200);
-    const result = (await call('run', { model: llama2c, mode: 'dense', cache: { sinks: 0, window: 1 }, chunk: 64, score: ids })) as ScoreResult;
+    const result = (await call('run', { model: llama2c, mode: 'dense', cache: { sinks: 0, window: 1, dtype: 'f32' }, chunk: 64, score: ids })) as ScoreResult;
     expect(result.nll.every(Number.isFinite)).toBe(true);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const inside = mean(result.nll.slice(100, 500));

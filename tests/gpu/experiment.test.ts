@@ -14,7 +14,7 @@ const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
 
 const model = describeModel(STORIES260K_DIR);
 /** The chat's cache: as the app's story-model default, a window the experiment's arms differ from. */
-const CHAT_CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 64, rollbackSlots: 64 };
+const CHAT_CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 64, rollbackSlots: 64, dtype: 'f32' };
 const TOKENS = 300;
 const ARMS: ExperimentArm[] = [
   { label: 'StreamingLLM 4+28', mode: 'streaming', sinks: 4, window: 28 },

@@ -4,15 +4,14 @@
 // and truncations.
 
 import { describe, expect, it } from 'vitest';
-import { RingLayout } from '../../src/engine/kv/ringLayout.ts';
-import type { CacheChoice } from '../../src/protocol/messages.ts';
+import { RingLayout, type RingConfig } from '../../src/engine/kv/ringLayout.ts';
 import { useLabPage } from './labPage.ts';
 import type { AttentionLab } from '../../lab/attention/attentionLab.ts';
 
 const { call: lab } = useLabPage<AttentionLab>('lab/attention/index.html', 'attentionLab');
 
 interface Case {
-  config: CacheChoice;
+  config: RingConfig;
   /** n > 0 appends a chunk of n tokens, n < 0 truncates n tokens. */
   steps: number[];
 }

@@ -18,7 +18,7 @@ import {
   type CatalogEntry,
   type DeviceCaps,
 } from '../../src/models/catalog.ts';
-import { fitModel, variantLine, windowLine, windowOf } from '../../src/features/models/hubModels.ts';
+import { fitModel, KV_BUDGET_BYTES, variantLine, windowLine, windowOf } from '../../src/features/models/hubModels.ts';
 import { errorOf } from './errorOf.ts';
 
 function entry(id: string): CatalogEntry {
@@ -73,17 +73,26 @@ describe('kvBytesPerToken', () => {
     expect(kvBytesPerToken(entry('qwen3-0.6b'), 'f16')).toBe(114_688);
   });
 
-  it('doubles in f32, the dtype of the cache the app allocates and so the default', () => {
-    expect(kvBytesPerToken(entry('qwen3-0.6b'), 'f32')).toBe(229_376);
-    expect(kvBytesPerToken(entry('qwen3-0.6b'))).toBe(229_376);
-    expect(kvBytesPerToken(entry('llama-3.2-1b-instruct'))).toBe(65_536);
-    expect(kvBytesPerToken(entry('qwen2.5-0.5b-instruct'))).toBe(24_576);
-    expect(kvBytesPerToken(entry('smollm2-135m-instruct'))).toBe(46_080);
+  it('is in the dtype the model starts in unless asked for another: f16 for chat models, f32 for story models', () => {
+    expect(kvBytesPerToken(entry('qwen3-0.6b'))).toBe(114_688);
+    expect(kvBytesPerToken(entry('llama-3.2-1b-instruct'))).toBe(32_768);
+    expect(kvBytesPerToken(entry('qwen2.5-0.5b-instruct'))).toBe(12_288);
+    expect(kvBytesPerToken(entry('smollm2-135m-instruct'))).toBe(23_040);
     expect(kvBytesPerToken(entry('stories15m'))).toBe(6 * 6 * 48 * 2 * 4);
+    expect(kvBytesPerToken(entry('stories15m'), 'f16')).toBe(6 * 6 * 48 * 2 * 2);
+  });
+
+  it('doubles in f32', () => {
+    expect(kvBytesPerToken(entry('qwen3-0.6b'), 'f32')).toBe(229_376);
+    expect(kvBytesPerToken(entry('llama-3.2-1b-instruct'), 'f32')).toBe(65_536);
+    expect(kvBytesPerToken(entry('qwen2.5-0.5b-instruct'), 'f32')).toBe(24_576);
+    expect(kvBytesPerToken(entry('smollm2-135m-instruct'), 'f32')).toBe(46_080);
+    expect(kvBytesPerToken(entry('stories15m'), 'f32')).toBe(6 * 6 * 48 * 2 * 4);
   });
 
   it('counts heads narrower than 16 as the GQA export holds them, padded to 16', () => {
     expect(kvBytesPerToken(entry('stories260k'))).toBe(5 * 4 * 16 * 2 * 4);
+    expect(kvBytesPerToken(entry('stories260k'), 'f16')).toBe(5 * 4 * 16 * 2 * 2);
   });
 });
 
@@ -91,15 +100,17 @@ describe('windowForBudget', () => {
   const qwen3 = entry('qwen3-0.6b');
 
   it('gives the largest window whose cache fits the budget', () => {
-    // 100 MiB / 229376 B (f32) = 457.1 slots; 4 of them are sinks.
-    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4)).toBe(453);
-    expect(windowForBudget(qwen3, (4 + 453) * 229_376, 4)).toBe(453);
-    expect(windowForBudget(qwen3, (4 + 453) * 229_376 - 1, 4)).toBe(452);
+    // 100 MiB / 114688 B (f16) = 914.3 slots; 4 of them are sinks.
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4)).toBe(910);
+    expect(windowForBudget(qwen3, (4 + 910) * 114_688, 4)).toBe(910);
+    expect(windowForBudget(qwen3, (4 + 910) * 114_688 - 1, 4)).toBe(909);
   });
 
   it('leaves room for the ring\'s extra slots and honours the cache dtype', () => {
-    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { extraSlots: 255 })).toBe(198);
-    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { cacheDtype: 'f16' })).toBe(910);
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { extraSlots: 255 })).toBe(655);
+    // 100 MiB / 229376 B (f32) = 457.1 slots.
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { cacheDtype: 'f32' })).toBe(453);
+    expect(windowForBudget(qwen3, 100 * 2 ** 20, 4, { extraSlots: 255, cacheDtype: 'f32' })).toBe(198);
   });
 
   it('never lets sinks plus window leave the trained context', () => {
@@ -108,10 +119,11 @@ describe('windowForBudget', () => {
   });
 
   it('refuses with DEVICE_LIMIT and a sentence when not even the minimum window fits', () => {
-    const error = errorOf(() => windowForBudget(qwen3, (4 + MIN_WINDOW - 1) * 229_376, 4));
+    const error = errorOf(() => windowForBudget(qwen3, (4 + MIN_WINDOW - 1) * 114_688, 4));
     expect(error.code).toBe('DEVICE_LIMIT');
     expect(error.message).toMatch(/Close other tabs .* or choose a smaller model\.$/);
-    expect(windowForBudget(qwen3, (4 + MIN_WINDOW) * 229_376, 4)).toBe(MIN_WINDOW);
+    expect(windowForBudget(qwen3, (4 + MIN_WINDOW) * 114_688, 4)).toBe(MIN_WINDOW);
+    expect(errorOf(() => windowForBudget(qwen3, (4 + MIN_WINDOW) * 114_688, 4, { cacheDtype: 'f32' })).code).toBe('DEVICE_LIMIT');
   });
 
   it('refuses negative or fractional sinks with CONFIG_INVALID', () => {
@@ -126,7 +138,8 @@ describe('estimateVram', () => {
     const q4f16 = e.variants.find((v) => v.dtype === 'q4f16')!;
     const estimate = estimateVram(e, q4f16, 2044, { extraSlots: 255 });
     expect(estimate.weights).toBe(478e6);
-    expect(estimate.cache).toBe((4 + 2044 + 255) * 24_576);
+    expect(estimate.cache).toBe((4 + 2044 + 255) * 12_288);
+    expect(estimateVram(e, q4f16, 2044, { extraSlots: 255, cacheDtype: 'f32' }).cache).toBe((4 + 2044 + 255) * 24_576);
     expect(estimate.activations).toBe(ESTIMATE_PREFILL_CHUNK * (151_936 + 16 * 896) * 4);
     expect(estimate.total).toBe(estimate.weights + estimate.cache + estimate.activations);
   });
@@ -233,12 +246,19 @@ describe('a repository typed in', () => {
 });
 
 describe('fitting a model to the GPU for the picker', () => {
-  it('gives Qwen3 q4 weights without shader-f16 and the window 256 MiB of f32 cache allows', () => {
+  it('gives Qwen3 q4 weights without shader-f16 and the window 256 MiB of f16 cache allows, at least 2,000 tokens', () => {
     const choice = fitModel(entry('qwen3-0.6b'), NO_F16);
     expect(choice.variant.dtype).toBe('q4');
-    // 256 MiB / 229376 bytes = 1170 slots: 4 sinks, 127 ring slots for chunks and rollback, 1039 window.
-    expect(choice.defaults.windowSize).toBe(1039);
-    expect(windowLine(windowOf(choice, choice.defaults))).toBe('window 1,039 tokens = 256 MiB of KV cache');
+    // 256 MiB / 114688 bytes (f16) = 2340 slots: 4 sinks, 127 ring slots for chunks and rollback, 2209
+    // window, cut to the 2,044 every chat model starts with. In f32 the same budget held 1,039.
+    expect(windowForBudget(entry('qwen3-0.6b'), KV_BUDGET_BYTES, 4, { extraSlots: 127 })).toBe(2209);
+    expect(windowForBudget(entry('qwen3-0.6b'), KV_BUDGET_BYTES, 4, { extraSlots: 127, cacheDtype: 'f32' })).toBe(1039);
+    expect(choice.defaults.windowSize).toBe(2044);
+    expect(choice.defaults.windowSize).toBeGreaterThanOrEqual(2000);
+    expect(windowLine(windowOf(choice, choice.defaults))).toBe('window 2,044 tokens = 238 MiB of KV cache');
+    expect(windowLine(windowOf(choice, { ...choice.defaults, cacheDtype: 'f32' }))).toBe('window 2,044 tokens = 476 MiB of KV cache');
+    expect(windowLine(windowOf(choice, { ...choice.defaults, windowMode: 'budget' }))).toBe('window 2,209 tokens = 256 MiB of KV cache');
+    expect(windowLine(windowOf(choice, { ...choice.defaults, windowMode: 'budget', cacheDtype: 'f32' }))).toBe('window 1,039 tokens = 256 MiB of KV cache');
     expect(variantLine(choice, NO_F16)).toBe('q4 weights (no shader-f16 on this GPU), 876 MiB to download');
     expect(variantLine(fitModel(entry('qwen3-0.6b'), DESKTOP), DESKTOP)).toBe('q4f16 weights, 544 MiB to download');
   });
@@ -246,7 +266,9 @@ describe('fitting a model to the GPU for the picker', () => {
   it('keeps the story models\' short window and sizes its cache', () => {
     const choice = fitModel(entry('stories260k'), NO_F16);
     expect(choice.defaults.windowSize).toBe(256);
+    expect(choice.defaults.cacheDtype).toBe('f32');
     expect(windowOf(choice, choice.defaults)).toEqual({ window: 256, cacheBytes: (4 + 256 + 127) * 2560 });
+    expect(windowOf(choice, { ...choice.defaults, cacheDtype: 'f16' })).toEqual({ window: 256, cacheBytes: (4 + 256 + 127) * 1280 });
     expect(windowOf(choice, { ...choice.defaults, windowSize: 100 }).window).toBe(100);
   });
 

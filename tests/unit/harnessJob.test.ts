@@ -11,6 +11,7 @@ const valid = { model: 'public/models/stories260K', mode: 'streaming', cache: { 
 describe('harness jobs', () => {
   it('accepts the job forms of the issue', () => {
     expect(validateJob(valid).mode).toBe('streaming');
+    expect(validateJob({ ...valid, cache: { sinks: 4, window: 60, dtype: 'f16' } }).cache.dtype).toBe('f16');
     expect(validateJob({ ...valid, score: undefined, scoreFile: 'ids.json' }).scoreFile).toBe('ids.json');
     expect(validateJob({ ...valid, score: undefined, generate: { prompt: 'Once', maxTokens: 5, temperature: 0, seed: 1 } }).generate?.prompt).toBe('Once');
   });
@@ -20,6 +21,7 @@ describe('harness jobs', () => {
     ['unknown mode', { ...valid, mode: 'sparse' }, /"mode" must be one of/],
     ['window 0', { ...valid, cache: { sinks: 4, window: 0 } }, /cache.window/],
     ['negative sinks', { ...valid, cache: { sinks: -1, window: 8 } }, /cache.sinks/],
+    ['an unknown cache dtype', { ...valid, cache: { sinks: 4, window: 8, dtype: 'bf16' } }, /"cache.dtype" must be "f32" or "f16"/],
     ['two tasks', { ...valid, generate: { promptIds: [1], maxTokens: 1, temperature: 0, seed: 0 } }, /exactly one of/],
     ['negative temperature', { ...valid, score: undefined, generate: { promptIds: [1], maxTokens: 1, temperature: -1, seed: 0 } }, /temperature/],
     ['one id to score', { ...valid, score: [1] }, /at least two/],

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RingLayout } from '../../src/engine/kv/ringLayout.ts';
-import type { CacheChoice } from '../../src/protocol/messages.ts';
+import { RingLayout, type RingConfig } from '../../src/engine/kv/ringLayout.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
 import { visibleTokens } from '../../lab/reference/attention.ts';
 
-const configs: CacheChoice[] = [
+const configs: RingConfig[] = [
   { mode: 'streaming', nSinks: 4, windowSize: 16, maxChunk: 8 },
   { mode: 'streaming', nSinks: 1, windowSize: 1, maxChunk: 5 },
   { mode: 'window', nSinks: 0, windowSize: 7, maxChunk: 3 },
@@ -12,7 +11,7 @@ const configs: CacheChoice[] = [
 ];
 
 /** Feeds chunk sizes and simulates slot contents the slow way. */
-function simulate(config: CacheChoice, sizes: number[]) {
+function simulate(config: RingConfig, sizes: number[]) {
   const layout = new RingLayout(config);
   const slots = new Array<number>(layout.nSlots).fill(-1);
   for (const n of sizes) {
@@ -66,7 +65,7 @@ describe('RingLayout', () => {
   });
 
   it('allows truncation exactly while no token the next query needs was overwritten', () => {
-    const config: CacheChoice = { mode: 'streaming', nSinks: 2, windowSize: 6, maxChunk: 4 };
+    const config: RingConfig = { mode: 'streaming', nSinks: 2, windowSize: 6, maxChunk: 4 };
     const spec = { ...config, nHeads: 1, nKvHeads: 1, headDim: 2, rope: { theta: 1, rotaryDim: 2, layout: 'half' as const } };
     const { layout, slots } = simulate(config, [4, 4, 4, 1, 1, 3]);
     for (let length = 0; length <= layout.nTokens; length++) {
@@ -101,7 +100,7 @@ describe('RingLayout', () => {
   });
 
   it('refuses invalid settings with a reason', () => {
-    const bad: CacheChoice[] = [
+    const bad: RingConfig[] = [
       { mode: 'streaming', nSinks: 4, windowSize: 0, maxChunk: 8 },
       { mode: 'streaming', nSinks: -1, windowSize: 8, maxChunk: 8 },
       { mode: 'streaming', nSinks: 4, windowSize: 8, maxChunk: 0 },

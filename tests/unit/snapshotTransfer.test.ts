@@ -48,7 +48,7 @@ describe('cache snapshots are transferred, not copied', () => {
   it('the worker posts the snapshot with its bytes in the transfer list: they arrive whole and are detached in the worker', async () => {
     const bytes = pattern(1 << 20);
     load.mockResolvedValueOnce({ deviceLost: new Promise(() => {}), info: () => ({}), snapshot: async () => snapshotOf(bytes), unload: async () => {} });
-    await answer({ type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0 } }, 'loaded');
+    await answer({ type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0, dtype: 'f32' } }, 'loaded');
     const event = await answer({ type: 'snapshot', requestId: 2 }, 'snapshot');
     expect(sameBytes(event.snapshot!.bytes, pattern(1 << 20))).toBe(true);
     expect(event.snapshot!.streamIds).toEqual([1, 2]);
@@ -77,7 +77,7 @@ describe('cache snapshots are transferred, not copied', () => {
     const whole = pattern(64);
     const view = whole.subarray(8, 40);
     load.mockResolvedValueOnce({ deviceLost: new Promise(() => {}), info: () => ({}), snapshot: async () => snapshotOf(view), unload: async () => {} });
-    await answer({ type: 'load', requestId: 3, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0 } }, 'loaded');
+    await answer({ type: 'load', requestId: 3, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0, dtype: 'f32' } }, 'loaded');
     const event = await answer({ type: 'snapshot', requestId: 4 }, 'snapshot');
     expect(event.snapshot!.bytes).toEqual(pattern(64).subarray(8, 40));
     expect(whole.byteLength).toBe(64);

@@ -16,7 +16,7 @@ beforeAll(async () => {
   await import('../../src/engine/engine.worker.ts');
 });
 
-const request: Extract<Request, { type: 'load' }> = { type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0 } };
+const request: Extract<Request, { type: 'load' }> = { type: 'load', requestId: 1, model: { key: 'm', label: 'm', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache: { mode: 'streaming', nSinks: 4, windowSize: 64, maxChunk: 32, rollbackSlots: 0, dtype: 'f16' } };
 
 const errors = () => posted.filter((e): e is Extract<Event, { type: 'error' }> => e.type === 'error');
 

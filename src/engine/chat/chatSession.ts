@@ -5,7 +5,7 @@
 
 import type { ChatHandlers, ChatResult, LoadPhase } from '../../protocol/engine.ts';
 import { deviceLostError, EngineError } from '../../protocol/errors.ts';
-import { cacheIdentity, KV_CACHE_DTYPE } from '../../protocol/cache.ts';
+import { cacheIdentity } from '../../protocol/cache.ts';
 import { formatCount } from '../../protocol/format.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, SamplingChoice, SyncHow,
@@ -97,7 +97,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
-    const runner = await ModelRunner.load(files, { ...cache, dtype: KV_CACHE_DTYPE }, context, options);
+    const runner = await ModelRunner.load(files, cache, context, options);
     onProgress('compile', 1, 1);
     const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig, chatTemplateJinja: files.chatTemplateJinja });
     const { adapterInfo } = context;
@@ -400,6 +400,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
       nTokens,
       evicted: cache.evicted + (stream?.skipped ?? 0),
       ringHead: cache.nextSlot,
+      dtype: cache.dtype,
       bytesPerToken: cache.bytesPerToken,
       totalBytes: cache.totalBytes,
       spans: stream ? stream.spans.map((s) => ({ ...s })) : [],

@@ -14,11 +14,11 @@
 // (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
+import type { CacheChoice, CacheDtype, CacheLayout } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
-import type { SplitDecoder } from '../model/split/splitDecoder.ts';
+import type { BoundaryTensor, SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
 import { MAX_PENALIZED, MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
@@ -30,10 +30,6 @@ export interface RotaryConfig {
   /** Dims per head the model rotates (head_dim * partial_rotary_factor in Hugging Face configs). */
   rotaryDim: number;
   scaling?: RopeScaling;
-}
-
-export interface CacheSettings extends CacheChoice {
-  dtype: CacheDtype;
 }
 
 export interface DecoderOptions {
@@ -111,7 +107,7 @@ export class Decoder {
     this.attention = home.attention;
   }
 
-  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheSettings, options: DecoderOptions): Promise<Decoder> {
+  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheChoice, options: DecoderOptions): Promise<Decoder> {
     const site = split.sites[0];
     for (const s of split.sites) {
       if (s.nHeads !== site.nHeads || s.nKvHeads !== site.nKvHeads || s.headSize !== site.headSize || s.rotaryPairs !== site.rotaryPairs) {
@@ -196,7 +192,7 @@ export class Decoder {
    * the graphs captured on the one-token buffers as always. The stream's own cache is not touched,
    * and feeds go to it again once `work` settles.
    */
-  async withCache<T>(choice: CacheChoice, work: (cache: StreamCache) => Promise<T>): Promise<T> {
+  async withCache<T>(choice: CacheLayout, work: (cache: StreamCache) => Promise<T>): Promise<T> {
     if (this.kv !== this.home.kv) throw new EngineError('CONFIG_INVALID', 'Another cache is already in use on this model; wait for its work to end.');
     if (choice.maxChunk > this.maxChunk) {
       throw new EngineError('CONFIG_INVALID', `A cache beside the stream's takes chunks of at most ${this.maxChunk} tokens, the prefill buffers' size; got ${choice.maxChunk}.`);
@@ -374,7 +370,10 @@ export class Decoder {
       const feeds = this.split.segments.map((segment) =>
         Object.fromEntries(segment.inputs.map((input) => [input.name, input.dtype === 'int64' ? idsTensor : tensors[slot(input.name)]])),
       );
-      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, tensors[slot(output.name)]])));
+      // An output written per head is the same bytes under other dims (see BoundaryTensor).
+      const fetch = ({ name, tokenShape }: BoundaryTensor) =>
+        tokenShape ? gpuTensor(buffers[slot(name)], dtype, [1, n * tokenShape[1], ...tokenShape.slice(2)]) : tensors[slot(name)];
+      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, fetch(output)])));
       const attentionIo = this.split.sites.map((site) => ({
         q: buffers[slot(site.q)],
         k: buffers[slot(site.k)],

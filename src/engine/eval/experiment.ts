@@ -4,7 +4,7 @@
 // still holds. The chat's cache is never fed: every arm runs inside the model's withCache.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { ArmResult, CacheChoice, ExperimentArm, ExperimentPlan, ExperimentProgress, RecallPlan, RecallResult } from '../../protocol/messages.ts';
+import type { ArmResult, CacheLayout, ExperimentArm, ExperimentPlan, ExperimentProgress, RecallPlan, RecallResult } from '../../protocol/messages.ts';
 import { scoreIds, type ScoringModel } from './score.ts';
 
 /** The loaded model as the experiment uses it: ModelRunner. */
@@ -13,7 +13,7 @@ export interface ExperimentModel {
   /** Tokens per feed, and the largest chunk another cache may take. */
   readonly maxChunk: number;
   readonly tokenizer: { encode(text: string, options?: { continuation?: boolean }): number[] };
-  withCache<T>(choice: CacheChoice, work: (model: ScoringModel) => Promise<T>): Promise<T>;
+  withCache<T>(choice: CacheLayout, work: (model: ScoringModel) => Promise<T>): Promise<T>;
 }
 
 export interface ExperimentRunOptions {
@@ -37,7 +37,7 @@ export function armLength(arm: ExperimentArm, available: number): number {
 
 /** The cache an arm's ids are scored on: its own layout, chunks of the model's size (a smaller dense
  *  cache takes the largest power of two it holds). */
-export function armCache(arm: ExperimentArm, length: number, maxChunk: number): CacheChoice {
+export function armCache(arm: ExperimentArm, length: number, maxChunk: number): CacheLayout {
   const bad = (why: string): never => {
     throw new EngineError('CONFIG_INVALID', `The arm "${arm.label}" cannot run: ${why}`);
   };
@@ -145,7 +145,7 @@ async function recallCheck(model: ExperimentModel, textIds: readonly number[], p
     const lastQuery = ids.length - 2;
     const insideWindow = lead >= Math.max(plan.sinks, lastQuery - plan.window + 1);
     const recalled = (nll: number[]) => nll.slice(answerAt - 1).every((x) => x < RECALLED_NLL);
-    const score = (choice: CacheChoice) => model.withCache(choice, (runner) => scoreIds(runner, ids, { chunk: model.maxChunk }));
+    const score = (choice: CacheLayout) => model.withCache(choice, (runner) => scoreIds(runner, ids, { chunk: model.maxChunk }));
     const streaming = await score({ mode: plan.sinks > 0 ? 'streaming' : 'window', nSinks: plan.sinks, windowSize: plan.window, maxChunk: model.maxChunk });
     const dense = plan.dense ? await score({ mode: 'dense', nSinks: 0, windowSize: ids.length, maxChunk: Math.min(model.maxChunk, largestPowerOfTwo(ids.length)) }) : null;
     results.push({ distance, insideWindow, answered: recalled(streaming.nll), answeredDense: dense ? recalled(dense.nll) : null });

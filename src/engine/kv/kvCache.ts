@@ -4,6 +4,7 @@
 // f16 storage packs two halves per u32 (pack2x16float), so it needs no shader-f16.
 
 import { EngineError } from '../../protocol/errors.ts';
+import { CACHE_DTYPE_BYTES } from '../../protocol/cache.ts';
 import { formatBytes } from '../../protocol/format.ts';
 import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
 import { RingLayout } from './ringLayout.ts';
@@ -12,7 +13,6 @@ export interface KvCacheConfig extends CacheChoice {
   nLayers: number;
   nKvHeads: number;
   headDim: number;
-  dtype: CacheDtype;
 }
 
 /** The cache as numbers: its shape and how full it is, all that callers above the decoder see. */
@@ -28,6 +28,7 @@ export interface KvCacheInfo {
   evicted: number;
   /** Cache slot the next token will write. */
   nextSlot: number;
+  dtype: CacheDtype;
   /** K and V bytes of one token over every layer. */
   bytesPerToken: number;
   /** GPU bytes held by the whole cache. */
@@ -104,7 +105,7 @@ export class KvCache implements StreamCache {
     if (!Number.isInteger(headDim) || headDim < 2 || headDim % 2 !== 0) bad(`the head dim must be even, got ${headDim}.`);
     if (dtype !== 'f32' && dtype !== 'f16') bad(`unknown storage dtype "${String(dtype)}".`);
     const layout = new RingLayout(config);
-    const bytes = layout.nSlots * nKvHeads * headDim * (dtype === 'f16' ? 2 : 4);
+    const bytes = layout.nSlots * nKvHeads * headDim * CACHE_DTYPE_BYTES[dtype];
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     if (bytes > limit) {
       throw new EngineError(
@@ -119,7 +120,7 @@ export class KvCache implements StreamCache {
 
   /** Bytes one cached token takes in one layer's K (or V) buffer. */
   get bytesPerSlot(): number {
-    return this.config.nKvHeads * this.config.headDim * (this.config.dtype === 'f16' ? 2 : 4);
+    return this.config.nKvHeads * this.config.headDim * CACHE_DTYPE_BYTES[this.config.dtype];
   }
 
   /** GPU bytes held by the whole cache. */
@@ -142,6 +143,7 @@ export class KvCache implements StreamCache {
       nTokens,
       evicted: this.layout.evictedCount,
       nextSlot: this.layout.slotOf(nTokens),
+      dtype: this.config.dtype,
       bytesPerToken: 2 * this.config.nLayers * this.bytesPerSlot,
       totalBytes: this.totalBytes,
     };

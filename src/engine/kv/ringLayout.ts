@@ -11,6 +11,9 @@ import { extraSlotsOf } from '../../protocol/cache.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { AttentionMode, CacheChoice } from '../../protocol/messages.ts';
 
+/** The cache's layout without its dtype: which token lives in which slot does not depend on what a slot holds. */
+export type RingConfig = Omit<CacheChoice, 'dtype'>;
+
 /** The tokens appended by one call, for every layer alike. */
 export interface ChunkPlan {
   /** Stream index of the first new token. */
@@ -33,7 +36,7 @@ export class RingLayout {
   /** Length of the stream so far: the next token appended gets this stream index. */
   nTokens = 0;
 
-  constructor(config: CacheChoice) {
+  constructor(config: RingConfig) {
     validateCacheConfig(config);
     this.mode = config.mode;
     this.nSinks = config.mode === 'streaming' ? config.nSinks : 0;
@@ -158,7 +161,7 @@ export class RingLayout {
   }
 }
 
-export function validateCacheConfig(config: CacheChoice): void {
+export function validateCacheConfig(config: RingConfig): void {
   const { mode, nSinks, windowSize, maxChunk } = config;
   const bad = (why: string): never => {
     throw new EngineError('CONFIG_INVALID', `Invalid cache settings: ${why}`);

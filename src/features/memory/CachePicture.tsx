@@ -16,7 +16,7 @@ function arc(from: number, length: number, ringSize: number) {
 
 /** `stale`: an earlier picture of this conversation, while the cache holds another one. */
 export function CachePicture({ cache, stale }: { cache: CacheState; stale: boolean }) {
-  const { nSinks, windowSize, ringSize, nTokens, evicted, ringHead, bytesPerToken, totalBytes } = cache;
+  const { nSinks, windowSize, ringSize, nTokens, evicted, ringHead, dtype, bytesPerToken, totalBytes } = cache;
   const ringTokens = Math.max(0, nTokens - nSinks);
   const filled = Math.min(ringTokens, ringSize);
   const seen = Math.min(windowSize, ringTokens);
@@ -67,7 +67,7 @@ export function CachePicture({ cache, stale }: { cache: CacheState; stale: boole
         <dt>Ring</dt>
         <dd>{formatCount(ringSize)} slots, turned {formatCount(turns)}×</dd>
         <dt>Cache memory</dt>
-        <dd>{formatBytes(totalBytes)}</dd>
+        <dd>{formatBytes(totalBytes)} · {dtype === 'f16' ? '16-bit' : '32-bit'}</dd>
       </dl>
     </figure>
   );

@@ -2,8 +2,8 @@
 // its features and limits, and the window a memory budget allows, with the settings a model starts
 // with. The catalog itself (src/models/catalog.ts) is the one list of models.
 
-import { chooseVariant, estimateVram, kvBytesPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../models/catalog.ts';
-import { extraSlotsOf } from '../../protocol/cache.ts';
+import { chooseVariant, defaultCacheDtype, estimateVram, kvElementsPerToken, MODEL_CATALOG, recommendedEntry, windowForBudget, type CatalogEntry, type DeviceCaps, type ModelVariant } from '../../models/catalog.ts';
+import { extraSlotsOf, KV_CACHE_DTYPE } from '../../protocol/cache.ts';
 import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { cacheChoiceOf, STORY_MODEL_CACHE, STORY_MODEL_SETTINGS, type CacheShape, type ChatSettings } from '../settings/settings.ts';
 
@@ -19,8 +19,8 @@ export interface ModelDefaults {
 export interface HubChoice extends ModelDefaults {
   entry: CatalogEntry;
   variant: ModelVariant;
-  /** K and V bytes of one token in the cache the engine allocates. */
-  bytesPerToken: number;
+  /** K and V elements of one token in the cache the engine allocates; its bytes follow the settings' dtype. */
+  elementsPerToken: number;
 }
 
 /** The KV cache the window is sized from when a model is first picked; the settings change it. */
@@ -29,6 +29,7 @@ const CHAT_MODEL_CACHE: CacheShape = STORY_MODEL_CACHE;
 const CHAT_MODEL_SETTINGS: Omit<ChatSettings, 'nSinks' | 'windowSize'> = {
   windowMode: 'tokens',
   memoryBudgetMiB: KV_BUDGET_BYTES / 2 ** 20,
+  cacheDtype: KV_CACHE_DTYPE,
   temperature: 0.7,
   topP: 0.9,
   topK: 40,
@@ -44,22 +45,22 @@ const CHAT_MODEL_SETTINGS: Omit<ChatSettings, 'nSinks' | 'windowSize'> = {
 export function fitModel(entry: CatalogEntry, caps: DeviceCaps): HubChoice {
   const variant = chooseVariant(entry, caps);
   const cache = entry.format === 'llama2c' ? STORY_MODEL_CACHE : CHAT_MODEL_CACHE;
-  const budgetWindow = Math.min(entry.defaultWindow, windowForBudget(entry, KV_BUDGET_BYTES, entry.defaultSinks, { extraSlots: extraSlotsOf(cache) }));
+  const budgetWindow = Math.min(entry.defaultWindow, windowForBudget(entry, KV_BUDGET_BYTES, entry.defaultSinks, { extraSlots: extraSlotsOf(cache), cacheDtype: defaultCacheDtype(entry) }));
   const defaults: ChatSettings =
     entry.format === 'llama2c'
       ? { ...STORY_MODEL_SETTINGS, nSinks: entry.defaultSinks, windowSize: Math.min(STORY_MODEL_SETTINGS.windowSize, budgetWindow) }
       : { ...CHAT_MODEL_SETTINGS, nSinks: entry.defaultSinks, windowSize: budgetWindow };
-  return { key: `${entry.id}:${variant.dtype}`, label: entry.label, entry, variant, defaults, cache, bytesPerToken: kvBytesPerToken(entry) };
+  return { key: `${entry.id}:${variant.dtype}`, label: entry.label, entry, variant, defaults, cache, elementsPerToken: kvElementsPerToken(entry) };
 }
 
 /** The window these settings give the model, and the bytes of its whole cache (sinks, window and ring headroom). */
 export function windowOf(choice: HubChoice, settings: ChatSettings): { window: number; cacheBytes: number } {
-  const cache = cacheChoiceOf(settings, choice.cache, choice.bytesPerToken);
-  const { cache: cacheBytes } = estimateVram(choice.entry, choice.variant, cache.windowSize, { sinks: cache.nSinks, extraSlots: extraSlotsOf(choice.cache) });
+  const cache = cacheChoiceOf(settings, choice.cache, choice.elementsPerToken);
+  const { cache: cacheBytes } = estimateVram(choice.entry, choice.variant, cache.windowSize, { sinks: cache.nSinks, extraSlots: extraSlotsOf(choice.cache), cacheDtype: cache.dtype });
   return { window: cache.windowSize, cacheBytes };
 }
 
-/** "window 1,039 tokens = 256 MiB of KV cache" */
+/** "window 2,044 tokens = 238 MiB of KV cache" */
 export const windowLine = ({ window, cacheBytes }: { window: number; cacheBytes: number }): string =>
   `window ${formatCount(window)} tokens = ${formatBytes(cacheBytes)} of KV cache`;
 
@@ -95,7 +96,7 @@ export function vramBudgetBytes(deviceMemoryGiB: number | undefined = (navigator
 export function recommendedChoice(caps: DeviceCaps, budgetBytes = vramBudgetBytes()): HubChoice | null {
   const found = recommendedEntry(caps, budgetBytes, (entry) => {
     const choice = fitModel(entry, caps);
-    return { window: choice.defaults.windowSize, shape: { sinks: choice.defaults.nSinks, extraSlots: extraSlotsOf(choice.cache) } };
+    return { window: choice.defaults.windowSize, shape: { sinks: choice.defaults.nSinks, extraSlots: extraSlotsOf(choice.cache), cacheDtype: choice.defaults.cacheDtype } };
   });
   return found && fitModel(found.entry, caps);
 }

@@ -4,6 +4,7 @@
 // are read again from the app or the cache.
 
 import { openCachedModel } from '../../models/index.ts';
+import { KV_CACHE_DTYPE, STORY_KV_CACHE_DTYPE } from '../../protocol/cache.ts';
 import type { ChatSettings, CacheShape } from '../settings/settings.ts';
 import { BUILT_IN_ID, builtInModel } from './builtInModel.ts';
 import type { PickedModel } from './modelSource.ts';
@@ -29,14 +30,19 @@ export function rememberModel(model: PickedModel): void {
 }
 
 export function forgetModel(cacheId?: string): void {
-  const ref = readRef();
+  const ref = rememberedRef();
   if (!cacheId || (ref?.kind === 'cached' && ref.cacheId === cacheId)) localStorage.removeItem(KEY);
 }
 
-function readRef(): ModelRef | null {
+/** The remembered model; one remembered before the cache had a choice of dtype gets the default of
+ *  its kind of model (an ONNX file: a chat model, f16; none: a llama2.c story model, f32). */
+export function rememberedRef(): ModelRef | null {
   try {
     const ref = JSON.parse(localStorage.getItem(KEY) ?? 'null') as ModelRef | null;
-    return ref && (ref.kind === 'builtin' || (ref.kind === 'cached' && typeof ref.cacheId === 'string')) ? ref : null;
+    if (ref?.kind === 'builtin') return ref;
+    if (ref?.kind !== 'cached' || typeof ref.cacheId !== 'string') return null;
+    const saved: Partial<ChatSettings> = ref.defaults;
+    return { ...ref, defaults: { ...ref.defaults, cacheDtype: saved.cacheDtype ?? (ref.onnxFile ? KV_CACHE_DTYPE : STORY_KV_CACHE_DTYPE) } };
   } catch {
     return null;
   }
@@ -44,7 +50,7 @@ function readRef(): ModelRef | null {
 
 /** The remembered model with its files opened, or null when none is remembered. Rejects when its files are gone. */
 export async function rememberedModel(): Promise<PickedModel | null> {
-  const ref = readRef();
+  const ref = rememberedRef();
   if (!ref) return null;
   if (ref.kind === 'builtin') return builtInModel();
   const { files } = await openCachedModel(ref.cacheId);
@@ -56,4 +62,4 @@ export async function rememberedModel(): Promise<PickedModel | null> {
   };
 }
 
-export const hasRememberedModel = (): boolean => readRef() !== null;
+export const hasRememberedModel = (): boolean => rememberedRef() !== null;

@@ -6,6 +6,7 @@ import { EngineClient } from '../../client/engineClient.ts';
 import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError, toEngineError } from '../../protocol/errors.ts';
+import { CACHE_DTYPE_BYTES } from '../../protocol/cache.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, LongMessageRule, ModelInfo, SamplingChoice,
   TextMeasure,
@@ -16,7 +17,7 @@ import type { HubChoice } from '../models/hubModels.ts';
 import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../models/modelSource.ts';
 import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../models/lastModel.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../settings/settings.ts';
-import { loadBytesPerToken, loadSettings, saveBytesPerToken } from '../settings/settingsStore.ts';
+import { loadElementsPerToken, loadSettings, saveElementsPerToken } from '../settings/settingsStore.ts';
 
 /** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
 export type LoadStage =
@@ -112,16 +113,17 @@ export class EngineSession {
   async load(model: PickedModel, settings: ChatSettings): Promise<void> {
     if (!this.holdsLock) return; // another tab runs the engine: the dock offers taking over instead
     const client = this.ensureClient();
-    const cache = cacheChoiceOf(settings, model.cache, loadBytesPerToken(model.choice.key));
+    const cache = cacheChoiceOf(settings, model.cache, loadElementsPerToken(model.choice.key));
     const label = model.choice.label;
     this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } }, lastModel: model, cache: null });
     try {
       const info = await client.load(model.choice, cache, (phase, done, total) => {
         if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase: phase as EnginePhase, done, total } } });
       });
-      saveBytesPerToken(model.choice.key, info.cache.bytesPerToken);
+      const elementsPerToken = info.cache.bytesPerToken / CACHE_DTYPE_BYTES[info.cache.dtype];
+      saveElementsPerToken(model.choice.key, elementsPerToken);
       // A memory-budget window is known only once the model says how large a token is.
-      const sized = cacheChoiceOf(settings, model.cache, info.cache.bytesPerToken);
+      const sized = cacheChoiceOf(settings, model.cache, elementsPerToken);
       if (!sameCache(sized, cache)) return await this.load(model, settings);
       const settingsKey = snapshotSettingsKey(model.choice.key, cache);
       await keepSnapshotsFor(settingsKey).catch(() => {});

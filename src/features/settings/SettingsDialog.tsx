@@ -1,13 +1,13 @@
-// The settings dialog: sampling, reply length and the cache's sinks and window, refused with a
-// sentence beside each invalid field. A new window or sink count reloads the model.
+// The settings dialog: sampling, reply length and the cache's sinks, window and precision, refused
+// with a sentence beside each invalid field. A new window, sink count or precision reloads the model.
 
 import './settings.css';
 import { useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { formatBytes, formatCount } from '../../protocol/format.ts';
-import { effectiveWindow, validateSettings, type CacheShape, type ChatSettings, type SettingsErrors } from './settings.ts';
+import { bytesPerTokenOf, effectiveWindow, validateSettings, type CacheShape, type ChatSettings, type SettingsErrors } from './settings.ts';
 
-type NumberField = Exclude<keyof ChatSettings, 'windowMode'>;
-type Draft = Record<NumberField, string> & { windowMode: ChatSettings['windowMode'] };
+type NumberField = Exclude<keyof ChatSettings, 'windowMode' | 'cacheDtype'>;
+type Draft = Record<NumberField, string> & Pick<ChatSettings, 'windowMode' | 'cacheDtype'>;
 
 /** The model whose settings are edited: the loaded one, or the one to load. */
 export interface SettingsTarget {
@@ -23,7 +23,8 @@ interface Props {
   /** The model is loaded; otherwise these are the settings it will start with. */
   loaded: boolean;
   settings: ChatSettings;
-  bytesPerToken: number | undefined;
+  /** The model's K and V elements per token, once it has been loaded. */
+  elementsPerToken: number | undefined;
   /** Why applying is impossible right now (a reply is being written), if it is. */
   blocked: string | null;
   onApply(settings: ChatSettings): void;
@@ -33,6 +34,7 @@ interface Props {
 
 const toDraft = (s: ChatSettings): Draft => ({
   windowMode: s.windowMode,
+  cacheDtype: s.cacheDtype,
   nSinks: String(s.nSinks),
   windowSize: String(s.windowSize),
   memoryBudgetMiB: String(s.memoryBudgetMiB),
@@ -48,6 +50,7 @@ const num = (text: string) => (text.trim() === '' ? NaN : Number(text));
 
 const fromDraft = (d: Draft): ChatSettings => ({
   windowMode: d.windowMode,
+  cacheDtype: d.cacheDtype,
   nSinks: num(d.nSinks),
   windowSize: num(d.windowSize),
   memoryBudgetMiB: num(d.memoryBudgetMiB),
@@ -94,7 +97,7 @@ function Field({ name, label, hint, step = '1', draft, errors, disabled, onChang
   );
 }
 
-export function SettingsDialog({ open, model, loaded, settings, bytesPerToken, blocked, onApply, onChangeModel, onClose }: Props) {
+export function SettingsDialog({ open, model, loaded, settings, elementsPerToken, blocked, onApply, onChangeModel, onClose }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [draft, setDraft] = useState(() => toDraft(settings));
   const [errors, setErrors] = useState<SettingsErrors>({});
@@ -113,7 +116,8 @@ export function SettingsDialog({ open, model, loaded, settings, bytesPerToken, b
 
   const change = (name: NumberField, value: string) => setDraft((d) => ({ ...d, [name]: value }));
   const parsed = fromDraft(draft);
-  const autoWindow = bytesPerToken ? effectiveWindow({ ...parsed, windowMode: 'budget' }, model.cache, bytesPerToken) : undefined;
+  const bytesPerToken = bytesPerTokenOf(parsed, elementsPerToken);
+  const autoWindow = bytesPerToken ? effectiveWindow({ ...parsed, windowMode: 'budget' }, model.cache, elementsPerToken) : undefined;
   const apply = () => {
     const found = validateSettings(parsed);
     setErrors(found);
@@ -172,6 +176,20 @@ export function SettingsDialog({ open, model, loaded, settings, bytesPerToken, b
               {...fieldProps}
             />
           )}
+          <div className="field">
+            <span className="label" id="cache-dtype">Memory precision</span>
+            <div role="radiogroup" aria-labelledby="cache-dtype" aria-describedby="cache-dtype-note" aria-invalid={errors.cacheDtype ? true : undefined} className="choices">
+              <label>
+                <input type="radio" name="cacheDtype" checked={draft.cacheDtype === 'f16'} onChange={() => setDraft((d) => ({ ...d, cacheDtype: 'f16' }))} /> 16-bit (remembers twice as much)
+              </label>
+              <label>
+                <input type="radio" name="cacheDtype" checked={draft.cacheDtype === 'f32'} onChange={() => setDraft((d) => ({ ...d, cacheDtype: 'f32' }))} /> 32-bit (exact)
+              </label>
+            </div>
+            <p id="cache-dtype-note" className={errors.cacheDtype ? 'field-error' : 'field-hint'} role={errors.cacheDtype ? 'alert' : undefined}>
+              {errors.cacheDtype ?? 'How finely each remembered token is stored; 16-bit changes replies very little.'}
+            </p>
+          </div>
         </fieldset>
         <fieldset>
           <legend>Replies</legend>

@@ -1,8 +1,8 @@
 // Chat settings: their defaults per model, the validation that refuses bad values with a
 // sentence per field, and the step from settings to the engine's cache and sampling choices.
 
-import { cacheIdentity, extraSlotsOf, windowInBudget } from '../../protocol/cache.ts';
-import type { CacheChoice, SamplingChoice } from '../../protocol/messages.ts';
+import { CACHE_DTYPE_BYTES, cacheIdentity, extraSlotsOf, STORY_KV_CACHE_DTYPE, windowInBudget } from '../../protocol/cache.ts';
+import type { CacheChoice, CacheDtype, SamplingChoice } from '../../protocol/messages.ts';
 
 export interface ChatSettings {
   nSinks: number;
@@ -10,6 +10,8 @@ export interface ChatSettings {
   windowMode: 'tokens' | 'budget';
   windowSize: number;
   memoryBudgetMiB: number;
+  /** What the cache keeps K and V in: 16-bit holds twice the tokens in the same memory, 32-bit is exact. */
+  cacheDtype: CacheDtype;
   temperature: number;
   topP: number;
   topK: number;
@@ -28,6 +30,7 @@ export const STORY_MODEL_SETTINGS: ChatSettings = {
   windowMode: 'tokens',
   windowSize: 256,
   memoryBudgetMiB: 16,
+  cacheDtype: STORY_KV_CACHE_DTYPE,
   temperature: 0.8,
   topP: 0.95,
   topK: 40,
@@ -45,6 +48,7 @@ export function validateSettings(s: ChatSettings): SettingsErrors {
   if (!isWhole(s.nSinks) || s.nSinks < 0) errors.nSinks = 'Sinks must be a whole number of 0 or more.';
   else if (s.windowMode === 'tokens' && !errors.windowSize && s.nSinks >= s.windowSize) errors.nSinks = `Sinks must be fewer than the window (${s.windowSize} tokens).`;
   if (s.windowMode === 'budget' && !(Number.isFinite(s.memoryBudgetMiB) && s.memoryBudgetMiB > 0)) errors.memoryBudgetMiB = 'The memory budget must be a number of MiB above 0.';
+  if (s.cacheDtype !== 'f16' && s.cacheDtype !== 'f32') errors.cacheDtype = 'Memory precision must be 16-bit or 32-bit.';
   if (!Number.isFinite(s.temperature) || s.temperature < 0) errors.temperature = 'Temperature must be 0 or more (0 always picks the most likely token).';
   if (!Number.isFinite(s.topP) || s.topP <= 0 || s.topP > 1) errors.topP = 'Top-p must be above 0 and at most 1 (1 turns it off).';
   if (!isWhole(s.topK) || s.topK < 0) errors.topK = 'Top-k must be a whole number of 0 or more (0 turns it off).';
@@ -53,16 +57,22 @@ export function validateSettings(s: ChatSettings): SettingsErrors {
   return errors;
 }
 
-/** The window in tokens; in budget mode it needs the model's bytes per token (known once loaded),
- *  and a budget too small for any window still gets one token. */
-export function effectiveWindow(s: ChatSettings, shape: CacheShape, bytesPerToken: number | undefined): number {
+/** Cache bytes of one token in these settings' precision, from the model's K and V elements per
+ *  token (every layer; the same in either precision); undefined while that is unknown. */
+export const bytesPerTokenOf = (s: Pick<ChatSettings, 'cacheDtype'>, elementsPerToken: number | undefined): number | undefined =>
+  elementsPerToken && elementsPerToken * CACHE_DTYPE_BYTES[s.cacheDtype];
+
+/** The window in tokens; in budget mode it needs the model's K and V elements per token (known
+ *  once loaded), and a budget too small for any window still gets one token. */
+export function effectiveWindow(s: ChatSettings, shape: CacheShape, elementsPerToken: number | undefined): number {
+  const bytesPerToken = bytesPerTokenOf(s, elementsPerToken);
   if (s.windowMode === 'tokens' || !bytesPerToken) return s.windowSize;
   return Math.max(1, windowInBudget(s.memoryBudgetMiB * 2 ** 20, bytesPerToken, s.nSinks, extraSlotsOf(shape)));
 }
 
-export function cacheChoiceOf(s: ChatSettings, shape: CacheShape, bytesPerToken: number | undefined): CacheChoice {
-  const windowSize = effectiveWindow(s, shape, bytesPerToken);
-  return { mode: s.nSinks > 0 ? 'streaming' : 'window', nSinks: Math.min(s.nSinks, windowSize - 1), windowSize, ...shape };
+export function cacheChoiceOf(s: ChatSettings, shape: CacheShape, elementsPerToken: number | undefined): CacheChoice {
+  const windowSize = effectiveWindow(s, shape, elementsPerToken);
+  return { mode: s.nSinks > 0 ? 'streaming' : 'window', nSinks: Math.min(s.nSinks, windowSize - 1), windowSize, ...shape, dtype: s.cacheDtype };
 }
 
 export function samplingOf(s: ChatSettings, seed: number): SamplingChoice {

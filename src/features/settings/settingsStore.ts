@@ -1,10 +1,13 @@
 // Settings per model in localStorage (small, read before anything else renders), plus each
-// model's KV bytes per token once it has been loaded, which the memory-budget window needs.
+// model's K and V elements per token once it has been loaded, which the memory-budget window needs.
+// Settings saved before a field existed load with that field's default.
 
 import type { ChatSettings } from './settings.ts';
 
 const settingsKey = (modelKey: string) => `endless-chat:settings:${modelKey}`;
-const bytesKey = (modelKey: string) => `endless-chat:bytes-per-token:${modelKey}`;
+const elementsKey = (modelKey: string) => `endless-chat:kv-elements-per-token:${modelKey}`;
+/** Written before the cache had a choice of dtype: bytes per token of the f32 cache. */
+const f32BytesKey = (modelKey: string) => `endless-chat:bytes-per-token:${modelKey}`;
 
 function read(key: string): unknown {
   try {
@@ -13,6 +16,8 @@ function read(key: string): unknown {
     return null;
   }
 }
+
+const positive = (value: unknown): value is number => typeof value === 'number' && value > 0;
 
 export function loadSettings(modelKey: string, defaults: ChatSettings): ChatSettings {
   const saved = read(settingsKey(modelKey));
@@ -23,11 +28,14 @@ export function saveSettings(modelKey: string, settings: ChatSettings): void {
   localStorage.setItem(settingsKey(modelKey), JSON.stringify(settings));
 }
 
-export function loadBytesPerToken(modelKey: string): number | undefined {
-  const value = read(bytesKey(modelKey));
-  return typeof value === 'number' && value > 0 ? value : undefined;
+/** K and V elements of one token over every layer, whatever the cache's dtype. */
+export function loadElementsPerToken(modelKey: string): number | undefined {
+  const elements = read(elementsKey(modelKey));
+  if (positive(elements)) return elements;
+  const f32Bytes = read(f32BytesKey(modelKey));
+  return positive(f32Bytes) ? f32Bytes / 4 : undefined;
 }
 
-export function saveBytesPerToken(modelKey: string, bytes: number): void {
-  localStorage.setItem(bytesKey(modelKey), JSON.stringify(bytes));
+export function saveElementsPerToken(modelKey: string, elements: number): void {
+  localStorage.setItem(elementsKey(modelKey), JSON.stringify(elements));
 }

@@ -8,11 +8,12 @@ import { ChatSession } from '../../../src/engine/chat/chatSession.ts';
 import { createGpuContext } from '../../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../../src/engine/model/modelFiles.ts';
 import { ModelRunner } from '../../../src/engine/modelRunner.ts';
+import { KV_CACHE_DTYPE } from '../../../src/protocol/cache.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import type { CacheChoice, ChatMessage, Conversation, ModelChoice, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
 
 const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
-const CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 0 };
+const CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 0, dtype: KV_CACHE_DTYPE };
 
 export interface FailureSeen {
   isEngineError: boolean;

@@ -45,7 +45,7 @@ class FakeCache implements StreamCache {
 
   info(): KvCacheInfo {
     const { nSinks, windowSize, ringSize, nTokens } = this.layout;
-    return { nLayers: 1, nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots };
+    return { nLayers: 1, dtype: 'f32', nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots };
   }
 
   canTruncateTo(length: number): boolean {
@@ -118,7 +118,7 @@ class FakeModel implements ChatModel {
   async unload(): Promise<void> {}
 }
 
-const choice = (windowSize: number, rollbackSlots = 0): CacheChoice => ({ mode: 'streaming', nSinks: 2, windowSize, maxChunk: 8, rollbackSlots });
+const choice = (windowSize: number, rollbackSlots = 0): CacheChoice => ({ mode: 'streaming', nSinks: 2, windowSize, maxChunk: 8, rollbackSlots, dtype: 'f32' });
 
 function session(cache: CacheChoice, writing?: FakeWriting): { chat: ChatSession; model: FakeModel } {
   const model = new FakeModel(cache, writing);

@@ -7,7 +7,7 @@ import type { ExperimentModel } from '../../../src/engine/eval/experiment.ts';
 import type { ScoringModel } from '../../../src/engine/eval/score.ts';
 import type { KvCacheInfo, StreamCache } from '../../../src/engine/kv/kvCache.ts';
 import { RingLayout } from '../../../src/engine/kv/ringLayout.ts';
-import type { CacheChoice } from '../../../src/protocol/messages.ts';
+import type { CacheLayout } from '../../../src/protocol/messages.ts';
 
 export const VOCAB = 128;
 /** Tokens of context the copy matches. */
@@ -20,7 +20,7 @@ class CopyingCache implements StreamCache {
   readonly layout: RingLayout;
   readonly ids: number[] = [];
 
-  constructor(readonly choice: CacheChoice) {
+  constructor(readonly choice: CacheLayout) {
     this.layout = new RingLayout(choice);
   }
 
@@ -45,7 +45,7 @@ class CopyingCache implements StreamCache {
 
   info(): KvCacheInfo {
     const { nSinks, windowSize, ringSize, nTokens } = this.layout;
-    return { nLayers: 1, nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots };
+    return { nLayers: 1, nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots, dtype: 'f32' };
   }
 
   canTruncateTo(length: number): boolean {
@@ -91,7 +91,7 @@ export class CopyingModel implements ExperimentModel {
   readonly vocabSize = VOCAB;
   readonly tokenizer = { encode };
   /** Every cache an arm asked for, in order. */
-  readonly caches: CacheChoice[] = [];
+  readonly caches: CacheLayout[] = [];
   /** Ids fed per call. */
   readonly feeds: number[] = [];
 
@@ -101,7 +101,7 @@ export class CopyingModel implements ExperimentModel {
     private readonly afterFeed: (cache: number, feeds: number) => void = () => {},
   ) {}
 
-  async withCache<T>(choice: CacheChoice, work: (model: ScoringModel) => Promise<T>): Promise<T> {
+  async withCache<T>(choice: CacheLayout, work: (model: ScoringModel) => Promise<T>): Promise<T> {
     this.caches.push(choice);
     const index = this.caches.length - 1;
     let fed = 0;
