@@ -370,8 +370,6 @@ export interface ExperimentBesideChatJob {
   cache: CacheChoice;
   /** The plan, its text given here as the URL of a text file (the page reads it). */
   plan: Omit<ExperimentPlan, 'text'> & { textUrl: string };
-  /** Presses stop once this many progress reports of this arm came. */
-  stopAt?: { arm: number; reports: number };
 }
 
 export interface ExperimentBesideChat {
@@ -388,7 +386,7 @@ export interface ExperimentBesideChat {
 
 /**
  * The experiment as the worker's Engine runs it, between two turns of a conversation: a greedy
- * reply, the experiment (stopped on the way where asked), then the next turn, against the same two
+ * reply, the experiment, then the next turn, against the same two
  * turns on an engine that never ran it.
  */
 async function experimentBesideChat(job: ExperimentBesideChatJob): Promise<ExperimentBesideChat> {
@@ -420,7 +418,6 @@ async function experimentBesideChat(job: ExperimentBesideChatJob): Promise<Exper
       result = await engine.experiment(plan, (progress) => {
         if (progress.kind !== 'arm') return;
         reports.push({ arm: progress.arm, ids: progress.nll.length });
-        if (job.stopAt && progress.arm === job.stopAt.arm && reports.filter((r) => r.arm === progress.arm).length === job.stopAt.reports) engine.stop();
       });
       const after = await engine.snapshot();
       snapshotUnchanged = before !== null && after !== null && before.bytes.length === after.bytes.length && before.bytes.every((b, i) => b === after.bytes[i]);

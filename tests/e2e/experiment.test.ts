@@ -17,6 +17,8 @@ import { expectScreen } from './screenshots.ts';
 
 const HANG = 600_000;
 const TOKENS = 1200;
+/** The stopped run: long enough to stop in its second arm, no longer. */
+const STOP_TOKENS = 600;
 
 let app: ServedApp;
 let page: Page;
@@ -88,6 +90,11 @@ describe('the Experiment view', () => {
   let messages = 0;
 
   it('a conversation first: the experiment must leave it as it is', { timeout: HANG }, async () => {
+    // Short replies: what is tested is the cache they leave, not their length.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByLabel('Max tokens per reply', { exact: true }).fill('16');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
     await send('Once upon a time, there was a little dog named Max.');
     chatTokens = await cacheTokens();
     messages = await page.locator('.message').count();
@@ -159,7 +166,7 @@ describe('the Experiment view', () => {
   });
 
   it('Stop keeps the finished arm and marks the one it cut; the chat goes on with the same conversation and cache', { timeout: HANG }, async () => {
-    await plan({ 'Tokens to score': String(TOKENS) }, { recall: false });
+    await plan({ 'Tokens to score': String(STOP_TOKENS) }, { recall: false });
     await page.getByRole('button', { name: 'Run the experiment' }).click();
     await expect.poll(() => page.getByTestId('experiment-progress').innerText(), { timeout: HANG, interval: 100 }).toMatch(/^Arm 2 of 3, window 0\+64: [1-9][\d,]* of/);
     await page.getByRole('button', { name: 'Stop' }).click();
@@ -193,7 +200,7 @@ describe('the Experiment view', () => {
     await page.getByRole('heading', { name: 'Saved runs' }).waitFor({ timeout: 120_000 });
     const rows = page.locator('.saved-runs tbody tr');
     expect(await rows.count()).toBe(2);
-    expect(await rows.nth(0).innerText()).toMatch(/stories260K[\s\S]*Moby Dick, chapters 1 to 30, 1,200 tokens[\s\S]*window 0\+64: [\d.]+ \(stopped: not finished\)/);
+    expect(await rows.nth(0).innerText()).toMatch(/stories260K[\s\S]*Moby Dick, chapters 1 to 30, 600 tokens[\s\S]*window 0\+64: [\d.]+ \(stopped: not finished\)/);
     await rows.nth(1).getByRole('button', { name: 'Show' }).click();
     expect(await armStatuses()).toEqual([
       ['StreamingLLM 4+60', 'done'],
@@ -203,8 +210,8 @@ describe('the Experiment view', () => {
   });
 
   it('with a builder export (random weights), the sink ablation draws five lines', { timeout: HANG }, async () => {
-    await page.goto(app.url);
     await expect.poll(status, { timeout: 120_000 }).toBe('stories260K · ready');
+    await page.getByRole('link', { name: 'Back to the chat' }).click();
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Change model…' }).click();
     await page.getByLabel('Model folder').setInputFiles(join(REPO_ROOT, 'tests/fixtures/builder-exports/tiny-llama'));
