@@ -192,6 +192,8 @@ describe('the Experiment view', () => {
     expect(await reply.locator('.sync-notice').count()).toBe(0);
     expect(await lastSync()).toBe('continued');
     expect(await cacheTokens()).toBeGreaterThan(chatTokens);
+    // The two turns fit the window: an arm that fed the chat's cache would have made it evict.
+    expect(await page.getByTestId('cache-evicted').innerText()).toBe('0');
   });
 
   it('keeps every run in IndexedDB, listed after a reload at #experiment', { timeout: HANG }, async () => {
