@@ -5,7 +5,7 @@
 import { liveGpuBuffers } from './gpuCounts.ts';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import type { CacheChoice, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
+import type { CacheChoice, Conversation, ExperimentPlan, ExperimentResult, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/models/hub.ts';
@@ -21,7 +21,7 @@ import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cForm } from '../onnxExportForms.ts';
 import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
 import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
-import { negLogLikelihood } from './nll.ts';
+import { scoreIds } from '../../src/engine/eval/score.ts';
 import { repeatLayers } from '../repeatLayers.ts';
 import { benchShape, compareShape, GREEDY, withFloatActivations, type ShapeBenchJob } from './shapeBench.ts';
 import { denseCounts, replyCounts, type PathCounts } from './tokenSteps.ts';
@@ -78,44 +78,13 @@ function cacheSettings(job: PageJob, streamLength: number): CacheChoice {
   }
 }
 
+/** The job's ids through the engine's one scorer (src/engine/eval/score.ts), as the app's Experiment view scores them. */
 async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<ScoreResult> {
-  const vocab = engine.vocabSize;
-  const nll: number[] = [];
-  const msPerToken: number[] = [];
-  const prefill = Math.min(job.prefill ?? 0, ids.length - 1);
-  /** Scores `rows` ids from `from` on with one feed's logits, which took `ms` in all. */
-  const scoreRows = (logits: Float32Array, from: number, rows: number, ms: number) => {
-    for (let i = 0; i < rows; i++) {
-      nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[from + i + 1]));
-      msPerToken.push(ms / rows);
-    }
-  };
-  if (job.mode === 'recompute') {
-    const { sinks, window } = job.cache;
-    if (prefill > sinks + window) throw new Error(`a recompute prefill of ${prefill} tokens is longer than the ${sinks + window} a token may see`);
-    if (prefill > 0) {
-      const start = performance.now();
-      const logits = await engine.feed(ids.slice(0, prefill), { all: true });
-      scoreRows(logits, 0, prefill, performance.now() - start);
-    }
-    for (let t = prefill; t + 1 < ids.length; t++) {
-      const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
-      const start = performance.now();
-      engine.cache.reset();
-      const logits = await engine.feed(visible);
-      msPerToken.push(performance.now() - start);
-      nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
-    }
-  } else {
-    const chunk = job.chunk ?? 64;
-    for (let done = 0; done < ids.length - 1; ) {
-      const piece = ids.slice(done, Math.min(done + (done === 0 && prefill > 0 ? prefill : chunk), ids.length - 1));
-      const start = performance.now();
-      const logits = await engine.feed(piece, { all: true });
-      scoreRows(logits, done, piece.length, performance.now() - start);
-      done += piece.length;
-    }
-  }
+  const { nll, msPerToken } = await scoreIds(engine, ids, {
+    chunk: job.chunk ?? 64,
+    prefill: job.prefill,
+    recompute: job.mode === 'recompute' ? job.cache : undefined,
+  });
   const mean = nll.reduce((a, b) => a + b, 0) / nll.length;
   return {
     nll,
@@ -407,6 +376,85 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
   return { msPerToken, resources, recomputeMsPerToken, phases, pick };
 }
 
+export interface ExperimentBesideChatJob {
+  model: PageJob['model'];
+  cache: CacheChoice;
+  /** The plan, its text given here as the URL of a text file (the page reads it). */
+  plan: Omit<ExperimentPlan, 'text'> & { textUrl: string };
+}
+
+export interface ExperimentBesideChat {
+  result: ExperimentResult;
+  /** Progress reports per arm, and the ids they reported in all. */
+  reports: { arm: number; ids: number }[];
+  /** The chat's cache snapshot after the experiment equals the one before it, byte for byte. */
+  snapshotUnchanged: boolean;
+  /** The next turn of the conversation after the experiment: how the cache followed, and its greedy reply. */
+  next: { how: string; text: string };
+  /** The same turn on an engine that ran no experiment. */
+  reference: { how: string; text: string };
+}
+
+/**
+ * The experiment as the worker's Engine runs it, between two turns of a conversation: a greedy
+ * reply, the experiment, then the next turn, against the same two
+ * turns on an engine that never ran it.
+ */
+async function experimentBesideChat(job: ExperimentBesideChatJob): Promise<ExperimentBesideChat> {
+  const context = await (gpu ??= createGpuContext());
+  const source: ModelSource =
+    job.model.kind === 'llama2c'
+      ? { kind: 'llama2c', checkpointUrl: job.model.checkpoint, tokenizerUrl: job.model.tokenizer }
+      : { kind: 'blobs', id: 'harness', files: Object.fromEntries(await Promise.all(Object.entries(job.model.files).map(async ([path, url]) => [path, new Blob([await bytes(url)])] as const))), onnxFile: job.model.onnxFile };
+  const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+  const first: Conversation = { id: 'c', systemPrompt: '', messages: [{ id: 'u1', role: 'user', content: 'Once upon a time, there was a little dog named Max.' }] };
+  const twoTurns = async (engine: Engine, between: () => Promise<void>) => {
+    const reply = await engine.chat(first, 'r1', greedy, 12);
+    await between();
+    const second: Conversation = { ...first, messages: [...first.messages, { id: 'r1', role: 'assistant', content: reply.text }, { id: 'u2', role: 'user', content: 'Max ran to the park.' }] };
+    let how = '';
+    const next = await engine.chat(second, 'r2', greedy, 12, { onSynced: (h) => (how = h) });
+    return { how, text: next.text };
+  };
+  const text = await (await fetch(job.plan.textUrl)).text();
+  const plan: ExperimentPlan = { ...job.plan, text: { kind: 'text', title: 'harness', text } };
+  const engine = new Engine(context);
+  const reports: { arm: number; ids: number }[] = [];
+  let result: ExperimentResult | undefined;
+  let snapshotUnchanged = false;
+  try {
+    await engine.load({ key: 'harness', label: 'harness', source }, job.cache);
+    const next = await twoTurns(engine, async () => {
+      const before = await engine.snapshot();
+      result = await engine.experiment(plan, (progress) => {
+        if (progress.kind !== 'arm') return;
+        reports.push({ arm: progress.arm, ids: progress.nll.length });
+      });
+      const after = await engine.snapshot();
+      snapshotUnchanged = before !== null && after !== null && before.bytes.length === after.bytes.length && before.bytes.every((b, i) => b === after.bytes[i]);
+    });
+    await engine.unload();
+    const untouched = new Engine(context);
+    await untouched.load({ key: 'harness', label: 'harness', source }, job.cache);
+    const reference = await twoTurns(untouched, async () => {});
+    await untouched.unload();
+    return { result: result!, reports: collect(reports), snapshotUnchanged, next, reference };
+  } finally {
+    await engine.unload();
+  }
+}
+
+/** Progress reports summed per arm, in arm order. */
+function collect(reports: { arm: number; ids: number }[]): { arm: number; ids: number }[] {
+  const out: { arm: number; ids: number }[] = [];
+  for (const r of reports) {
+    const last = out[out.length - 1];
+    if (last?.arm === r.arm) last.ids += r.ids;
+    else out.push({ ...r });
+  }
+  return out;
+}
+
 /** The GPU's pick of the best logits against the CPU sampler, on random rows. */
 async function topLogitsCheck(spec: TopCheckSpec) {
   return checkTopLogits((await (gpu ??= createGpuContext())).device, spec);
@@ -523,6 +571,7 @@ async function benchCounts(job: CountsJob): Promise<CountsResult> {
 }
 
 const harness = {
+  experimentBesideChat,
   countAttribution: async () => countAttribution((await (gpu ??= createGpuContext())).device),
   benchCounts,
   benchShape: async (job: ShapeBenchJob) => benchShape(job, await (gpu ??= createGpuContext())),

@@ -1,5 +1,6 @@
-// The app once WebGPU is known to work: wires the engine session, the conversations and the chat
-// controller to the layout (sidebar, conversation, memory panel, settings).
+// The app once WebGPU is known to work: wires the engine session, the conversations, the chat
+// controller and the experiment to the layout (sidebar, conversation, memory panel, settings; the
+// Experiment view in their place at #experiment, the chat kept as it was beneath it).
 
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { ChatController } from '../features/chat/chatController.ts';
@@ -8,6 +9,8 @@ import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
 import { loadLongMessageRule, saveLongMessageRule } from '../features/chat/longMessages.ts';
+import { ExperimentController } from '../features/experiment/experimentController.ts';
+import { ExperimentView } from '../features/experiment/ExperimentView.tsx';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
 import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/models/hubModels.ts';
 import { builtInModel } from '../features/models/builtInModel.ts';
@@ -22,6 +25,7 @@ import { EngineSession, type EngineStatus } from '../features/session/engineSess
 import { Header } from './Header.tsx';
 import { useInstallPrompt, useWaitingUpdate } from './pwa.ts';
 import { useTheme } from './theme.ts';
+import { useView } from './view.ts';
 
 type NarrowPanel = 'none' | 'conversations' | 'memory';
 
@@ -29,7 +33,7 @@ function useServices() {
   const [services] = useState(() => {
     const session = new EngineSession();
     const store = new ConversationStore();
-    return { session, store, controller: new ChatController(session, store) };
+    return { session, store, controller: new ChatController(session, store), experiment: new ExperimentController(session) };
   });
   useEffect(() => {
     services.session.start();
@@ -41,9 +45,11 @@ function useServices() {
 }
 
 export function ChatApp() {
-  const { session, store, controller } = useServices();
+  const { session, store, controller, experiment } = useServices();
   const engine = useSyncExternalStore(session.subscribe, session.getState);
   const chat = useSyncExternalStore(store.subscribe, store.getState);
+  const experimenting = useSyncExternalStore(experiment.subscribe, experiment.getState).run !== null;
+  const view = useView();
   const [theme, cycleTheme] = useTheme();
   const install = useInstallPrompt();
   const update = useWaitingUpdate();
@@ -98,7 +104,7 @@ export function ChatApp() {
   const ready = status.kind === 'ready';
   const closePanel = () => setPanel('none');
   // The picker opens beside the conversation, never over it: when no model is loaded, or on request.
-  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating);
+  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating && !experimenting);
 
   // Once a model is ready, the message box has the focus: the next thing to do is write.
   const wasReady = useRef(false);
@@ -113,7 +119,15 @@ export function ChatApp() {
       key={active?.id ?? 'new'}
       generating={generating}
       id={MESSAGE_BOX_ID}
-      blocked={ready ? null : status.kind === 'idle' ? 'Choose a model to chat: the list is beside the conversation.' : 'Load a model to chat.'}
+      blocked={
+        experimenting
+          ? 'The experiment is running on the model: stop it, or wait for it to finish, to chat.'
+          : ready
+            ? null
+            : status.kind === 'idle'
+              ? 'Choose a model to chat: the list is beside the conversation.'
+              : 'Load a model to chat.'
+      }
       placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
       onSend={send}
       onStop={() => controller.stop()}
@@ -127,12 +141,13 @@ export function ChatApp() {
   );
 
   return (
-    <div className="app" data-panel={panel} data-picker={pickerOpen ? 'open' : undefined}>
+    <div className="app" data-panel={panel} data-picker={pickerOpen ? 'open' : undefined} data-view={view}>
       <a className="skip-link" href={`#${MESSAGE_BOX_ID}`}>
         Skip to the message box
       </a>
       <Header
         status={status}
+        view={view}
         theme={theme}
         onTheme={cycleTheme}
         onSettings={() => setSettingsOpen(true)}
@@ -198,6 +213,11 @@ export function ChatApp() {
           />
         </aside>
       )}
+      {view === 'experiment' && (
+        <main className="experiment-column">
+          <ExperimentView controller={experiment} status={status} conversation={active} generating={generating} />
+        </main>
+      )}
       <aside className="memory-column">
         <MemoryPanel conversation={active} liveCache={engine.cache} loaded={ready} adapter={status.kind === 'ready' ? status.info.adapter : undefined} />
       </aside>
@@ -208,7 +228,13 @@ export function ChatApp() {
         settings={settings}
         elementsPerToken={loadElementsPerToken(modelKey)}
         blocked={
-          generating ? 'Wait for the reply to finish (or stop it) before changing settings.' : status.kind === 'loading' ? 'Wait for the model to finish loading.' : null
+          generating
+            ? 'Wait for the reply to finish (or stop it) before changing settings.'
+            : experimenting
+              ? 'Wait for the experiment to finish (or stop it) before changing settings.'
+              : status.kind === 'loading'
+                ? 'Wait for the model to finish loading.'
+                : null
         }
         onApply={apply}
         onChangeModel={() => {

@@ -17,6 +17,8 @@ const PATHS = {
   theme: 'M12 3a9 9 0 1 0 0 18zM12 3a9 9 0 0 1 0 18',
   install: 'M12 3v12M7 10l5 5 5-5M4 21h16',
   close: 'M6 6l12 12M18 6L6 18',
+  // A chart's axes and a line: the Experiment view.
+  chart: 'M4 4v16h16M7 15l4-5 3 3 5-7',
 } as const;
 
 export type IconName = keyof typeof PATHS;

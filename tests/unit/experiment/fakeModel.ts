@@ -1,0 +1,126 @@
+// A model for the experiment's unit tests that copies perfectly from what its cache lets it see:
+// after a context it has seen before inside its visible set V(t), it predicts the token that came
+// next there (an induction head), and otherwise nothing in particular. Its cache keeps the real
+// ring bookkeeping (RingLayout), so a chunk or a stream the layout cannot take fails as on the GPU.
+
+import type { ExperimentModel } from '../../../src/engine/eval/experiment.ts';
+import type { ScoringModel } from '../../../src/engine/eval/score.ts';
+import type { KvCacheInfo, StreamCache } from '../../../src/engine/kv/kvCache.ts';
+import { RingLayout } from '../../../src/engine/kv/ringLayout.ts';
+import type { CacheLayout } from '../../../src/protocol/messages.ts';
+
+export const VOCAB = 128;
+/** Tokens of context the copy matches. */
+const MATCH = 6;
+
+/** Characters as ids, as a byte tokenizer would; BOS is 1. */
+export const encode = (text: string): number[] => [...text].map((c) => c.charCodeAt(0) % VOCAB);
+
+class CopyingCache implements StreamCache {
+  readonly layout: RingLayout;
+  readonly ids: number[] = [];
+
+  constructor(readonly choice: CacheLayout) {
+    this.layout = new RingLayout(choice);
+  }
+
+  get length(): number {
+    return this.layout.nTokens;
+  }
+
+  /** Appends ids in chunks of at most maxChunk, as the decoder feeds them. */
+  append(ids: readonly number[]): void {
+    for (let at = 0; at < ids.length; at += this.choice.maxChunk) {
+      const chunk = ids.slice(at, at + this.choice.maxChunk);
+      this.layout.commit(this.layout.planChunk(chunk.length));
+      this.ids.push(...chunk);
+    }
+  }
+
+  /** The ids token t sees, in stream order. */
+  visible(t: number): number[] {
+    const sinks = Math.min(this.layout.nSinks, t + 1);
+    return [...this.ids.slice(0, sinks), ...this.ids.slice(this.layout.windowStart(t), t + 1)];
+  }
+
+  info(): KvCacheInfo {
+    const { nSinks, windowSize, ringSize, nTokens } = this.layout;
+    return { nLayers: 1, nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots, dtype: 'f32' };
+  }
+
+  canTruncateTo(length: number): boolean {
+    return this.layout.canTruncateTo(length);
+  }
+
+  truncateTo(length: number): void {
+    this.layout.truncate(length);
+    this.ids.length = length;
+  }
+
+  reset(): void {
+    this.layout.reset();
+    this.ids.length = 0;
+  }
+
+  async snapshot(): Promise<Uint8Array<ArrayBuffer>> {
+    return new Uint8Array(0);
+  }
+
+  restore(): void {
+    throw new Error('not used by the experiment');
+  }
+}
+
+/** Logits after the last id of `seen`: 12 on the id that followed its last MATCH ids earlier in `seen`. */
+function copyLogits(seen: readonly number[]): Float32Array {
+  const logits = new Float32Array(VOCAB);
+  const n = seen.length;
+  if (n <= MATCH) return logits;
+  for (let at = n - 2; at >= MATCH - 1; at--) {
+    let same = true;
+    for (let k = 0; k < MATCH && same; k++) same = seen[at - k] === seen[n - 1 - k];
+    if (same) {
+      logits[seen[at + 1]] = 12;
+      return logits;
+    }
+  }
+  return logits;
+}
+
+export class CopyingModel implements ExperimentModel {
+  readonly vocabSize = VOCAB;
+  readonly tokenizer = { encode };
+  /** Every cache an arm asked for, in order. */
+  readonly caches: CacheLayout[] = [];
+  /** Ids fed per call. */
+  readonly feeds: number[] = [];
+
+  /** `afterFeed`: told after every feed which cache (by order of asking) it went to, and how many feeds that cache had. */
+  constructor(
+    readonly maxChunk: number,
+    private readonly afterFeed: (cache: number, feeds: number) => void = () => {},
+  ) {}
+
+  async withCache<T>(choice: CacheLayout, work: (model: ScoringModel) => Promise<T>): Promise<T> {
+    this.caches.push(choice);
+    const index = this.caches.length - 1;
+    let fed = 0;
+    const cache = new CopyingCache(choice);
+    const model: ScoringModel = {
+      vocabSize: VOCAB,
+      cache,
+      feed: async (ids, options = {}) => {
+        this.feeds.push(ids.length);
+        const first = cache.length;
+        cache.append(ids);
+        const rows = ids.map((_, i) => copyLogits(cache.visible(first + i)));
+        this.afterFeed(index, ++fed);
+        const out = options.all ? rows : rows.slice(-1);
+        const logits = new Float32Array(out.length * VOCAB);
+        out.forEach((row, i) => logits.set(row, i * VOCAB));
+        return logits;
+      },
+    };
+    return work(model);
+  }
+}
