@@ -5,9 +5,8 @@
 
 import type { ExperimentModel } from '../../../src/engine/eval/experiment.ts';
 import type { ScoringModel } from '../../../src/engine/eval/score.ts';
-import type { KvCacheInfo, StreamCache } from '../../../src/engine/kv/kvCache.ts';
-import { RingLayout } from '../../../src/engine/kv/ringLayout.ts';
 import type { CacheLayout } from '../../../src/protocol/messages.ts';
+import { IdCache } from '../fakeStreamCache.ts';
 
 export const VOCAB = 128;
 /** Tokens of context the copy matches. */
@@ -15,61 +14,6 @@ const MATCH = 6;
 
 /** Characters as ids, as a byte tokenizer would; BOS is 1. */
 export const encode = (text: string): number[] => [...text].map((c) => c.charCodeAt(0) % VOCAB);
-
-class CopyingCache implements StreamCache {
-  readonly layout: RingLayout;
-  readonly ids: number[] = [];
-
-  constructor(readonly choice: CacheLayout) {
-    this.layout = new RingLayout(choice);
-  }
-
-  get length(): number {
-    return this.layout.nTokens;
-  }
-
-  /** Appends ids in chunks of at most maxChunk, as the decoder feeds them. */
-  append(ids: readonly number[]): void {
-    for (let at = 0; at < ids.length; at += this.choice.maxChunk) {
-      const chunk = ids.slice(at, at + this.choice.maxChunk);
-      this.layout.commit(this.layout.planChunk(chunk.length));
-      this.ids.push(...chunk);
-    }
-  }
-
-  /** The ids token t sees, in stream order. */
-  visible(t: number): number[] {
-    const sinks = Math.min(this.layout.nSinks, t + 1);
-    return [...this.ids.slice(0, sinks), ...this.ids.slice(this.layout.windowStart(t), t + 1)];
-  }
-
-  info(): KvCacheInfo {
-    const { nSinks, windowSize, ringSize, nTokens } = this.layout;
-    return { nLayers: 1, nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots, dtype: 'f32' };
-  }
-
-  canTruncateTo(length: number): boolean {
-    return this.layout.canTruncateTo(length);
-  }
-
-  truncateTo(length: number): void {
-    this.layout.truncate(length);
-    this.ids.length = length;
-  }
-
-  reset(): void {
-    this.layout.reset();
-    this.ids.length = 0;
-  }
-
-  async snapshot(): Promise<Uint8Array<ArrayBuffer>> {
-    return new Uint8Array(0);
-  }
-
-  restore(): void {
-    throw new Error('not used by the experiment');
-  }
-}
 
 /** Logits after the last id of `seen`: 12 on the id that followed its last MATCH ids earlier in `seen`. */
 function copyLogits(seen: readonly number[]): Float32Array {
@@ -105,7 +49,7 @@ export class CopyingModel implements ExperimentModel {
     this.caches.push(choice);
     const index = this.caches.length - 1;
     let fed = 0;
-    const cache = new CopyingCache(choice);
+    const cache = new IdCache(choice);
     const model: ScoringModel = {
       vocabSize: VOCAB,
       cache,
