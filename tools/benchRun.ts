@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { countsTable, ownedRows } from '../lab/workCounts.ts';
 import { countsSection, ratioText, shapesSection, stats, type CountsJobText, type ShapeRun } from '../lab/benchReport.ts';
 import type { DensePoint } from '../lab/harness/denseBench.ts';
 import type { BenchJob, BenchResult, CountsJob, CountsResult, Harness } from '../lab/harness/main.ts';
@@ -225,6 +226,8 @@ async function runCountsBench(driver: BenchDriver, values: BenchArgs, program: s
   const countTokens = Number(values['count-tokens']);
   const tuningTokens = Number(values['tuning-tokens']);
   const counts = await runCounts(driver, model, ids, cache, countTokens);
+  // The same decode loop with every segment run uncaptured, in the same run: what capture removes.
+  const uncaptured = await driver.benchCounts({ model, cache, promptIds: ids.slice(0, COUNT_PROMPT), warm: COUNT_WARM, tokens: countTokens, dense: false, graphCapture: false });
   const variants = VARIANTS.filter((v) => v.name === 'default' || v.name === 'graph capture');
   const tunings = await driver.benchTunings({ model, variants, tokens: tuningTokens });
   const command = `${program} --counts --sinks ${cache.sinks} --window ${cache.window}${values.layers ? ` --layers ${values.layers}` : ''} --count-tokens ${countTokens} --tuning-tokens ${tuningTokens}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}`;
@@ -236,6 +239,13 @@ async function runCountsBench(driver: BenchDriver, values: BenchArgs, program: s
     '',
     ...countsSection(counts.result, counts.text).slice(2),
     '',
+    '## The same loop with graph capture off, in the same run',
+    '',
+    ...countsTable([
+      ...ownedRows('capture off, greedy, per decoded token', uncaptured.greedy.decode),
+      ...ownedRows("capture off, the app's default sampling, per decoded token", uncaptured.sampled.decode),
+    ]),
+    '',
     `## Graph capture: onnxruntime's share of a token`,
     '',
     `The segments alone for one token (no attention kernel), ${tuningTokens} tokens per setting, alternating; ms per token.`,
@@ -244,7 +254,7 @@ async function runCountsBench(driver: BenchDriver, values: BenchArgs, program: s
   ].join('\n');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'bench-counts.md'), md + '\n');
-  writeFileSync(join(out, 'bench-counts.json'), JSON.stringify({ command, machine: machineText(), runtime: driver.runtime, adapter, counts, tunings }) + '\n');
+  writeFileSync(join(out, 'bench-counts.json'), JSON.stringify({ command, machine: machineText(), runtime: driver.runtime, adapter, counts, uncaptured, tunings }) + '\n');
   return md;
 }
 

@@ -538,6 +538,8 @@ export interface CountsJob {
   tokens: number;
   /** Also count onnxruntime's whole graph decoding densely (the slow part on SwiftShader). */
   dense: boolean;
+  /** Replay onnxruntime's captured graphs for one-token runs, as the app does; default true. */
+  graphCapture?: boolean;
 }
 
 export interface CountsResult {
@@ -553,7 +555,7 @@ export interface CountsResult {
 async function benchCounts(job: CountsJob): Promise<CountsResult> {
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
-  const runner = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
+  const runner = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context, { graphCapture: job.graphCapture ?? true });
   try {
     const greedy = await replyCounts(runner, job.promptIds, GREEDY, job.warm, job.tokens);
     const sampled = await replyCounts(runner, job.promptIds, DEFAULT_SAMPLING, job.warm, job.tokens);
