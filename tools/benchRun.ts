@@ -275,7 +275,7 @@ const NOTES = `
 - Kept: onnxruntime graph capture for one-token runs (src/engine/ort/segmentSessions.ts, the glue patch in
   lab/onnxruntimeGluePatch.ts): a replay builds no bind group and writes no uniform. Prefill chunks run uncaptured on the same
   sessions (run option gpu_graph_id = -1), so the weights exist once. Logits equal to uncaptured runs (tests/gpu/graphCapture.test.ts).
-- Kept: sampling on the GPU. shaders/argmax.wgsl picks the k best logits (k <= 64) outside the ids under repetition penalty and
+- Kept: sampling on the GPU. shaders/top_logits.wgsl picks the k best logits (k <= 64) outside the ids under repetition penalty and
   gathers those ids' raw logits; Sampler.sampleTop applies the penalty and gives exactly the token the CPU sampler picks from the
   whole row (tests/gpu/sampling.test.ts). With the app's defaults a token reads back at most 776 bytes at any vocabulary; top-p
   without top-k, or k > 64, reads the whole row back (exact on the CPU).

@@ -3,6 +3,8 @@
 
 import { StreamingAttention } from '../../src/engine/kernels/attention.ts';
 import { KvCache } from '../../src/engine/kv/kvCache.ts';
+import { align4 } from '../../src/engine/gpu/align.ts';
+import { FLOAT_BYTES } from '../../src/protocol/cache.ts';
 import { mulberry32, normals } from '../random.ts';
 import type { StreamSpec } from './attentionLab.ts';
 
@@ -28,17 +30,16 @@ export class LabStream {
     const { nLayers, nHeads, nKvHeads, headDim, ioDtype, cacheDtype, mode, nSinks, windowSize, maxChunk } = spec;
     this.cache = KvCache.create(device, { nLayers, nKvHeads, headDim, dtype: cacheDtype, mode, nSinks, windowSize, maxChunk });
     this.attention = StreamingAttention.create(device, { nHeads, nKvHeads, headDim, ioDtype, scale: spec.scale, rope: spec.rope }, this.cache);
-    const bytes = ioDtype === 'f16' ? 2 : 4;
-    const size = (heads: number) => Math.ceil((maxChunk * heads * headDim * bytes) / 4) * 4;
+    const size = (heads: number) => align4(maxChunk * heads * headDim * FLOAT_BYTES[ioDtype]);
     this.io = {
       q: device.createBuffer({ size: size(nHeads), usage: STORAGE_IO }),
       k: device.createBuffer({ size: size(nKvHeads), usage: STORAGE_IO }),
       v: device.createBuffer({ size: size(nKvHeads), usage: STORAGE_IO }),
       out: device.createBuffer({ size: size(nHeads), usage: STORAGE_IO }),
     };
-    this.outBytesPerToken = nHeads * headDim * bytes;
+    this.outBytesPerToken = nHeads * headDim * FLOAT_BYTES[ioDtype];
     this.results = Array.from({ length: nLayers }, () =>
-      device.createBuffer({ size: Math.ceil((capacityTokens * this.outBytesPerToken) / 4) * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC }),
+      device.createBuffer({ size: align4(capacityTokens * this.outBytesPerToken), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC }),
     );
     this.rngState = mulberry32(spec.seed);
     for (let layer = 0; layer < nLayers; layer++) {
@@ -87,7 +88,7 @@ export class LabStream {
         this.device.queue.writeBuffer(this.io.q, 0, gather('q'));
         this.device.queue.writeBuffer(this.io.k, 0, gather('k'));
         this.device.queue.writeBuffer(this.io.v, 0, gather('v'));
-        const outElements = (n * this.outBytesPerToken) / (ioDtype === 'f16' ? 2 : 4);
+        const outElements = (n * this.outBytesPerToken) / FLOAT_BYTES[ioDtype];
         const poison = ioDtype === 'f16' ? new Float16Array(outElements).fill(NaN) : new Float32Array(outElements).fill(NaN);
         this.device.queue.writeBuffer(this.io.out, 0, poison);
         this.attention.run(layer, this.io);
@@ -112,7 +113,7 @@ export class LabStream {
       await staging.mapAsync(GPUMapMode.READ);
       const raw = staging.getMappedRange().slice(0);
       staging.destroy();
-      const perToken = this.outBytesPerToken / (this.spec.ioDtype === 'f16' ? 2 : 4);
+      const perToken = this.outBytesPerToken / FLOAT_BYTES[this.spec.ioDtype];
       const values = this.spec.ioDtype === 'f16' ? new Float32Array(new Float16Array(raw, 0, tokens * perToken)) : new Float32Array(raw, 0, tokens * perToken);
       result.push(values);
     }
@@ -124,8 +125,4 @@ export class LabStream {
     this.attention.destroy();
     for (const b of [...Object.values(this.io), ...this.results]) b.destroy();
   }
-}
-
-function align4(n: number): number {
-  return Math.ceil(n / 4) * 4;
 }

@@ -15,7 +15,7 @@ import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
 import { DEFAULT_SAMPLING, Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
-import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { splitGraph } from '../../src/engine/model/split/splitGraph.ts';
 import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
 import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cForm } from '../onnxExportForms.ts';
@@ -141,7 +141,7 @@ async function scoreCases(model: PageJob['model'], ids: number[], cases: Pick<Pa
 /** Logits [n, vocab] per fed chunk from onnxruntime running the whole graph with growing past_key_values. */
 async function oracleLogits(model: PageJob['model'], chunks: number[][]): Promise<number[][]> {
   const files = await loadFiles(model);
-  const site = splitDecoder(files.model, files.externalData).sites[0];
+  const site = splitGraph(files.model, files.externalData).sites[0];
   const session = await FullGraphSession.create(files.model, files.externalData, undefined, [site.nKvHeads, site.headSize]);
   const past = new Map();
   const out: number[][] = [];
@@ -526,7 +526,7 @@ async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model'];
 /** onnxruntime's share of a decode token under each session setting, in one run. */
 async function benchTunings(job: { model: PageJob['model']; variants: TuningVariant[]; tokens: number }) {
   const files = await loadFiles(job.model);
-  return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
+  return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitGraph(files.model, files.externalData), job.variants, job.tokens);
 }
 
 export interface CountsJob {
@@ -559,7 +559,7 @@ async function benchCounts(job: CountsJob): Promise<CountsResult> {
   try {
     const greedy = await replyCounts(runner, job.promptIds, GREEDY, job.warm, job.tokens);
     const sampled = await replyCounts(runner, job.promptIds, DEFAULT_SAMPLING, job.warm, job.tokens);
-    const sites = splitDecoder(files.model, files.externalData).sites;
+    const sites = splitGraph(files.model, files.externalData).sites;
     if (!job.dense) return { layers: sites.length, greedy, sampled };
     const ort = await FullGraphSession.create(withFloatActivations(files.model), files.externalData, context.device, [sites[0].nKvHeads, sites[0].headSize]);
     try {

@@ -4,6 +4,7 @@
 // rows), in f32 and packed f16.
 
 import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { align4 } from '../../src/engine/gpu/align.ts';
 import { MAX_PENALIZED } from '../../src/engine/kernels/kernelSizes.ts';
 import { TopLogitsKernel, type TopLogits } from '../../src/engine/kernels/topLogits.ts';
 import { cpuPick, lcg, randomPenalized, randomRow } from '../topPick.ts';
@@ -35,7 +36,7 @@ export interface TopCheckResult {
 /** The row as stored on the GPU and as the decoder would read it back (f16 rounds). */
 function upload(device: GPUDevice, row: Float32Array, dtype: 'f32' | 'f16'): { buffer: GPUBuffer; values: Float32Array } {
   const stored = dtype === 'f16' ? new Float16Array(row) : row;
-  const bytes = new Uint8Array(Math.ceil(stored.byteLength / 4) * 4);
+  const bytes = new Uint8Array(align4(stored.byteLength));
   bytes.set(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
   const buffer = device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(buffer, 0, bytes);

@@ -2,8 +2,10 @@
 // token at a time on their boundary buffers (the attention kernel left out, so only onnxruntime's
 // share of a token is timed), one session set per setting, their tokens alternating in one run.
 
+import { FLOAT_BYTES } from '../../src/protocol/cache.ts';
+import { align4 } from '../../src/engine/gpu/align.ts';
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import { boundaryDims, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { boundaryDims, type SplitGraph } from '../../src/engine/model/split/splitGraph.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor, type SessionOptions } from '../../src/engine/ort/segmentSessions.ts';
 
 export interface TuningVariant {
@@ -21,7 +23,7 @@ interface Runner {
 }
 
 /** The segments as sessions of the JSPI build, with the same run() as SegmentSessions. */
-async function jspiSessions(device: GPUDevice, split: SplitDecoder): Promise<Pick<SegmentSessions, 'run' | 'release'>> {
+async function jspiSessions(device: GPUDevice, split: SplitGraph): Promise<Pick<SegmentSessions, 'run' | 'release'>> {
   const ort = await import('onnxruntime-web/jspi');
   const wasm = (await import('onnxruntime-web/ort-wasm-simd-threaded.jspi.wasm?url')).default;
   ort.env.wasm.wasmPaths = { wasm };
@@ -55,12 +57,12 @@ async function jspiSessions(device: GPUDevice, split: SplitDecoder): Promise<Pic
   };
 }
 
-async function runner(device: GPUDevice, split: SplitDecoder, variant: TuningVariant): Promise<Runner> {
+async function runner(device: GPUDevice, split: SplitGraph, variant: TuningVariant): Promise<Runner> {
   const sessions = variant.jspi ? await jspiSessions(device, split) : await SegmentSessions.create(device, split, { graphCapture: false, ...variant.tuning });
   const plan = planBuffers(split);
-  const bytesPerValue = split.dtype === 'float16' ? 2 : 4;
+  const bytesPerValue = FLOAT_BYTES[split.dtype === 'float16' ? 'f16' : 'f32'];
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const buffers = plan.slotWidths.map((width) => device.createBuffer({ size: Math.ceil((width * bytesPerValue) / 4) * 4, usage }));
+  const buffers = plan.slotWidths.map((width) => device.createBuffer({ size: align4(width * bytesPerValue), usage }));
   const tensors = buffers.map((buffer, slot) => gpuTensor(buffer, split.dtype, [1, 1, plan.slotWidths[slot]]));
   const idsBuffer = device.createBuffer({ size: 16, usage });
   const idsHost = new BigInt64Array(1);
@@ -84,7 +86,7 @@ async function runner(device: GPUDevice, split: SplitDecoder, variant: TuningVar
 }
 
 /** ms per token of each variant (one entry per timed token), or the error that stopped it. */
-export async function benchSessionTunings(device: GPUDevice, split: SplitDecoder, variants: TuningVariant[], tokens: number): Promise<Record<string, number[] | string>> {
+export async function benchSessionTunings(device: GPUDevice, split: SplitGraph, variants: TuningVariant[], tokens: number): Promise<Record<string, number[] | string>> {
   const out: Record<string, number[] | string> = {};
   const runners: Runner[] = [];
   try {

@@ -13,7 +13,7 @@ import type { RotaryConfig } from '../../src/engine/model/rotary.ts';
 import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
 import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
 import { modelRotary } from '../../src/engine/model/rotary.ts';
-import { splitDecoder, type RotaryTables, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { splitGraph, type RotaryTables, type SplitGraph } from '../../src/engine/model/split/splitGraph.ts';
 import { usesFloat16, widenFloat16 } from '../../src/engine/model/split/widenFloat16.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { negLogLikelihood } from '../../src/engine/eval/score.ts';
@@ -88,7 +88,7 @@ export interface OracleOptions {
 
 async function openOracle(files: ModelFiles, options: OracleOptions = {}): Promise<{ session: OracleSession; tables?: RotaryTables; interleaved: boolean; pairs: number }> {
   const graph = usesFloat16(files.model) ? widenFloat16(files) : files;
-  const split = splitDecoder(graph.model, graph.externalData);
+  const split = splitGraph(graph.model, graph.externalData);
   const site = split.sites[0];
   const proto = ModelProto.decode(graph.model);
   useFloatActivations(proto.graph?.node ?? []);
@@ -98,7 +98,7 @@ async function openOracle(files: ModelFiles, options: OracleOptions = {}): Promi
 }
 
 /** Rewrites every site's cos/sin initializers as float32 cos/sin of position x frequency, computed in float64. */
-function exactTables(proto: onnx.ModelProto, split: SplitDecoder, rotary: RotaryConfig): RotaryTables | undefined {
+function exactTables(proto: onnx.ModelProto, split: SplitGraph, rotary: RotaryConfig): RotaryTables | undefined {
   let written: RotaryTables | undefined;
   const site = split.sites[0];
   const invFreq = inverseFrequencies({ theta: rotary.theta, rotaryDim: 2 * site.rotaryPairs, layout: 'half', scaling: rotary.scaling, frequencyDim: rotary.rotaryDim });

@@ -8,14 +8,14 @@ import { EngineError } from '../protocol/errors.ts';
 import { formatBytes } from '../protocol/format.ts';
 import type { CacheChoice, CacheDtype, CacheLayout } from '../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
-import { Decoder, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import { Decoder, type DecoderOptions, type FeedOptions, type PhaseProfile } from './decoder/decoder.ts';
 import type { ScoringModel } from './eval/score.ts';
 import type { TokenModel } from './generate/generator.ts';
 import type { TopLogits } from './kernels/topLogits.ts';
 import type { StreamCache } from './kv/kvCache.ts';
 import type { ModelFiles } from './model/modelFiles.ts';
 import { modelRotary } from './model/rotary.ts';
-import { splitDecoder, type SplitDecoder } from './model/split/splitDecoder.ts';
+import { splitGraph, type SplitGraph } from './model/split/splitGraph.ts';
 import { usesFloat16, widenFloat16 } from './model/split/widenFloat16.ts';
 import { loadModelText } from './text/modelText.ts';
 import type { TextTokenizer } from './text/tokenizer.ts';
@@ -38,7 +38,7 @@ export class ModelRunner implements TokenModel {
     const { tokenizer, stopIds, stopStrings } = loadModelText(files);
     // Without shader-f16 an fp16 graph cannot run on the GPU: widen it to f32 (int4 weights stay).
     const graph = !context.hasShaderF16 && usesFloat16(files.model) ? widenFloat16(files) : files;
-    const split = splitDecoder(graph.model, graph.externalData);
+    const split = splitGraph(graph.model, graph.externalData);
     if (tokenizer.vocabSize > split.vocabSize) {
       throw new EngineError(
         'MODEL_CORRUPT',
@@ -54,14 +54,14 @@ export class ModelRunner implements TokenModel {
 
   /** Feeds ids into the stream; logits after the last id, or after every id with `all`. A long
    *  feed reports progress and stops between chunks when its signal aborts. */
-  feed(ids: readonly number[], options: ForwardOptions = {}): Promise<Float32Array> {
-    return this.decoder.forward(ids, options);
+  feed(ids: readonly number[], options: FeedOptions = {}): Promise<Float32Array> {
+    return this.decoder.feed(ids, options);
   }
 
   /** Feeds one id and returns its k best logits outside `penalized` and the raw logits of those,
-   *  picked on the GPU, or the whole row where the GPU cannot pick (Decoder.forwardTop). */
+   *  picked on the GPU, or the whole row where the GPU cannot pick (Decoder.feedTop). */
   feedTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
-    return this.decoder.forwardTop(ids, k, penalized, options);
+    return this.decoder.feedTop(ids, k, penalized, options);
   }
 
   get vocabSize(): number {
@@ -106,7 +106,7 @@ export class ModelRunner implements TokenModel {
 }
 
 /** Refuses, before onnxruntime tries and fails obscurely, a weight larger than one GPU buffer. */
-export function checkWeightsFit(split: SplitDecoder, limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): void {
+export function checkWeightsFit(split: SplitGraph, limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): void {
   const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   for (const segment of split.segments) {
     const graph = onnxProto.onnx.ModelProto.decode(segment.model).graph;

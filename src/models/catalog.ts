@@ -3,7 +3,7 @@
 // repository's file list and config.json. Then the arithmetic that fits one to a GPU: KV bytes per
 // token, the window a memory budget allows, a VRAM estimate and the variant to load.
 
-import { CACHE_DTYPE_BYTES, KV_CACHE_DTYPE, STORY_KV_CACHE_DTYPE, windowInBudget } from '../protocol/cache.ts';
+import { FLOAT_BYTES, KV_CACHE_DTYPE, STORY_KV_CACHE_DTYPE, windowInBudget } from '../protocol/cache.ts';
 import { EngineError } from '../protocol/errors.ts';
 import { formatBytes } from '../protocol/format.ts';
 import type { CacheDtype } from '../protocol/messages.ts';
@@ -339,7 +339,7 @@ export function kvElementsPerToken(entry: CatalogEntry): number {
 export const defaultCacheDtype = (entry: Pick<CatalogEntry, 'format'>): CacheDtype => (entry.format === 'llama2c' ? STORY_KV_CACHE_DTYPE : KV_CACHE_DTYPE);
 
 /** K and V bytes of one token in every layer, in the cache's dtype (by default the one the model starts in). */
-export const kvBytesPerToken = (entry: CatalogEntry, cacheDtype: CacheDtype = defaultCacheDtype(entry)): number => kvElementsPerToken(entry) * CACHE_DTYPE_BYTES[cacheDtype];
+export const kvBytesPerToken = (entry: CatalogEntry, cacheDtype: CacheDtype = defaultCacheDtype(entry)): number => kvElementsPerToken(entry) * FLOAT_BYTES[cacheDtype];
 
 export interface CacheShape {
   sinks?: number;

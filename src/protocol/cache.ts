@@ -1,5 +1,5 @@
 // Facts about the KV cache that the UI and the engine both state: the dtype the app keeps it in by
-// default and the bytes of each dtype, the ring's slots past the window, how large a window a
+// default and the bytes of each float, the ring's slots past the window, how large a window a
 // memory budget holds, and what makes two cache settings the same cache. Each is written here once, so what the picker and the settings
 // promise is what the engine allocates.
 
@@ -15,8 +15,8 @@ export const KV_CACHE_DTYPE: CacheDtype = 'f16';
  *  not by memory, so f16 would save nothing worth it. */
 export const STORY_KV_CACHE_DTYPE: CacheDtype = 'f32';
 
-/** Bytes of one cached K or V element: f16 is packed two per u32. */
-export const CACHE_DTYPE_BYTES: Readonly<Record<CacheDtype, number>> = { f32: 4, f16: 2 };
+/** Bytes of an f32 or f16 value: a cached K or V element (f16 packed two per u32), a kernel's input. */
+export const FLOAT_BYTES: Readonly<Record<CacheDtype, number>> = { f32: 4, f16: 2 };
 
 /** Ring slots past sinks and window: room for a prefill chunk beside the whole window
  *  (maxChunk - 1), and the rollback slots. */

@@ -1,4 +1,4 @@
-// Sampling on the GPU (shaders/argmax.wgsl through TopLogitsKernel) in headless Chromium: the k
+// Sampling on the GPU (shaders/top_logits.wgsl through TopLogitsKernel) in headless Chromium: the k
 // best logits it reads back, with the recent ids under a repetition penalty left out and their raw
 // values gathered, are exactly the CPU's; the sampler draws from them exactly what it draws from
 // the whole row; and a generation on stories260K is the same id for id either way, the app's

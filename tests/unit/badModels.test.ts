@@ -1,6 +1,6 @@
 // Bad model input met while loading, through ModelRunner.load with a stand-in GPU context: every file
 // below is refused with a typed error and a sentence before any GPU work starts. (Attention that
-// cannot be found is refused in splitDecoder.test.ts, a template that throws in chatTemplate.test.ts,
+// cannot be found is refused in splitGraph.test.ts, a template that throws in chatTemplate.test.ts,
 // a truncated checkpoint or tokenizer.bin by its reader in export.test.ts, an operator onnxruntime
 // lacks in tests/gpu/faults.test.ts, since only onnxruntime on the GPU can tell.)
 

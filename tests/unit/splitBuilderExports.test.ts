@@ -6,7 +6,7 @@
 import onnxProto, { type onnx } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { modelRotary } from '../../src/engine/model/rotary.ts';
-import { splitDecoder, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { splitGraph, type SplitGraph } from '../../src/engine/model/split/splitGraph.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { loadModelFolder } from '../../lab/reference/modelFolder.ts';
 import { errorOf } from './errorOf.ts';
@@ -15,10 +15,10 @@ const { ModelProto } = onnxProto.onnx;
 const ROOT = new URL('../fixtures/builder-exports/', import.meta.url).pathname;
 
 const load = (folder: string, onnxFile?: string) => loadModelFolder(`${ROOT}${folder}`, onnxFile);
-const split = (files: ModelFiles) => splitDecoder(files.model, files.externalData);
+const split = (files: ModelFiles) => splitGraph(files.model, files.externalData);
 
 /** The ops of each segment graph. */
-function segmentOps(s: SplitDecoder): string[][] {
+function segmentOps(s: SplitGraph): string[][] {
   return s.segments.map((segment) => (ModelProto.decode(segment.model).graph?.node ?? []).map((n) => n.opType ?? ''));
 }
 
@@ -31,7 +31,7 @@ function edited(files: ModelFiles, edit: (graph: onnx.IGraphProto) => void): Mod
 
 const gqaNodes = (graph: onnx.IGraphProto) => (graph.node ?? []).filter((n) => n.opType === 'GroupQueryAttention');
 
-const segmentGraph = (s: SplitDecoder, index: number) => ModelProto.decode(s.segments[index].model).graph!;
+const segmentGraph = (s: SplitGraph, index: number) => ModelProto.decode(s.segments[index].model).graph!;
 const producerOf = (graph: onnx.IGraphProto, tensor: string) => (graph.node ?? []).find((n) => n.output?.includes(tensor));
 
 /** The per-head norm that computes `tensor` (Reshape, SimplifiedLayerNormalization): its weight and what it normalises. */
@@ -79,7 +79,7 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
   it('Qwen3 q/k norms fused into GroupQueryAttention become a Reshape and a SimplifiedLayerNormalization written per head in the segment, each with its own weight, as the unfused file has them', async () => {
     const fused = split(await load('tiny-qwen3', 'onnx/model_q4f16_fusedqk.onnx'));
     const plain = split(await load('tiny-qwen3', 'onnx/model_q4f16.onnx'));
-    const norms = (s: SplitDecoder) => segmentOps(s).map((ops) => ops.filter((op) => op === 'SimplifiedLayerNormalization').length);
+    const norms = (s: SplitGraph) => segmentOps(s).map((ops) => ops.filter((op) => op === 'SimplifiedLayerNormalization').length);
     // Per layer a q norm and a k norm; segment 0 also holds the first input norm.
     expect(norms(fused)).toEqual([3, 2, 0]);
     expect(norms(plain)).toEqual([3, 2, 0]);
@@ -97,7 +97,7 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
     }
     // Each written in the shape its norm computes: the builder's (batch, seq * heads, headDim), the
     // splitter's own (batch, seq, heads, headDim); the bytes are the kernel's [seq, heads * headDim].
-    const tokenShape = (s: SplitDecoder, name: string) => s.segments[1].outputs.find((t) => t.name === name)?.tokenShape;
+    const tokenShape = (s: SplitGraph, name: string) => s.segments[1].outputs.find((t) => t.name === name)?.tokenShape;
     expect([tokenShape(plain, plain.sites[1].q), tokenShape(plain, plain.sites[1].k)]).toEqual([[1, 4, 16], [1, 2, 16]]);
     expect([tokenShape(fused, fused.sites[1].q), tokenShape(fused, fused.sites[1].k)]).toEqual([[1, 1, 4, 16], [1, 1, 2, 16]]);
     expect(tokenShape(plain, plain.sites[1].v)).toBeUndefined();

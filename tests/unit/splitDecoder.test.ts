@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { splitGraph } from '../../src/engine/model/split/splitGraph.ts';
 import { ensureStories260kFixture } from '../../lab/fixtures.ts';
 
 const { onnx } = onnxProto;
@@ -12,11 +12,11 @@ async function fixture(variant: 'fused' | 'separate') {
   return new Uint8Array(readFileSync(join(await ensureStories260kFixture(variant), 'model.onnx')));
 }
 
-describe('splitDecoder', () => {
+describe('splitGraph', () => {
   for (const variant of ['fused', 'separate'] as const) {
     it(`cuts the ${variant}-rotary stories260K export into 6 segments around 5 attention sites`, async () => {
       const bytes = await fixture(variant);
-      const split = splitDecoder(bytes);
+      const split = splitGraph(bytes);
       expect(split.segments).toHaveLength(6);
       expect(split.sites).toHaveLength(5);
       expect(split.vocabSize).toBe(512);
@@ -37,7 +37,7 @@ describe('splitDecoder', () => {
 
   it('drops positions, masks, past/present KV and rotary nodes, and references weights in place', async () => {
     const bytes = await fixture('separate');
-    const split = splitDecoder(bytes);
+    const split = splitGraph(bytes);
     expect(split.externalData).toHaveLength(1);
     expect(split.externalData[0].data).toBe(bytes); // the very same array, not a copy
     let referenced = 0;
@@ -79,17 +79,17 @@ describe('splitDecoder', () => {
       },
     });
     const bytes = onnx.ModelProto.encode(model).finish();
-    expect(() => splitDecoder(bytes)).toThrow(expect.objectContaining({ code: 'MODEL_UNSUPPORTED', detail: 'ops found: MatMul, Softmax' }));
+    expect(() => splitGraph(bytes)).toThrow(expect.objectContaining({ code: 'MODEL_UNSUPPORTED', detail: 'ops found: MatMul, Softmax' }));
   });
 
   it('refuses bytes that are not an ONNX model', () => {
-    expect(() => splitDecoder(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]))).toThrow(expect.objectContaining({ code: 'MODEL_CORRUPT' }));
+    expect(() => splitGraph(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]))).toThrow(expect.objectContaining({ code: 'MODEL_CORRUPT' }));
   });
 });
 
 describe('planBuffers', () => {
   it('never lets two tensors that are alive at the same stage share a buffer', async () => {
-    const split = splitDecoder(await fixture('fused'));
+    const split = splitGraph(await fixture('fused'));
     const plan = planBuffers(split);
     // Stages: segment i = 2i, attention i = 2i + 1, logits readback = 2L + 1.
     const life = new Map<string, [number, number]>();

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { splitGraph } from '../../src/engine/model/split/splitGraph.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
 import { ensureStories260kFixture, FIXTURE_STRUCTURES, type FixtureStructure } from '../../lab/fixtures.ts';
 
@@ -58,7 +58,7 @@ function insertBefore(graph: OnnxTypes.IGraphProto, before: OnnxTypes.INodeProto
 
 function refusal(bytes: Uint8Array): EngineError {
   try {
-    splitDecoder(bytes);
+    splitGraph(bytes);
   } catch (e) {
     expect(e).toBeInstanceOf(EngineError);
     expect((e as EngineError).code).toBe('MODEL_UNSUPPORTED');
@@ -67,12 +67,12 @@ function refusal(bytes: Uint8Array): EngineError {
   throw new Error('the graph was accepted');
 }
 
-describe('splitDecoder on every exported structure', () => {
+describe('splitGraph on every exported structure', () => {
   for (const structure of Object.keys(FIXTURE_STRUCTURES) as FixtureStructure[]) {
     const unfused = structure.startsWith('unfused');
     it(`cuts ${structure} into 6 segments around 5 attention sites with no attention node left and every weight in place`, async () => {
       const { model, external } = await fixture(structure);
-      const split = splitDecoder(model, external);
+      const split = splitGraph(model, external);
       expect(split.segments).toHaveLength(6);
       expect(split.sites).toHaveLength(5);
       expect(split.vocabSize).toBe(512);
@@ -118,7 +118,7 @@ describe('splitDecoder on every exported structure', () => {
 
   it('cuts q4 projections at MatMulNBits outputs, whose width is its N attribute', async () => {
     const { model } = await fixture('q4');
-    const split = splitDecoder(model);
+    const split = splitGraph(model);
     expect(split.sites[0].q).toBe('/model/layers.0/attn/q_proj/MatMulNBits/output_0');
     expect(split.segments[0].outputs.map((t) => [t.name, t.width])).toContainEqual(['/model/layers.0/attn/k_proj/MatMulNBits/output_0', 64]);
     const ops = split.segments.flatMap((s) => onnx.ModelProto.decode(s.model).graph!.node!.map((n) => n.opType));
@@ -130,7 +130,7 @@ describe('splitDecoder on every exported structure', () => {
     // Rename every node: recognition goes by structure, not by names.
     const decoded = onnx.ModelProto.decode(model);
     decoded.graph!.node!.forEach((n, i) => (n.name = `node_${i}`));
-    const split = splitDecoder(onnx.ModelProto.encode(decoded).finish());
+    const split = splitGraph(onnx.ModelProto.encode(decoded).finish());
     expect(split.sites.map((s) => [s.q, s.k, s.v, s.out])[2]).toEqual([
       '/model/layers.2/self_attn/q_proj/MatMul/output_0',
       '/model/layers.2/self_attn/k_proj/MatMul/output_0',
@@ -141,7 +141,7 @@ describe('splitDecoder on every exported structure', () => {
 
   it('cuts a per-head q/k norm after the norm and hands the kernel its heads as the norm wrote them', async () => {
     const { model } = await fixture('unfused-qk-norm');
-    const split = splitDecoder(model);
+    const split = splitGraph(model);
     const site = split.sites[1];
     expect(site.q).toBe('/model/layers.1/self_attn/q_norm/SimplifiedLayerNormalization/output_0/merged_heads');
     const segment = split.segments[1];
@@ -160,7 +160,7 @@ describe('splitDecoder on every exported structure', () => {
         opType: 'Div', name: 'eager/Div', input: [matmul.output![0], 'sqrt_head_dim'], output: ['eager/Div/output_0'],
       });
     });
-    const split = splitDecoder(bytes);
+    const split = splitGraph(bytes);
     expect(split.sites[0].scale).toBeCloseTo(1 / Math.sqrt(8), 6);
     expect(split.sites[1].scale).toBeCloseTo(1 / Math.sqrt(8), 6);
   });

@@ -13,7 +13,8 @@ import type {
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
 import { ModelRunner } from '../modelRunner.ts';
 import type { DecoderOptions } from '../decoder/decoder.ts';
-import { generate, type FeedOptions, type TokenModel } from '../generate/generator.ts';
+import type { FeedOptions } from '../decoder/decoder.ts';
+import { generate, type TokenModel } from '../generate/generator.ts';
 import type { StreamCache } from '../kv/kvCache.ts';
 import { fetchModelFiles } from '../model/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
@@ -33,7 +34,7 @@ export interface ChatCallbacks extends ChatHandlers {
  *  stream's cache, its tokenizer and the ids that end a reply. */
 export interface ChatModel extends TokenModel {
   /** TokenModel.feed, reporting a long prompt's progress between chunks. */
-  feed(ids: readonly number[], options?: FeedOptions & { onProgress?(done: number, total: number): void }): Promise<Float32Array>;
+  feed(ids: readonly number[], options?: FeedOptions): Promise<Float32Array>;
   readonly cache: StreamCache;
   readonly tokenizer: TokenEncoder & TokenDecoder;
   /** Ids that end a reply: the model's EOS and end-of-turn tokens. */

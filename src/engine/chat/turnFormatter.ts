@@ -8,7 +8,7 @@
 
 import type { Conversation } from '../../protocol/messages.ts';
 import { EngineError } from '../../protocol/errors.ts';
-import type { ChatMessage, ChatTemplate } from '../text/chatTemplate.ts';
+import type { ChatTemplate, TemplateMessage } from '../text/chatTemplate.ts';
 
 export interface TokenEncoder {
   /** `continuation`: the text follows text already in the stream, not the start of an input. */
@@ -40,8 +40,8 @@ export class TurnFormatter {
    * the stream holds, as the ids the model generated.
    */
   append(conversation: Conversation, from: number): TurnIds {
-    const system: ChatMessage[] = conversation.systemPrompt ? [{ role: 'system', content: conversation.systemPrompt }] : [];
-    const messages: ChatMessage[] = conversation.messages.map((m, i) => ({ role: m.role, content: i === from - 1 ? REPLY_MARK : m.content }));
+    const system: TemplateMessage[] = conversation.systemPrompt ? [{ role: 'system', content: conversation.systemPrompt }] : [];
+    const messages: TemplateMessage[] = conversation.messages.map((m, i) => ({ role: m.role, content: i === from - 1 ? REPLY_MARK : m.content }));
     const render = (count: number, last: boolean) =>
       this.template.render([...system, ...messages.slice(0, count)], { addGenerationPrompt: last, kwargs: this.kwargs });
 

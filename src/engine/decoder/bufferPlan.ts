@@ -3,7 +3,7 @@
 // buffer is reused by a later tensor of the same width once its last reader has run, and never
 // by a tensor produced in the stage that still reads it.
 
-import type { SplitDecoder } from '../model/split/splitDecoder.ts';
+import type { SplitGraph } from '../model/split/splitGraph.ts';
 
 export interface BufferPlan {
   /** Buffer slot of every boundary tensor except input_ids. */
@@ -15,7 +15,7 @@ export interface BufferPlan {
 const segmentStage = (i: number) => 2 * i;
 const attentionStage = (i: number) => 2 * i + 1;
 
-export function planBuffers(split: SplitDecoder): BufferPlan {
+export function planBuffers(split: SplitGraph): BufferPlan {
   const produced = new Map<string, number>();
   const lastRead = new Map<string, number>();
   const width = new Map<string, number>();

@@ -13,6 +13,7 @@
 // the nNew real rows, and only real rows are read back. So each shape compiles once, at load
 // (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
+import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { CacheChoice, CacheDtype, CacheLayout } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
@@ -21,7 +22,8 @@ import type { RopeConfig } from '../kernels/rope.ts';
 import { TopLogitsKernel, type IdLogits, type TopLogits } from '../kernels/topLogits.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
 import type { RotaryConfig } from '../model/rotary.ts';
-import { boundaryDims, type BoundaryTensor, type SplitDecoder } from '../model/split/splitDecoder.ts';
+import { align4 } from '../gpu/align.ts';
+import { boundaryDims, type BoundaryTensor, type SplitGraph } from '../model/split/splitGraph.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
 
@@ -40,7 +42,7 @@ export interface DecoderOptions {
 export interface PhaseProfile {
   segmentsMs: number;
   attentionMs: number;
-  /** Logits readback, or the GPU pick of the best logits and its readback (forwardTop). */
+  /** Logits readback, or the GPU pick of the best logits and its readback (feedTop). */
   readbackMs: number;
 }
 
@@ -65,7 +67,7 @@ interface Bucket {
 /** Least time between two progress reports of a feed. */
 const REPORT_MS = 100;
 
-export interface ForwardOptions {
+export interface FeedOptions {
   /** Logits after every id instead of after the last one. */
   all?: boolean;
   /** Stops the feed between two chunks (ABORTED). */
@@ -88,7 +90,7 @@ export class Decoder {
 
   private constructor(
     private readonly device: GPUDevice,
-    private readonly split: SplitDecoder,
+    private readonly split: SplitGraph,
     private readonly sessions: SegmentSessions,
     /** The stream's own cache and its kernel. */
     private readonly home: { kv: KvCache; attention: StreamingAttention },
@@ -101,7 +103,7 @@ export class Decoder {
     this.attention = home.attention;
   }
 
-  static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheChoice, options: DecoderOptions): Promise<Decoder> {
+  static async load(device: GPUDevice, split: SplitGraph, rotary: RotaryConfig, settings: CacheChoice, options: DecoderOptions): Promise<Decoder> {
     const site = split.sites[0];
     for (const s of split.sites) {
       if (s.nHeads !== site.nHeads || s.nKvHeads !== site.nKvHeads || s.headSize !== site.headSize || s.rotaryPairs !== site.rotaryPairs) {
@@ -211,7 +213,7 @@ export class Decoder {
    * Feeds ids into the stream. Returns logits [vocab] after the last id, or with `all`,
    * logits [ids.length, vocab] after every id.
    */
-  async forward(ids: readonly number[], options: ForwardOptions = {}): Promise<Float32Array> {
+  async feed(ids: readonly number[], options: FeedOptions = {}): Promise<Float32Array> {
     if (ids.length === 0) throw new EngineError('CONFIG_INVALID', 'Nothing to feed: the token list is empty.');
     const vocab = this.vocabSize;
     const logits = new Float32Array((options.all ? ids.length : 1) * vocab);
@@ -265,8 +267,8 @@ export class Decoder {
    * more than MAX_PENALIZED penalized ids) and for more than one id. The returned picks are reused
    * by the next call.
    */
-  async forwardTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
-    if (ids.length !== 1 || k > MAX_TOP_K || penalized.length > MAX_PENALIZED) return this.forward(ids, options);
+  async feedTop(ids: readonly number[], k: number, penalized: readonly number[], options: { signal?: AbortSignal } = {}): Promise<TopLogits | Float32Array> {
+    if (ids.length !== 1 || k > MAX_TOP_K || penalized.length > MAX_PENALIZED) return this.feed(ids, options);
     if (options.signal?.aborted) throw new EngineError('ABORTED', 'Stopped.');
     await this.runChunk(ids, 0, 1, 0);
     const bucket = this.bucket(1);
@@ -326,7 +328,7 @@ export class Decoder {
 
   /** The logits of rows [nNew - rows, nNew) of the chunk that just ran in `bucket`. */
   private async readLogits(bucket: Bucket, nNew: number, rows: number): Promise<Float32Array> {
-    const bytesPerValue = this.split.dtype === 'float16' ? 2 : 4;
+    const bytesPerValue = FLOAT_BYTES[this.home.attention.config.ioDtype];
     const rowBytes = this.vocabSize * bytesPerValue;
     const size = align4(rows * rowBytes);
     const encoder = this.device.createCommandEncoder();
@@ -342,7 +344,7 @@ export class Decoder {
   private bucket(n: number): Bucket {
     let bucket = this.buckets.get(n);
     if (!bucket) {
-      const bytesPerValue = this.split.dtype === 'float16' ? 2 : 4;
+      const bytesPerValue = FLOAT_BYTES[this.home.attention.config.ioDtype];
       const dtype = this.split.dtype;
       const buffers = this.plan.slotWidths.map((width, slot) =>
         this.device.createBuffer({
@@ -389,9 +391,9 @@ export class Decoder {
     const { maxChunk } = this;
     if (maxChunk > 1) await this.runChunk(new Array<number>(maxChunk).fill(0), 0, maxChunk, 1);
     this.kv.reset();
-    await this.forward([0]);
+    await this.feed([0]);
     this.kv.reset();
-    await this.forwardTop([0], 1, []);
+    await this.feedTop([0], 1, []);
     this.kv.reset();
   }
 
@@ -412,10 +414,6 @@ const NO_LOGITS = new Float32Array(0);
 function anyFinite(picked: IdLogits): boolean {
   for (let i = 0; i < picked.count; i++) if (picked.logits[i] !== -Infinity) return true;
   return false;
-}
-
-function align4(n: number): number {
-  return Math.ceil(n / 4) * 4;
 }
 
 function align16(n: number): number {

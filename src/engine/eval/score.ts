@@ -6,13 +6,14 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { StreamCache } from '../kv/kvCache.ts';
+import type { FeedOptions } from '../decoder/decoder.ts';
 
 /** What the scorer feeds: ModelRunner, or the runner over another of its caches (withCache). */
 export interface ScoringModel {
   readonly vocabSize: number;
   readonly cache: StreamCache;
   /** Logits after the last id, or with `all` after every id. */
-  feed(ids: readonly number[], options?: { all?: boolean }): Promise<Float32Array>;
+  feed(ids: readonly number[], options?: Pick<FeedOptions, 'all'>): Promise<Float32Array>;
 }
 
 export interface ScoreOptions {

@@ -4,17 +4,15 @@
 // was fed. ModelRunner is the model on the GPU; tests pass fakes.
 
 import { EngineError } from '../../protocol/errors.ts';
+import type { FinishReason } from '../../protocol/messages.ts';
 import { IncrementalDecoder, type TokenDecoder } from '../text/incrementalDecoder.ts';
 import { RecentIds } from './recentIds.ts';
+import type { FeedOptions } from '../decoder/decoder.ts';
 import type { TopLogits } from '../kernels/topLogits.ts';
 import { Sampler, type SamplingParams } from './sampler.ts';
 import { StopStrings, collectEosIds } from './stopConditions.ts';
 
 export type { TokenDecoder };
-
-export interface FeedOptions {
-  signal?: AbortSignal;
-}
 
 /** What the generator needs from the model: feeding tokens into the stream and getting the logits after the last one. */
 export interface TokenModel {
@@ -62,8 +60,6 @@ export interface GeneratedToken {
   ms: number;
 }
 
-export type FinishReason = 'eos' | 'stop_string' | 'max_tokens' | 'aborted';
-
 export interface GenerateResult {
   finishReason: FinishReason;
   /** Every generated id that was yielded, in order; an end-of-sequence id is not among them. */
@@ -94,7 +90,7 @@ const NONE: readonly number[] = [];
  */
 export async function* generate(
   model: TokenModel,
-  decoder: TokenDecoder,
+  tokenizer: TokenDecoder,
   promptIds: readonly number[],
   options: GenerateOptions,
 ): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
@@ -110,7 +106,7 @@ export async function* generate(
 
   const ids: number[] = [];
   const fedIds: number[] = [];
-  const text = new IncrementalDecoder(decoder);
+  const text = new IncrementalDecoder(tokenizer);
   let shown = '';
   const finish = (finishReason: FinishReason): GenerateResult => {
     const all = finishReason === 'stop_string' ? shown : shown + stops.flush() + text.pending;

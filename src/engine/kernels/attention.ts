@@ -5,7 +5,9 @@
 //
 // Usage, per chunk:  attention.beginChunk(n); for each layer: attention.run(layer, io); attention.endChunk();
 
+import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import { EngineError } from '../../protocol/errors.ts';
+import type { CacheDtype } from '../../protocol/messages.ts';
 import type { KvCache } from '../kv/kvCache.ts';
 import type { ChunkPlan } from '../kv/ringLayout.ts';
 import { CHUNK_PARAMS_BYTES, packChunkParams, type ChunkParams } from './chunkParams.ts';
@@ -13,7 +15,8 @@ import { fillRopeTable, inverseFrequencies, ropeTableLength, validateRope, type 
 import { ATTENTION_WORKGROUP } from './kernelSizes.ts';
 import { SHADERS } from './shaderSources.ts';
 
-export type IoDtype = 'f32' | 'f16';
+/** The float the kernel reads q, k, v in and writes its output in: the model's activations. */
+export type IoDtype = CacheDtype;
 
 export interface AttentionConfig {
   nHeads: number;
@@ -253,7 +256,7 @@ export class StreamingAttention {
 
   private checkIo(io: AttentionIO, nNew: number): void {
     const { nHeads, nKvHeads, headDim, ioDtype } = this.config;
-    const bytes = ioDtype === 'f16' ? 2 : 4;
+    const bytes = FLOAT_BYTES[ioDtype];
     const need: [keyof AttentionIO, number][] = [
       ['q', nNew * nHeads * headDim * bytes],
       ['k', nNew * nKvHeads * headDim * bytes],
@@ -327,7 +330,7 @@ function validateAttention(device: GPUDevice, config: AttentionConfig, cache: Kv
     );
   }
   const maxChunk = cache.layout.maxChunk;
-  const bytes = ioDtype === 'f16' ? 2 : 4;
+  const bytes = FLOAT_BYTES[ioDtype];
   const buffers: [string, number][] = [
     ['partial softmax state', partialBytes(config, Math.max(maxChunk, MAX_DECODE_SPLITS))],
     ['query chunk', maxChunk * nHeads * headDim * bytes],

@@ -6,7 +6,7 @@ import streamLayout from '../../../shaders/stream_layout.wgsl?raw';
 import kvAppend from '../../../shaders/kv_append.wgsl?raw';
 import attention from '../../../shaders/attention.wgsl?raw';
 import attentionCombine from '../../../shaders/attention_combine.wgsl?raw';
-import argmax from '../../../shaders/argmax.wgsl?raw';
+import topLogits from '../../../shaders/top_logits.wgsl?raw';
 import { CHUNK_PARAMS_WGSL } from './chunkParams.ts';
 import { ATTENTION_WORKGROUP, MAX_PENALIZED, MAX_TOP_K, PICK_ITEMS, PICK_WORKGROUP, wgslConsts } from './kernelSizes.ts';
 
@@ -19,5 +19,5 @@ export const SHADERS = {
   kvAppend: withLayout(kvAppend),
   attention: withLayout(attention),
   attentionCombine: CHUNK_PARAMS_WGSL + ATTENTION_SIZES + attentionCombine,
-  argmax: wgslConsts({ WG: PICK_WORKGROUP, ITEMS: PICK_ITEMS, MAX_K: MAX_TOP_K, MAX_PENALIZED }) + argmax,
+  topLogits: wgslConsts({ WG: PICK_WORKGROUP, ITEMS: PICK_ITEMS, MAX_K: MAX_TOP_K, MAX_PENALIZED }) + topLogits,
 } as const;

@@ -1,4 +1,4 @@
-// The k best logits of a row on the GPU (shaders/argmax.wgsl), so that sampling a token reads
+// The k best logits of a row on the GPU (shaders/top_logits.wgsl), so that sampling a token reads
 // back k ids and values, not the whole vocabulary; the ids under a repetition penalty are left out
 // of that pick and their raw values read back beside it. One submit per pick: clear the counters,
 // both dispatches in one pass, copy the small result to a staging buffer.
@@ -73,7 +73,7 @@ export class TopLogitsKernel {
       label: 'top_logits',
       entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'storage'), entry(3, 'storage')],
     });
-    const module = device.createShaderModule({ label: 'argmax', code: SHADERS.argmax });
+    const module = device.createShaderModule({ label: 'top_logits', code: SHADERS.topLogits });
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     const constants = { F16: dtype === 'f16' ? 1 : 0 };
     this.block = device.createComputePipeline({ label: 'top_logits.block', layout, compute: { module, entryPoint: 'block_top', constants } });

@@ -4,9 +4,10 @@
 // f16 storage packs two halves per u32 (pack2x16float), so it needs no shader-f16.
 
 import { EngineError } from '../../protocol/errors.ts';
-import { CACHE_DTYPE_BYTES } from '../../protocol/cache.ts';
+import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import { formatBytes } from '../../protocol/format.ts';
 import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
+import { align4 } from '../gpu/align.ts';
 import { RingLayout } from './ringLayout.ts';
 
 export interface KvCacheConfig extends CacheChoice {
@@ -105,7 +106,7 @@ export class KvCache implements StreamCache {
     if (!Number.isInteger(headDim) || headDim < 2 || headDim % 2 !== 0) bad(`the head dim must be even, got ${headDim}.`);
     if (dtype !== 'f32' && dtype !== 'f16') bad(`unknown storage dtype "${String(dtype)}".`);
     const layout = new RingLayout(config);
-    const bytes = layout.nSlots * nKvHeads * headDim * CACHE_DTYPE_BYTES[dtype];
+    const bytes = layout.nSlots * nKvHeads * headDim * FLOAT_BYTES[dtype];
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     if (bytes > limit) {
       throw new EngineError(
@@ -120,7 +121,7 @@ export class KvCache implements StreamCache {
 
   /** Bytes one cached token takes in one layer's K (or V) buffer. */
   get bytesPerSlot(): number {
-    return this.config.nKvHeads * this.config.headDim * CACHE_DTYPE_BYTES[this.config.dtype];
+    return this.config.nKvHeads * this.config.headDim * FLOAT_BYTES[this.config.dtype];
   }
 
   /** GPU bytes held by the whole cache. */
@@ -254,8 +255,4 @@ export class KvCache implements StreamCache {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
   }
-}
-
-function align4(n: number): number {
-  return Math.ceil(n / 4) * 4;
 }

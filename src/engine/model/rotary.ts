@@ -6,7 +6,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import { inverseFrequencies, type RopeScaling } from '../kernels/rope.ts';
 import type { HfConfig, RopeParameters } from '../../models/hfConfig.ts';
-import type { RotaryTables, SplitDecoder } from './split/splitDecoder.ts';
+import type { RotaryTables, SplitGraph } from './split/splitGraph.ts';
 
 /** What the kernel needs from the model's config.json beyond what the graph states. */
 export interface RotaryConfig {
@@ -26,7 +26,7 @@ const TABLE_TOLERANCE = 1e-2;
 const DEFAULT_THETA = 10000;
 
 /** RoPE of the model: config.json's, checked against the graph's tables where it has them. */
-export function modelRotary(config: HfConfig, split: SplitDecoder): RotaryConfig {
+export function modelRotary(config: HfConfig, split: SplitGraph): RotaryConfig {
   const site = split.sites[0];
   const tables = split.rotaryTables;
   const stated = statedRope(config);

@@ -12,7 +12,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import { EngineError } from '../../protocol/errors.ts';
-import type { ActivationDtype, SplitDecoder } from '../model/split/splitDecoder.ts';
+import type { ActivationDtype, SplitGraph } from '../model/split/splitGraph.ts';
 
 // Served by the app itself (never a CDN), so the PWA works offline.
 ort.env.wasm.wasmPaths = { wasm: wasmUrl };
@@ -48,7 +48,7 @@ export class SegmentSessions {
    *  whose session cannot capture its graph (a node onnxruntime keeps on the CPU, say) or whose
    *  captured graph would not replay (see Segment.captureBlocker) runs uncaptured, and the reason
    *  is kept in captureFailures. */
-  static async create(device: GPUDevice, split: SplitDecoder, options: SessionOptions): Promise<SegmentSessions> {
+  static async create(device: GPUDevice, split: SplitGraph, options: SessionOptions): Promise<SegmentSessions> {
     const sessions: ort.InferenceSession[] = [];
     const capturing: boolean[] = [];
     const failures: string[] = [];

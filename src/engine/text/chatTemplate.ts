@@ -3,13 +3,10 @@
 
 import { Template } from '@huggingface/jinja';
 import { EngineError } from '../../protocol/errors.ts';
+import type { ChatMessage } from '../../protocol/messages.ts';
 
-export type ChatRole = 'system' | 'user' | 'assistant';
-
-export interface ChatMessage {
-  role: ChatRole;
-  content: string;
-}
+/** What a template reads of a message: its role and text (the conversation's ids stay outside). */
+export type TemplateMessage = Pick<ChatMessage, 'role' | 'content'>;
 
 /** The files a template can come from; either may be missing. */
 export interface ChatTemplateFiles {
@@ -75,7 +72,7 @@ export class ChatTemplate {
   }
 
   /** The conversation as the model reads it, special tokens written out as text. */
-  render(messages: readonly ChatMessage[], options: RenderOptions): string {
+  render(messages: readonly TemplateMessage[], options: RenderOptions): string {
     try {
       return this.template.render({
         ...options.kwargs,

@@ -86,7 +86,7 @@ function storyFiles({ entry, variant }: HubChoice): Pick<HubModelSpec, 'files' |
 
 /**
  * After a failed load: a model the engine refused (a graph it cannot split, bytes it cannot read)
- * is removed from the cache, so it never loads again as a model; the ops splitDecoder found are
+ * is removed from the cache, so it never loads again as a model; the ops splitGraph found are
  * put into the sentence the user reads.
  */
 export async function afterFailedLoad(model: PickedModel, error: EngineError): Promise<EngineError> {

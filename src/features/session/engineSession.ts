@@ -6,7 +6,7 @@ import { EngineClient } from '../../client/engineClient.ts';
 import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError, toEngineError } from '../../protocol/errors.ts';
-import { CACHE_DTYPE_BYTES } from '../../protocol/cache.ts';
+import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, LongMessageRule, ModelInfo, SamplingChoice,
   TextMeasure,
@@ -120,7 +120,7 @@ export class EngineSession {
       const info = await client.load(model.choice, cache, (phase, done, total) => {
         if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase: phase as EnginePhase, done, total } } });
       });
-      const elementsPerToken = info.cache.bytesPerToken / CACHE_DTYPE_BYTES[info.cache.dtype];
+      const elementsPerToken = info.cache.bytesPerToken / FLOAT_BYTES[info.cache.dtype];
       saveElementsPerToken(model.choice.key, elementsPerToken);
       // A memory-budget window is known only once the model says how large a token is.
       const sized = cacheChoiceOf(settings, model.cache, elementsPerToken);

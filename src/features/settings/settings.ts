@@ -1,7 +1,7 @@
 // Chat settings: their defaults per model, the validation that refuses bad values with a
 // sentence per field, and the step from settings to the engine's cache and sampling choices.
 
-import { CACHE_DTYPE_BYTES, cacheIdentity, extraSlotsOf, STORY_KV_CACHE_DTYPE, windowInBudget } from '../../protocol/cache.ts';
+import { FLOAT_BYTES, cacheIdentity, extraSlotsOf, STORY_KV_CACHE_DTYPE, windowInBudget } from '../../protocol/cache.ts';
 import type { CacheChoice, CacheDtype, SamplingChoice } from '../../protocol/messages.ts';
 
 export interface ChatSettings {
@@ -60,7 +60,7 @@ export function validateSettings(s: ChatSettings): SettingsErrors {
 /** Cache bytes of one token in these settings' precision, from the model's K and V elements per
  *  token (every layer; the same in either precision); undefined while that is unknown. */
 export const bytesPerTokenOf = (s: Pick<ChatSettings, 'cacheDtype'>, elementsPerToken: number | undefined): number | undefined =>
-  elementsPerToken && elementsPerToken * CACHE_DTYPE_BYTES[s.cacheDtype];
+  elementsPerToken && elementsPerToken * FLOAT_BYTES[s.cacheDtype];
 
 /** The window in tokens; in budget mode it needs the model's K and V elements per token (known
  *  once loaded), and a budget too small for any window still gets one token. */

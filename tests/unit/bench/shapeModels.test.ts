@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { MODEL_CATALOG } from '../../../src/models/catalog.ts';
 import { readLlama2cCheckpoint } from '../../../src/engine/model/llama2c.ts';
 import { modelRotary } from '../../../src/engine/model/rotary.ts';
-import { splitDecoder } from '../../../src/engine/model/split/splitDecoder.ts';
+import { splitGraph } from '../../../src/engine/model/split/splitGraph.ts';
 import { STORIES260K_CHECKPOINT } from '../../../lab/fixtures.ts';
 import { repeatLayers } from '../../../lab/repeatLayers.ts';
 import { CATALOG_SHAPES, NARROW_WIDTHS, shapeModelFiles } from '../../../lab/shapeModels.ts';
@@ -21,7 +21,7 @@ describe('shape models', () => {
     it(`split into ${shape.label}'s layers and attention shape, with its RoPE base`, () => {
       const entry = MODEL_CATALOG.find((e) => e.id === shape.id)!;
       const files = shapeModelFiles({ ...shape, nLayers: 3 }, { ...NARROW_WIDTHS, positions: 300 });
-      const split = splitDecoder(files.model, files.externalData);
+      const split = splitGraph(files.model, files.externalData);
       expect(split.sites).toHaveLength(3);
       for (const site of split.sites) {
         expect([site.nHeads, site.nKvHeads, site.headSize]).toEqual([shape.nHeads, entry.nKvHeads, entry.headDim]);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChatSession, type ChatModel } from '../../../src/engine/chat/chatSession.ts';
 import { TurnFormatter } from '../../../src/engine/chat/turnFormatter.ts';
-import type { FeedOptions } from '../../../src/engine/generate/generator.ts';
+import type { FeedOptions } from '../../../src/engine/decoder/decoder.ts';
 import { IdCache } from '../fakeStreamCache.ts';
 import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';

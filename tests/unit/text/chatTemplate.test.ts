@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ChatTemplate, PLAIN_TEMPLATE, type ChatMessage } from '../../../src/engine/text/chatTemplate.ts';
+import { ChatTemplate, PLAIN_TEMPLATE, type TemplateMessage } from '../../../src/engine/text/chatTemplate.ts';
 import { LLAMA32, QWEN25, QWEN3, SMOLLM2, loadFixture, type ChatFixture } from './chatFixtures.ts';
 import { errorOf } from '../errorOf.ts';
 
 const CHATML = "{% for message in messages %}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{% endfor %}";
-const HI: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+const HI: TemplateMessage[] = [{ role: 'user', content: 'Hi' }];
 
 function templateOf(fixture: ChatFixture): ChatTemplate {
   return ChatTemplate.load({ tokenizerConfig: { chat_template: fixture.chat_template, bos_token: fixture.bos_token, eos_token: fixture.eos_token } });
@@ -74,7 +74,7 @@ describe('ChatTemplate.render with real templates', () => {
 
   it("Llama 3.2 opens with BOS and its date preamble, and moves the system prompt into it", () => {
     const template = templateOf(loadFixture(LLAMA32));
-    const messages: ChatMessage[] = [{ role: 'system', content: ' Be brief. ' }, ...HI];
+    const messages: TemplateMessage[] = [{ role: 'system', content: ' Be brief. ' }, ...HI];
     expect(template.render(messages, { addGenerationPrompt: true, kwargs: { date_string: '26 Jul 2024' } })).toBe(
       '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n' +
         'Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
@@ -93,7 +93,7 @@ describe('ChatTemplate.render with real templates', () => {
 
   it('Qwen3 drops the reasoning of assistant turns before the last user message', () => {
     const template = templateOf(loadFixture(QWEN3));
-    const messages: ChatMessage[] = [...HI, { role: 'assistant', content: '<think>\nGreet back.\n</think>\n\nHello!' }, { role: 'user', content: 'Bye' }];
+    const messages: TemplateMessage[] = [...HI, { role: 'assistant', content: '<think>\nGreet back.\n</think>\n\nHello!' }, { role: 'user', content: 'Bye' }];
     expect(template.render(messages, { addGenerationPrompt: false })).toBe(
       '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n',
     );
@@ -116,7 +116,7 @@ describe('ChatTemplate errors and fallback', () => {
     const template = ChatTemplate.load({ tokenizerConfig: { bos_token: '<s>', eos_token: '</s>' } });
     expect(template.isPlain).toBe(true);
     expect(template.source).toBe(PLAIN_TEMPLATE);
-    const story: ChatMessage[] = [{ role: 'user', content: 'Once upon a time' }, { role: 'assistant', content: ', there was a cat.' }];
+    const story: TemplateMessage[] = [{ role: 'user', content: 'Once upon a time' }, { role: 'assistant', content: ', there was a cat.' }];
     expect(template.render(story, { addGenerationPrompt: true })).toBe('<s>Once upon a time, there was a cat.');
   });
 

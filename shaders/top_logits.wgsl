@@ -1,4 +1,4 @@
-// The k best logits of one row by repeated argmax (k = 1 is greedy decoding's argmax), so that a
+// The k best logits of one row (k = 1 is greedy decoding's argmax), so that a
 // token's sampling reads back k ids and values instead of the whole vocabulary.
 //
 // Order: a higher logit first, the lower id first among equal logits (the CPU sampler's order).

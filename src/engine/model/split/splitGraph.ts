@@ -58,7 +58,7 @@ export interface RotaryTables {
   sin: Float32Array;
 }
 
-export interface SplitDecoder {
+export interface SplitGraph {
   segments: Segment[];
   sites: AttentionSite[];
   dtype: ActivationDtype;
@@ -73,7 +73,7 @@ const DTYPE_BY_ELEM: Record<number, ActivationDtype> = { 1: 'float32', 10: 'floa
 /** Rows of the rotary tables kept for checking the config against: enough to tell any theta apart. */
 const MAX_ROTARY_ROWS = 16384;
 
-export function splitDecoder(modelBytes: Uint8Array, externalFiles: ExternalFile[] = []): SplitDecoder {
+export function splitGraph(modelBytes: Uint8Array, externalFiles: ExternalFile[] = []): SplitGraph {
   let model: onnx.ModelProto;
   try {
     model = ModelProto.decode(modelBytes);
@@ -182,7 +182,7 @@ export function splitDecoder(modelBytes: Uint8Array, externalFiles: ExternalFile
     const segmentModel = ModelProto.create({
       irVersion: model.irVersion,
       opsetImport: model.opsetImport,
-      producerName: 'endless-chat splitDecoder',
+      producerName: 'endless-chat splitGraph',
       graph: GraphProto.create({
         name: `segment_${index}`,
         node: part.nodes,
