@@ -62,8 +62,10 @@ module.exports = {
     {
       name: 'engine-floors-model',
       severity: 'error',
-      comment: 'model/ reads and splits the model files for the forward pass (decoder/); it never reaches up to it.',
-      from: { path: '^src/engine/model/' },
+      comment:
+        'files/ reads the model files, llama2c/ converts a llama2.c checkpoint and split/ cuts the graph for the ' +
+        'forward pass (decoder/); none of them reaches up to it.',
+      from: { path: '^src/engine/(files|llama2c|split)/' },
       to: { path: '^src/engine/(decoder|generate|chat)/' },
     },
     {

@@ -5,9 +5,9 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readLlama2cCheckpoint, readLlama2cTokenizer } from '../src/engine/model/llama2c.ts';
-import { llama2cGenerationConfig, llama2cHfConfig } from '../src/engine/model/onnxExport.ts';
-import { llama2cTokenizerToHf } from '../src/engine/model/tokenizerJson.ts';
+import { readLlama2cCheckpoint, readLlama2cTokenizer } from '../src/engine/llama2c/llama2c.ts';
+import { llama2cGenerationConfig, llama2cHfConfig } from '../src/engine/llama2c/onnxExport.ts';
+import { llama2cTokenizerToHf } from '../src/engine/llama2c/tokenizerJson.ts';
 import { exportLlama2cForm, type AttentionForm, type RotaryPlacement, type WeightFormat } from './onnxExportForms.ts';
 
 export const EXTERNAL_DATA_FILE = 'model.onnx_data';

@@ -44,7 +44,7 @@ const FIXTURE_FILES = ['model.onnx', 'config.json', 'generation_config.json', 't
 const INPUTS = [
   STORIES260K_CHECKPOINT,
   STORIES260K_TOKENIZER,
-  ...['src/engine/model/llama2c.ts', 'src/engine/model/onnxGraph.ts', 'src/engine/model/onnxExport.ts', 'src/engine/model/tokenizerJson.ts'],
+  ...['src/engine/llama2c/llama2c.ts', 'src/engine/llama2c/onnxGraph.ts', 'src/engine/llama2c/onnxExport.ts', 'src/engine/llama2c/tokenizerJson.ts'],
   ...['lab/onnxExportForms.ts', 'lab/exportLlama2c.ts', 'lab/fixtures.ts'],
 ].map((path) => resolve(REPO_ROOT, path));
 

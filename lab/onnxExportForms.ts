@@ -1,5 +1,5 @@
 // The llama2.c exporter's other forms, which only the test fixtures, the benchmarks and the export
-// command need; the app ships the plain builder form alone (src/engine/model/onnxExport.ts), and
+// command need; the app ships the plain builder form alone (src/engine/llama2c/onnxExport.ts), and
 // these are composed from its pieces.
 //
 // 'gqa' variants of the builder form: RotaryEmbedding nodes fed by a position_ids input before
@@ -19,7 +19,7 @@
 
 import type { onnx } from 'onnx-proto';
 import { EngineError } from '../src/protocol/errors.ts';
-import { headDimOf, LLAMA2C_RMS_NORM_EPS, type Llama2cConfig, type Llama2cWeights } from '../src/engine/model/llama2c.ts';
+import { headDimOf, LLAMA2C_RMS_NORM_EPS, type Llama2cConfig, type Llama2cWeights } from '../src/engine/llama2c/llama2c.ts';
 import {
   buildGqaDecoder,
   builderWeightPrefix,
@@ -35,7 +35,7 @@ import {
   withKvIo,
   type ExportContext,
   type Projector,
-} from '../src/engine/model/onnxExport.ts';
+} from '../src/engine/llama2c/onnxExport.ts';
 import {
   attrFloat,
   attrInt,
@@ -48,7 +48,7 @@ import {
   valueInfo,
   type GraphIo,
   type GraphTensor,
-} from '../src/engine/model/onnxGraph.ts';
+} from '../src/engine/llama2c/onnxGraph.ts';
 
 /** 'fused': GroupQueryAttention rotates q/k (do_rotary=1, builder default since genai PR #1847).
  *  'separate': RotaryEmbedding nodes fed by a position_ids input rotate q/k before GQA (older builds). */

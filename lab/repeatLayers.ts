@@ -2,7 +2,7 @@
 // i mod nLayers), so that the benchmark can count the work of a token of stories260K at a real
 // model's depth, say Qwen2.5-0.5B's 24 layers. The result is a legacy checkpoint like the input.
 
-import { headDimOf, readLlama2cCheckpoint } from '../src/engine/model/llama2c.ts';
+import { headDimOf, readLlama2cCheckpoint } from '../src/engine/llama2c/llama2c.ts';
 
 export function repeatLayers(checkpoint: Uint8Array, nLayers: number): Uint8Array<ArrayBuffer> {
   if (!Number.isInteger(nLayers) || nLayers < 1) throw new Error(`a checkpoint needs a whole number of layers, not ${nLayers}`);

@@ -9,9 +9,9 @@
 
 import { MODEL_CATALOG } from '../src/models/catalog.ts';
 import type { HfConfig } from '../src/models/hfConfig.ts';
-import type { ModelFiles } from '../src/engine/model/modelFiles.ts';
-import { attrFloat, attrInt, DataType, embeddedTensor, GraphBuilder, proto, valueInfo } from '../src/engine/model/onnxGraph.ts';
-import { llama2cTokenizerToHf } from '../src/engine/model/tokenizerJson.ts';
+import type { ModelFiles } from '../src/engine/files/modelFiles.ts';
+import { attrFloat, attrInt, DataType, embeddedTensor, GraphBuilder, proto, valueInfo } from '../src/engine/llama2c/onnxGraph.ts';
+import { llama2cTokenizerToHf } from '../src/engine/llama2c/tokenizerJson.ts';
 import { mulberry32 } from './random.ts';
 
 export interface ModelShape {

@@ -3,7 +3,7 @@
 // ours made while a run is in flight, which counts as onnxruntime's.
 
 import * as ort from 'onnxruntime-web/webgpu';
-import { DataType, GraphBuilder, valueInfo } from '../../src/engine/model/onnxGraph.ts';
+import { DataType, GraphBuilder, valueInfo } from '../../src/engine/llama2c/onnxGraph.ts';
 import { countsBetween } from '../workCounts.ts';
 import { liveGpuBuffers, workCounts } from './gpuCounts.ts';
 

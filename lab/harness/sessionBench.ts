@@ -5,7 +5,7 @@
 import { FLOAT_BYTES } from '../../src/protocol/cache.ts';
 import { align4 } from '../../src/engine/gpu/align.ts';
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import { boundaryDims, type SplitGraph } from '../../src/engine/model/split/splitGraph.ts';
+import { boundaryDims, type SplitGraph } from '../../src/engine/split/splitGraph.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor, type SessionOptions } from '../../src/engine/ort/segmentSessions.ts';
 
 export interface TuningVariant {

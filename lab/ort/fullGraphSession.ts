@@ -3,7 +3,7 @@
 // decoder (src/engine/ort/segmentSessions.ts).
 
 import * as ort from 'onnxruntime-web/webgpu';
-import { halfToFloat } from '../../src/engine/model/split/graph.ts';
+import { halfToFloat } from '../../src/engine/split/graph.ts';
 // Loaded for its setup of onnxruntime's wasm, served by the app as the engine has it.
 import '../../src/engine/ort/segmentSessions.ts';
 

@@ -3,8 +3,8 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { toModelFiles } from '../../src/engine/model/modelBlobs.ts';
+import type { ModelFiles } from '../../src/engine/files/modelFiles.ts';
+import { toModelFiles } from '../../src/engine/files/modelBlobs.ts';
 
 /**
  * Reads only the chosen graph and its external data where the folder holds several. `edits`

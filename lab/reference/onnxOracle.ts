@@ -9,13 +9,13 @@
 
 import * as ort from 'onnxruntime-web';
 import onnxProto, { type onnx } from 'onnx-proto';
-import type { RotaryConfig } from '../../src/engine/model/rotary.ts';
+import type { RotaryConfig } from '../../src/engine/split/rotary.ts';
 import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
-import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
-import { modelRotary } from '../../src/engine/model/rotary.ts';
-import { splitGraph, type RotaryTables, type SplitGraph } from '../../src/engine/model/split/splitGraph.ts';
-import { usesFloat16, widenFloat16 } from '../../src/engine/model/split/widenFloat16.ts';
-import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/split/graph.ts';
+import { modelRotary } from '../../src/engine/split/rotary.ts';
+import { splitGraph, type RotaryTables, type SplitGraph } from '../../src/engine/split/splitGraph.ts';
+import { usesFloat16, widenFloat16 } from '../../src/engine/split/widenFloat16.ts';
+import type { ModelFiles } from '../../src/engine/files/modelFiles.ts';
 import { negLogLikelihood } from '../../src/engine/eval/score.ts';
 
 ort.env.wasm.numThreads = 1;

@@ -6,7 +6,7 @@
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { CacheChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext } from '../../src/engine/gpu/device.ts';
-import { modelFilesFromLlama2c } from '../../src/engine/model/modelFiles.ts';
+import { modelFilesFromLlama2c } from '../../src/engine/files/modelFiles.ts';
 import { liveGpuBuffers } from '../harness/gpuCounts.ts';
 
 export interface SoakJob {

@@ -5,10 +5,11 @@
 
 import { useSyncExternalStore } from 'react';
 import { registerSW } from 'virtual:pwa-register';
+import { Listeners } from '../protocol/listeners.ts';
 
 let updateWaiting = false;
 let applyUpdate: ((reload?: boolean) => Promise<void>) | null = null;
-const listeners = new Set<() => void>();
+const updateNews = new Listeners();
 
 /** Registers the service worker and starts listening for the install prompt; called once at startup. */
 export function setUpPwa(): void {
@@ -18,20 +19,14 @@ export function setUpPwa(): void {
     immediate: true,
     onNeedRefresh() {
       updateWaiting = true;
-      for (const listener of listeners) listener();
+      updateNews.emit();
     },
   });
 }
 
 /** A function that reloads into the new version, once one is waiting. */
 export function useWaitingUpdate(): (() => void) | null {
-  const waiting = useSyncExternalStore(
-    (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    () => updateWaiting,
-  );
+  const waiting = useSyncExternalStore(updateNews.add, () => updateWaiting);
   return waiting && applyUpdate ? () => void applyUpdate?.(true) : null;
 }
 
@@ -40,10 +35,10 @@ interface InstallPromptEvent extends Event {
 }
 
 let installPrompt: InstallPromptEvent | null = null;
-const installListeners = new Set<() => void>();
+const installNews = new Listeners();
 const setInstallPrompt = (event: InstallPromptEvent | null) => {
   installPrompt = event;
-  for (const listener of installListeners) listener();
+  installNews.emit();
 };
 
 /** Chrome offers the install prompt once, possibly before React has mounted: keep it from the start. */
@@ -57,13 +52,7 @@ function listenForInstallPrompt(): void {
 
 /** Shows Chrome's install prompt, when it offers one; null otherwise or once installed. */
 export function useInstallPrompt(): (() => void) | null {
-  const event = useSyncExternalStore(
-    (listener) => {
-      installListeners.add(listener);
-      return () => installListeners.delete(listener);
-    },
-    () => installPrompt,
-  );
+  const event = useSyncExternalStore(installNews.add, () => installPrompt);
   return event
     ? () => {
         void event.prompt();

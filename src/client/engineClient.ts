@@ -5,6 +5,7 @@
 
 import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
 import { EngineError, internalError } from '../protocol/errors.ts';
+import { Listeners } from '../protocol/listeners.ts';
 import {
   snapshotTransfer,
   type CacheChoice, type CacheSnapshot, type CacheState, type Conversation, type Event, type ExperimentPlan, type ExperimentProgress, type ExperimentResult,
@@ -17,8 +18,13 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export class EngineClient implements EngineInterface {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly cacheListeners = new Set<(state: CacheState) => void>();
-  private readonly errorListeners = new Set<(error: EngineError) => void>();
+  private readonly cacheNews = new Listeners<[CacheState]>();
+  private readonly errorNews = new Listeners<[EngineError]>();
+  /** Live picture of the cache; returns the unsubscribe function. */
+  readonly onCache = this.cacheNews.add;
+  /** Failures that answer no request: the GPU lost while idle, or the worker gone. Returns the
+   *  unsubscribe function. */
+  readonly onError = this.errorNews.add;
   /** Why the worker can answer no more requests, once it cannot. */
   private dead: EngineError | null = null;
 
@@ -80,19 +86,6 @@ export class EngineClient implements EngineInterface {
     return this.request({ type: 'unload' }) as Promise<void>;
   }
 
-  /** Live picture of the cache; returns the unsubscribe function. */
-  onCache(listener: (state: CacheState) => void): () => void {
-    this.cacheListeners.add(listener);
-    return () => this.cacheListeners.delete(listener);
-  }
-
-  /** Failures that answer no request: the GPU lost while idle, or the worker gone. Returns the
-   *  unsubscribe function. */
-  onError(listener: (error: EngineError) => void): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
-  }
-
   /** Ends the worker; what is pending rejects with ABORTED, and so does anything asked later. */
   terminate(): void {
     if (this.dead) return;
@@ -106,7 +99,7 @@ export class EngineClient implements EngineInterface {
     this.dead = error;
     this.worker.terminate();
     this.rejectAll(error);
-    for (const listener of this.errorListeners) listener(error);
+    this.errorNews.emit(error);
   }
 
   private rejectAll(error: EngineError): void {
@@ -126,7 +119,7 @@ export class EngineClient implements EngineInterface {
 
   private dispatch(event: Event): void {
     if (event.type === 'cache') {
-      for (const listener of this.cacheListeners) listener(event.state);
+      this.cacheNews.emit(event.state);
       return;
     }
     const pending = event.requestId === null ? undefined : this.pending.get(event.requestId);
@@ -138,7 +131,7 @@ export class EngineClient implements EngineInterface {
       } else if (event.requestId === null) {
         // The engine is gone (its device was lost): nothing pending will be answered.
         this.rejectAll(error);
-        for (const listener of this.errorListeners) listener(error);
+        this.errorNews.emit(error);
       }
       return;
     }

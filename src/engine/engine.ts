@@ -4,6 +4,7 @@
 
 import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
 import { deviceLostError, EngineError } from '../protocol/errors.ts';
+import { Listeners } from '../protocol/listeners.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, LongMessageRule, ModelChoice, ModelInfo,
   SamplingChoice, TextMeasure,
@@ -22,8 +23,10 @@ export class Engine implements EngineInterface {
   private experimentRun: { abort: AbortController; done: Promise<unknown> } | null = null;
   /** The ids of the text measured last, so the run that follows does not tokenize it again. */
   private measured: { key: string; ids: number[] } | null = null;
-  private readonly cacheListeners = new Set<(state: CacheState) => void>();
-  private readonly errorListeners = new Set<(error: EngineError) => void>();
+  private readonly cacheNews = new Listeners<[CacheState]>();
+  private readonly errorNews = new Listeners<[EngineError]>();
+  readonly onCache = this.cacheNews.add;
+  readonly onError = this.errorNews.add;
 
   /** `gpu`: the context every load runs on; by default each load creates its own. `decoder`: how
    *  every load runs its decoder (ChatSession.load's default unless given: benchmarks compare). */
@@ -39,8 +42,7 @@ export class Engine implements EngineInterface {
     session.deviceLost.then((reason) => {
       if (this.session !== session) return;
       this.session = null;
-      const error = deviceLostError(reason);
-      for (const listener of this.errorListeners) listener(error);
+      this.errorNews.emit(deviceLostError(reason));
     });
     return session.info();
   }
@@ -48,9 +50,7 @@ export class Engine implements EngineInterface {
   chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
     if (!this.session) return Promise.reject(new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.'));
     if (this.experimentRun) return Promise.reject(new EngineError('MODEL_BUSY', EXPERIMENT_RUNNING));
-    const onCache = (state: CacheState) => {
-      for (const listener of this.cacheListeners) listener(state);
-    };
+    const onCache = (state: CacheState) => this.cacheNews.emit(state);
     return this.session.chat(conversation, replyId, sampling, maxTokens, { ...handlers, onCache }, snapshot, longMessages);
   }
 
@@ -118,15 +118,5 @@ export class Engine implements EngineInterface {
     await this.session?.unload();
     this.session = null;
     this.measured = null;
-  }
-
-  onCache(listener: (state: CacheState) => void): () => void {
-    this.cacheListeners.add(listener);
-    return () => this.cacheListeners.delete(listener);
-  }
-
-  onError(listener: (error: EngineError) => void): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
   }
 }

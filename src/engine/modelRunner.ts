@@ -13,10 +13,10 @@ import type { ScoringModel } from './eval/score.ts';
 import type { TokenModel } from './generate/generator.ts';
 import type { TopLogits } from './kernels/topLogits.ts';
 import type { StreamCache } from './kv/kvCache.ts';
-import type { ModelFiles } from './model/modelFiles.ts';
-import { modelRotary } from './model/rotary.ts';
-import { splitGraph, type SplitGraph } from './model/split/splitGraph.ts';
-import { usesFloat16, widenFloat16 } from './model/split/widenFloat16.ts';
+import type { ModelFiles } from './files/modelFiles.ts';
+import { modelRotary } from './split/rotary.ts';
+import { splitGraph, type SplitGraph } from './split/splitGraph.ts';
+import { usesFloat16, widenFloat16 } from './split/widenFloat16.ts';
 import { loadModelText } from './text/modelText.ts';
 import type { TextTokenizer } from './text/tokenizer.ts';
 

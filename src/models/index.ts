@@ -1,5 +1,6 @@
 // Where model bytes come from: the hub (downloaded into the browser's storage) or this computer.
-// The UI imports from here; the modules behind it are internal.
+// The downloads, the model cache and local folders as the UI uses them. The catalog (catalog.ts),
+// the config reader (hfConfig.ts) and hub.ts's file rules are imported directly where needed.
 
 export { deleteCachedModel, downloadModel, keepLocalModel, listCachedModels, openCachedModel, storageStatus } from './cache.ts';
 export type { CachedModel, CachedModelSummary, DownloadOptions, StorageStatus } from './cache.ts';

@@ -123,13 +123,13 @@ export interface CacheState {
   conversationId: string | null;
   nSinks: number;
   windowSize: number;
-  /** Slots of the ring (window + prefill headroom). */
+  /** Slots of the ring after the sinks: the window, a prefill chunk's headroom and the rollback slots. */
   ringSize: number;
   /** Tokens in the stream so far. */
   nTokens: number;
   /** Tokens the next token can no longer see. */
   evicted: number;
-  /** Ring slot that the next token will write. */
+  /** The ring's slot (from 0, after the sinks) that the next token will write. */
   ringHead: number;
   dtype: CacheDtype;
   bytesPerToken: number;

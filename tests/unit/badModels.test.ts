@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { GpuContext } from '../../src/engine/gpu/device.ts';
-import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/files/modelFiles.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 

@@ -13,8 +13,8 @@ import {
   readLlama2cTokenizer,
   type Llama2cTokenizer,
   type Llama2cWeights,
-} from '../../src/engine/model/llama2c.ts';
-import { exportLlama2cToOnnx } from '../../src/engine/model/onnxExport.ts';
+} from '../../src/engine/llama2c/llama2c.ts';
+import { exportLlama2cToOnnx } from '../../src/engine/llama2c/onnxExport.ts';
 import {
   STORIES260K_CHECKPOINT,
   STORIES260K_TOKENIZER,

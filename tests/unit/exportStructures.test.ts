@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-web';
 import onnxProto from 'onnx-proto';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readLlama2cCheckpoint, type Llama2cWeights } from '../../src/engine/model/llama2c.ts';
+import { readLlama2cCheckpoint, type Llama2cWeights } from '../../src/engine/llama2c/llama2c.ts';
 import { STORIES260K_CHECKPOINT } from '../../lab/fixtures.ts';
 import { exportLlama2cForm, quantizeQ4, type OnnxExport } from '../../lab/onnxExportForms.ts';
 

@@ -5,9 +5,9 @@
 
 import onnxProto, { type onnx } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { modelRotary } from '../../src/engine/model/rotary.ts';
-import { splitGraph, type SplitGraph } from '../../src/engine/model/split/splitGraph.ts';
-import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
+import { modelRotary } from '../../src/engine/split/rotary.ts';
+import { splitGraph, type SplitGraph } from '../../src/engine/split/splitGraph.ts';
+import type { ModelFiles } from '../../src/engine/files/modelFiles.ts';
 import { loadModelFolder } from '../../lab/reference/modelFolder.ts';
 import { errorOf } from './errorOf.ts';
 

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { splitGraph } from '../../src/engine/model/split/splitGraph.ts';
+import { splitGraph } from '../../src/engine/split/splitGraph.ts';
 import { EngineError } from '../../src/protocol/errors.ts';
 import { ensureStories260kFixture, FIXTURE_STRUCTURES, type FixtureStructure } from '../../lab/fixtures.ts';
 

@@ -8,7 +8,7 @@ import onnxProto, { type onnx } from 'onnx-proto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { usesFloat16, widenFloat16, WIDENED_DATA_PATH, type OnnxFiles } from '../../src/engine/model/split/widenFloat16.ts';
+import { usesFloat16, widenFloat16, WIDENED_DATA_PATH, type OnnxFiles } from '../../src/engine/split/widenFloat16.ts';
 import { errorOf } from './errorOf.ts';
 
 const { ModelProto, GraphProto, NodeProto, TensorProto, AttributeProto } = onnxProto.onnx;

@@ -12,13 +12,13 @@ import type {
 } from '../../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
 import { ModelRunner } from '../modelRunner.ts';
-import type { DecoderOptions } from '../decoder/decoder.ts';
-import type { FeedOptions } from '../decoder/decoder.ts';
+import type { DecoderOptions, FeedOptions } from '../decoder/decoder.ts';
 import { generate, type TokenModel } from '../generate/generator.ts';
 import type { StreamCache } from '../kv/kvCache.ts';
-import { fetchModelFiles } from '../model/fetchModel.ts';
+import { fetchModelFiles } from '../files/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import type { TokenDecoder } from '../text/incrementalDecoder.ts';
+import { appendIds } from '../text/tokenIds.ts';
 import { TurnFormatter, type TokenEncoder } from './turnFormatter.ts';
 
 /** Generated tokens between two cache-state events while a reply streams. */
@@ -418,12 +418,6 @@ function cacheIndexOf(stream: StreamState, t: number, nSinks: number): number | 
   if (t <= nSinks) return t;
   if (t < nSinks + stream.skipped) return null;
   return t - stream.skipped;
-}
-
-
-/** push(...ids) passes every id as an argument: a pasted document's 200,000 overflow the stack. */
-function appendIds(target: number[], ids: readonly number[]): void {
-  for (const id of ids) target.push(id);
 }
 
 /**

@@ -9,6 +9,7 @@
 import type { Conversation } from '../../protocol/messages.ts';
 import { EngineError } from '../../protocol/errors.ts';
 import type { ChatTemplate, TemplateMessage } from '../text/chatTemplate.ts';
+import { appendIds } from '../text/tokenIds.ts';
 
 export interface TokenEncoder {
   /** `continuation`: the text follows text already in the stream, not the start of an input. */
@@ -65,7 +66,7 @@ export class TurnFormatter {
       // Without a chat template each message starts a new word of the story, as the user wrote it.
       const own = this.tokenizer.encode(text.slice(start), { continuation: start > 0 && this.hasChatTemplate });
       spans.push({ messageId: conversation.messages[k].id, length: own.length });
-      for (const id of own) ids.push(id); // push(...own) overflows the stack on a pasted document
+      appendIds(ids, own);
       done = text;
     }
     return { ids, spans };

@@ -3,7 +3,7 @@
 // buffer is reused by a later tensor of the same width once its last reader has run, and never
 // by a tensor produced in the stage that still reads it.
 
-import type { SplitGraph } from '../model/split/splitGraph.ts';
+import type { SplitGraph } from '../split/splitGraph.ts';
 
 export interface BufferPlan {
   /** Buffer slot of every boundary tensor except input_ids. */

@@ -21,9 +21,9 @@ import { MAX_PENALIZED, MAX_TOP_K } from '../kernels/kernelSizes.ts';
 import type { RopeConfig } from '../kernels/rope.ts';
 import { TopLogitsKernel, type IdLogits, type TopLogits } from '../kernels/topLogits.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
-import type { RotaryConfig } from '../model/rotary.ts';
+import type { RotaryConfig } from '../split/rotary.ts';
 import { align4 } from '../gpu/align.ts';
-import { boundaryDims, type BoundaryTensor, type SplitGraph } from '../model/split/splitGraph.ts';
+import { boundaryDims, type BoundaryTensor, type SplitGraph } from '../split/splitGraph.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
 

@@ -6,6 +6,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import type { FinishReason } from '../../protocol/messages.ts';
 import { IncrementalDecoder, type TokenDecoder } from '../text/incrementalDecoder.ts';
+import { appendIds } from '../text/tokenIds.ts';
 import { RecentIds } from './recentIds.ts';
 import type { FeedOptions } from '../decoder/decoder.ts';
 import type { TopLogits } from '../kernels/topLogits.ts';
@@ -117,8 +118,7 @@ export async function* generate(
   const feed = async (batch: readonly number[]): Promise<Float32Array | TopLogits | undefined> => {
     try {
       const logits = k && model.feedTop ? await model.feedTop(batch, k, penalized, { signal }) : await model.feed(batch, { signal });
-      // Not push(...batch): every id would be an argument, and a pasted document's 200,000 overflow the stack.
-      for (const id of batch) fedIds.push(id);
+      appendIds(fedIds, batch);
       return logits;
     } catch (e) {
       if (isAbort(e, signal)) return undefined;

@@ -12,7 +12,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import { EngineError } from '../../protocol/errors.ts';
-import type { ActivationDtype, SplitGraph } from '../model/split/splitGraph.ts';
+import type { ActivationDtype, SplitGraph } from '../split/splitGraph.ts';
 
 // Served by the app itself (never a CDN), so the PWA works offline.
 ort.env.wasm.wasmPaths = { wasm: wasmUrl };

@@ -1,7 +1,7 @@
 // A model's text side, as the engine loads it from the model's files: its tokenizer and what ends a
 // reply (endOfTurn.ts). Kept apart from the GPU load so that it runs, and is tested, anywhere.
 
-import type { ModelFiles } from '../model/modelFiles.ts';
+import type { ModelFiles } from '../files/modelFiles.ts';
 import { endOfTurnIds, endOfTurnStrings } from './endOfTurn.ts';
 import { TextTokenizer } from './tokenizer.ts';
 

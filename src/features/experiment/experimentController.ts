@@ -3,6 +3,7 @@
 // IndexedDB beside the earlier ones. An external store, so a run goes on while the chat is shown.
 
 import { toEngineError } from '../../protocol/errors.ts';
+import { Listeners } from '../../protocol/listeners.ts';
 import type { ExperimentPlan, ExperimentText, TextMeasure } from '../../protocol/messages.ts';
 import { deleteExperiment, listExperiments, saveExperiment } from '../../storage/experiments.ts';
 import type { StoredExperiment } from '../../storage/records.ts';
@@ -42,16 +43,13 @@ export const textKey = (modelKey: string, text: ExperimentText) =>
 
 export class ExperimentController {
   private state: ExperimentState = { measure: null, measuring: false, run: null, shown: null, saved: [], error: null };
-  private readonly listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private book: Promise<string> | null = null;
   private measuring = 0;
 
   constructor(private readonly session: EngineSession) {}
 
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  readonly subscribe = this.changes.add;
 
   readonly getState = (): ExperimentState => this.state;
 
@@ -140,6 +138,6 @@ export class ExperimentController {
 
   private set(patch: Partial<ExperimentState>): void {
     this.state = { ...this.state, ...patch };
-    for (const listener of this.listeners) listener();
+    this.changes.emit();
   }
 }

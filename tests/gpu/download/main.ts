@@ -3,7 +3,7 @@
 
 /// <reference lib="dom.asynciterable" />
 
-import { toModelFiles } from '../../../src/engine/model/modelBlobs.ts';
+import { toModelFiles } from '../../../src/engine/files/modelBlobs.ts';
 import { deleteCachedModel, downloadModel, listCachedModels, openCachedModel, openDirectoryHandle, openFolderUrl, openPickedFiles } from '../../../src/models/index.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import type { ModelBlobs } from '../../../src/protocol/messages.ts';

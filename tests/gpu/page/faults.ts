@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import { EngineClient } from '../../../src/client/engineClient.ts';
 import { ChatSession } from '../../../src/engine/chat/chatSession.ts';
 import { createGpuContext } from '../../../src/engine/gpu/device.ts';
-import { modelFilesFromLlama2c } from '../../../src/engine/model/modelFiles.ts';
+import { modelFilesFromLlama2c } from '../../../src/engine/files/modelFiles.ts';
 import { ModelRunner } from '../../../src/engine/modelRunner.ts';
 import { KV_CACHE_DTYPE } from '../../../src/protocol/cache.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MODEL_CATALOG } from '../../../src/models/catalog.ts';
-import { readLlama2cCheckpoint } from '../../../src/engine/model/llama2c.ts';
-import { modelRotary } from '../../../src/engine/model/rotary.ts';
-import { splitGraph } from '../../../src/engine/model/split/splitGraph.ts';
+import { readLlama2cCheckpoint } from '../../../src/engine/llama2c/llama2c.ts';
+import { modelRotary } from '../../../src/engine/split/rotary.ts';
+import { splitGraph } from '../../../src/engine/split/splitGraph.ts';
 import { STORIES260K_CHECKPOINT } from '../../../lab/fixtures.ts';
 import { repeatLayers } from '../../../lab/repeatLayers.ts';
 import { CATALOG_SHAPES, NARROW_WIDTHS, shapeModelFiles } from '../../../lab/shapeModels.ts';

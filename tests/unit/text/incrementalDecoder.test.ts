@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IncrementalDecoder, type TokenDecoder } from '../../../src/engine/text/incrementalDecoder.ts';
 import { TextTokenizer } from '../../../src/engine/text/tokenizer.ts';
-import { readLlama2cTokenizer } from '../../../src/engine/model/llama2c.ts';
-import { llama2cTokenizerToHf } from '../../../src/engine/model/tokenizerJson.ts';
+import { readLlama2cTokenizer } from '../../../src/engine/llama2c/llama2c.ts';
+import { llama2cTokenizerToHf } from '../../../src/engine/llama2c/tokenizerJson.ts';
 import { STORIES260K_TOKENIZER } from '../../../lab/fixtures.ts';
 import { mulberry32 } from '../../../lab/random.ts';
 

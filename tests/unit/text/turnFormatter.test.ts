@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TurnFormatter } from '../../../src/engine/chat/turnFormatter.ts';
-import { readLlama2cTokenizer } from '../../../src/engine/model/llama2c.ts';
-import { llama2cTokenizerToHf } from '../../../src/engine/model/tokenizerJson.ts';
+import { readLlama2cTokenizer } from '../../../src/engine/llama2c/llama2c.ts';
+import { llama2cTokenizerToHf } from '../../../src/engine/llama2c/tokenizerJson.ts';
 import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { TextTokenizer } from '../../../src/engine/text/tokenizer.ts';
 import type { ChatMessage, Conversation } from '../../../src/protocol/messages.ts';

@@ -2,9 +2,9 @@
 // tokenizer files, whether they came from an ONNX folder or from a llama2.c checkpoint converted
 // here in the browser by the project's exporter.
 
-import { readLlama2cCheckpoint, readLlama2cTokenizer } from './llama2c.ts';
-import { exportLlama2cToOnnx, llama2cGenerationConfig, llama2cHfConfig } from './onnxExport.ts';
-import { llama2cTokenizerToHf } from './tokenizerJson.ts';
+import { readLlama2cCheckpoint, readLlama2cTokenizer } from '../llama2c/llama2c.ts';
+import { exportLlama2cToOnnx, llama2cGenerationConfig, llama2cHfConfig } from '../llama2c/onnxExport.ts';
+import { llama2cTokenizerToHf } from '../llama2c/tokenizerJson.ts';
 import type { HfConfig } from '../../models/hfConfig.ts';
 
 export interface ModelFiles {

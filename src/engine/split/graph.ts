@@ -4,7 +4,7 @@
 
 // onnx-proto is CommonJS: Node's ESM loader only sees its default export.
 import onnxProto, { type onnx } from 'onnx-proto';
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../../protocol/errors.ts';
 
 export const { ModelProto, GraphProto, TensorProto } = onnxProto.onnx;
 export const ElemType = TensorProto.DataType;

@@ -2,7 +2,7 @@
 // or re-encoded), and the splitter reads the few it needs to look at (the rotary tables).
 
 import type { onnx } from 'onnx-proto';
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../../protocol/errors.ts';
 import { decodeValues, ElemType, TensorProto } from './graph.ts';
 
 export interface ExternalFile {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import { splitGraph } from '../../src/engine/model/split/splitGraph.ts';
+import { splitGraph } from '../../src/engine/split/splitGraph.ts';
 import { ensureStories260kFixture } from '../../lab/fixtures.ts';
 
 const { onnx } = onnxProto;

@@ -2,7 +2,7 @@
 
 // onnx-proto is CommonJS: Node's ESM loader only sees its default export.
 import onnxProto, { type onnx } from 'onnx-proto';
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../../protocol/errors.ts';
 
 const { ModelProto, TensorProto, AttributeProto } = onnxProto.onnx;
 const { FLOAT, FLOAT16 } = TensorProto.DataType;

@@ -3,7 +3,7 @@
 // op would have applied, and reading rotary settings from RotaryEmbedding nodes.
 
 import type { onnx } from 'onnx-proto';
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../../protocol/errors.ts';
 import { attr, describe, ElemType, type GraphView } from './graph.ts';
 
 /** One attention site of the graph, in the kernel's terms. Tensors are [batch, seq, width]. */

@@ -4,7 +4,7 @@
 // to the projections that produce them. Attention the kernel cannot compute is refused.
 
 import type { onnx } from 'onnx-proto';
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../../protocol/errors.ts';
 import {
   attr, constantOf, describe, elementCount, ElemType, findBack, intsOf, isFloat, isLastAxis, scalarOf, soleConsumer, tryWidth, valuesOf, walkCone,
   type GraphView,

@@ -11,7 +11,7 @@
 //   segment L:      attn_out(L-1), residual -> o_proj, MLP, final norm, lm_head -> logits
 
 import type { onnx } from 'onnx-proto';
-import { EngineError } from '../../../protocol/errors.ts';
+import { EngineError } from '../../protocol/errors.ts';
 import { GraphProto, graphView, ModelProto, MS_DOMAIN, useFloatActivations, type GraphView } from './graph.ts';
 import { gqaSite } from './gqa.ts';
 import { mhaSite } from './mha.ts';

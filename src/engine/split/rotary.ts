@@ -6,7 +6,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import { inverseFrequencies, type RopeScaling } from '../kernels/rope.ts';
 import type { HfConfig, RopeParameters } from '../../models/hfConfig.ts';
-import type { RotaryTables, SplitGraph } from './split/splitGraph.ts';
+import type { RotaryTables, SplitGraph } from './splitGraph.ts';
 
 /** What the kernel needs from the model's config.json beyond what the graph states. */
 export interface RotaryConfig {
