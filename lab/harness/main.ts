@@ -285,7 +285,7 @@ async function firstReplies(job: FirstRepliesJob): Promise<FirstReplies> {
   const loadMs = performance.now() - start;
   try {
     const reply = (n: number) =>
-      engine.chat({ id: `c${n}`, systemPrompt: '', messages: [{ id: `m${n}`, role: 'user', content: job.message }] }, `r${n}`, job.sampling, job.maxTokens);
+      engine.chat({ conversation: { id: `c${n}`, systemPrompt: '', messages: [{ id: `m${n}`, role: 'user', content: job.message }] }, replyId: `r${n}`, sampling: job.sampling, maxTokens: job.maxTokens });
     const [first, second] = [await reply(1), await reply(2)];
     return {
       loadMs,
@@ -409,11 +409,11 @@ async function experimentBesideChat(job: ExperimentBesideChatJob): Promise<Exper
   const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
   const first: Conversation = { id: 'c', systemPrompt: '', messages: [{ id: 'u1', role: 'user', content: 'Once upon a time, there was a little dog named Max.' }] };
   const twoTurns = async (engine: Engine, between: () => Promise<void>) => {
-    const reply = await engine.chat(first, 'r1', greedy, 12);
+    const reply = await engine.chat({ conversation: first, replyId: 'r1', sampling: greedy, maxTokens: 12 });
     await between();
     const second: Conversation = { ...first, messages: [...first.messages, { id: 'r1', role: 'assistant', content: reply.text }, { id: 'u2', role: 'user', content: 'Max ran to the park.' }] };
     let how = '';
-    const next = await engine.chat(second, 'r2', greedy, 12, { onSynced: (h) => (how = h) });
+    const next = await engine.chat({ conversation: second, replyId: 'r2', sampling: greedy, maxTokens: 12 }, { onSynced: (h) => (how = h) });
     return { how, text: next.text };
   };
   const text = await (await fetch(job.plan.textUrl)).text();

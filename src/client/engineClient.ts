@@ -3,13 +3,13 @@
 // that answer no request (a GPU lost while idle, the worker dying) go to onError listeners; once
 // the worker is dead every pending and later request rejects instead of waiting forever.
 
-import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
+import type { ChatHandlers, ChatResult, EngineInterface } from '../protocol/engine.ts';
 import { EngineError, internalError } from '../protocol/errors.ts';
 import { Listeners } from '../protocol/listeners.ts';
 import {
   snapshotTransfer,
-  type CacheChoice, type CacheSnapshot, type CacheState, type Conversation, type Event, type ExperimentPlan, type ExperimentProgress, type ExperimentResult,
-  type ExperimentText, type LongMessageRule, type ModelChoice, type ModelInfo, type Request, type SamplingChoice, type TextMeasure,
+  type CacheChoice, type CacheSnapshot, type CacheState, type ChatRequest, type Event, type ExperimentPlan, type ExperimentProgress, type ExperimentResult,
+  type ExperimentText, type LoadPhase, type ModelChoice, type ModelInfo, type Request, type TextMeasure,
 } from '../protocol/messages.ts';
 
 type Pending = { resolve(value: unknown): void; reject(error: EngineError): void; event(e: Event): void };
@@ -54,13 +54,13 @@ export class EngineClient implements EngineInterface {
   }
 
   /** The snapshot's bytes move to the worker: they are detached here once this is called. */
-  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatResult> {
+  chat(chat: ChatRequest, handlers: ChatHandlers = {}): Promise<ChatResult> {
     const onEvent = (e: Event) => {
       if (e.type === 'synced') handlers.onSynced?.(e.how, e.prefillTokens, e.reason);
       if (e.type === 'prefill') handlers.onPrefill?.(e.done, e.total);
       if (e.type === 'token') handlers.onToken?.(e.text);
     };
-    return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot, longMessages }, onEvent, snapshotTransfer(snapshot)) as Promise<ChatResult>;
+    return this.request({ type: 'chat', chat }, onEvent, snapshotTransfer(chat.snapshot)) as Promise<ChatResult>;
   }
 
   measureText(text: ExperimentText): Promise<TextMeasure> {

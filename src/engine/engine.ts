@@ -2,12 +2,12 @@
 // a lost GPU device ends it and is reported to onError, and the next load starts afresh (its first
 // turn rebuilds the cache from the transcript).
 
-import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../protocol/engine.ts';
+import type { ChatHandlers, ChatResult, EngineInterface } from '../protocol/engine.ts';
 import { deviceLostError, EngineError } from '../protocol/errors.ts';
 import { Listeners } from '../protocol/listeners.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, LongMessageRule, ModelChoice, ModelInfo,
-  SamplingChoice, TextMeasure,
+  CacheChoice, LoadPhase, CacheSnapshot, CacheState, ChatRequest, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, ModelChoice, ModelInfo,
+  TextMeasure,
 } from '../protocol/messages.ts';
 import { ChatSession } from './chat/chatSession.ts';
 import type { GpuContext } from './gpu/device.ts';
@@ -47,11 +47,11 @@ export class Engine implements EngineInterface {
     return session.info();
   }
 
-  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers = {}, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
+  chat(request: ChatRequest, handlers: ChatHandlers = {}): Promise<ChatResult> {
     if (!this.session) return Promise.reject(new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.'));
     if (this.experimentRun) return Promise.reject(new EngineError('MODEL_BUSY', EXPERIMENT_RUNNING));
     const onCache = (state: CacheState) => this.cacheNews.emit(state);
-    return this.session.chat(conversation, replyId, sampling, maxTokens, { ...handlers, onCache }, snapshot, longMessages);
+    return this.session.chat(request, { ...handlers, onCache });
   }
 
   stop(): void {

@@ -19,11 +19,11 @@ async function handle(request: Request): Promise<void> {
     }
     case 'chat': {
       const { requestId } = request;
-      const reply = await engine.chat(request.conversation, request.replyId, request.sampling, request.maxTokens, {
+      const reply = await engine.chat(request.chat, {
         onSynced: (how, prefillTokens, reason) => post({ type: 'synced', requestId, how, prefillTokens, reason }),
         onPrefill: (done, total) => post({ type: 'prefill', requestId, done, total }),
         onToken: (text) => post({ type: 'token', requestId, text }),
-      }, request.snapshot, request.longMessages);
+      });
       post({ type: 'done', requestId, ...reply });
       return;
     }

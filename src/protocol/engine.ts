@@ -4,11 +4,9 @@
 
 import type { EngineError } from './errors.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, FinishReason, LongMessageRule, ModelChoice,
-  ModelInfo, ReplyStats, SamplingChoice, SyncHow, TextMeasure,
+  CacheChoice, LoadPhase, CacheSnapshot, CacheState, ChatRequest, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, FinishReason, ModelChoice,
+  ModelInfo, ReplyStats, SyncHow, TextMeasure,
 } from './messages.ts';
-
-export type LoadPhase = 'fetch' | 'convert' | 'compile';
 
 export interface ChatHandlers {
   onSynced?(how: SyncHow, prefillTokens: number, reason: string): void;
@@ -26,13 +24,9 @@ export interface ChatResult {
 export interface EngineInterface {
   /** Loads a model onto the GPU, unloading the one before. */
   load(model: ModelChoice, cache: CacheChoice, onProgress?: (phase: LoadPhase, done: number, total: number) => void): Promise<ModelInfo>;
-  /** Brings the cache in step with `conversation` (continue, roll back, restore `snapshot` or
-   *  rebuild), then streams the reply `replyId` to its last message. The snapshot is handed over:
-   *  its bytes may be detached (moved to the worker) once this is called. */
-  chat(
-    conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers?: ChatHandlers, snapshot?: CacheSnapshot,
-    longMessages?: LongMessageRule,
-  ): Promise<ChatResult>;
+  /** Brings the cache in step with the request's conversation (continue, roll back, restore its
+   *  snapshot or rebuild), then streams the reply to its last message. */
+  chat(request: ChatRequest, handlers?: ChatHandlers): Promise<ChatResult>;
   /** Ends the reply being generated at the next token; its promise resolves with 'aborted'. Ends
    *  the experiment under way after the feed it is in; its promise resolves with what was measured. */
   stop(): void;

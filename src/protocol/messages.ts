@@ -69,6 +69,23 @@ export interface SamplingChoice {
   seed: number;
 }
 
+/** What a load is doing: reading the files, converting a llama2.c checkpoint, compiling for the GPU. */
+export type LoadPhase = 'fetch' | 'convert' | 'compile';
+
+/** One reply asked of the engine, as WebLLM's ChatCompletionRequest is: a new option is one field here. */
+export interface ChatRequest {
+  conversation: Conversation;
+  /** The reply to write: the id of the conversation's last message. */
+  replyId: string;
+  sampling: SamplingChoice;
+  maxTokens: number;
+  /** The conversation's saved cache, restored when the engine holds another stream. It is handed
+   *  over: its bytes may be detached (moved to the worker) once the request is sent. */
+  snapshot?: CacheSnapshot;
+  /** How to read a message longer than the window; every token ('all') unless told. */
+  longMessages?: LongMessageRule;
+}
+
 export type Role = 'system' | 'user' | 'assistant';
 
 export interface ChatMessage {
@@ -272,7 +289,7 @@ export type ExperimentProgress =
 
 export type Request =
   | { type: 'load'; requestId: number; model: ModelChoice; cache: CacheChoice }
-  | { type: 'chat'; requestId: number; conversation: Conversation; replyId: string; sampling: SamplingChoice; maxTokens: number; snapshot?: CacheSnapshot; longMessages?: LongMessageRule }
+  | { type: 'chat'; requestId: number; chat: ChatRequest }
   | { type: 'stop' }
   | { type: 'snapshot'; requestId: number }
   | { type: 'unload'; requestId: number }
@@ -280,7 +297,7 @@ export type Request =
   | { type: 'experiment'; requestId: number; plan: ExperimentPlan };
 
 export type Event =
-  | { type: 'progress'; requestId: number; phase: 'fetch' | 'convert' | 'compile'; done: number; total: number }
+  | { type: 'progress'; requestId: number; phase: LoadPhase; done: number; total: number }
   | { type: 'loaded'; requestId: number; info: ModelInfo }
   | { type: 'synced'; requestId: number; how: SyncHow; prefillTokens: number; reason: string }
   /** Prompt tokens read so far while a long prompt is read (a few times a second). */

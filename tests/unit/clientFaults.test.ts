@@ -52,7 +52,7 @@ async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: unk
 describe('EngineClient when the engine worker fails', () => {
   it('rejects the pending request with a typed INTERNAL when the worker crashes (nothing said the GPU was lost), and tells onError', async () => {
     const { worker, client, faults } = start();
-    const reply = client.chat(conversation, 'r', sampling, 5);
+    const reply = client.chat({ conversation, replyId: 'r', sampling, maxTokens: 5 });
     worker.crash('Uncaught RangeError: Array buffer allocation failed');
     const outcome = await settled(reply);
     expect(outcome).not.toBe('pending');
@@ -67,7 +67,7 @@ describe('EngineClient when the engine worker fails', () => {
   it('rejects requests made after the crash at once instead of leaving them waiting', async () => {
     const { worker, client } = start();
     worker.crash('worker script failed to load');
-    const requests: Promise<unknown>[] = [client.snapshot(), client.unload(), client.chat(conversation, 'r', sampling, 5)];
+    const requests: Promise<unknown>[] = [client.snapshot(), client.unload(), client.chat({ conversation, replyId: 'r', sampling, maxTokens: 5 })];
     for (const request of requests) {
       const outcome = await settled(request);
       expect(outcome).not.toBe('pending');
@@ -90,7 +90,7 @@ describe('EngineClient when the engine worker fails', () => {
 
   it('an error that answers a request goes to that request only, not to onError', async () => {
     const { worker, client, faults } = start();
-    const first = client.chat(conversation, 'r', sampling, 5);
+    const first = client.chat({ conversation, replyId: 'r', sampling, maxTokens: 5 });
     const second = client.snapshot();
     const chatId = (worker.posted[0] as { requestId: number }).requestId;
     worker.emit({ type: 'error', requestId: chatId, error: { code: 'CONFIG_INVALID', message: 'The message is empty; write something first.' } });
@@ -102,7 +102,7 @@ describe('EngineClient when the engine worker fails', () => {
   it('passes prefill progress to the chat that asked for it', async () => {
     const { worker, client } = start();
     const progress: [number, number][] = [];
-    const reply = client.chat(conversation, 'r', sampling, 5, { onPrefill: (done, total) => progress.push([done, total]) });
+    const reply = client.chat({ conversation, replyId: 'r', sampling, maxTokens: 5 }, { onPrefill: (done, total) => progress.push([done, total]) });
     const requestId = (worker.posted[0] as { requestId: number }).requestId;
     worker.emit({ type: 'prefill', requestId, done: 4096, total: 200_000 });
     worker.emit({ type: 'prefill', requestId, done: 8192, total: 200_000 });

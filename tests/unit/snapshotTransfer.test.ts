@@ -62,11 +62,17 @@ describe('cache snapshots are transferred, not copied', () => {
     const standIn = { postMessage: (r: Request, transfer: Transferable[] = []) => toWorker.port1.postMessage(r, transfer), terminate() {}, onmessage: null, onerror: null, onmessageerror: null };
     const client = new EngineClient(standIn as unknown as Worker);
     const bytes = pattern(1 << 20);
-    const reply = client.chat({ id: 'c', systemPrompt: '', messages: [{ id: 'u', role: 'user', content: 'hi' }] }, 'r', { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 }, 5, {}, snapshotOf(bytes));
+    const reply = client.chat({
+      conversation: { id: 'c', systemPrompt: '', messages: [{ id: 'u', role: 'user', content: 'hi' }] },
+      replyId: 'r',
+      sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 },
+      maxTokens: 5,
+      snapshot: snapshotOf(bytes),
+    });
     expect(bytes.buffer.byteLength).toBe(0);
     await vi.waitFor(() => expect(arrived).toHaveLength(1));
     const request = arrived[0] as Extract<Request, { type: 'chat' }>;
-    expect(sameBytes(request.snapshot!.bytes, pattern(1 << 20))).toBe(true);
+    expect(sameBytes(request.chat.snapshot!.bytes, pattern(1 << 20))).toBe(true);
     client.terminate();
     await expect(reply).rejects.toMatchObject({ code: 'ABORTED' });
     toWorker.port1.close();

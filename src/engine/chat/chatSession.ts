@@ -3,12 +3,12 @@
 // snapshot, or rebuild it from the transcript), generates the reply, and reports what the cache
 // holds. Engine (../engine.ts) starts one per load.
 
-import type { ChatHandlers, ChatResult, LoadPhase } from '../../protocol/engine.ts';
+import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { deviceLostError, EngineError } from '../../protocol/errors.ts';
 import { cacheIdentity } from '../../protocol/cache.ts';
 import { formatCount } from '../../protocol/format.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, ChatMessage, Conversation, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, SamplingChoice, SyncHow,
+  CacheChoice, LoadPhase, CacheSnapshot, CacheState, ChatRequest, ChatMessage, Conversation, LongMessageRule, MessageSpan, ModelChoice, ModelInfo, SyncHow,
 } from '../../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../gpu/device.ts';
 import { ModelRunner } from '../modelRunner.ts';
@@ -128,12 +128,12 @@ export class ChatSession<M extends ChatModel = ChatModel> {
 
   /** Brings the cache in step with `conversation`, then streams the reply to its last message.
    *  A GPU lost on the way rejects with DEVICE_LOST, even if the GPU work never settles. */
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot?: CacheSnapshot, longMessages: LongMessageRule = 'all'): Promise<ChatResult> {
+  async chat(request: ChatRequest, callbacks: ChatCallbacks): Promise<ChatResult> {
     if (this.lostError) throw this.lostError;
     if (this.abort) throw new EngineError('CONFIG_INVALID', 'A reply is already being generated; stop it first.');
     const lost = this.lost.then((error) => Promise.reject(error));
     try {
-      return await Promise.race([this.converse(conversation, replyId, sampling, maxTokens, callbacks, snapshot, longMessages), lost]);
+      return await Promise.race([this.converse(request, callbacks), lost]);
     } catch (e) {
       throw await this.lostOr(e);
     }
@@ -148,7 +148,8 @@ export class ChatSession<M extends ChatModel = ChatModel> {
     return settled ?? e;
   }
 
-  private async converse(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, callbacks: ChatCallbacks, snapshot: CacheSnapshot | undefined, longMessages: LongMessageRule): Promise<ChatResult> {
+  private async converse(request: ChatRequest, callbacks: ChatCallbacks): Promise<ChatResult> {
+    const { conversation, replyId, sampling, maxTokens, snapshot, longMessages = 'all' } = request;
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
     // A transcript that ends with the reply itself (same id) asks for more of it: it stopped at the

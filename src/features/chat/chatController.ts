@@ -4,7 +4,7 @@
 
 import type { EngineSession } from '../session/engineSession.ts';
 import { toEngineError } from '../../protocol/errors.ts';
-import type { ChatMessage, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
+import type { ChatMessage, ChatRequest, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
 import type { StoredMessage } from '../../storage/records.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
@@ -105,12 +105,15 @@ export class ChatController {
       // A snapshot matters only when the engine's cache holds another conversation (or none).
       const cacheHoldsIt = this.session.getState().cache?.conversationId === conversationId;
       const snapshot = cacheHoldsIt ? undefined : await loadSnapshot(conversationId, status.settingsKey).catch(() => undefined);
-      const result = await this.session.chat(
-        { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(continued ? [...transcript, continued] : transcript) },
+      const request: ChatRequest = {
+        conversation: { id: conversationId, systemPrompt: conversation.systemPrompt, messages: toTranscript(continued ? [...transcript, continued] : transcript) },
         replyId,
-        samplingOf(settings, randomSeed()),
-        settings.maxTokens,
-        {
+        sampling: samplingOf(settings, randomSeed()),
+        maxTokens: settings.maxTokens,
+        snapshot,
+        longMessages: rule,
+      };
+      const result = await this.session.chat(request, {
           onSynced: (synced, prefillTokens, reason) => {
             how = synced;
             this.store.patchMessage(conversationId, replyId, { sync: { how: synced, prefillTokens, reason } }, 'soon');
@@ -126,10 +129,7 @@ export class ChatController {
             text += piece;
             this.store.patchMessage(conversationId, replyId, { content: text }, 'soon');
           },
-        },
-        snapshot,
-        rule,
-      );
+      });
       const stopped = result.finishReason === 'aborted';
       const content = before + result.text;
       if (stopped && content === '') this.store.removeMessage(conversationId, replyId);

@@ -8,8 +8,7 @@ import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError, toEngineError } from '../../protocol/errors.ts';
 import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import type {
-  CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, LongMessageRule, ModelInfo, SamplingChoice,
-  TextMeasure,
+  CacheChoice, LoadPhase, CacheSnapshot, CacheState, ChatRequest, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, ModelInfo, TextMeasure,
 } from '../../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../../storage/snapshots.ts';
 import type { DownloadProgress } from '../../models/index.ts';
@@ -22,8 +21,7 @@ import { loadElementsPerToken, loadSettings, saveElementsPerToken } from '../set
 /** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
 export type LoadStage =
   | { phase: 'download'; progress: DownloadProgress | null }
-  | { phase: EnginePhase; done: number; total: number };
-type EnginePhase = 'fetch' | 'convert' | 'compile';
+  | { phase: LoadPhase; done: number; total: number };
 
 export type EngineStatus =
   | { kind: 'locking' }
@@ -118,7 +116,7 @@ export class EngineSession {
     this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } }, lastModel: model, cache: null });
     try {
       const info = await client.load(model.choice, cache, (phase, done, total) => {
-        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase: phase as EnginePhase, done, total } } });
+        if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase, done, total } } });
       });
       const elementsPerToken = info.cache.bytesPerToken / FLOAT_BYTES[info.cache.dtype];
       saveElementsPerToken(model.choice.key, elementsPerToken);
@@ -146,8 +144,8 @@ export class EngineSession {
     await this.load(status.model, status.settings);
   }
 
-  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
-    return this.whileReady('the reply', (client) => client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages));
+  chat(request: ChatRequest, handlers: ChatHandlers): Promise<ChatResult> {
+    return this.whileReady('the reply', (client) => client.chat(request, handlers));
   }
 
   /** Ends the reply being written, or the experiment under way. */

@@ -32,13 +32,13 @@ const chatLab = {
     const snapshot = options.snapshotOf ? snapshots.get(options.snapshotOf) : undefined;
     // The client hands the snapshot's bytes over to the worker: it can be used once.
     if (options.snapshotOf) snapshots.delete(options.snapshotOf);
-    const result = await client.chat(conversation, replyId, sampling, maxTokens, {
+    const result = await client.chat({ conversation, replyId, sampling, maxTokens, snapshot, longMessages: options.longMessages }, {
       onSynced: (how, prefillTokens, reason) => (synced = { how, prefillTokens, reason }),
       onToken: (text) => {
         streamedText += text;
         if (++pieces === options.stopAfterTokens) client.stop();
       },
-    }, snapshot, options.longMessages);
+    });
     return { ...synced, text: result.text, streamedText, finishReason: result.finishReason, cache: lastCache, decodeTokens: result.stats.decodeTokens };
   },
   async saveSnapshot(name: string): Promise<number> {
@@ -50,7 +50,12 @@ const chatLab = {
   async chatWithoutModelFails(): Promise<string> {
     const other = EngineClient.start();
     try {
-      await other.chat({ id: 'x', systemPrompt: '', messages: [{ id: 'm', role: 'user', content: 'hi' }] }, 'r', { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 }, 5);
+      await other.chat({
+        conversation: { id: 'x', systemPrompt: '', messages: [{ id: 'm', role: 'user', content: 'hi' }] },
+        replyId: 'r',
+        sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 },
+        maxTokens: 5,
+      });
       return 'NO_ERROR';
     } catch (e) {
       return e instanceof EngineError ? `${e.code}: ${e.message}` : String(e);

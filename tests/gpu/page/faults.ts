@@ -134,7 +134,7 @@ const faultsLab = {
     let partial = '';
     let pieces = 0;
     let error: unknown = null;
-    await engine.chat(conversation, 'a1', greedy, 400, {
+    await engine.chat({ conversation, replyId: 'a1', sampling: greedy, maxTokens: 400 }, {
       onSynced: () => {},
       onCache: () => {},
       onToken: (text) => {
@@ -144,7 +144,7 @@ const faultsLab = {
     }).catch((e: unknown) => (error = e));
     const lostReason = await engine.deviceLost;
     let failsAfter: FailureSeen | null = null;
-    await engine.chat(conversation, 'a1', greedy, 5, { onSynced: () => {}, onCache: () => {}, onToken: () => {} }).catch((e: unknown) => (failsAfter = seen(e)));
+    await engine.chat({ conversation, replyId: 'a1', sampling: greedy, maxTokens: 5 }, { onSynced: () => {}, onCache: () => {}, onToken: () => {} }).catch((e: unknown) => (failsAfter = seen(e)));
     // No recovery in this page: onnxruntime-web's wasm instance is one per page, and a device
     // destroyed mid-run can leave it broken ("operation does not support unaligned accesses" on
     // the next session). The app recovers in a new worker, as loseDeviceInWorker does.
@@ -167,7 +167,7 @@ const faultsLab = {
     let partial = '';
     let pieces = 0;
     let error: unknown = null;
-    await client.chat(conversation, 'a1', greedy, 400, {
+    await client.chat({ conversation, replyId: 'a1', sampling: greedy, maxTokens: 400 }, {
       onToken: (text) => {
         partial += text;
         if (++pieces === afterTokens) worker.postMessage({ type: 'destroyDevice' });
@@ -176,7 +176,7 @@ const faultsLab = {
     // The worker reports the loss itself too, to onError, whether or not a request was running.
     await reported;
     let failsAfter: FailureSeen | null = null;
-    await client.chat(conversation, 'a1', greedy, 5).catch((e: unknown) => (failsAfter = seen(e)));
+    await client.chat({ conversation, replyId: 'a1', sampling: greedy, maxTokens: 5 }).catch((e: unknown) => (failsAfter = seen(e)));
     client.terminate();
 
     const fresh = EngineClient.start();
@@ -185,7 +185,7 @@ const faultsLab = {
     await fresh.load(model, CACHE);
     const next: Conversation = { ...conversation, messages: [...conversation.messages, { id: 'a1', role: 'assistant', content: partial }, user('u2', ' Max was happy.')] };
     let how: SyncHow = 'continued';
-    const reply = await fresh.chat(next, 'a2', greedy, 8, { onSynced: (h) => (how = h) });
+    const reply = await fresh.chat({ conversation: next, replyId: 'a2', sampling: greedy, maxTokens: 8 }, { onSynced: (h) => (how = h) });
     fresh.terminate();
     return { partial, error: seen(error), lostReason: null, failsAfter, faults, recovered: { how, text: reply.text, spans, finishReason: reply.finishReason } };
   },

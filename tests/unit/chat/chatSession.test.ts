@@ -73,7 +73,10 @@ function session(cache: CacheChoice, writing?: FakeWriting): { chat: ChatSession
 async function send(chat: ChatSession, model: FakeModel, conversation: Conversation, replyId: string, options: { snapshot?: CacheSnapshot; maxTokens?: number; rule?: 'all' | 'kept' } = {}) {
   let how: SyncHow | undefined;
   const fedBefore = model.feeds.length;
-  const result = await chat.chat(conversation, replyId, GREEDY, options.maxTokens ?? 20, { onCache: () => {}, onSynced: (h) => (how = h) }, options.snapshot, options.rule);
+  const result = await chat.chat(
+    { conversation, replyId, sampling: GREEDY, maxTokens: options.maxTokens ?? 20, snapshot: options.snapshot, longMessages: options.rule },
+    { onCache: () => {}, onSynced: (h) => (how = h) },
+  );
   const prompt = model.feeds[fedBefore] ?? [];
   return { result, how, prompt: model.tokenizer.decode(prompt), reply: { id: replyId, role: 'assistant' as const, content: result.text } };
 }
