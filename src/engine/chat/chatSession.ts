@@ -80,6 +80,8 @@ export class ChatSession {
     private readonly model: ModelChoice,
     private readonly cacheChoice: CacheChoice,
     private readonly formatter: TurnFormatter,
+    /** Positions the model was trained on (config.json's max_position_embeddings), where it says. */
+    private readonly trainedContext: number | null = null,
   ) {
     this.lost = device.lost.then((reason) => {
       this.lostError = deviceLostError(reason);
@@ -103,7 +105,7 @@ export class ChatSession {
       adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' '),
       lost: context.device.lost.then((info) => `${info.reason}: ${info.message}`),
     };
-    return new ChatSession(runner, device, model, cache, new TurnFormatter(template, runner.tokenizer));
+    return new ChatSession(runner, device, model, cache, new TurnFormatter(template, runner.tokenizer), files.config.max_position_embeddings ?? null);
   }
 
   /** Resolves with the browser's reason when the GPU device is lost. */
@@ -118,6 +120,7 @@ export class ChatSession {
       nLayers: this.runner.cache.info().nLayers,
       vocabSize: this.runner.vocabSize,
       hasChatTemplate: this.formatter.hasChatTemplate,
+      trainedContext: this.trainedContext,
       adapter: this.device.adapter,
       cache: this.cacheState(),
     };

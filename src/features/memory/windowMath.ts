@@ -31,3 +31,15 @@ export function statsLine(stats: ReplyStats): string {
 }
 
 export const formatRate = (perS: number): string => (perS >= 100 ? Math.round(perS).toString() : perS.toFixed(1));
+
+/** The stats of a reply written in two parts (Continue): the counts and times of both. */
+export function joinStats(first: ReplyStats, next: ReplyStats): ReplyStats {
+  return {
+    prefillTokens: first.prefillTokens + next.prefillTokens,
+    prefillMs: first.prefillMs + next.prefillMs,
+    decodeTokens: first.decodeTokens + next.decodeTokens,
+    decodeMs: first.decodeMs + next.decodeMs,
+    timeToFirstTokenMs: first.timeToFirstTokenMs,
+    msPerToken: [...first.msPerToken, ...next.msPerToken],
+  };
+}
