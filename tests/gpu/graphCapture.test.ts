@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { useLabPage } from './labPage.ts';
 import { describeModel } from '../../lab/harnessJob.ts';
 import type { Harness } from '../../lab/harness/main.ts';
-import { STORIES260K_DIR } from '../../lab/fixtures.ts';
+import { ensureStories260kFixture, STORIES260K_DIR } from '../../lab/fixtures.ts';
 import { mulberry32 } from '../../lab/random.ts';
 
 const { call } = useLabPage<Harness>('lab/harness/index.html', 'harness');
@@ -29,6 +29,20 @@ describe('graph capture', () => {
     expect(result.captured.captured, 'every segment captures its graph').toBe(result.captured.total);
     expect(result.rows).toBeGreaterThanOrEqual(300);
     expect(result.maxDiff, result.steps.filter((s) => !s.endsWith('max diff 0')).join('\n')).toBeLessThanOrEqual(1e-6);
+  });
+
+  // Qwen3's per-head q/k norms end in a Reshape, which onnxruntime runs as a copy that a replay
+  // never repeats, unless the splitter drops it (split/outputViews.ts).
+  it('captures every segment with Qwen3-style per-head q/k norms and replays it exactly', async () => {
+    const result = await call('captureCheck', {
+      model: describeModel(await ensureStories260kFixture('qk-norm')),
+      cache: { sinks: 2, window: 10, rollbackSlots: 5 },
+      ids: randomIds(60, 512, 13),
+      prompt: 8,
+      at: { rollBack: 16, restore: 30, chunk: 40 },
+    });
+    expect(result.captured.captured, 'every segment captures its graph').toBe(result.captured.total);
+    expect(result.maxDiff, result.steps.join('\n')).toBeLessThanOrEqual(1e-6);
   });
 
   it('captures every segment of a builder export (Qwen2 q4: packed QKV, MatMulNBits) and replays it exactly', async () => {

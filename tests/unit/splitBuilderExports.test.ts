@@ -34,12 +34,11 @@ const gqaNodes = (graph: onnx.IGraphProto) => (graph.node ?? []).filter((n) => n
 const segmentGraph = (s: SplitDecoder, index: number) => ModelProto.decode(s.segments[index].model).graph!;
 const producerOf = (graph: onnx.IGraphProto, tensor: string) => (graph.node ?? []).find((n) => n.output?.includes(tensor));
 
-/** The per-head norm that computes `tensor` (Reshape, SimplifiedLayerNormalization, Reshape): its weight and what it normalises. */
+/** The per-head norm that computes `tensor` (Reshape, SimplifiedLayerNormalization): its weight and what it normalises. */
 function headNorm(graph: onnx.IGraphProto, tensor: string): { weight: string; of: string } {
-  const merge = producerOf(graph, tensor);
-  expect(merge?.opType, `producer of ${tensor}`).toBe('Reshape');
-  const norm = producerOf(graph, merge!.input![0]);
-  expect(norm?.opType, `producer of ${merge!.input![0]}`).toBe('SimplifiedLayerNormalization');
+  // No Reshape back after the norm: as a segment output it would be a copy a captured graph never replays.
+  const norm = producerOf(graph, tensor);
+  expect(norm?.opType, `producer of ${tensor}`).toBe('SimplifiedLayerNormalization');
   const heads = producerOf(graph, norm!.input![0]);
   expect(heads?.opType, `producer of ${norm!.input![0]}`).toBe('Reshape');
   return { weight: norm!.input![1], of: heads!.input![0] };
@@ -77,7 +76,7 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
     }
   });
 
-  it('Qwen3 q/k norms fused into GroupQueryAttention become Reshape, SimplifiedLayerNormalization, Reshape in the segment, each with its own weight, as the unfused file has them', async () => {
+  it('Qwen3 q/k norms fused into GroupQueryAttention become a Reshape and a SimplifiedLayerNormalization written per head in the segment, each with its own weight, as the unfused file has them', async () => {
     const fused = split(await load('tiny-qwen3', 'onnx/model_q4f16_fusedqk.onnx'));
     const plain = split(await load('tiny-qwen3', 'onnx/model_q4f16.onnx'));
     const norms = (s: SplitDecoder) => segmentOps(s).map((ops) => ops.filter((op) => op === 'SimplifiedLayerNormalization').length);
@@ -94,9 +93,30 @@ describe('builder exports split at their attention sites', { timeout: 60_000 }, 
         expect(headNorm(g, site.k), `layer ${layer} k`).toEqual({ weight: `model.layers.${layer}.attn.k_norm.layernorm.weight`, of: `${qkv}1` });
         expect(site.v, `layer ${layer} v`).toBe(`${qkv}2`);
       });
+      expect(s.segments.map((segment) => segment.captureBlocker)).toEqual([undefined, undefined, undefined]);
     }
+    // Each written in the shape its norm computes: the builder's (batch, seq * heads, headDim), the
+    // splitter's own (batch, seq, heads, headDim); the bytes are the kernel's [seq, heads * headDim].
+    const tokenShape = (s: SplitDecoder, name: string) => s.segments[1].outputs.find((t) => t.name === name)?.tokenShape;
+    expect([tokenShape(plain, plain.sites[1].q), tokenShape(plain, plain.sites[1].k)]).toEqual([[1, 4, 16], [1, 2, 16]]);
+    expect([tokenShape(fused, fused.sites[1].q), tokenShape(fused, fused.sites[1].k)]).toEqual([[1, 1, 4, 16], [1, 1, 2, 16]]);
+    expect(tokenShape(plain, plain.sites[1].v)).toBeUndefined();
     expect(fused.dtype).toBe('float16');
     expect(fused.vocabSize).toBe(151936);
+  });
+
+  it('keeps a per-head view whose shape it cannot read, and marks its segment as one a captured graph would not replay', async () => {
+    const files = await load('tiny-qwen3', 'onnx/model_q4f16.onnx');
+    // The same shape as a Concat of two constants instead of one constant: valid, equal, unread.
+    const s = split(edited(files, (g) => {
+      const reshape = g.node!.find((n) => n.name === '/model/layers.0/attn/q_norm/Reshape_1')!;
+      g.initializer!.push({ name: 'head', dims: [2], dataType: 7, int64Data: [0, -1] }, { name: 'dim', dims: [1], dataType: 7, int64Data: [16] });
+      g.node!.splice(g.node!.indexOf(reshape), 0, { opType: 'Concat', name: 'shape', input: ['head', 'dim'], output: ['shape'], attribute: [{ name: 'axis', type: 2, i: 0 }] });
+      reshape.input![1] = 'shape';
+    }));
+    expect(s.segments[0].captureBlocker).toMatch(/"\/model\/layers\.0\/attn\/q_norm\/Reshape_2\/output_0" is written by Reshape "\/model\/layers\.0\/attn\/q_norm\/Reshape_2", a copy that a captured graph does not replay/);
+    expect(producerOf(segmentGraph(s, 0), s.sites[0].q)?.opType).toBe('Reshape');
+    expect(s.segments[1].captureBlocker).toBeUndefined();
   });
 
   it('MultiHeadAttention fed by RotaryEmbedding nodes (published fp16): rotary nodes and position_ids leave with the attention', async () => {

@@ -18,7 +18,7 @@ import type { CacheChoice } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
 import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
-import type { SplitDecoder } from '../model/split/splitDecoder.ts';
+import type { BoundaryTensor, SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
 import { MAX_PENALIZED, MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
@@ -329,7 +329,10 @@ export class Decoder {
       const feeds = this.split.segments.map((segment) =>
         Object.fromEntries(segment.inputs.map((input) => [input.name, input.dtype === 'int64' ? idsTensor : tensors[slot(input.name)]])),
       );
-      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, tensors[slot(output.name)]])));
+      // An output written per head is the same bytes under other dims (see BoundaryTensor).
+      const fetch = ({ name, tokenShape }: BoundaryTensor) =>
+        tokenShape ? gpuTensor(buffers[slot(name)], dtype, [1, n * tokenShape[1], ...tokenShape.slice(2)]) : tensors[slot(name)];
+      const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, fetch(output)])));
       const attentionIo = this.split.sites.map((site) => ({
         q: buffers[slot(site.q)],
         k: buffers[slot(site.k)],

@@ -45,8 +45,9 @@ export class SegmentSessions {
   ) {}
 
   /** Creates the sessions one at a time (the WebGPU EP refuses concurrent creation). A segment
-   *  whose session cannot capture its graph (a node onnxruntime keeps on the CPU, say) runs
-   *  uncaptured, and the reason is kept in captureFailures. */
+   *  whose session cannot capture its graph (a node onnxruntime keeps on the CPU, say) or whose
+   *  captured graph would not replay (see Segment.captureBlocker) runs uncaptured, and the reason
+   *  is kept in captureFailures. */
   static async create(device: GPUDevice, split: SplitDecoder, options: SessionOptions): Promise<SegmentSessions> {
     const sessions: ort.InferenceSession[] = [];
     const capturing: boolean[] = [];
@@ -62,7 +63,8 @@ export class SegmentSessions {
     try {
       for (const [index, segment] of split.segments.entries()) {
         let session: ort.InferenceSession | null = null;
-        if (options.graphCapture) {
+        if (options.graphCapture && segment.captureBlocker) failures.push(`segment ${index}: ${segment.captureBlocker}`);
+        else if (options.graphCapture) {
           try {
             session = await open(segment.model, true);
           } catch (e) {

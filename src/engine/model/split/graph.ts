@@ -35,6 +35,8 @@ export interface GraphView {
   width: (name: string) => number;
   /** Widths known from the attention sites, for tensors the op-by-op inference cannot follow. */
   knownWidths: Map<string, number>;
+  /** Per-head tensors whose shape the recognisers know, as per-token dims (see outputViews.ts). */
+  tokenShapes: Map<string, number[]>;
 }
 
 export function graphView(graph: onnx.IGraphProto, nodes: onnx.INodeProto[]): GraphView & { addNode(node: onnx.INodeProto, index: number): void } {
@@ -49,7 +51,7 @@ export function graphView(graph: onnx.IGraphProto, nodes: onnx.INodeProto[]): Gr
   const graphInputs = new Set((graph.input ?? []).map((i) => i.name ?? ''));
   const knownWidths = new Map<string, number>();
   const width = widthInference(producer, initializers, graph, knownWidths);
-  return { producer, consumers, initializers, graphInputs, width, knownWidths, addNode };
+  return { producer, consumers, initializers, graphInputs, width, knownWidths, tokenShapes: new Map(), addNode };
 }
 
 /**

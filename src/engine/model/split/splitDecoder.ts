@@ -15,6 +15,7 @@ import { EngineError } from '../../../protocol/errors.ts';
 import { GraphProto, graphView, ModelProto, MS_DOMAIN, useFloatActivations, type GraphView } from './graph.ts';
 import { gqaSite } from './gqa.ts';
 import { mhaSite } from './mha.ts';
+import { dropOutputViews } from './outputViews.ts';
 import type { AttentionSite, FoundSite } from './sites.ts';
 import { unfusedSite } from './unfused.ts';
 import { weightLocator, type ExternalFile, type WeightLocator } from './weights.ts';
@@ -28,6 +29,9 @@ export interface BoundaryTensor {
   /** Last dimension; the tensor is [1, n, width] (input_ids: [1, n]). */
   width: number;
   dtype: ActivationDtype | 'int64';
+  /** Where the segment writes this output in a per-head shape (the same bytes): per-token dims,
+   *  [1, f, ...rest] meaning [1, n·f, ...rest]. */
+  tokenShape?: number[];
 }
 
 export interface Segment {
@@ -36,6 +40,8 @@ export interface Segment {
   model: Uint8Array;
   inputs: BoundaryTensor[];
   outputs: BoundaryTensor[];
+  /** Why onnxruntime could not replay this segment's captured graph, where it could not. */
+  captureBlocker?: string;
 }
 
 /** The graph's rotary tables (row p: cos and sin of p times each pair's frequency), row-major. */
@@ -163,9 +169,10 @@ export function splitDecoder(modelBytes: Uint8Array, externalFiles: ExternalFile
     name === 'input_ids' ? { name, width: 1, dtype: 'int64' } : { name, width: width(name), dtype };
 
   const segments: Segment[] = parts.map((part, index) => {
+    const { tokenShapes, captureBlocker } = dropOutputViews(part, view);
     const used = new Set(part.nodes.flatMap((n) => n.input ?? []).filter((n) => initializers.has(n)));
     const inputs = [...part.inputs].map(boundary);
-    const outputs = [...part.outputs].map(boundary);
+    const outputs = [...part.outputs].map((name) => ({ ...boundary(name), ...(tokenShapes.has(name) ? { tokenShape: tokenShapes.get(name) } : {}) }));
     const segmentModel = ModelProto.create({
       irVersion: model.irVersion,
       opsetImport: model.opsetImport,
@@ -178,7 +185,7 @@ export function splitDecoder(modelBytes: Uint8Array, externalFiles: ExternalFile
         output: outputs.map(valueInfo),
       }),
     });
-    return { index, model: ModelProto.encode(segmentModel).finish(), inputs, outputs };
+    return { index, model: ModelProto.encode(segmentModel).finish(), inputs, outputs, ...(captureBlocker ? { captureBlocker } : {}) };
   });
 
   const sites = found.map((f) => f.site);
@@ -217,8 +224,14 @@ function rotaryTables(site: AttentionSite | undefined, view: GraphView, weights:
 
 function valueInfo(t: BoundaryTensor): onnx.IValueInfoProto {
   const elemType = t.dtype === 'int64' ? 7 : t.dtype === 'float16' ? 10 : 1;
-  const dim: onnx.TensorShapeProto.IDimension[] = [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }];
-  if (t.dtype !== 'int64') dim.push({ dimValue: t.width });
+  const dim: onnx.TensorShapeProto.IDimension[] = [{ dimParam: 'batch_size' }];
+  if (t.tokenShape) {
+    const [, perToken, ...rest] = t.tokenShape;
+    dim.push({ dimParam: perToken === 1 ? 'sequence_length' : `sequence_length*${perToken}` }, ...rest.map((d) => ({ dimValue: d })));
+  } else {
+    dim.push({ dimParam: 'sequence_length' });
+    if (t.dtype !== 'int64') dim.push({ dimValue: t.width });
+  }
   return { name: t.name, type: { tensorType: { elemType, shape: { dim } } } };
 }
 

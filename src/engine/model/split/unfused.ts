@@ -92,7 +92,8 @@ export function unfusedSite(softmax: onnx.INodeProto, layer: number, view: Graph
       return traced.tensor;
     }
     // A per-head norm's output (batch, seq, heads, headDim) has the kernel's memory layout; only
-    // its shape changes, so the dense segment ends with a Reshape to (batch, seq, heads * headDim).
+    // its shape changes, so the dense segment ends with a Reshape to (batch, seq, heads * headDim),
+    // which the segmenter drops again (outputViews.ts) once the tensor is a segment output.
     const shape = `endless.split.merged_heads.${merged}`;
     const output = `${traced.tensor}/merged_heads`;
     added.push({
@@ -100,6 +101,7 @@ export function unfusedSite(softmax: onnx.INodeProto, layer: number, view: Graph
       initializers: [{ name: shape, dims: [3], dataType: ElemType.INT64, int64Data: [0, 0, merged] }],
     });
     view.knownWidths.set(output, merged);
+    view.tokenShapes.set(traced.tensor, [1, 1, traced.heads, traced.headDim]);
     return output;
   };
   return {
