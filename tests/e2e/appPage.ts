@@ -32,6 +32,10 @@ export async function send(page: Page, text: string): Promise<void> {
   await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
 }
 
+/** The engineering account (behind Details) of how a reply's memory followed the conversation:
+ *  'Cache rolled back …', 'Cache restored …', 'Cache rebuilt …'. */
+export const syncDetail = (reply: ReturnType<Page['locator']>) => reply.locator('.sync-detail').textContent();
+
 export const replyFinished = (page: Page) => streaming(page).waitFor({ state: 'detached', timeout: HANG });
 
 /** Sends `text` and waits for the whole reply. */
@@ -40,12 +44,18 @@ export async function sendAndWait(page: Page, text: string): Promise<void> {
   await replyFinished(page);
 }
 
-/** Opens the settings, opens every Details section (the engineering fields sit there), fills the
- *  fields named by their labels and applies. Resolves once the dialog has closed. */
-export async function applySettings(page: Page, values: Record<string, string>): Promise<void> {
+/** Opens the settings and every Details section in them (the engineering fields sit there). */
+export async function openSettings(page: Page) {
   await page.getByRole('button', { name: 'Settings' }).click();
   const dialog = page.getByRole('dialog', { name: 'Settings' });
   await dialog.locator('details:not([open]) > summary').evaluateAll((summaries) => summaries.forEach((s) => (s as HTMLElement).click()));
+  return dialog;
+}
+
+/** Opens the settings with their Details, fills the fields named by their labels and applies.
+ *  Resolves once the dialog has closed. */
+export async function applySettings(page: Page, values: Record<string, string>): Promise<void> {
+  const dialog = await openSettings(page);
   for (const [label, value] of Object.entries(values)) await dialog.getByLabel(label, { exact: true }).fill(value);
   await dialog.getByRole('button', { name: 'Apply' }).click();
   await dialog.waitFor({ state: 'hidden' });

@@ -1,14 +1,17 @@
-// What a new user met in the first minutes (issue 20, problems 0-6), each as it must be now: what
+// What a new user met in the first minutes (issue 20, problems 0-10), each as it must be now: what
 // is typed while a model loads is kept and sent; the page never scrolls away; a setting that cannot
 // load is refused before Apply, with the model still loaded; loading another model that cannot be
 // downloaded leaves the first one answering; the conversation, the memory panel and the settings
-// speak plain words; a long message asks before it is sent and its progress stays in sight; and
-// the load and the first read say what they are doing. Built app, headless Chromium, stories260K.
+// speak plain words; a long message asks before it is sent and its progress stays in sight; the
+// load and the first read say what they are doing; titles follow the first message and show whole
+// on hover, with one empty conversation at most, an imported copy marked; the edit box shows the
+// whole text; the header opens the model list with the loaded model marked; a reply's reasoning
+// folds under "Thinking" (problem 10). Built app, headless Chromium, stories260K.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { applySettings, composer, modelReady, modelStatus, replies, replyFinished, sendAndWait, streaming } from './appPage.ts';
+import { applySettings, composer, conversationFile, modelReady, modelStatus, replies, replyFinished, sendAndWait, streaming } from './appPage.ts';
 import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
 
 const DESKTOP = { width: 1280, height: 800 };
@@ -44,6 +47,8 @@ beforeAll(async () => {
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(app.url);
+  // Short replies keep the run short; nothing here needs a long one.
+  await applySettings(page, { 'Max tokens per reply': '16' });
 });
 
 afterAll(async () => {
@@ -127,8 +132,9 @@ describe('loading another model while offline', () => {
     const hub = new URL(app.hub.hubUrl).origin;
     await context.route(`${hub}/**`, (route) => route.abort('internetdisconnected'));
     try {
-      await page.getByRole('button', { name: 'Settings' }).click();
-      await page.getByRole('button', { name: 'Change model…' }).click();
+      // The header names the loaded model and opens the list, where it is marked (problem 9).
+      await page.getByTestId('model-status').click();
+      expect(await page.getByTestId('loaded-model').innerText()).toMatch(/^stories260K\s+Loaded now/);
       await page.getByRole('button', { name: 'Load SmolLM2 135M Instruct' }).click();
       const said = page.getByRole('alert').filter({ hasText: /Could not reach the model hub/ });
       await said.waitFor({ timeout: 30_000 });
@@ -148,7 +154,8 @@ describe('plain words', () => {
   it('speaks plain words under replies, in the memory panel and in the settings; the engineering is behind Details (problem 4)', async () => {
     await applySettings(page, { 'Attention sinks': '4', 'Window (tokens)': '64', 'Max tokens per reply': '16' });
     await modelReady(page);
-    await sendAndWait(page, storyText(4));
+    // Short enough (under twice the window in characters) not to ask how to read a long message.
+    await sendAndWait(page, storyText(1));
     await replies(page).last().getByRole('button', { name: 'Regenerate' }).click();
     await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
     await replyFinished(page);
@@ -167,6 +174,50 @@ describe('plain words', () => {
     expect(await dialog.innerText()).not.toMatch(ENGINEERING);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await expectScreen(page, 'plain-words-reply-and-memory', { hide: RUN_TO_RUN });
+  });
+});
+
+describe('editing and conversations', () => {
+  it('edits in a box as wide as a message that shows all the text, and the title follows the edited first message (problems 8, 7)', async () => {
+    const edited = 'On a sunny day, Tom and Sue went to the lake and saw a big green frog jumping from rock to rock.';
+    const first = page.locator('.message.user').first();
+    await first.getByRole('button', { name: 'Edit and resend' }).click();
+    const box = page.getByLabel('Edit message');
+    await box.fill(edited);
+    const messages = (await page.locator('.chat-view .messages').boundingBox())!;
+    expect((await box.boundingBox())!.width).toBeGreaterThan(0.5 * messages.width);
+    // Every line of the text in sight: nothing scrolls inside the box.
+    expect(await box.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeLessThanOrEqual(1);
+    await box.press('Enter');
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished(page);
+    const title = page.locator('.conversation-list li.active .conversation-title');
+    // The whole title on hover, and it is the edited message's.
+    expect(await title.getAttribute('title')).toBe(edited);
+
+    // "New conversation" twice makes one empty conversation, not two.
+    const untitled = page.locator('.conversation-list .conversation-title[title="New conversation"]');
+    await page.getByRole('button', { name: 'New conversation', exact: true }).click();
+    await page.getByRole('button', { name: 'New conversation', exact: true }).click();
+    expect(await untitled.count()).toBe(1);
+  });
+
+  it('folds the reasoning of a reply that thinks into a closed "Thinking" section, and marks an imported copy (problems 10, 7)', async () => {
+    const reasoning = 'The user wants a greeting. A short one will do.';
+    const messages = [
+      { id: 'u', role: 'user', content: 'Hello there', createdAt: 1 },
+      { id: 'a', role: 'assistant', content: `<think>\n${reasoning}\n</think>\n\nHello! How can I help?`, createdAt: 2, status: 'done' },
+    ];
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles(conversationFile({ title: 'Hello there', systemPrompt: '', messages, createdAt: 1 }));
+    const reply = replies(page).last();
+    await reply.getByTestId('thinking').waitFor();
+    expect(await reply.getByTestId('thinking').evaluate((el) => (el as HTMLDetailsElement).open)).toBe(false);
+    expect(await reply.innerText()).not.toContain('think>');
+    expect(await reply.innerText()).not.toContain(reasoning);
+    expect(await reply.locator('.markdown').last().innerText()).toBe('Hello! How can I help?');
+    await reply.getByText('Thinking', { exact: true }).click();
+    expect(await reply.innerText()).toContain(reasoning);
+    expect(await page.locator('.conversation-list li.active .title-text').innerText()).toBe('Hello there imported');
   });
 });
 

@@ -30,7 +30,8 @@ export const NEW_TITLE = 'New conversation';
 
 export const newId = (): string => crypto.randomUUID();
 
-const TITLE_LENGTH = 80;
+/** Characters of the first message a title keeps: the list shows two lines, the hover all of it. */
+const TITLE_LENGTH = 200;
 
 /** The title a conversation gets from its first message, until the user names it. */
 export function titleFromMessages(messages: readonly StoredMessage[]): string {

@@ -120,6 +120,8 @@ export function SettingsDialog({ open, model, loaded, settings, elementsPerToken
   const [draft, setDraft] = useState(() => toDraft(settings));
   const [prompt, setPrompt] = useState(defaultSystemPrompt);
   const [errors, setErrors] = useState<SettingsErrors>({});
+  /** Counts the openings: the form is drawn afresh each time, its Details closed again. */
+  const [openings, setOpenings] = useState(0);
   // A layout effect: the draft is reset before the dialog can be seen or typed in. From a passive
   // effect, showModal() ran at once and the reset one task later, so for that moment the dialog
   // showed the last draft (another model's), and a value typed then was overwritten.
@@ -130,6 +132,7 @@ export function SettingsDialog({ open, model, loaded, settings, elementsPerToken
       setDraft(toDraft(settings));
       setPrompt(defaultSystemPrompt);
       setErrors({});
+      setOpenings((n) => n + 1);
       el.showModal();
     } else if (!open && el.open) el.close();
   }, [open, settings, defaultSystemPrompt]);
@@ -157,6 +160,7 @@ export function SettingsDialog({ open, model, loaded, settings, elementsPerToken
   return (
     <dialog ref={dialog} className="settings-dialog" aria-labelledby="settings-title" onClose={onClose}>
       <form
+        key={openings}
         method="dialog"
         noValidate
         onSubmit={(e) => {
