@@ -217,7 +217,7 @@ describe('editing and conversations', () => {
     expect(await reply.locator('.markdown').last().innerText()).toBe('Hello! How can I help?');
     await reply.getByText('Thinking', { exact: true }).click();
     expect(await reply.innerText()).toContain(reasoning);
-    expect(await page.locator('.conversation-list li.active .title-text').innerText()).toBe('Hello there imported');
+    expect(await page.locator('.conversation-list li.active .imported').innerText()).toBe('imported');
   });
 });
 
