@@ -141,7 +141,11 @@ describe('the first minute, with the built-in model', () => {
   it('after a rebuild, regenerate rolls the cache back twice instead of rebuilding it', async () => {
     await applySettings({ 'Attention sinks': '4', 'Window (tokens)': '64', 'Max tokens per reply': '16' });
     await ready();
-    await send(storyText(5));
+    // Longer than twice the window in characters: the long-message choice is asked, and made.
+    await composer().fill(storyText(5));
+    await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
+    await composer().press('Enter');
+    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
     await replyFinished();
     // A new system prompt makes the next reply rebuild the cache: its first 4 and last 64 tokens,
     // skipping the rest of the transcript.
