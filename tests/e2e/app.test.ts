@@ -93,6 +93,8 @@ beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
   app = await buildAndServe();
   context = await app.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Messages longer than the window are read whole here, chosen once as a user would.
+  await context.addInitScript(() => localStorage.setItem('endless-chat:long-messages', 'all'));
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
   await context.addInitScript(() => {
     (window as unknown as { __pwned(name: string): void }).__pwned = (name: string) => {
