@@ -51,6 +51,22 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/protocol/' },
     },
     {
+      name: 'engine-floors-kv-kernels',
+      severity: 'error',
+      comment:
+        'The engine is built in floors: the cache (kv/) and the GPU kernels (kernels/) sit under the forward pass ' +
+        '(decoder/), the decode loop (generate/) and the chat (chat/), and never reach up to them.',
+      from: { path: '^src/engine/(kv|kernels)/' },
+      to: { path: '^src/engine/(decoder|generate|chat)/' },
+    },
+    {
+      name: 'engine-floors-model',
+      severity: 'error',
+      comment: 'model/ reads and splits the model files for the forward pass (decoder/); it never reaches up to it.',
+      from: { path: '^src/engine/model/' },
+      to: { path: '^src/engine/(decoder|generate|chat)/' },
+    },
+    {
       name: 'only-ort-imports-onnxruntime',
       severity: 'error',
       comment: 'In the app, only src/engine/ort/ talks to onnxruntime-web, so its API stays behind one door.',

@@ -66,9 +66,10 @@ export default defineConfig({
         ],
       },
       workbox: {
-        // The app shell, the engine worker, onnxruntime-web's wasm and the built-in model
-        // (public/models/stories260K, 1 MB), so the app opens and chats offline.
-        globPatterns: ['**/*.{js,css,html,svg,png,wasm,webmanifest,bin}'],
+        // The app shell, the engine worker, onnxruntime-web's wasm, the built-in model
+        // (public/models/stories260K, 1 MB) and the Experiment view's book (public/texts, 258 KiB
+        // of text), so the app opens, chats and runs the experiment offline.
+        globPatterns: ['**/*.{js,css,html,svg,png,wasm,webmanifest,bin,txt}'],
         // onnxruntime-web's asyncify wasm is about 27 MB.
         maximumFileSizeToCacheInBytes: 48 * 2 ** 20,
         navigateFallback: 'index.html',

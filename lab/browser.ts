@@ -27,8 +27,16 @@ export interface BrowserPage {
   close(): Promise<void>;
 }
 
+/** A Chromium other than the system's, such as the one npm run bench:gpu unpacks. */
+export interface ChromiumBuild {
+  executablePath: string;
+  /** Its whole command line (CHROMIUM_ARGS are not added). */
+  args: string[];
+  env: Record<string, string>;
+}
+
 /** `path` is relative to the repository root, such as lab/attention/index.html. */
-export async function openPage(path: string, options: { hardwareGpu?: boolean; extraArgs?: string[] } = {}): Promise<BrowserPage> {
+export async function openPage(path: string, options: { hardwareGpu?: boolean; extraArgs?: string[]; chromium?: ChromiumBuild } = {}): Promise<BrowserPage> {
   let server: ViteDevServer | undefined;
   let browser: Browser | undefined;
   try {
@@ -42,11 +50,11 @@ export async function openPage(path: string, options: { hardwareGpu?: boolean; e
     const address = server.httpServer?.address();
     if (!address || typeof address === 'string') throw new Error('Vite did not report a port');
     const args = [...(options.hardwareGpu ? CHROMIUM_ARGS.filter((a) => !a.startsWith('--use-webgpu-adapter')) : CHROMIUM_ARGS), ...(options.extraArgs ?? [])];
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      headless: true,
-      args,
-    });
+    browser = await chromium.launch(
+      options.chromium
+        ? { ...options.chromium, headless: true }
+        : { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args },
+    );
     const page = await browser.newPage();
     const console: string[] = [];
     page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));

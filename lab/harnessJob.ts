@@ -42,7 +42,10 @@ export interface HarnessJob {
 /** What the page receives: the model as URLs it can fetch, and the ids to score inline. */
 export interface PageJob {
   /** An ONNX folder as paths inside it ("onnx/model.onnx") to URLs, or a llama2.c checkpoint. */
-  model: { kind: 'onnx'; files: Record<string, string>; onnxFile?: string } | { kind: 'llama2c'; checkpoint: string; tokenizer: string };
+  model:
+    | { kind: 'onnx'; files: Record<string, string>; onnxFile?: string }
+    /** `layers`: the checkpoint's layers repeated to that depth (lab/repeatLayers.ts). */
+    | { kind: 'llama2c'; checkpoint: string; tokenizer: string; layers?: number };
   mode: HarnessMode;
   cache: HarnessCache;
   chunk?: number;

@@ -1,7 +1,7 @@
 // What the GPU's pick of the best logits must return, computed the slow, obvious way on the CPU,
 // and the seeded rows and penalized sets that the sampling checks (unit and GPU) draw from.
 
-import type { TopLogits } from '../src/engine/generate/sampler.ts';
+import type { TopLogits } from '../src/engine/kernels/topLogits.ts';
 
 /**
  * The k best logits of the ids not in `penalized` (best first, the lower id first among equals,

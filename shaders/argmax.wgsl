@@ -27,14 +27,11 @@
 //
 // Overrides: F16 (0 or 1). The number of picks k (1..MAX_K) is a uniform, so one pipeline serves
 // every sampling setting. BLOCK = WG * ITEMS logits per block workgroup.
+// Consts written in by the engine (kernelSizes.ts): WG, ITEMS, MAX_K, MAX_PENALIZED.
 
 override F16: u32 = 0u;
 
-const WG: u32 = 256u;
-const ITEMS: u32 = 16u;
 const BLOCK: u32 = WG * ITEMS;
-const MAX_K: u32 = 64u;
-const MAX_PENALIZED: u32 = 64u;
 const NONE_ID: u32 = 0xffffffffu;
 
 struct TopParams {

@@ -1,7 +1,7 @@
 // Streaming attention over the sink + ring KV cache (docs/architecture.md sections 1-4), flash-decoding style.
 // A workgroup takes ROWS query rows (row = (new token i, query head g within one KV head's group)),
 // one KV head, and one split of the keys that any of its rows can see; it walks them in tiles of
-// 64 keys with an online softmax and writes the unnormalised state (acc, max, sum) per row.
+// TILE keys with an online softmax and writes the unnormalised state (acc, max, sum) per row.
 // attention_combine.wgsl merges the splits. Decode (nNew = 1) spreads a long window over many
 // splits; prefill tiles queries by ROWS so each K/V element is read once per row group.
 //
@@ -15,7 +15,8 @@
 //   3 v_cache: (slot, kv_head, dim)
 //   4 rope:    (i, kind, pair) vec2<f32> (cos, sin); kind 0 = stream index t, kind 1 = |V(t)| - 1
 //   5 partial: (split, i, head, HEAD_DIM + 2) f32: acc[HEAD_DIM], running max, running sum
-// Dispatch: (ceil(nNew * GROUP / ROWS), N_KV_HEADS, nSplits), workgroup 64 (= TILE).
+// Dispatch: (ceil(nNew * GROUP / ROWS), N_KV_HEADS, nSplits), workgroup WORKGROUP (= TILE).
+// Consts written in by the engine (kernelSizes.ts): WORKGROUP.
 // Overrides (pipeline key): HEAD_DIM, N_KV_HEADS, GROUP, ROT_HALF, INTERLEAVED, ROWS, IO_F16, CACHE_F16.
 // Uniforms (per chunk): t0, nNew, nSinks, windowSize, ringSize, nSplits, scale.
 
@@ -28,7 +29,8 @@ override ROWS: u32;
 override IO_F16: bool;
 override CACHE_F16: bool;
 
-const TILE: u32 = 64u;
+// One key of a tile per thread.
+const TILE: u32 = WORKGROUP;
 // Score of a key the row cannot see; its probability is forced to exactly 0.
 const MASKED: f32 = -3.0e38;
 
@@ -51,7 +53,7 @@ fn loadQ(e: u32) -> f32 { return unpackAt(q[wordOf(e, IO_F16)], e, IO_F16); }
 fn loadK(e: u32) -> f32 { return unpackAt(k_cache[wordOf(e, CACHE_F16)], e, CACHE_F16); }
 fn loadV(e: u32) -> f32 { return unpackAt(v_cache[wordOf(e, CACHE_F16)], e, CACHE_F16); }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let kv_head = wid.y;
   let split = wid.z;
@@ -101,7 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
 
   for (var tile = tile_begin; tile < tile_end; tile++) {
-    // 2. Thread lid scores key u = tile * 64 + lid against every row.
+    // 2. Thread lid scores key u = tile * TILE + lid against every row.
     let u = tile * TILE + lid;
     let key_valid = u < n_keys;
     let j = select(win_lo + (u - n_sink_keys), u, u < n_sink_keys); // stream index of key u

@@ -5,7 +5,8 @@
 //   0 params:  ChunkParams (uniform)
 //   1 partial: (split, i, head, HEAD_DIM + 2) f32
 //   2 out:     (i, head, dim) [nNew, N_HEADS, HEAD_DIM], f32 or packed f16 (IO_F16), ready for o_proj
-// Dispatch: (nNew, N_HEADS), workgroup 64; a thread writes two adjacent dims (one packed f16 word).
+// Dispatch: (nNew, N_HEADS), workgroup WORKGROUP; a thread writes two adjacent dims (one packed f16 word).
+// Consts written in by the engine (kernelSizes.ts): WORKGROUP.
 // Overrides: HEAD_DIM (even), N_HEADS, IO_F16.
 
 override HEAD_DIM: u32;
@@ -16,7 +17,7 @@ override IO_F16: bool;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = wid.x;
   let head = wid.y;
@@ -33,7 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   let out_base = (i * N_HEADS + head) * HEAD_DIM;
-  for (var d0 = 2u * lid; d0 < HEAD_DIM; d0 += 128u) {
+  for (var d0 = 2u * lid; d0 < HEAD_DIM; d0 += 2u * WORKGROUP) {
     var o = vec2<f32>(0.0, 0.0);
     for (var s = 0u; s < params.nSplits; s++) {
       let at = s * split_stride + base;

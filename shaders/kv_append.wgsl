@@ -9,7 +9,8 @@
 //   3 k_cache: (slot, kv_head, dim) f32 bits or packed f16 (CACHE_F16), read_write
 //   4 v_cache: (slot, kv_head, dim) same layout, read_write
 //   5 rope:    (i, kind, pair) vec2<f32> (cos, sin); kind 0 = stream index
-// Dispatch: one thread per (i, kv_head, dim pair), workgroup 64, grid (x, y) flattened.
+// Dispatch: one thread per (i, kv_head, dim pair), workgroup WORKGROUP, grid (x, y) flattened.
+// Consts written in by the engine (kernelSizes.ts): WORKGROUP.
 // Overrides: HEAD_DIM (even), N_KV_HEADS, ROT_HALF, INTERLEAVED, IO_F16, CACHE_F16.
 
 override HEAD_DIM: u32;
@@ -37,10 +38,10 @@ fn rotatedKey(base: u32, dim: u32, i: u32) -> f32 {
   return rotate(x, loadK(base + ropePartner(dim)), cs, dim);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let id = (wid.y * groups.x + wid.x) * 64u + lid;
+  let id = (wid.y * groups.x + wid.x) * WORKGROUP + lid;
   let pairsPerHead = HEAD_DIM / 2u;
   let pair = id % pairsPerHead;
   let kvHead = (id / pairsPerHead) % N_KV_HEADS;

@@ -45,7 +45,7 @@ try {
     '',
     `Adapter: ${adapter}. ${new Date().toISOString().slice(0, 16)} UTC. Command: \`npm run bench:first-reply -- --runs ${values.runs}${values['hardware-gpu'] ? ' --hardware-gpu' : ''}\`.`,
     'Each run loads the model through the engine as the app does and sends the same message as the first message of two new',
-    'conversations. "warmed up": the load runs a chunk of every prefill size and a token pick (the app); "cold": it does not.',
+    'conversations. "warmed up": the load runs a prefill chunk, a token and a token pick (the app); "cold": it does not.',
     '',
     '| load | load ms | first reply TTFT ms | second reply TTFT ms | first / second |',
     '|---|---|---|---|---|',

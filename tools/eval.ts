@@ -13,7 +13,7 @@ import { openPage, REPO_ROOT, type BrowserPage } from '../lab/browser.ts';
 import { STORIES260K_DIR } from '../lab/fixtures.ts';
 import { describeModel, type HarnessMode, type PageJob, type ScoreResult } from '../lab/harnessJob.ts';
 import { storyStream } from '../lab/storyStream.ts';
-import { lineChart, type Series } from './eval/svgChart.ts';
+import { CHART_COLORS as COLORS, lineChart, type Series } from '../src/ui/lineChart.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +32,6 @@ const DENSE_TOKENS = Number(values['dense-tokens']);
 const ABLATION_TOKENS = Number(values['ablation-tokens']);
 const OUT = resolve(REPO_ROOT, values.out);
 const SEGMENT = 500;
-const COLORS = ['#1d4ed8', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
 
 const model = describeModel(STORIES260K_DIR);
 let browser: BrowserPage;

@@ -1,9 +1,11 @@
 // The engine page of the harness: loads a model from the URLs a job names and scores or generates
 // with it, exactly as tools/harness.ts describes. Also exposes the onnxruntime oracle to tests.
 
+// First: it wraps the WebGPU prototypes to count the page's work.
+import { liveGpuBuffers } from './gpuCounts.ts';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import type { CacheChoice, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
+import type { CacheChoice, Conversation, ExperimentPlan, ExperimentResult, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/model/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/models/hub.ts';
@@ -12,15 +14,18 @@ import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
-import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { DEFAULT_SAMPLING, Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
 import { splitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
 import { readLlama2cCheckpoint } from '../../src/engine/model/llama2c.ts';
 import { exportLlama2cForm } from '../onnxExportForms.ts';
 import { benchDense, denseRows, type DenseBenchJob, type DensePoint } from './denseBench.ts';
 import { checkTopLogits, type TopCheckSpec } from './sampling.ts';
-import { liveGpuBuffers } from './liveBuffers.ts';
-import { negLogLikelihood } from './nll.ts';
+import { scoreIds } from '../../src/engine/eval/score.ts';
+import { repeatLayers } from '../repeatLayers.ts';
+import { benchShape, compareShape, GREEDY, withFloatActivations, type ShapeBenchJob } from './shapeBench.ts';
+import { denseCounts, replyCounts, type PathCounts } from './tokenSteps.ts';
+import { countAttribution } from './countCheck.ts';
 
 let gpu: Promise<GpuContext> | null = null;
 
@@ -30,9 +35,15 @@ async function bytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** A llama2.c model's checkpoint, its layers repeated where the job asks. */
+async function checkpointBytes(model: Extract<PageJob['model'], { kind: 'llama2c' }>): Promise<Uint8Array> {
+  const checkpoint = await bytes(model.checkpoint);
+  return model.layers ? repeatLayers(checkpoint, model.layers) : checkpoint;
+}
+
 /** The model through the app's own path from named files to ModelFiles, fetching only what it reads. */
 async function loadFiles(model: PageJob['model']): Promise<ModelFiles> {
-  if (model.kind === 'llama2c') return modelFilesFromLlama2c(await bytes(model.checkpoint), await bytes(model.tokenizer));
+  if (model.kind === 'llama2c') return modelFilesFromLlama2c(await checkpointBytes(model), await bytes(model.tokenizer));
   const isGraph = (path: string) => path.endsWith('.onnx') || /\.onnx(_data|\.data)(_\d+)?$/.test(path);
   const wanted = Object.keys(model.files).filter((path) => !isGraph(path) || !model.onnxFile || path === model.onnxFile || isOnnxExternalData(model.onnxFile, path));
   const blobs = await Promise.all(wanted.map(async (path) => [path, new Blob([await bytes(model.files[path])])] as const));
@@ -67,44 +78,13 @@ function cacheSettings(job: PageJob, streamLength: number): CacheChoice {
   }
 }
 
+/** The job's ids through the engine's one scorer (src/engine/eval/score.ts), as the app's Experiment view scores them. */
 async function score(engine: ModelRunner, job: PageJob, ids: number[]): Promise<ScoreResult> {
-  const vocab = engine.vocabSize;
-  const nll: number[] = [];
-  const msPerToken: number[] = [];
-  const prefill = Math.min(job.prefill ?? 0, ids.length - 1);
-  /** Scores `rows` ids from `from` on with one feed's logits, which took `ms` in all. */
-  const scoreRows = (logits: Float32Array, from: number, rows: number, ms: number) => {
-    for (let i = 0; i < rows; i++) {
-      nll.push(negLogLikelihood(logits, i * vocab, vocab, ids[from + i + 1]));
-      msPerToken.push(ms / rows);
-    }
-  };
-  if (job.mode === 'recompute') {
-    const { sinks, window } = job.cache;
-    if (prefill > sinks + window) throw new Error(`a recompute prefill of ${prefill} tokens is longer than the ${sinks + window} a token may see`);
-    if (prefill > 0) {
-      const start = performance.now();
-      const logits = await engine.feed(ids.slice(0, prefill), { all: true });
-      scoreRows(logits, 0, prefill, performance.now() - start);
-    }
-    for (let t = prefill; t + 1 < ids.length; t++) {
-      const visible = [...ids.slice(0, Math.min(sinks, t + 1)), ...ids.slice(Math.max(sinks, t - window + 1), t + 1)];
-      const start = performance.now();
-      engine.cache.reset();
-      const logits = await engine.feed(visible);
-      msPerToken.push(performance.now() - start);
-      nll.push(negLogLikelihood(logits, 0, vocab, ids[t + 1]));
-    }
-  } else {
-    const chunk = job.chunk ?? 64;
-    for (let done = 0; done < ids.length - 1; ) {
-      const piece = ids.slice(done, Math.min(done + (done === 0 && prefill > 0 ? prefill : chunk), ids.length - 1));
-      const start = performance.now();
-      const logits = await engine.feed(piece, { all: true });
-      scoreRows(logits, done, piece.length, performance.now() - start);
-      done += piece.length;
-    }
-  }
+  const { nll, msPerToken } = await scoreIds(engine, ids, {
+    chunk: job.chunk ?? 64,
+    prefill: job.prefill,
+    recompute: job.mode === 'recompute' ? job.cache : undefined,
+  });
   const mean = nll.reduce((a, b) => a + b, 0) / nll.length;
   return {
     nll,
@@ -396,6 +376,85 @@ async function benchDecode(job: BenchJob): Promise<BenchResult> {
   return { msPerToken, resources, recomputeMsPerToken, phases, pick };
 }
 
+export interface ExperimentBesideChatJob {
+  model: PageJob['model'];
+  cache: CacheChoice;
+  /** The plan, its text given here as the URL of a text file (the page reads it). */
+  plan: Omit<ExperimentPlan, 'text'> & { textUrl: string };
+}
+
+export interface ExperimentBesideChat {
+  result: ExperimentResult;
+  /** Progress reports per arm, and the ids they reported in all. */
+  reports: { arm: number; ids: number }[];
+  /** The chat's cache snapshot after the experiment equals the one before it, byte for byte. */
+  snapshotUnchanged: boolean;
+  /** The next turn of the conversation after the experiment: how the cache followed, and its greedy reply. */
+  next: { how: string; text: string };
+  /** The same turn on an engine that ran no experiment. */
+  reference: { how: string; text: string };
+}
+
+/**
+ * The experiment as the worker's Engine runs it, between two turns of a conversation: a greedy
+ * reply, the experiment, then the next turn, against the same two
+ * turns on an engine that never ran it.
+ */
+async function experimentBesideChat(job: ExperimentBesideChatJob): Promise<ExperimentBesideChat> {
+  const context = await (gpu ??= createGpuContext());
+  const source: ModelSource =
+    job.model.kind === 'llama2c'
+      ? { kind: 'llama2c', checkpointUrl: job.model.checkpoint, tokenizerUrl: job.model.tokenizer }
+      : { kind: 'blobs', id: 'harness', files: Object.fromEntries(await Promise.all(Object.entries(job.model.files).map(async ([path, url]) => [path, new Blob([await bytes(url)])] as const))), onnxFile: job.model.onnxFile };
+  const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+  const first: Conversation = { id: 'c', systemPrompt: '', messages: [{ id: 'u1', role: 'user', content: 'Once upon a time, there was a little dog named Max.' }] };
+  const twoTurns = async (engine: Engine, between: () => Promise<void>) => {
+    const reply = await engine.chat(first, 'r1', greedy, 12);
+    await between();
+    const second: Conversation = { ...first, messages: [...first.messages, { id: 'r1', role: 'assistant', content: reply.text }, { id: 'u2', role: 'user', content: 'Max ran to the park.' }] };
+    let how = '';
+    const next = await engine.chat(second, 'r2', greedy, 12, { onSynced: (h) => (how = h) });
+    return { how, text: next.text };
+  };
+  const text = await (await fetch(job.plan.textUrl)).text();
+  const plan: ExperimentPlan = { ...job.plan, text: { kind: 'text', title: 'harness', text } };
+  const engine = new Engine(context);
+  const reports: { arm: number; ids: number }[] = [];
+  let result: ExperimentResult | undefined;
+  let snapshotUnchanged = false;
+  try {
+    await engine.load({ key: 'harness', label: 'harness', source }, job.cache);
+    const next = await twoTurns(engine, async () => {
+      const before = await engine.snapshot();
+      result = await engine.experiment(plan, (progress) => {
+        if (progress.kind !== 'arm') return;
+        reports.push({ arm: progress.arm, ids: progress.nll.length });
+      });
+      const after = await engine.snapshot();
+      snapshotUnchanged = before !== null && after !== null && before.bytes.length === after.bytes.length && before.bytes.every((b, i) => b === after.bytes[i]);
+    });
+    await engine.unload();
+    const untouched = new Engine(context);
+    await untouched.load({ key: 'harness', label: 'harness', source }, job.cache);
+    const reference = await twoTurns(untouched, async () => {});
+    await untouched.unload();
+    return { result: result!, reports: collect(reports), snapshotUnchanged, next, reference };
+  } finally {
+    await engine.unload();
+  }
+}
+
+/** Progress reports summed per arm, in arm order. */
+function collect(reports: { arm: number; ids: number }[]): { arm: number; ids: number }[] {
+  const out: { arm: number; ids: number }[] = [];
+  for (const r of reports) {
+    const last = out[out.length - 1];
+    if (last?.arm === r.arm) last.ids += r.ids;
+    else out.push({ ...r });
+  }
+  return out;
+}
+
 /** The GPU's pick of the best logits against the CPU sampler, on random rows. */
 async function topLogitsCheck(spec: TopCheckSpec) {
   return checkTopLogits((await (gpu ??= createGpuContext())).device, spec);
@@ -452,7 +511,7 @@ async function benchAgainstDense(job: DenseBenchJob & { model: PageJob['model'];
   const files = await loadFiles(job.model);
   const context = await (gpu ??= createGpuContext());
   const rows = denseRows(job);
-  const ortModel = exportLlama2cForm(readLlama2cCheckpoint(await bytes(job.model.checkpoint)), { rotaryRows: rows }).model;
+  const ortModel = exportLlama2cForm(readLlama2cCheckpoint(await checkpointBytes(job.model)), { rotaryRows: rows }).model;
   const streaming = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
   let dense: ModelRunner | undefined;
   try {
@@ -470,7 +529,66 @@ async function benchTunings(job: { model: PageJob['model']; variants: TuningVari
   return benchSessionTunings((await (gpu ??= createGpuContext())).device, splitDecoder(files.model, files.externalData), job.variants, job.tokens);
 }
 
-const harness = { benchTunings, captureCheck, firstReplies, run, scoreCases, oracleLogits, engineLogitsPacked, engineLogits, benchDecode, topLogitsCheck, sampleBothWays, benchAgainstDense };
+export interface CountsJob {
+  model: PageJob['model'];
+  cache: PageJob['cache'];
+  promptIds: number[];
+  /** Decode tokens run before the counted ones (the first ones create what later ones reuse). */
+  warm: number;
+  tokens: number;
+  /** Also count onnxruntime's whole graph decoding densely (the slow part on SwiftShader). */
+  dense: boolean;
+}
+
+export interface CountsResult {
+  layers: number;
+  /** Our reply path (the chat's), greedy and with the app's default sampling. */
+  greedy: PathCounts;
+  sampled: PathCounts;
+  /** onnxruntime's whole graph, dense, where the job asked for it. */
+  dense?: PathCounts;
+}
+
+/** The WebGPU work per token on the job's model (lab/harness/tokenSteps.ts). */
+async function benchCounts(job: CountsJob): Promise<CountsResult> {
+  const files = await loadFiles(job.model);
+  const context = await (gpu ??= createGpuContext());
+  const runner = await ModelRunner.load(files, cacheSettings({ model: job.model, mode: 'streaming', cache: job.cache, chunk: 64 }, 0), context);
+  try {
+    const greedy = await replyCounts(runner, job.promptIds, GREEDY, job.warm, job.tokens);
+    const sampled = await replyCounts(runner, job.promptIds, DEFAULT_SAMPLING, job.warm, job.tokens);
+    const sites = splitDecoder(files.model, files.externalData).sites;
+    if (!job.dense) return { layers: sites.length, greedy, sampled };
+    const ort = await FullGraphSession.create(withFloatActivations(files.model), files.externalData, context.device, [sites[0].nKvHeads, sites[0].headSize]);
+    try {
+      return { layers: sites.length, greedy, sampled, dense: await denseCounts(ort, job.promptIds, job.warm, job.tokens) };
+    } finally {
+      await ort.release();
+    }
+  } finally {
+    await runner.unload();
+  }
+}
+
+const harness = {
+  experimentBesideChat,
+  countAttribution: async () => countAttribution((await (gpu ??= createGpuContext())).device),
+  benchCounts,
+  benchShape: async (job: ShapeBenchJob) => benchShape(job, await (gpu ??= createGpuContext())),
+  compareShape: async (job: Parameters<typeof compareShape>[0], chunks: number[][]) => compareShape(job, chunks, await (gpu ??= createGpuContext())),
+  benchTunings,
+  captureCheck,
+  firstReplies,
+  run,
+  scoreCases,
+  oracleLogits,
+  engineLogitsPacked,
+  engineLogits,
+  benchDecode,
+  topLogitsCheck,
+  sampleBothWays,
+  benchAgainstDense,
+};
 export type Harness = typeof harness;
 declare global {
   interface Window {

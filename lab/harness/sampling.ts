@@ -3,8 +3,9 @@
 // reading the whole row, on seeded random rows (ties, -0, negative, masked, NaN and +Infinity
 // rows), in f32 and packed f16.
 
-import { Sampler, type SamplingParams, type TopLogits } from '../../src/engine/generate/sampler.ts';
-import { MAX_PENALIZED, TopLogitsKernel } from '../../src/engine/kernels/topLogits.ts';
+import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { MAX_PENALIZED } from '../../src/engine/kernels/kernelSizes.ts';
+import { TopLogitsKernel, type TopLogits } from '../../src/engine/kernels/topLogits.ts';
 import { cpuPick, lcg, randomPenalized, randomRow } from '../topPick.ts';
 
 export interface TopCheckSpec {

@@ -3,7 +3,7 @@
 // share of a token is timed), one session set per setting, their tokens alternating in one run.
 
 import { planBuffers } from '../../src/engine/decoder/bufferPlan.ts';
-import type { SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
+import { boundaryDims, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor, type SessionOptions } from '../../src/engine/ort/segmentSessions.ts';
 
 export interface TuningVariant {
@@ -67,7 +67,7 @@ async function runner(device: GPUDevice, split: SplitDecoder, variant: TuningVar
   const idsTensor: SegmentTensor = gpuTensor(idsBuffer, 'int64', [1, 1]);
   const slot = (name: string) => plan.slotOf.get(name)!;
   const feeds = split.segments.map((s) => Object.fromEntries(s.inputs.map((t) => [t.name, t.dtype === 'int64' ? idsTensor : tensors[slot(t.name)]])));
-  const fetches = split.segments.map((s) => Object.fromEntries(s.outputs.map((t) => [t.name, tensors[slot(t.name)]])));
+  const fetches = split.segments.map((s) => Object.fromEntries(s.outputs.map((t) => [t.name, t.tokenShape ? gpuTensor(buffers[slot(t.name)], split.dtype, boundaryDims(t, 1)) : tensors[slot(t.name)]])));
   return {
     name: variant.name,
     async step(id) {

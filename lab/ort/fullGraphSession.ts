@@ -61,6 +61,22 @@ export class FullGraphSession {
     return this.onGpu ? floats(await out.logits.getData(true)) : floats(out.logits.data);
   }
 
+  /** A past of `length` positions, all zero, in GPU buffers of `device` that the session's next
+   *  feed takes over: decoding can start at any position without feeding the stream before it
+   *  (the work of a token depends on the past's length, not on its values). WebGPU only. */
+  zeroPast(length: number, device: GPUDevice): Map<string, ort.Tensor> {
+    if (!this.onGpu) throw new Error('a zero past in GPU buffers needs a session on WebGPU');
+    const [kvHeads, headSize] = this.kvShape;
+    const past = new Map<string, ort.Tensor>();
+    for (let layer = 0; layer < this.nLayers; layer++) {
+      for (const kind of ['key', 'value']) {
+        const buffer = device.createBuffer({ size: kvHeads * length * headSize * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+        past.set(`past_key_values.${layer}.${kind}`, ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: [1, kvHeads, length, headSize], dispose: () => buffer.destroy() }));
+      }
+    }
+    return past;
+  }
+
   private feeds(ids: number[], pastLength: number, pastOf: (name: string) => ort.Tensor): Record<string, ort.Tensor> {
     const n = ids.length;
     const feeds: Record<string, ort.Tensor> = {

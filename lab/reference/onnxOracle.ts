@@ -9,14 +9,14 @@
 
 import * as ort from 'onnxruntime-web';
 import onnxProto, { type onnx } from 'onnx-proto';
-import type { RotaryConfig } from '../../src/engine/decoder/decoder.ts';
+import type { RotaryConfig } from '../../src/engine/model/rotary.ts';
 import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
 import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/model/split/graph.ts';
 import { modelRotary } from '../../src/engine/model/rotary.ts';
 import { splitDecoder, type RotaryTables, type SplitDecoder } from '../../src/engine/model/split/splitDecoder.ts';
 import { usesFloat16, widenFloat16 } from '../../src/engine/model/split/widenFloat16.ts';
 import type { ModelFiles } from '../../src/engine/model/modelFiles.ts';
-import { negLogLikelihood } from '../harness/nll.ts';
+import { negLogLikelihood } from '../../src/engine/eval/score.ts';
 
 ort.env.wasm.numThreads = 1;
 

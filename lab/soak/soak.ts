@@ -1,13 +1,13 @@
 // The engine soak page: streams a looped token stream through the real engine in chunks and, at
 // every checkpoint, checks the logits against two fresh engines (see tools/soak.ts for what each
-// check means). Live GPU buffers are counted by lab/harness/liveBuffers.ts; the JS heap is
+// check means). Live GPU buffers are counted by lab/harness/gpuCounts.ts; the JS heap is
 // measured from Node over CDP, so the page needs no flags.
 
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { CacheChoice } from '../../src/protocol/messages.ts';
 import { createGpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c } from '../../src/engine/model/modelFiles.ts';
-import { liveGpuBuffers } from '../harness/liveBuffers.ts';
+import { liveGpuBuffers } from '../harness/gpuCounts.ts';
 
 export interface SoakJob {
   /** URLs of a llama2.c checkpoint and its tokenizer. */

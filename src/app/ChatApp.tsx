@@ -1,5 +1,6 @@
-// The app once WebGPU is known to work: wires the engine session, the conversations and the chat
-// controller to the layout (sidebar, conversation, memory panel, settings).
+// The app once WebGPU is known to work: wires the engine session, the conversations, the chat
+// controller and the experiment to the layout (sidebar, conversation, memory panel, settings; the
+// Experiment view in their place at #experiment, the chat kept as it was beneath it).
 
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { ChatController } from '../features/chat/chatController.ts';
@@ -8,6 +9,8 @@ import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
 import { loadLongMessageRule, saveLongMessageRule } from '../features/chat/longMessages.ts';
+import { ExperimentController } from '../features/experiment/experimentController.ts';
+import { ExperimentView } from '../features/experiment/ExperimentView.tsx';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
 import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/models/hubModels.ts';
 import { BUILT_IN_LABEL, builtInModel } from '../features/models/builtInModel.ts';
@@ -25,6 +28,7 @@ import { EngineSession, type EngineStatus } from '../features/session/engineSess
 import { Header } from './Header.tsx';
 import { useInstallPrompt, useWaitingUpdate } from './pwa.ts';
 import { useTheme } from './theme.ts';
+import { useView } from './view.ts';
 
 type NarrowPanel = 'none' | 'conversations' | 'memory';
 
@@ -32,7 +36,7 @@ function useServices() {
   const [services] = useState(() => {
     const session = new EngineSession();
     const store = new ConversationStore(loadDefaultSystemPrompt);
-    return { session, store, controller: new ChatController(session, store) };
+    return { session, store, controller: new ChatController(session, store), experiment: new ExperimentController(session) };
   });
   useEffect(() => {
     services.session.start();
@@ -44,9 +48,11 @@ function useServices() {
 }
 
 export function ChatApp() {
-  const { session, store, controller } = useServices();
+  const { session, store, controller, experiment } = useServices();
   const engine = useSyncExternalStore(session.subscribe, session.getState);
   const chat = useSyncExternalStore(store.subscribe, store.getState);
+  const experimenting = useSyncExternalStore(experiment.subscribe, experiment.getState).run !== null;
+  const view = useView();
   const [theme, cycleTheme] = useTheme();
   const install = useInstallPrompt();
   const update = useWaitingUpdate();
@@ -115,7 +121,7 @@ export function ChatApp() {
       : null;
   const closePanel = () => setPanel('none');
   // The picker opens beside the conversation, never over it: when no model is loaded, or on request.
-  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating && !engine.download);
+  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating && !engine.download && !experimenting);
 
   // Once a model is ready, the message box has the focus: the next thing to do is write.
   const wasReady = useRef(false);
@@ -130,7 +136,15 @@ export function ChatApp() {
       key={draftKey}
       generating={generating}
       id={MESSAGE_BOX_ID}
-      waitNote={ready ? null : status.kind === 'idle' ? <WaitForChoice /> : 'The model is loading; you can write meanwhile.'}
+      waitNote={
+        experimenting
+          ? 'The experiment is running on the model: stop it, or wait for it to finish, to chat.'
+          : ready
+            ? null
+            : status.kind === 'idle'
+              ? <WaitForChoice />
+              : 'The model is loading; you can write meanwhile.'
+      }
       placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
       draft={drafts.current.get(draftKey) ?? ''}
       onDraft={(text) => drafts.current.set(draftKey, text)}
@@ -146,13 +160,14 @@ export function ChatApp() {
   );
 
   return (
-    <div className="app" data-panel={panel} data-picker={pickerOpen ? 'open' : undefined}>
+    <div className="app" data-panel={panel} data-picker={pickerOpen ? 'open' : undefined} data-view={view}>
       <a className="skip-link" href={`#${MESSAGE_BOX_ID}`}>
         Skip to the message box
       </a>
       <Header
         status={status}
         onModels={() => setPicking((p) => !p)}
+        view={view}
         theme={theme}
         onTheme={cycleTheme}
         onSettings={() => setSettingsOpen(true)}
@@ -237,6 +252,11 @@ export function ChatApp() {
           />
         </aside>
       )}
+      {view === 'experiment' && (
+        <main className="experiment-column">
+          <ExperimentView controller={experiment} status={status} conversation={active} generating={generating} />
+        </main>
+      )}
       <aside className="memory-column">
         <MemoryPanel conversation={active} liveCache={engine.cache} loaded={ready} adapter={status.kind === 'ready' ? status.info.adapter : undefined} />
       </aside>
@@ -253,7 +273,13 @@ export function ChatApp() {
           setDefaultPrompt(text);
         }}
         blocked={
-          generating ? 'Wait for the reply to finish (or stop it) before changing settings.' : status.kind === 'loading' ? 'Wait for the model to finish loading.' : null
+          generating
+            ? 'Wait for the reply to finish (or stop it) before changing settings.'
+            : experimenting
+              ? 'Wait for the experiment to finish (or stop it) before changing settings.'
+              : status.kind === 'loading'
+                ? 'Wait for the model to finish loading.'
+                : null
         }
         onApply={apply}
         onChangeModel={() => {

@@ -1,14 +1,16 @@
 // The top bar: the app's name, the model switcher (which model is loaded; it opens the model list),
-// and the buttons for the panels, settings, theme and installing the app.
+// and the buttons for the panels, the experiment, settings, theme and installing the app.
 
 import type { EngineStatus } from '../features/session/engineSession.ts';
 import { Icon } from '../ui/icons.tsx';
 import type { Theme } from './theme.ts';
+import type { View } from './view.ts';
 
 interface Props {
   status: EngineStatus;
   /** Opens (or closes) the model list, to switch or unload the model. */
   onModels(): void;
+  view: View;
   theme: Theme;
   onTheme(): void;
   onSettings(): void;
@@ -36,7 +38,7 @@ function modelSummary(status: EngineStatus): string {
 
 const THEME_NAMES: Record<Theme, string> = { system: 'system', light: 'light', dark: 'dark' };
 
-export function Header({ status, onModels, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
+export function Header({ status, onModels, view, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
   return (
     <header className="top-bar">
       <button type="button" className="icon-button menu-toggle" onClick={onConversations} aria-label="Conversations">
@@ -61,6 +63,9 @@ export function Header({ status, onModels, theme, onTheme, onSettings, onConvers
           <Icon name="install" /> Install
         </button>
       )}
+      <a className="header-link" href={view === 'experiment' ? '#' : '#experiment'} aria-current={view === 'experiment' ? 'page' : undefined} title="The StreamingLLM experiment on this model">
+        <Icon name="chart" /> <span className="header-link-text">{view === 'experiment' ? 'Back to the chat' : 'Experiment'}</span>
+      </a>
       <button type="button" className="icon-button memory-toggle" onClick={onMemory} aria-label="Memory">
         <Icon name="memory" />
       </button>

@@ -7,8 +7,8 @@ import type { ChatHandlers, ChatResult, EngineInterface, LoadPhase } from '../pr
 import { EngineError, internalError } from '../protocol/errors.ts';
 import {
   snapshotTransfer,
-  type CacheChoice, type CacheSnapshot, type CacheState, type Conversation, type Event, type LongMessageRule, type ModelChoice, type ModelInfo, type Request,
-  type SamplingChoice,
+  type CacheChoice, type CacheSnapshot, type CacheState, type Conversation, type Event, type ExperimentPlan, type ExperimentProgress, type ExperimentResult,
+  type ExperimentText, type LongMessageRule, type ModelChoice, type ModelInfo, type Request, type SamplingChoice, type TextMeasure,
 } from '../protocol/messages.ts';
 
 type Pending = { resolve(value: unknown): void; reject(error: EngineError): void; event(e: Event): void };
@@ -57,7 +57,17 @@ export class EngineClient implements EngineInterface {
     return this.request({ type: 'chat', conversation, replyId, sampling, maxTokens, snapshot, longMessages }, onEvent, snapshotTransfer(snapshot)) as Promise<ChatResult>;
   }
 
-  /** Ends the reply being generated at the next token; its promise resolves with 'aborted'. */
+  measureText(text: ExperimentText): Promise<TextMeasure> {
+    return this.request({ type: 'measure-text', text }) as Promise<TextMeasure>;
+  }
+
+  experiment(plan: ExperimentPlan, onProgress?: (progress: ExperimentProgress) => void): Promise<ExperimentResult> {
+    return this.request({ type: 'experiment', plan }, (e) => {
+      if (e.type === 'experiment-progress') onProgress?.(e.progress);
+    }) as Promise<ExperimentResult>;
+  }
+
+  /** Ends the reply being generated at the next token (its promise resolves with 'aborted'), or the experiment after its current feed. */
   stop(): void {
     if (!this.dead) this.worker.postMessage({ type: 'stop' } satisfies Request);
   }
@@ -146,6 +156,10 @@ export class EngineClient implements EngineInterface {
         return settle(event.snapshot);
       case 'unloaded':
         return settle(undefined);
+      case 'measured':
+        return settle(event.measure);
+      case 'experiment-done':
+        return settle(event.result);
       default:
         pending.event(event);
     }

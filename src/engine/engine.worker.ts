@@ -39,6 +39,15 @@ async function handle(request: Request): Promise<void> {
       await engine.unload();
       post({ type: 'unloaded', requestId: request.requestId });
       return;
+    case 'measure-text':
+      post({ type: 'measured', requestId: request.requestId, measure: await engine.measureText(request.text) });
+      return;
+    case 'experiment': {
+      const { requestId } = request;
+      const result = await engine.experiment(request.plan, (progress) => post({ type: 'experiment-progress', requestId, progress }));
+      post({ type: 'experiment-done', requestId, result });
+      return;
+    }
   }
 }
 

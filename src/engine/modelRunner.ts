@@ -5,12 +5,13 @@
 
 import onnxProto from 'onnx-proto';
 import { EngineError } from '../protocol/errors.ts';
-import type { CacheChoice } from '../protocol/messages.ts';
 import { formatBytes } from '../protocol/format.ts';
+import type { CacheChoice, CacheDtype, CacheLayout } from '../protocol/messages.ts';
 import { createGpuContext, type GpuContext } from './gpu/device.ts';
 import { Decoder, type DecoderOptions, type ForwardOptions, type PhaseProfile } from './decoder/decoder.ts';
+import type { ScoringModel } from './eval/score.ts';
 import type { TokenModel } from './generate/generator.ts';
-import type { TopLogits } from './generate/sampler.ts';
+import type { TopLogits } from './kernels/topLogits.ts';
 import type { StreamCache } from './kv/kvCache.ts';
 import type { ModelFiles } from './model/modelFiles.ts';
 import { modelRotary } from './model/rotary.ts';
@@ -28,6 +29,8 @@ export class ModelRunner implements TokenModel {
     readonly stopIds: readonly number[],
     /** Texts that end a reply: generation_config's stop strings and the end-of-turn tokens spelled out. */
     readonly stopStrings: readonly string[],
+    /** Positions the model was trained on (config.json's max_position_embeddings), where stated. */
+    readonly trainedContext: number | null,
   ) {}
 
   static async load(files: ModelFiles, cache: CacheChoice, gpu?: GpuContext, options: DecoderOptions = { graphCapture: true }): Promise<ModelRunner> {
@@ -45,7 +48,8 @@ export class ModelRunner implements TokenModel {
     const rotary = modelRotary(files.config, split);
     checkWeightsFit(split, context.device.limits);
     const decoder = await Decoder.load(context.device, split, rotary, cache, options);
-    return new ModelRunner(context, decoder, tokenizer, stopIds, stopStrings);
+    const trained = files.config.max_position_embeddings;
+    return new ModelRunner(context, decoder, tokenizer, stopIds, stopStrings, trained !== undefined && Number.isInteger(trained) && trained > 0 ? trained : null);
   }
 
   /** Feeds ids into the stream; logits after the last id, or after every id with `all`. A long
@@ -67,6 +71,22 @@ export class ModelRunner implements TokenModel {
   /** The stream's cache: its fill, roll-back, reset and snapshots. */
   get cache(): StreamCache {
     return this.decoder.cache;
+  }
+
+  /** Largest chunk a feed runs in one pass, for withCache's caches too. */
+  get maxChunk(): number {
+    return this.decoder.maxChunk;
+  }
+
+  get cacheDtype(): CacheDtype {
+    return this.decoder.cacheDtype;
+  }
+
+  /** Runs `work` on a cache of its own, laid out as `choice` says (Decoder.withCache): same
+   *  weights, sessions and buffers; this runner's own cache is untouched, and feeds go to it again
+   *  once `work` settles. */
+  withCache<T>(choice: CacheLayout, work: (model: ScoringModel) => Promise<T>): Promise<T> {
+    return this.decoder.withCache(choice, (cache) => work({ vocabSize: this.vocabSize, cache, feed: (ids, options) => this.feed(ids, options) }));
   }
 
   /** Segments that replay a captured graph for one-token chunks, of all segments. */

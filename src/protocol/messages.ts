@@ -51,6 +51,9 @@ export interface CacheChoice {
   dtype: CacheDtype;
 }
 
+/** A cache laid out beside the stream's (the experiment's arms): it keeps the stream's dtype. */
+export type CacheLayout = Omit<CacheChoice, 'dtype'>;
+
 /**
  * How a message longer than the window is read: 'all' feeds every token (the exact streaming state,
  * slow for a long paste); 'kept' feeds only what the cache keeps afterwards, the stream's first
@@ -160,12 +163,123 @@ export interface ModelInfo {
   cache: CacheState;
 }
 
+// The experiment (the paper's perplexity over a long text, on the loaded model): what the
+// Experiment view asks for, what comes back while it runs, and the result it saves and exports.
+
+/** How an arm attends: a cache mode, or the paper's sliding window with recomputation (every token
+ *  re-reads its sinks and window afresh, costing sinks + window tokens of work a token). */
+export type ArmMode = AttentionMode | 'recompute';
+
+export interface ExperimentArm {
+  /** Its name in plain words, on the chart and in the table ("StreamingLLM 4+60"). */
+  label: string;
+  mode: ArmMode;
+  /** Attention sinks S: streaming and recompute only, 0 otherwise. */
+  sinks: number;
+  /** The window W; for dense, the most tokens its cache holds. */
+  window: number;
+  /** Tokens of the text it scores at most (dense: what its cache holds; recompute: its cap); absent, all of them. */
+  limit?: number;
+}
+
+/** The text an experiment scores: given as text (the shipped book, the user's own), or the
+ *  conversation as the chat feeds it (chat template included). */
+export type ExperimentText =
+  | { kind: 'text'; title: string; text: string }
+  | { kind: 'conversation'; title: string; conversation: Conversation };
+
+/** A planted fact and a question asking for it `distance` tokens later, scored with sinks + window
+ *  and, where it fits, with dense attention. */
+export interface RecallPlan {
+  sinks: number;
+  window: number;
+  /** Tokens of text between the end of the fact and the question, one check each. */
+  distances: number[];
+  /** Also check with dense attention, whose cache holds every token: the same question with nothing evicted. */
+  dense: boolean;
+}
+
+export interface ExperimentPlan {
+  text: ExperimentText;
+  /** How many tokens of the text are scored (from its first), at most its length. */
+  tokens: number;
+  arms: ExperimentArm[];
+  recall?: RecallPlan;
+}
+
+/** What the engine says about a text and the loaded model before a run. */
+export interface TextMeasure {
+  /** Tokens the text makes with the loaded model's tokenizer. */
+  tokens: number;
+  /** Positions the model was trained on, where its config states it. */
+  trainedContext: number | null;
+  /** Tokens per feed while scoring (the model's prefill chunk). */
+  chunk: number;
+}
+
+/** 'stopped': Stop came while it ran, and what it had measured is kept; 'not-run': Stop came before it started. */
+export type ArmStatus = 'done' | 'stopped' | 'not-run';
+
+export interface ArmResult {
+  arm: ExperimentArm;
+  status: ArmStatus;
+  /** The token ids scored; the first is context only. */
+  ids: number[];
+  /** Negative log-likelihood in nats of each id after the first: one shorter than `ids`, shorter
+   *  still when stopped (then it covers ids[1 .. nll.length]). */
+  nll: number[];
+  /** Time per scored token (a feed's time shared by the ids it scored). */
+  msPerToken: number[];
+}
+
+export interface RecallResult {
+  distance: number;
+  /** Whether the fact was still inside the sinks + window when the answer was due. */
+  insideWindow: boolean;
+  /** Each answer token given a probability above 1/2 with sinks + window. */
+  answered: boolean;
+  /** The same with dense attention; null where it was not checked. */
+  answeredDense: boolean | null;
+}
+
+export interface ExperimentResult {
+  model: { key: string; label: string };
+  text: { kind: ExperimentText['kind']; title: string; tokens: number };
+  trainedContext: number | null;
+  /** The KV cache's element type in every arm. */
+  cacheDtype: CacheDtype;
+  /** Tokens per feed. */
+  chunk: number;
+  arms: ArmResult[];
+  recall: RecallResult[];
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** Scores that arrived since the last report, a few times a second while an arm runs; then the
+ *  recall check's distances as each is checked. */
+export type ExperimentProgress =
+  | {
+      kind: 'arm';
+      /** Index of the arm in the plan. */
+      arm: number;
+      /** NLL and ms of the ids scored since the last report, in order. */
+      nll: number[];
+      msPerToken: number[];
+      /** Ids of this arm scored so far, of `total`. */
+      done: number;
+      total: number;
+    }
+  | { kind: 'recall'; done: number; total: number };
+
 export type Request =
   | { type: 'load'; requestId: number; model: ModelChoice; cache: CacheChoice }
   | { type: 'chat'; requestId: number; conversation: Conversation; replyId: string; sampling: SamplingChoice; maxTokens: number; snapshot?: CacheSnapshot; longMessages?: LongMessageRule }
   | { type: 'stop' }
   | { type: 'snapshot'; requestId: number }
-  | { type: 'unload'; requestId: number };
+  | { type: 'unload'; requestId: number }
+  | { type: 'measure-text'; requestId: number; text: ExperimentText }
+  | { type: 'experiment'; requestId: number; plan: ExperimentPlan };
 
 export type Event =
   | { type: 'progress'; requestId: number; phase: 'fetch' | 'convert' | 'compile'; done: number; total: number }
@@ -178,4 +292,7 @@ export type Event =
   | { type: 'done'; requestId: number; finishReason: FinishReason; text: string; stats: ReplyStats }
   | { type: 'snapshot'; requestId: number; snapshot: CacheSnapshot | null }
   | { type: 'unloaded'; requestId: number }
+  | { type: 'measured'; requestId: number; measure: TextMeasure }
+  | { type: 'experiment-progress'; requestId: number; progress: ExperimentProgress }
+  | { type: 'experiment-done'; requestId: number; result: ExperimentResult }
   | { type: 'error'; requestId: number | null; error: EngineErrorData };

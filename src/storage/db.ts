@@ -3,7 +3,7 @@
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { EngineError } from '../protocol/errors.ts';
-import type { StoredConversation, StoredSnapshot } from './records.ts';
+import type { StoredConversation, StoredExperiment, StoredSnapshot } from './records.ts';
 
 export interface ChatDb extends DBSchema {
   conversations: { key: string; value: StoredConversation };
@@ -11,6 +11,8 @@ export interface ChatDb extends DBSchema {
   snapshots: { key: string; value: StoredSnapshot };
   /** Small named values, such as which model and cache settings the snapshots belong to. */
   meta: { key: string; value: string };
+  /** Results of the Experiment view, kept to compare across models. Since version 2. */
+  experiments: { key: string; value: StoredExperiment };
 }
 
 const DB_NAME = 'endless-chat';
@@ -20,11 +22,20 @@ export function chatDb(): Promise<IDBPDatabase<ChatDb>> {
   // Through then(): where IndexedDB is off, open() may throw rather than fail its request.
   connection ??= Promise.resolve()
     .then(() =>
-      openDB<ChatDb>(DB_NAME, 1, {
-        upgrade(db) {
-          db.createObjectStore('conversations', { keyPath: 'id' });
-          db.createObjectStore('snapshots', { keyPath: 'conversationId' });
-          db.createObjectStore('meta');
+      openDB<ChatDb>(DB_NAME, 2, {
+        upgrade(db, oldVersion) {
+          if (oldVersion < 1) {
+            db.createObjectStore('conversations', { keyPath: 'id' });
+            db.createObjectStore('snapshots', { keyPath: 'conversationId' });
+            db.createObjectStore('meta');
+          }
+          if (oldVersion < 2) db.createObjectStore('experiments', { keyPath: 'id' });
+        },
+        // A newer version of the app opened in another tab waits for this connection: let it go
+        // (the next storage call here opens the database again, at the newer version).
+        blocking(_current, _next, event) {
+          (event.target as IDBDatabase).close();
+          connection = null;
         },
       }),
     )

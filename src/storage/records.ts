@@ -1,7 +1,7 @@
 // The records the app's IndexedDB database holds, as their shapes alone: the schema (db.ts) and the
 // modules that read and write each store (conversations.ts, snapshots.ts) all name them.
 
-import type { CacheSnapshot, CacheState, ChatMessage, FinishReason, ReplyStats, SyncHow } from '../protocol/messages.ts';
+import type { CacheSnapshot, CacheState, ChatMessage, ExperimentResult, FinishReason, ReplyStats, SyncHow } from '../protocol/messages.ts';
 
 export type ReplyStatus = 'streaming' | 'done' | 'stopped' | 'interrupted' | 'failed';
 
@@ -48,4 +48,10 @@ export interface StoredSnapshot {
   settingsKey: string;
   savedAt: number;
   snapshot: CacheSnapshot;
+}
+
+export interface StoredExperiment {
+  id: string;
+  savedAt: number;
+  result: ExperimentResult;
 }

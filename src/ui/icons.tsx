@@ -24,6 +24,8 @@ const PATHS = {
   search: 'M11 5a6 6 0 1 0 0 12 6 6 0 0 0 0-12zM20 20l-4.5-4.5',
   rename: 'M4 20h4L19 9l-4-4L4 16z',
   down: 'M12 5v14M6 13l6 6 6-6',
+  // A chart's axes and a line: the Experiment view.
+  chart: 'M4 4v16h16M7 15l4-5 3 3 5-7',
 } as const;
 
 export type IconName = keyof typeof PATHS;

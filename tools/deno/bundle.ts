@@ -1,7 +1,8 @@
-// npm run bundle:deno -- [--out .cache/deno]: builds the Deno entries (tools/deno/soak.ts and
-// bench.ts) with Vite (WGSL as strings, onnxruntime-web's wasm as files beside them) into one flat
-// folder that holds all they need: the bundles, stories260K and its tokenizer, and the token
-// stream. Copy the folder to a machine with Deno and a GPU, and run the commands the entries give.
+// npm run bundle:deno -- [--out .cache/deno]: builds the Deno entries (tools/deno/soak.ts,
+// bench.ts and benchGpu.ts) with Vite (WGSL as strings, onnxruntime-web's wasm as files beside
+// them) into one flat folder that holds all they need: the bundles, stories260K and its tokenizer,
+// and the token stream. Copy the folder to a machine with Deno and a GPU, and run the commands the
+// entries give (npm run bench:gpu builds and runs bench-gpu.js itself).
 
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,7 +31,7 @@ await build({
     modulePreload: false,
     assetsInlineLimit: 0,
     rollupOptions: {
-      input: { soak: join(REPO_ROOT, 'tools/deno/soak.ts'), bench: join(REPO_ROOT, 'tools/deno/bench.ts') },
+      input: { soak: join(REPO_ROOT, 'tools/deno/soak.ts'), bench: join(REPO_ROOT, 'tools/deno/bench.ts'), 'bench-gpu': join(REPO_ROOT, 'tools/deno/benchGpu.ts') },
       external: [/^node:/],
       // Flat, so the files the entries find beside themselves (import.meta.url) are where they look.
       output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name].js', assetFileNames: '[name][extname]' },

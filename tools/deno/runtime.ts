@@ -1,8 +1,11 @@
 // What the Deno entries share: the part of Deno's API they use, onnxruntime's wasm handed over as
-// bytes, and the model and token stream that tools/deno/bundle.ts puts beside the bundle.
+// bytes, the model and token stream that tools/deno/bundle.ts puts beside the bundle, and the
+// benchmark driver over the harness page's object.
 
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import { adapterName } from '../../lab/gpuAdapter.ts';
+import type { BenchDriver } from '../benchRun.ts';
 
 /** The part of Deno's API used here (the repository's types are the browser's and Node's). */
 interface DenoApi {
@@ -30,3 +33,17 @@ export const bundledStream = () => ({
 
 /** A path given on the command line, from the folder Deno was started in. */
 export const fromCwd = (path: string) => new URL(path.replace(/\/?$/, '/'), `file://${deno.cwd()}/`);
+
+/** The benchmark driver over the harness page's object, once lab/harness/main.ts has loaded. */
+export function harnessDriver(): BenchDriver {
+  const harness = window.harness!;
+  return {
+    runtime: `Deno ${deno.version.deno} (wgpu)`,
+    adapter: adapterName,
+    benchAgainstDense: (job) => harness.benchAgainstDense(job),
+    benchTunings: (job) => harness.benchTunings(job),
+    benchDecode: (job) => harness.benchDecode(job),
+    benchCounts: (job) => harness.benchCounts(job),
+    benchShape: (job) => harness.benchShape(job),
+  };
+}

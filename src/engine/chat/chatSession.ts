@@ -67,7 +67,9 @@ interface StreamState {
   pending: number[];
 }
 
-export class ChatSession {
+/** `M`: the model it runs on, which its owner may use beside the chat between replies (the
+ *  engine's experiment runs on ModelRunner's other caches). */
+export class ChatSession<M extends ChatModel = ChatModel> {
   private stream: StreamState | null = null;
   private abort: AbortController | null = null;
   /** Set once the GPU device is lost: this session is dead and says so. */
@@ -75,7 +77,7 @@ export class ChatSession {
   private readonly lost: Promise<EngineError>;
 
   constructor(
-    private readonly runner: ChatModel,
+    readonly runner: M,
     private readonly device: ChatDevice,
     private readonly model: ModelChoice,
     private readonly cacheChoice: CacheChoice,
@@ -93,7 +95,7 @@ export class ChatSession {
   static async load(
     model: ModelChoice, cache: CacheChoice, onProgress: (phase: LoadPhase, done: number, total: number) => void, gpu?: GpuContext,
     options: DecoderOptions = { graphCapture: true, warmUp: true },
-  ): Promise<ChatSession> {
+  ): Promise<ChatSession<ModelRunner>> {
     const context = gpu ?? (await createGpuContext());
     const files = await fetchModelFiles(model.source, onProgress);
     onProgress('compile', 0, 1);
@@ -253,6 +255,16 @@ export class ChatSession {
 
   stop(): void {
     this.abort?.abort();
+  }
+
+  /** Whether a reply is being generated. */
+  get replying(): boolean {
+    return this.abort !== null;
+  }
+
+  /** The ids of a conversation's whole transcript as a rebuild feeds them, chat template included. */
+  transcriptIds(conversation: Conversation): number[] {
+    return this.formatter.append(conversation, 0).ids;
   }
 
   /** The current conversation's cache, for saving beside its transcript. */

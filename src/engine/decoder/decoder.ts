@@ -14,23 +14,17 @@
 // (warmUp), and boundary buffers exist for two sizes ("buckets"), reused by every chunk.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { CacheChoice } from '../../protocol/messages.ts';
+import type { CacheChoice, CacheDtype, CacheLayout } from '../../protocol/messages.ts';
 import { StreamingAttention, type AttentionConfig, type AttentionIO } from '../kernels/attention.ts';
-import type { RopeConfig, RopeScaling } from '../kernels/rope.ts';
+import { MAX_PENALIZED, MAX_TOP_K } from '../kernels/kernelSizes.ts';
+import type { RopeConfig } from '../kernels/rope.ts';
+import { TopLogitsKernel, type IdLogits, type TopLogits } from '../kernels/topLogits.ts';
 import { KvCache, type StreamCache } from '../kv/kvCache.ts';
-import type { BoundaryTensor, SplitDecoder } from '../model/split/splitDecoder.ts';
+import type { RotaryConfig } from '../model/rotary.ts';
+import { boundaryDims, type BoundaryTensor, type SplitDecoder } from '../model/split/splitDecoder.ts';
 import { gpuTensor, SegmentSessions, type SegmentTensor } from '../ort/segmentSessions.ts';
 import { planBuffers, type BufferPlan } from './bufferPlan.ts';
-import { MAX_PENALIZED, MAX_TOP_K, TopLogitsKernel } from '../kernels/topLogits.ts';
-import type { IdLogits, TopLogits } from '../generate/sampler.ts';
 
-/** What the kernel needs from the model's config.json beyond what the graph states. */
-export interface RotaryConfig {
-  theta: number;
-  /** Dims per head the model rotates (head_dim * partial_rotary_factor in Hugging Face configs). */
-  rotaryDim: number;
-  scaling?: RopeScaling;
-}
 
 export interface DecoderOptions {
   /** Replay onnxruntime's captured graphs for one-token chunks (decode); off, every run builds its
@@ -84,6 +78,11 @@ export class Decoder {
   private readonly plan: BufferPlan;
   private readonly buckets = new Map<number, Bucket>();
   private readonly layerCount: number;
+  /** Rows of the prefill bucket: the stream's own cache's maxChunk, whatever cache feeds go to. */
+  readonly maxChunk: number;
+  /** The cache and kernel feeds go to: the stream's own, or another one for the length of withCache. */
+  private kv: KvCache;
+  private attention: StreamingAttention;
   /** Attach to time the phases (benchmarks only: it serialises CPU and GPU). */
   profile: PhaseProfile | null = null;
 
@@ -91,12 +90,15 @@ export class Decoder {
     private readonly device: GPUDevice,
     private readonly split: SplitDecoder,
     private readonly sessions: SegmentSessions,
-    private readonly kv: KvCache,
-    private readonly attention: StreamingAttention,
+    /** The stream's own cache and its kernel. */
+    private readonly home: { kv: KvCache; attention: StreamingAttention },
     private readonly topLogits: TopLogitsKernel,
   ) {
     this.plan = planBuffers(split);
     this.layerCount = split.sites.length;
+    this.maxChunk = home.kv.config.maxChunk;
+    this.kv = home.kv;
+    this.attention = home.attention;
   }
 
   static async load(device: GPUDevice, split: SplitDecoder, rotary: RotaryConfig, settings: CacheChoice, options: DecoderOptions): Promise<Decoder> {
@@ -147,7 +149,7 @@ export class Decoder {
       const sessions = await SegmentSessions.create(device, split, { graphCapture: options.graphCapture });
       // The decoder works either way; capture only saves CPU work per token.
       for (const failure of sessions.captureFailures) console.warn(`Graph capture is off for a decoder segment: ${failure}`);
-      const decoder = new Decoder(device, split, sessions, cache, attention, topLogits);
+      const decoder = new Decoder(device, split, sessions, { kv: cache, attention }, topLogits);
       if (options.warmUp) await decoder.warmUp();
       return decoder;
     } catch (e) {
@@ -169,7 +171,40 @@ export class Decoder {
 
   /** The stream's cache, for the layers above: its fill, roll-back, snapshots. */
   get cache(): StreamCache {
-    return this.kv;
+    return this.home.kv;
+  }
+
+  /** Element type of the stream's cache; withCache's caches have it too. */
+  get cacheDtype(): CacheDtype {
+    return this.home.kv.config.dtype;
+  }
+
+  /**
+   * Runs `work` with every feed going to a cache of its own, laid out as `choice` says (its
+   * maxChunk at most this decoder's), then frees it. It is another KvCache and attention kernel
+   * over the same sessions and boundary buffers: the weights exist once, and one-token runs replay
+   * the graphs captured on the one-token buffers as always. The stream's own cache is not touched,
+   * and feeds go to it again once `work` settles.
+   */
+  async withCache<T>(choice: CacheLayout, work: (cache: StreamCache) => Promise<T>): Promise<T> {
+    if (this.kv !== this.home.kv) throw new EngineError('CONFIG_INVALID', 'Another cache is already in use on this model; wait for its work to end.');
+    if (choice.maxChunk > this.maxChunk) {
+      throw new EngineError('CONFIG_INVALID', `A cache beside the stream's takes chunks of at most ${this.maxChunk} tokens, the prefill buffers' size; got ${choice.maxChunk}.`);
+    }
+    const { nLayers, nKvHeads, headDim, dtype } = this.home.kv.config;
+    const kv = KvCache.create(this.device, { ...choice, nLayers, nKvHeads, headDim, dtype });
+    let attention: StreamingAttention | undefined;
+    try {
+      attention = StreamingAttention.create(this.device, this.home.attention.config, kv);
+      this.kv = kv;
+      this.attention = attention;
+      return await work(kv);
+    } finally {
+      this.kv = this.home.kv;
+      this.attention = this.home.attention;
+      attention?.destroy();
+      kv.destroy();
+    }
   }
 
   /**
@@ -247,7 +282,7 @@ export class Decoder {
   private async runChunk(ids: readonly number[], from: number, n: number, rows: number): Promise<Float32Array> {
     // One-token chunks always run on the same bucket's buffers, so they can replay a captured graph.
     const replay = n === 1;
-    const bucket = this.bucket(replay ? 1 : this.kv.config.maxChunk);
+    const bucket = this.bucket(replay ? 1 : this.maxChunk);
     // int64 ids written as two int32 halves (little-endian, ids < 2^31): no BigInt per token.
     for (let j = 0; j < n; j++) {
       bucket.idWords[2 * j] = ids[from + j];
@@ -330,8 +365,7 @@ export class Decoder {
         Object.fromEntries(segment.inputs.map((input) => [input.name, input.dtype === 'int64' ? idsTensor : tensors[slot(input.name)]])),
       );
       // An output written per head is the same bytes under other dims (see BoundaryTensor).
-      const fetch = ({ name, tokenShape }: BoundaryTensor) =>
-        tokenShape ? gpuTensor(buffers[slot(name)], dtype, [1, n * tokenShape[1], ...tokenShape.slice(2)]) : tensors[slot(name)];
+      const fetch = (output: BoundaryTensor) => (output.tokenShape ? gpuTensor(buffers[slot(output.name)], dtype, boundaryDims(output, n)) : tensors[slot(output.name)]);
       const fetches = this.split.segments.map((segment) => Object.fromEntries(segment.outputs.map((output) => [output.name, fetch(output)])));
       const attentionIo = this.split.sites.map((site) => ({
         q: buffers[slot(site.q)],
@@ -352,7 +386,7 @@ export class Decoder {
    * reply starts as fast as the second.
    */
   private async warmUp(): Promise<void> {
-    const { maxChunk } = this.kv.config;
+    const { maxChunk } = this;
     if (maxChunk > 1) await this.runChunk(new Array<number>(maxChunk).fill(0), 0, maxChunk, 1);
     this.kv.reset();
     await this.forward([0]);
@@ -366,9 +400,9 @@ export class Decoder {
     for (const bucket of this.buckets.values()) {
       for (const b of [...bucket.buffers, bucket.logitsStaging, bucket.ids]) b.destroy();
     }
-    this.attention.destroy();
+    this.home.attention.destroy();
     this.topLogits.destroy();
-    this.kv.destroy();
+    this.home.kv.destroy();
   }
 }
 

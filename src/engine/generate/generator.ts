@@ -6,7 +6,8 @@
 import { EngineError } from '../../protocol/errors.ts';
 import { IncrementalDecoder, type TokenDecoder } from '../text/incrementalDecoder.ts';
 import { RecentIds } from './recentIds.ts';
-import { Sampler, type SamplingParams, type TopLogits } from './sampler.ts';
+import type { TopLogits } from '../kernels/topLogits.ts';
+import { Sampler, type SamplingParams } from './sampler.ts';
 import { StopStrings, collectEosIds } from './stopConditions.ts';
 
 export type { TokenDecoder };

@@ -2,6 +2,7 @@
 // and the Hugging Face order repetition penalty -> temperature -> top-k -> top-p -> draw.
 
 import { EngineError } from '../../protocol/errors.ts';
+import type { TopLogits } from '../kernels/topLogits.ts';
 
 export interface SamplingParams {
   /** 0 picks the most likely token (greedy); higher values flatten the distribution. */
@@ -14,23 +15,6 @@ export interface SamplingParams {
   repetitionPenalty: number;
   /** Seed of the PRNG, a whole number from 0 to 4294967295: the same seed gives the same draws. */
   seed: number;
-}
-
-/** Some ids of a row and their raw logits. */
-export interface IdLogits {
-  ids: Uint32Array;
-  logits: Float32Array;
-  /** Entries in use; the arrays may be longer. */
-  count: number;
-}
-
-/**
- * What sampleTop needs of a row: the best logits of the ids not under the repetition penalty, best
- * first (the lower id first among equal logits), and the raw logits of the ids under it.
- */
-export interface TopLogits extends IdLogits {
-  /** The ids the penalty applies to (duplicates allowed), none of them among the best above. */
-  penalized: IdLogits;
 }
 
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({

@@ -10,6 +10,7 @@ import type { KvCache } from '../kv/kvCache.ts';
 import type { ChunkPlan } from '../kv/ringLayout.ts';
 import { CHUNK_PARAMS_BYTES, packChunkParams, type ChunkParams } from './chunkParams.ts';
 import { fillRopeTable, inverseFrequencies, ropeTableLength, validateRope, type RopeConfig } from './rope.ts';
+import { ATTENTION_WORKGROUP } from './kernelSizes.ts';
 import { SHADERS } from './shaderSources.ts';
 
 export type IoDtype = 'f32' | 'f16';
@@ -33,7 +34,6 @@ export interface AttentionIO {
   out: GPUBuffer;
 }
 
-const WORKGROUP = 64;
 const MAX_ROWS = 32;
 /** Enough workgroups to fill a large GPU; decode splits the window until it has this many. */
 const TARGET_WORKGROUPS = 256;
@@ -122,7 +122,7 @@ export class StreamingAttention {
     // Upper bound on the keys one row group sees: its sinks plus a window and its own span.
     const tLast = plan.t0 + nNew - 1;
     const keys = Math.min(tLast + 1, layout.nSinks + layout.windowSize + Math.ceil(rows / this.group));
-    const tiles = Math.ceil(keys / WORKGROUP);
+    const tiles = Math.ceil(keys / ATTENTION_WORKGROUP);
     const wanted = Math.ceil(TARGET_WORKGROUPS / (rowGroups * this.config.nKvHeads));
     const nSplits = Math.max(1, Math.min(wanted, tiles, Math.floor(this.partialRows / nNew)));
 
@@ -160,7 +160,7 @@ export class StreamingAttention {
 
     const encoder = this.device.createCommandEncoder({ label: `attention.layer${layer}` });
     const pass = encoder.beginComputePass();
-    const appendGroups = Math.ceil((chunk.nNew * nKvHeads * headDim) / 2 / WORKGROUP);
+    const appendGroups = Math.ceil((chunk.nNew * nKvHeads * headDim) / 2 / ATTENTION_WORKGROUP);
     pass.setPipeline(this.appendPipeline);
     pass.setBindGroup(0, append);
     pass.dispatchWorkgroups(Math.min(appendGroups, limit), Math.ceil(appendGroups / limit));
@@ -275,12 +275,17 @@ export class StreamingAttention {
   }
 }
 
+/** Workgroup memory of attention.wgsl with `rows` rows: per row q_rot (2 * headDim), scores (one
+ *  per key of a tile), acc (headDim) and 3 row scalars, f32 each; plus tile_slot. */
+function workgroupBytes(headDim: number, rows: number): number {
+  return rows * (3 * headDim + ATTENTION_WORKGROUP + 3) * 4 + ATTENTION_WORKGROUP * 4;
+}
+
 /** Rows of (token, query head) a workgroup can hold in workgroup memory, at most MAX_ROWS. */
 function maxRowsPerWorkgroup(device: GPUDevice, headDim: number): number {
-  // q_rot (2 * headDim) + scores (64) + acc (headDim) + 3 row scalars, f32 each; plus tile_slot.
-  const bytesPerRow = (3 * headDim + WORKGROUP + 3) * 4;
-  const fit = Math.floor((device.limits.maxComputeWorkgroupStorageSize - WORKGROUP * 4) / bytesPerRow);
-  return Math.min(MAX_ROWS, 2 ** Math.floor(Math.log2(Math.max(fit, 1))));
+  let rows = MAX_ROWS;
+  while (rows > 1 && workgroupBytes(headDim, rows) > device.limits.maxComputeWorkgroupStorageSize) rows /= 2;
+  return rows;
 }
 
 function partialBytes(config: AttentionConfig, rows: number): number {
@@ -314,7 +319,7 @@ function validateAttention(device: GPUDevice, config: AttentionConfig, cache: Kv
       'maxStorageBuffersPerShaderStage',
     );
   }
-  const rowBytes = (3 * headDim + WORKGROUP + 3) * 4 + WORKGROUP * 4;
+  const rowBytes = workgroupBytes(headDim, 1);
   if (rowBytes > limits.maxComputeWorkgroupStorageSize) {
     limit(
       `head dim ${headDim} needs ${rowBytes} bytes of workgroup memory and the device has ${limits.maxComputeWorkgroupStorageSize}.`,

@@ -4,21 +4,33 @@
 // both dispatches in one pass, copy the small result to a staging buffer.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { TopLogits } from '../generate/sampler.ts';
+import { MAX_PENALIZED, MAX_TOP_K, PICK_ITEMS, PICK_WORKGROUP } from './kernelSizes.ts';
 import { SHADERS } from './shaderSources.ts';
 
-/** Most picks per call; the shader's MAX_K. */
-export const MAX_TOP_K = 64;
-/** Most penalized ids per call; the shader's MAX_PENALIZED. */
-export const MAX_PENALIZED = 64;
-const WORKGROUP = 256;
-const BLOCK = WORKGROUP * 16;
+const BLOCK = PICK_WORKGROUP * PICK_ITEMS;
 /** bad, count, ids, values; then one value per penalized id. */
 const PICK_WORDS = 2 + 2 * MAX_TOP_K;
 const RESULT_WORDS = PICK_WORDS + MAX_PENALIZED;
 /** vocab, offset, n_blocks, n_penalized, k and padding to 16 bytes; then the penalized ids. */
 const PARAMS_HEADER = 8;
 const PARAMS_WORDS = PARAMS_HEADER + MAX_PENALIZED;
+
+/** Some ids of a row and their raw logits. */
+export interface IdLogits {
+  ids: Uint32Array;
+  logits: Float32Array;
+  /** Entries in use; the arrays may be longer. */
+  count: number;
+}
+
+/**
+ * What sampleTop needs of a row: the best logits of the ids not under the repetition penalty, best
+ * first (the lower id first among equal logits), and the raw logits of the ids under it.
+ */
+export interface TopLogits extends IdLogits {
+  /** The ids the penalty applies to (duplicates allowed), none of them among the best above. */
+  penalized: IdLogits;
+}
 
 /** A pick: the best `count` logits (best first), and how many logits were NaN or +Infinity. */
 export interface TopPick extends TopLogits {

@@ -149,10 +149,6 @@ export class RingLayout {
     this.nTokens = 0;
   }
 
-  state(): RingState {
-    return { nTokens: this.nTokens };
-  }
-
   restore(state: RingState): void {
     if (!Number.isInteger(state.nTokens) || state.nTokens < 0) {
       throw new EngineError('SNAPSHOT_MISMATCH', `A cache snapshot holds an invalid token count (${state.nTokens}).`);

@@ -4,10 +4,17 @@
 // and badly, so config and graph must agree or the model is refused.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { RotaryConfig } from '../decoder/decoder.ts';
 import { inverseFrequencies, type RopeScaling } from '../kernels/rope.ts';
 import type { HfConfig, RopeParameters } from '../../models/hfConfig.ts';
 import type { RotaryTables, SplitDecoder } from './split/splitDecoder.ts';
+
+/** What the kernel needs from the model's config.json beyond what the graph states. */
+export interface RotaryConfig {
+  theta: number;
+  /** Dims per head the model rotates (head_dim * partial_rotary_factor in Hugging Face configs). */
+  rotaryDim: number;
+  scaling?: RopeScaling;
+}
 
 /**
  * Largest |cos - cos'| or |sin - sin'| accepted between the graph's tables and the config's RoPE.

@@ -7,7 +7,10 @@ import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError, toEngineError } from '../../protocol/errors.ts';
 import { CACHE_DTYPE_BYTES } from '../../protocol/cache.ts';
-import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelInfo, SamplingChoice } from '../../protocol/messages.ts';
+import type {
+  CacheChoice, CacheSnapshot, CacheState, Conversation, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, LongMessageRule, ModelInfo, SamplingChoice,
+  TextMeasure,
+} from '../../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../../storage/snapshots.ts';
 import type { DownloadProgress } from '../../models/index.ts';
 import type { HubChoice } from '../models/hubModels.ts';
@@ -207,22 +210,36 @@ export class EngineSession {
     await this.load(status.model, status.settings);
   }
 
-  async chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
+  chat(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, handlers: ChatHandlers, snapshot?: CacheSnapshot, longMessages?: LongMessageRule): Promise<ChatResult> {
+    return this.whileReady('the reply', (client) => client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages));
+  }
+
+  /** Ends the reply being written, or the experiment under way. */
+  stop(): void {
+    this.client?.stop();
+  }
+
+  measureText(text: ExperimentText): Promise<TextMeasure> {
+    return this.whileReady('measuring the text', (client) => client.measureText(text));
+  }
+
+  experiment(plan: ExperimentPlan, onProgress: (progress: ExperimentProgress) => void): Promise<ExperimentResult> {
+    return this.whileReady('the experiment', (client) => client.experiment(plan, onProgress));
+  }
+
+  /** Runs a request on the loaded model; a GPU lost on the way turns the session 'lost'. */
+  private async whileReady<T>(what: string, request: (client: EngineClient) => Promise<T>): Promise<T> {
     const status = this.state.status;
     if (!this.client || status.kind !== 'ready') throw new EngineError('CONFIG_INVALID', 'No model is loaded; load one first.');
     try {
-      return await this.client.chat(conversation, replyId, sampling, maxTokens, handlers, snapshot, longMessages);
+      return await request(this.client);
     } catch (e) {
-      const error = toEngineError(e, 'the reply');
+      const error = toEngineError(e, what);
       if (error.code === 'DEVICE_LOST' && this.state.status === status) {
         this.set({ status: { kind: 'lost', model: status.model, settings: status.settings, error } });
       }
       throw error;
     }
-  }
-
-  stop(): void {
-    this.client?.stop();
   }
 
   snapshot(): Promise<CacheSnapshot | null> {

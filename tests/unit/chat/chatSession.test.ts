@@ -7,8 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ChatSession, type ChatModel } from '../../../src/engine/chat/chatSession.ts';
 import { TurnFormatter } from '../../../src/engine/chat/turnFormatter.ts';
 import type { FeedOptions } from '../../../src/engine/generate/generator.ts';
-import type { KvCacheInfo, StreamCache } from '../../../src/engine/kv/kvCache.ts';
-import { RingLayout } from '../../../src/engine/kv/ringLayout.ts';
+import { IdCache } from '../fakeStreamCache.ts';
 import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import type { CacheChoice, CacheSnapshot, ChatMessage, Conversation, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
@@ -20,63 +19,6 @@ const EOS = 2;
 const REPLY = ' ok.';
 const GREEDY: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 
-/** The cache's bookkeeping as the GPU cache keeps it, holding the stream's ids where the GPU holds K and V. */
-class FakeCache implements StreamCache {
-  readonly layout: RingLayout;
-  /** Every id of the stream, by stream index (the GPU cache keeps only the visible ones). */
-  readonly ids: number[] = [];
-  readonly calls: string[] = [];
-
-  constructor(readonly choice: CacheChoice) {
-    this.layout = new RingLayout(choice);
-  }
-
-  get length(): number {
-    return this.layout.nTokens;
-  }
-
-  append(ids: readonly number[]): void {
-    for (let at = 0; at < ids.length; at += this.choice.maxChunk) {
-      const chunk = ids.slice(at, at + this.choice.maxChunk);
-      this.layout.commit(this.layout.planChunk(chunk.length));
-      this.ids.push(...chunk);
-    }
-  }
-
-  info(): KvCacheInfo {
-    const { nSinks, windowSize, ringSize, nTokens } = this.layout;
-    return { nLayers: 1, dtype: 'f32', nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots };
-  }
-
-  canTruncateTo(length: number): boolean {
-    return this.layout.canTruncateTo(length);
-  }
-
-  truncateTo(length: number): void {
-    this.calls.push(`truncateTo ${length}`);
-    this.layout.truncate(length);
-    this.ids.length = length;
-  }
-
-  reset(): void {
-    this.calls.push('reset');
-    this.layout.reset();
-    this.ids.length = 0;
-  }
-
-  async snapshot(): Promise<Uint8Array<ArrayBuffer>> {
-    return new TextEncoder().encode(JSON.stringify(this.ids)) as Uint8Array<ArrayBuffer>;
-  }
-
-  restore(bytes: Uint8Array<ArrayBuffer>): void {
-    this.calls.push('restore');
-    const ids = JSON.parse(new TextDecoder().decode(bytes)) as number[];
-    this.reset();
-    this.calls.pop();
-    this.append(ids);
-  }
-}
-
 /** How the fake model writes: its every reply, and the texts that end a reply (its files' stop strings). */
 interface FakeWriting {
   reply?: string;
@@ -86,7 +28,7 @@ interface FakeWriting {
 /** A model whose every turn is `reply` (REPLY unless told): after a prompt it predicts the reply's
  *  first character, after each character of it fed back the next one, and EOS after the whole of it. */
 class FakeModel implements ChatModel {
-  readonly cache: FakeCache;
+  readonly cache: IdCache;
   readonly stopIds = [EOS];
   readonly stopStrings: readonly string[];
   readonly vocabSize = VOCAB;
@@ -100,7 +42,7 @@ class FakeModel implements ChatModel {
   };
 
   constructor(choice: CacheChoice, writing: FakeWriting = {}) {
-    this.cache = new FakeCache(choice);
+    this.cache = new IdCache(choice);
     this.reply = writing.reply ?? REPLY;
     this.stopStrings = writing.stopStrings ?? [];
   }

@@ -6,7 +6,7 @@
 // tensor under the output's name instead, in its own shape, and the copy is gone from every run.
 
 import type { onnx } from 'onnx-proto';
-import { constantOf, describe, type GraphView, valuesOf } from './graph.ts';
+import { constantOf, describe, tryWidth, type GraphView, valuesOf } from './graph.ts';
 
 const VIEW_OPS = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 /** Ops whose output has their first input's shape (the norms a per-head view feeds). */
@@ -37,7 +37,7 @@ export function dropOutputViews(part: SegmentPart, view: GraphView): OutputViews
     const shape = tokenShape(source, view);
     const readInside = part.nodes.some((n) => n !== viewNode && n.input?.includes(output));
     const elements = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
-    if (!producer || producer.opType === 'Constant' || part.outputs.has(source) || readInside || !shape || elements(shape) !== view.width(output)) {
+    if (!producer || producer.opType === 'Constant' || part.outputs.has(source) || readInside || !shape || elements(shape) !== tryWidth(output, view)) {
       captureBlocker ??= `output "${output}" is written by ${describe(viewNode)}, a copy that a captured graph does not replay`;
       continue;
     }
@@ -64,7 +64,8 @@ function tokenShape(tensor: string, view: GraphView): number[] | undefined {
   const constant = constantOf(node.input?.[1], view);
   const dims = constant ? valuesOf(constant) : undefined;
   if (!dims || dims.length < 3 || (dims[0] !== 0 && dims[0] !== 1)) return undefined;
-  const width = view.width(input);
+  const width = tryWidth(input, view);
+  if (width === undefined) return undefined;
   // 0 right after the sequence axis copies the input's width; one -1 takes what the rest leave.
   const rest = dims.slice(2).map((d, i) => (d === 0 && i === 0 ? width : d));
   if (rest.some((d) => d === 0 || d < -1) || [dims[1], ...rest].filter((d) => d === -1).length > 1) return undefined;

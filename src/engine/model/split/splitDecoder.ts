@@ -34,6 +34,12 @@ export interface BoundaryTensor {
   tokenShape?: number[];
 }
 
+/** The dims a segment reads or writes a boundary tensor with, for a chunk of n tokens. */
+export function boundaryDims(t: BoundaryTensor, n: number): number[] {
+  if (t.dtype === 'int64') return [1, n];
+  return t.tokenShape ? [1, n * t.tokenShape[1], ...t.tokenShape.slice(2)] : [1, n, t.width];
+}
+
 export interface Segment {
   index: number;
   /** Encoded ModelProto; its initializers point into the external data files below. */
