@@ -13,13 +13,16 @@ import { ExperimentController } from '../features/experiment/experimentControlle
 import { ExperimentView } from '../features/experiment/ExperimentView.tsx';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
 import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/models/hubModels.ts';
-import { builtInModel } from '../features/models/builtInModel.ts';
+import { BUILT_IN_LABEL, builtInModel } from '../features/models/builtInModel.ts';
 import { keepLocal, type PickedModel } from '../features/models/modelSource.ts';
 import { ModelPicker } from '../features/models/ModelPicker.tsx';
 import type { EngineError } from '../protocol/errors.ts';
-import { cacheChoiceOf, sameCache, type ChatSettings } from '../features/settings/settings.ts';
+import type { LongMessageRule } from '../protocol/messages.ts';
+import { cacheChoiceOf, sameCache, type CacheLimits, type ChatSettings } from '../features/settings/settings.ts';
+import { FLOAT_BYTES } from '../protocol/cache.ts';
+import { useDeviceCaps } from '../client/gpuCheck.ts';
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
-import { loadElementsPerToken, loadSettings, saveSettings } from '../features/settings/settingsStore.ts';
+import { loadDefaultSystemPrompt, loadElementsPerToken, loadSettings, saveDefaultSystemPrompt, saveSettings } from '../features/settings/settingsStore.ts';
 import { EngineDock } from './EngineDock.tsx';
 import { EngineSession, type EngineStatus } from '../features/session/engineSession.ts';
 import { Header } from './Header.tsx';
@@ -32,7 +35,7 @@ type NarrowPanel = 'none' | 'conversations' | 'memory';
 function useServices() {
   const [services] = useState(() => {
     const session = new EngineSession();
-    const store = new ConversationStore();
+    const store = new ConversationStore(loadDefaultSystemPrompt);
     return { session, store, controller: new ChatController(session, store), experiment: new ExperimentController(session) };
   });
   useEffect(() => {
@@ -76,6 +79,7 @@ export function ChatApp() {
   }, [generating, controller]);
 
   const [notKept, setNotKept] = useState<EngineError | null>(null);
+  const [defaultPrompt, setDefaultPrompt] = useState(loadDefaultSystemPrompt);
   const [longRule, setLongRule] = useState(loadLongMessageRule);
   const pick = (model: PickedModel) => {
     setPicking(false);
@@ -83,11 +87,11 @@ export function ChatApp() {
       const kept = await keepLocal(model);
       setNotKept(kept.notKept);
       return kept.model;
-    });
+    }, model.choice.label);
   };
   const pickBuiltIn = () => {
     setPicking(false);
-    void session.loadOpened(builtInModel);
+    void session.loadOpened(builtInModel, BUILT_IN_LABEL);
   };
   const pickHub = (model: HubChoice) => {
     setPicking(false);
@@ -100,11 +104,24 @@ export function ChatApp() {
       void session.load(status.model, next);
     }
   };
-  const send = (text: string) => controller.send((active ?? store.create()).id, text);
+  const send = (text: string, long: LongMessageRule | null) => controller.send((active ?? store.create()).id, text, long);
   const ready = status.kind === 'ready';
+  // Drafts by conversation, kept while a model loads and across switches of conversation.
+  const drafts = useRef(new Map<string, string>());
+  const draftKey = active?.id ?? 'new';
+  const caps = useDeviceCaps();
+  const limits: CacheLimits | null =
+    status.kind === 'ready' && caps
+      ? {
+          label: status.model.choice.label,
+          elementsPerSlot: status.info.cache.bytesPerToken / FLOAT_BYTES[status.info.cache.dtype] / (2 * status.info.nLayers),
+          bufferBytes: Math.min(caps.maxBufferSize, caps.maxStorageBufferBindingSize),
+          trainedContext: status.info.trainedContext,
+        }
+      : null;
   const closePanel = () => setPanel('none');
   // The picker opens beside the conversation, never over it: when no model is loaded, or on request.
-  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating && !experimenting);
+  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating && !engine.download && !experimenting);
 
   // Once a model is ready, the message box has the focus: the next thing to do is write.
   const wasReady = useRef(false);
@@ -116,19 +133,21 @@ export function ChatApp() {
   // Keyed by conversation, so a draft stays with the conversation it was written in.
   const composer = (
     <Composer
-      key={active?.id ?? 'new'}
+      key={draftKey}
       generating={generating}
       id={MESSAGE_BOX_ID}
-      blocked={
+      waitNote={
         experimenting
           ? 'The experiment is running on the model: stop it, or wait for it to finish, to chat.'
           : ready
             ? null
             : status.kind === 'idle'
-              ? 'Choose a model to chat: the list is beside the conversation.'
-              : 'Load a model to chat.'
+              ? <WaitForChoice />
+              : 'The model is loading; you can write meanwhile.'
       }
       placeholder={status.kind === 'ready' && !status.info.hasChatTemplate ? `${status.model.choice.label} continues text: start a story…` : 'Write a message…'}
+      draft={drafts.current.get(draftKey) ?? ''}
+      onDraft={(text) => drafts.current.set(draftKey, text)}
       onSend={send}
       onStop={() => controller.stop()}
       cache={status.kind === 'ready' ? status.cache : null}
@@ -147,6 +166,7 @@ export function ChatApp() {
       </a>
       <Header
         status={status}
+        onModels={() => setPicking((p) => !p)}
         view={view}
         theme={theme}
         onTheme={cycleTheme}
@@ -168,6 +188,20 @@ export function ChatApp() {
           <p className="banner warn" role="alert">
             {notKept.message} The model was loaded from the picked files; after a reload it must be picked again.
           </p>
+        )}
+        {engine.problem && (
+          <div className="banner warn" role="alert" data-testid="session-problem">
+            <p>{engine.problem.message}</p>
+            {engine.problem.detail && (
+              <details>
+                <summary>Details</summary>
+                <p className="small">{engine.problem.detail}</p>
+              </details>
+            )}
+            <button type="button" onClick={() => session.dismissProblem()}>
+              Dismiss
+            </button>
+          </div>
         )}
         {chat.storageError && (
           <p className="banner warn" role="alert">
@@ -197,7 +231,7 @@ export function ChatApp() {
           </section>
         )}
         <div className="dock">
-          <EngineDock status={status} session={session} composer={composer} />
+          <EngineDock status={status} download={engine.download} session={session} composer={composer} />
         </div>
       </main>
       {pickerOpen && (
@@ -209,6 +243,11 @@ export function ChatApp() {
             error={status.kind === 'idle' ? status.error : undefined}
             notice={status.kind === 'idle' ? status.notice : undefined}
             again={status.kind === 'idle' ? engine.lastModel : null}
+            loaded={status.kind === 'ready' ? status.model.choice : null}
+            onUnload={() => {
+              setPicking(false);
+              void session.unload();
+            }}
             onCancel={ready ? () => setPicking(false) : undefined}
           />
         </aside>
@@ -227,6 +266,12 @@ export function ChatApp() {
         loaded={ready}
         settings={settings}
         elementsPerToken={loadElementsPerToken(modelKey)}
+        limits={limits}
+        defaultSystemPrompt={defaultPrompt}
+        onDefaultSystemPrompt={(text) => {
+          saveDefaultSystemPrompt(text);
+          setDefaultPrompt(text);
+        }}
         blocked={
           generating
             ? 'Wait for the reply to finish (or stop it) before changing settings.'
@@ -254,14 +299,24 @@ function settingsTargetOf(model: PickedModel | ModelDefaults): SettingsTarget {
   return 'choice' in model ? { key: model.choice.key, label: model.choice.label, defaults, cache } : { key: model.key, label: model.label, defaults, cache };
 }
 
+/** Where the model list is: beside the conversation, or below it on a phone (CSS shows one). */
+function WaitForChoice() {
+  return (
+    <>
+      Choose a model to chat: the list is <span className="wide-only">beside</span>
+      <span className="narrow-only">below</span> the conversation. What you write here is sent once a model is ready.
+    </>
+  );
+}
+
 function Intro({ status }: { status: EngineStatus }) {
   const storyModel = status.kind === 'ready' && !status.info.hasChatTemplate;
   return (
     <div className="intro">
-      <h2>A conversation that never runs out of context</h2>
+      <h2>A conversation that never runs out of room</h2>
       <p>
-        The model keeps the first tokens of the conversation as attention sinks and a rolling window of the latest ones, so it can go on for
-        as long as you like at the same speed. The memory panel shows what it still sees.
+        The model remembers the start of the conversation and its latest part, so you can go on for as long as you like, at the same speed.
+        The memory panel shows what it still remembers.
       </p>
       {storyModel && <p className="muted">This model has no chat format: it continues the text. Write the beginning of a story and it carries on.</p>}
     </div>

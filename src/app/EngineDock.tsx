@@ -1,13 +1,16 @@
-// Below the conversation: the composer, or the screen for where the engine stands (starting,
-// running in another tab, taken over, loading, device lost). The model picker is not here: it
-// opens beside the conversation (ChatApp), so the conversation stays readable while choosing.
+// Below the conversation: the composer, and above it what the engine is doing (a model loading or
+// downloading), or in its place the screen for where the engine stands (running in another tab,
+// taken over, device lost). The composer keeps its place in the tree while a model loads, so what
+// is typed then stays. The model picker is not here: it opens beside the conversation (ChatApp),
+// so the conversation stays readable while choosing.
 
 import type { ReactNode } from 'react';
 import { LoadProgress } from '../features/models/LoadProgress.tsx';
-import type { EngineSession, EngineStatus } from '../features/session/engineSession.ts';
+import type { BackgroundDownload, EngineSession, EngineStatus } from '../features/session/engineSession.ts';
 
 interface Props {
   status: EngineStatus;
+  download: BackgroundDownload | null;
   session: EngineSession;
   composer: ReactNode;
 }
@@ -22,10 +25,15 @@ function Notice({ title, children, action }: { title: string; children: ReactNod
   );
 }
 
-export function EngineDock({ status, session, composer }: Props) {
+/** What sits above the composer: a load or a download under way. */
+function Progress({ status, download, session }: Omit<Props, 'composer'>) {
+  if (status.kind === 'loading') return <LoadProgress label={status.label} stage={status.stage} onCancel={() => session.cancelDownload()} />;
+  if (download) return <LoadProgress label={download.label} stage={{ phase: 'download', progress: download.progress }} onCancel={() => session.cancelDownload()} background />;
+  return null;
+}
+
+export function EngineDock({ status, download, session, composer }: Props) {
   switch (status.kind) {
-    case 'locking':
-      return <Notice title="Starting the engine…">{null}</Notice>;
     case 'elsewhere':
       return (
         <Notice
@@ -52,8 +60,6 @@ export function EngineDock({ status, session, composer }: Props) {
           <p>This tab stopped its engine. Your conversations are saved; take the model back to go on here.</p>
         </Notice>
       );
-    case 'loading':
-      return <LoadProgress label={status.label} stage={status.stage} onCancel={() => session.cancelDownload()} />;
     case 'lost':
       return (
         <Notice
@@ -68,8 +74,15 @@ export function EngineDock({ status, session, composer }: Props) {
           <p>Reloading starts the engine again; the next reply restores this conversation's cache from its snapshot or rebuilds it from the transcript.</p>
         </Notice>
       );
+    case 'locking':
+    case 'loading':
     case 'idle':
     case 'ready':
-      return composer;
+      return (
+        <>
+          <Progress status={status} download={download} session={session} />
+          {composer}
+        </>
+      );
   }
 }

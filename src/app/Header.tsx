@@ -1,5 +1,5 @@
-// The top bar: the app's name, which model is loaded, and the buttons for the panels, the
-// experiment, settings, theme and installing the app.
+// The top bar: the app's name, the model switcher (which model is loaded; it opens the model list),
+// and the buttons for the panels, the experiment, settings, theme and installing the app.
 
 import type { EngineStatus } from '../features/session/engineSession.ts';
 import { Icon } from '../ui/icons.tsx';
@@ -8,6 +8,8 @@ import type { View } from './view.ts';
 
 interface Props {
   status: EngineStatus;
+  /** Opens (or closes) the model list, to switch or unload the model. */
+  onModels(): void;
   view: View;
   theme: Theme;
   onTheme(): void;
@@ -36,16 +38,25 @@ function modelSummary(status: EngineStatus): string {
 
 const THEME_NAMES: Record<Theme, string> = { system: 'system', light: 'light', dark: 'dark' };
 
-export function Header({ status, view, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
+export function Header({ status, onModels, view, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
   return (
     <header className="top-bar">
       <button type="button" className="icon-button menu-toggle" onClick={onConversations} aria-label="Conversations">
         <Icon name="menu" />
       </button>
       <h1 className="app-name">Endless Chat</h1>
-      <span className={`model-status status-${status.kind}`} data-testid="model-status">
-        {modelSummary(status)}
-      </span>
+      <button
+        type="button"
+        className={`model-status status-${status.kind}`}
+        data-testid="model-status"
+        onClick={onModels}
+        disabled={status.kind !== 'ready'}
+        title="Switch or unload the model"
+        aria-haspopup="true"
+      >
+        <span className="model-name">{modelSummary(status)}</span>
+        {status.kind === 'ready' && <Icon name="chevron" />}
+      </button>
       <span className="spacer" />
       {install && (
         <button type="button" onClick={install}>

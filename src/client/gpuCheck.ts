@@ -40,3 +40,16 @@ export function useGpuCheck(): GpuCheck {
   }, []);
   return check;
 }
+
+/** The GPU's features and limits, once the check has answered; null until then (or without WebGPU). */
+export function useDeviceCaps(): DeviceCaps | null {
+  const [caps, setCaps] = useState<DeviceCaps | null>(null);
+  useEffect(() => {
+    let live = true;
+    void checkWebGpu().then((check) => live && check.state === 'ok' && setCaps(check.caps));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return caps;
+}

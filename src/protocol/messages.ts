@@ -174,6 +174,8 @@ export interface ModelInfo {
   nLayers: number;
   vocabSize: number;
   hasChatTemplate: boolean;
+  /** Positions the model was trained on, where its config says: sinks plus window stay within it. */
+  trainedContext: number | null;
   adapter: string;
   cache: CacheState;
 }

@@ -43,7 +43,7 @@ export async function saveConversation(conversation: StoredConversation): Promis
     const storedRevision = stored?.revision ?? 0;
     let keptCopy: StoredConversation | undefined;
     if (stored && storedRevision !== (conversation.revision ?? 0)) {
-      keptCopy = { ...stored, id: crypto.randomUUID(), title: `${stored.title} (changed in another tab)`, revision: 1 };
+      keptCopy = { ...stored, id: crypto.randomUUID(), title: `${stored.title} (changed in another tab)`, renamed: true, revision: 1 };
       await tx.store.put(keptCopy);
     }
     const revision = Math.max(storedRevision, conversation.revision ?? 0) + 1;

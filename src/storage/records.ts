@@ -26,7 +26,13 @@ export interface StoredMessage extends ChatMessage {
 
 export interface StoredConversation {
   id: string;
+  /** The user's own title when `renamed`, else the first message's start (kept in step by the store). */
   title: string;
+  renamed?: boolean;
+  /** Shown above the others. */
+  pinned?: boolean;
+  /** When it was imported from a file: an imported copy is marked as one. */
+  importedAt?: number;
   systemPrompt: string;
   messages: StoredMessage[];
   createdAt: number;

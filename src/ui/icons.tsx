@@ -17,6 +17,13 @@ const PATHS = {
   theme: 'M12 3a9 9 0 1 0 0 18zM12 3a9 9 0 0 1 0 18',
   install: 'M12 3v12M7 10l5 5 5-5M4 21h16',
   close: 'M6 6l12 12M18 6L6 18',
+  chevron: 'M6 9l6 6 6-6',
+  left: 'M15 6l-6 6 6 6',
+  right: 'M9 6l6 6-6 6',
+  pin: 'M9 4h6l-1 6 3 3H7l3-3zM12 13v7',
+  search: 'M11 5a6 6 0 1 0 0 12 6 6 0 0 0 0-12zM20 20l-4.5-4.5',
+  rename: 'M4 20h4L19 9l-4-4L4 16z',
+  down: 'M12 5v14M6 13l6 6 6-6',
   // A chart's axes and a line: the Experiment view.
   chart: 'M4 4v16h16M7 15l4-5 3 3 5-7',
 } as const;

@@ -14,6 +14,7 @@ import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixture
 import { buildAndServe, type ServedApp } from './appServer.ts';
 import { HOSTILE_PAYLOADS, hostileConversationFile } from './hostileConversation.ts';
 import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
+import { applySettings as applyOnPage, openSettings, syncDetail } from './appPage.ts';
 
 const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
 /** How long the engine may take over a step (load, first tokens) before the test calls it hung: a guard, not a speed bound; a loaded 2-core machine has needed more than 30 s for a first token. */
@@ -59,11 +60,7 @@ async function replyFinished(): Promise<void> {
   await streaming().waitFor({ state: 'detached', timeout: 180_000 });
 }
 
-async function applySettings(values: Record<string, string>): Promise<void> {
-  await page.getByRole('button', { name: 'Settings' }).click();
-  for (const [label, value] of Object.entries(values)) await page.getByLabel(label, { exact: true }).fill(value);
-  await page.getByRole('button', { name: 'Apply' }).click();
-}
+const applySettings = (values: Record<string, string>) => applyOnPage(page, values);
 
 /** Characters of the streaming reply in IndexedDB: what a reload finds of it. */
 const savedStreamingLength = () =>
@@ -96,6 +93,8 @@ beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
   app = await buildAndServe();
   context = await app.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Messages longer than the window are read whole here, chosen once as a user would.
+  await context.addInitScript(() => localStorage.setItem('endless-chat:long-messages', 'all'));
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
   await context.addInitScript(() => {
     (window as unknown as { __pwned(name: string): void }).__pwned = (name: string) => {
@@ -123,7 +122,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
 
   it('loads the model from local files and refuses invalid settings with a sentence beside each field', async () => {
     await loadLocalModel();
-    await page.getByRole('button', { name: 'Settings' }).click();
+    await openSettings(page);
     await page.getByLabel('Attention sinks').fill('200');
     await page.getByLabel('Window (tokens)').fill('128');
     await page.getByLabel('Temperature').fill('-1');
@@ -154,7 +153,8 @@ describe('the chat app, built and served, on stories260K from local files', () =
     const reply = replies().last();
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(20);
-    expect(await reply.locator('.stats-line').innerText()).toMatch(/^prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · first token \d+ ms · \d+ tokens$/);
+    expect(await reply.locator('.stats-line').innerText()).toMatch(/^\d+ tokens · [\d.]+ per second · started after [\d.]+ s$/);
+    expect(await reply.locator('.stats-line').getAttribute('title')).toMatch(/^prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s · first token \d+ ms · \d+ tokens$/);
     expect(await conversation(FIRST).isVisible()).toBe(true);
   });
 
@@ -166,7 +166,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     const reply = replies().last();
     expect(await reply.getAttribute('data-status')).toBe('stopped');
     expect(await reply.getByText('Stopped.').isVisible()).toBe(true);
-    const decoded = Number((await reply.locator('.stats-line').innerText()).match(/(\d+) tokens$/)![1]);
+    const decoded = Number((await reply.locator('.stats-line').innerText()).match(/^(\d+) tokens/)![1]);
     expect(decoded).toBeLessThan(40);
   });
 
@@ -184,7 +184,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
       const reply = replies().last();
       expect(await reply.getAttribute('data-message-id')).not.toBe(replyBefore);
       expect(await reply.getAttribute('data-status')).toBe('done');
-      const notice = (await reply.locator('.sync-notice').textContent()) ?? '';
+      const notice = (await syncDetail(reply)) ?? '';
       expect(notice).toMatch(/^Cache rolled back Rolled the cache back to token \d+/);
       return { text: await reply.locator('.markdown').innerText(), notice };
     };
@@ -208,7 +208,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     expect(await replies().count()).toBe(2);
     expect(await replies().last().getAttribute('data-status')).toBe('done');
     expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
-    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache rolled back /);
+    expect(await syncDetail(replies().last())).toMatch(/^Cache rolled back /);
     await applySettings({ Temperature: '0.8' });
   });
 
@@ -251,7 +251,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     expect(await page.getByText('Out of the window: the model no longer sees this message.').first().isVisible()).toBe(true);
     // The last reply is longer than the window: the model sees only its end.
     expect(await page.locator('.message').last().getAttribute('data-window')).toMatch(/^(in|partly-out)$/);
-    expect(await page.locator('.cache-facts').first().innerText()).toMatch(/Window\s+128 tokens/);
+    expect(await page.getByTestId('memory-summary').innerText()).toMatch(/the last 128 tokens/);
     expect(await page.locator('.latency-chart polyline').count()).toBe(1);
     await screen('3-long-chat-with-cache-picture', page, RUN_TO_RUN);
   });
@@ -296,13 +296,13 @@ describe('the chat app, built and served, on stories260K from local files', () =
     await applySettings({ 'Max tokens per reply': '40' });
     await send(' Then it rained.');
     await replyFinished();
-    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
+    expect(await syncDetail(replies().last())).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
 
     // Its snapshot was saved after its last reply (the edit), with the same cache settings.
     await conversation(FIRST).click();
     await send(' The sun came out again.');
     await replyFinished();
-    expect(await replies().last().locator('.sync-notice').textContent()).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
+    expect(await syncDetail(replies().last())).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
     expect(await page.locator('.message').count()).toBe(6);
   });
 
@@ -400,7 +400,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     // The snapshot saved after ' Then it rained.' still fits: only what came after it is read
     // (a rebuild would read the sinks and the whole window, 132 tokens).
     const reply = replies().last();
-    const notice = (await reply.locator('.sync-notice').textContent()) ?? '';
+    const notice = (await syncDetail(reply)) ?? '';
     expect(notice).toMatch(/^Cache restored Restored the saved cache of this conversation\. \(\d+ tokens read\)$/);
     expect(Number(/\((\d+) tokens read\)/.exec(notice)![1])).toBeLessThan(128);
     expect(await reply.getAttribute('data-status')).toBe('done');

@@ -11,6 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
+import { applySettings as applyOnPage, syncDetail } from './appPage.ts';
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
@@ -47,12 +48,7 @@ async function send(text: string, on: Page = page): Promise<void> {
 
 const replyFinished = (on: Page = page) => streaming(on).waitFor({ state: 'detached', timeout: 180_000 });
 
-async function applySettings(values: Record<string, string>): Promise<void> {
-  await page.getByRole('button', { name: 'Settings' }).click();
-  for (const [label, value] of Object.entries(values)) await page.getByLabel(label, { exact: true }).fill(value);
-  await page.getByRole('button', { name: 'Apply' }).click();
-  await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
-}
+const applySettings = (values: Record<string, string>) => applyOnPage(page, values);
 
 /** Presses `key` until `done` holds, at most `limit` times; returns the number of presses. */
 async function pressUntil(on: Page, key: string, done: () => Promise<boolean>, limit = 60): Promise<number> {
@@ -145,7 +141,11 @@ describe('the first minute, with the built-in model', () => {
   it('after a rebuild, regenerate rolls the cache back twice instead of rebuilding it', async () => {
     await applySettings({ 'Attention sinks': '4', 'Window (tokens)': '64', 'Max tokens per reply': '16' });
     await ready();
-    await send(storyText(5));
+    // Longer than twice the window in characters: the long-message choice is asked, and made.
+    await composer().fill(storyText(5));
+    await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
+    await composer().press('Enter');
+    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
     await replyFinished();
     // A new system prompt makes the next reply rebuild the cache: its first 4 and last 64 tokens,
     // skipping the rest of the transcript.
@@ -155,13 +155,13 @@ describe('the first minute, with the built-in model', () => {
     await composer().click();
     await send('The next day, Tom found a little bird in the garden.');
     await replyFinished();
-    expect(await replies().last().locator('.sync-notice').innerText()).toMatch(/^Cache rebuilt/i);
+    expect(await syncDetail(replies().last())).toMatch(/^Cache rebuilt/i);
 
     for (const round of [1, 2]) {
       await replies().last().getByRole('button', { name: 'Regenerate' }).click();
       await streaming().waitFor({ state: 'attached', timeout: 10_000 });
       await replyFinished();
-      const notice = await replies().last().locator('.sync-notice').innerText();
+      const notice = (await syncDetail(replies().last())) ?? '';
       expect(notice, `regenerate ${round}`).toMatch(/^Cache rolled back/i);
       expect(notice).not.toMatch(/rebuilt/i);
     }
@@ -169,12 +169,12 @@ describe('the first minute, with the built-in model', () => {
   });
 
   it('redraws the memory panel at once after a settings change, and moves it while a long message is read', async () => {
-    const windowFact = () => page.locator('.memory-column .cache-facts dt', { hasText: /^Window$/ }).locator('xpath=following-sibling::dd[1]').innerText();
-    await expect.poll(windowFact).toMatch(/^64 tokens/);
+    const windowFact = () => page.getByTestId('memory-summary').innerText();
+    await expect.poll(windowFact).toMatch(/the last 64 tokens/);
     await applySettings({ 'Window (tokens)': '100' });
     await ready();
     // Before any reply: the new window, an empty cache and the reason.
-    await expect.poll(windowFact).toMatch(/^100 tokens/);
+    await expect.poll(windowFact).toMatch(/the last 100 tokens/);
     expect(await page.getByTestId('memory-resized').isVisible()).toBe(true);
     expect(await numberIn('cache-tokens')).toBe(0);
     await screen('memory-after-settings-change');
@@ -182,7 +182,10 @@ describe('the first minute, with the built-in model', () => {
     // A short turn first: the cache is rebuilt from the transcript; then a long one is read whole.
     await send('Then Sue came home.');
     await replyFinished();
-    await send(storyText(60, 100));
+    await composer().fill(storyText(60, 100));
+    await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
+    await composer().press('Enter');
+    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
     const seen = new Set<number>();
     // While the message is read, the count of tokens in the cache climbs.
     await expect
@@ -205,16 +208,17 @@ describe('a message longer than the window', () => {
     await send('Once upon a time, a fox lived in the woods.');
     await replyFinished();
     const choice = page.getByTestId('long-rule');
-    const all = page.getByRole('radio', { name: /^all of it/ });
-    const kept = page.getByRole('radio', { name: /^only what the model keeps/ });
+    const all = page.getByRole('radio', { name: /^All of it/ });
+    const kept = page.getByRole('radio', { name: /^Only what it will remember/ });
 
     // Read all of it: every token in order, with the time left, and no rebuild.
     await composer().fill(storyText(12, 300));
     await choice.waitFor();
+    // Chosen for the long read above, and remembered.
     expect(await all.isChecked()).toBe(true);
     await screen('long-message-choice');
     await composer().press('Enter');
-    await page.getByTestId('reading-note').filter({ hasText: /^Reading all [\d,]+ tokens in order, as you chose for long messages/ }).waitFor({ timeout: 60_000 });
+    await page.getByTestId('reading-note').filter({ hasText: /^Reading all [\d,]+ tokens in order, as you chose for this long message/ }).waitFor({ timeout: 60_000 });
     await page.getByTestId('reading-note').filter({ hasText: /s left\.$|min left\.$/ }).waitFor({ timeout: 60_000 });
     const line = await page.locator('.message .prefill').innerText();
     expect(Number(/\/ ([\d,]+) tokens/.exec(line)![1].replace(/,/g, ''))).toBeGreaterThan(300);
@@ -228,7 +232,7 @@ describe('a message longer than the window', () => {
     await composer().press('Enter');
     await streaming().waitFor({ state: 'attached', timeout: 10_000 });
     await replyFinished();
-    expect(await replies().last().locator('.sync-notice').innerText()).toMatch(/Read only what the model keeps: the first 4 and the last 100 of [\d,]+ tokens, as chosen for long messages\. \(104 tokens read\)/);
+    expect(await syncDetail(replies().last())).toMatch(/Read only what the model keeps: the first 4 and the last 100 of [\d,]+ tokens, as chosen for long messages\. \(104 tokens read\)/);
 
     // The choice is remembered across a reload.
     await page.reload();

@@ -153,23 +153,29 @@ describe('hub models in the app', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await chatOnce('Tell me about a dog.');
     // The engine allocated the cache the line promised.
-    expect(await page.locator('.memory-column dt:text-is("Cache memory") + dd').innerText()).toBe('799 KiB · 16-bit');
+    expect(await page.locator('.memory-column dt:text-is("GPU memory") + dd').innerText()).toBe('799 KiB · 16-bit');
     expect(await page.locator('.memory-column dt:text-is("Window") + dd').innerText()).toMatch(/^508 tokens/);
     await shot('hub-3-reply');
   });
 
-  it('refuses a graph without recognisable attention with a sentence naming its ops, and keeps nothing of it', async () => {
+  it('refuses a graph without recognisable attention with a sentence naming its ops, keeps nothing of it, and the model before it stays', async () => {
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Change model…' }).click();
     await picker().waitFor();
     expect(await checkRepo(NO_ATTENTION)).toMatch(/^fp32 weights, .* · window 508 tokens = 799 KiB of KV cache$/);
     await page.getByRole('button', { name: `Download and load ${NO_ATTENTION}` }).click();
-    const alert = page.getByRole('alert');
+    const alert = page.getByTestId('session-problem');
     await alert.waitFor({ timeout: 90_000 });
-    const text = await alert.innerText();
+    const text = (await alert.textContent()) ?? '';
+    expect(text).toContain(`${NO_ATTENTION} could not be loaded, so ${GOOD} is loaded again`);
     expect(text).toContain('This model has no attention this app recognises (GroupQueryAttention, MultiHeadAttention with RotaryEmbedding, or a MatMul/Softmax attention over q and k)');
     expect(text).toContain('Its graph uses Gather, MatMul. The download was deleted.');
     await shot('hub-4-refused');
+    expect(await status()).toBe(`${GOOD} · ready`);
+    // Unloaded from the header's model switcher, the list of models opens again.
+    await page.getByTestId('model-status').click();
+    await page.getByTestId('loaded-model').getByRole('button', { name: 'Unload' }).click();
+    await picker().waitFor();
     expect(await status()).toBe('No model loaded');
     expect(await cacheEntries()).toEqual([`${GOOD}@main:onnx/model.onnx`]);
     await expect.poll(() => cachedRows().allInnerTexts()).toEqual([`${GOOD} · onnx/model.onnx · 1.4 MiB`]);

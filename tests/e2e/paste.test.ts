@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { STORY_MODEL_CACHE } from '../../src/features/settings/settings.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
+import { syncDetail } from './appPage.ts';
 
 let app: ServedApp;
 let page: Page;
@@ -62,6 +63,8 @@ describe('a pasted message of 200,000 tokens', () => {
     const pasteStart = performance.now();
     await composer().fill(PASTE);
     const pasteMs = performance.now() - pasteStart;
+    // A message longer than the window asks how to read it: all of it, here.
+    await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
     await composer().press('Enter');
     await streaming().waitFor({ state: 'attached', timeout: 10_000 });
     const sentAt = performance.now();
@@ -121,7 +124,7 @@ describe('a pasted message of 200,000 tokens', () => {
     const reply = page.locator('.message.assistant').last();
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(0);
-    expect(await reply.locator('.sync-notice').textContent()).toMatch(/^Cache rebuilt/);
+    expect(await syncDetail(reply)).toMatch(/^Cache rebuilt/);
 
     const showStart = performance.now();
     await long.getByRole('button', { name: /^Show all/ }).click();

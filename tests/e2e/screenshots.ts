@@ -15,7 +15,7 @@ export const OUTPUT_DIR = join(REPO_ROOT, 'test-results', 'screenshots');
 
 /** What a conversation shows that differs run to run: sampled text, timings, the token counts they
  *  make, and dates; hidden by the screens that show a conversation. */
-export const RUN_TO_RUN = ['.messages', '.cache-picture', '.cache-facts', '.latency-chart', '.conversation-date'];
+export const RUN_TO_RUN = ['.messages', '.cache-picture', '.cache-facts', '.memory-summary', '.latency-chart', '.conversation-date'];
 
 /** pixelmatch's per-pixel colour distance (0..1) under which two pixels count as the same: anti-aliasing. */
 const PIXEL_THRESHOLD = 0.1;

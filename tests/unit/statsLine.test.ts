@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statsLine } from '../../src/features/memory/windowMath.ts';
+import { replyLine, statsLine } from '../../src/features/memory/windowMath.ts';
 import type { ReplyStats } from '../../src/protocol/messages.ts';
 
 const stats = (overrides: Partial<ReplyStats>): ReplyStats => ({
@@ -20,5 +20,12 @@ describe('the stats line under a reply', () => {
 
   it('says 0 tokens/s for a phase that took no time, as a reply stopped before its first token has', () => {
     expect(statsLine(stats({ prefillTokens: 7, prefillMs: 35 }))).toBe('prefill 200 tok/s · decode 0.0 tok/s · first token 0 ms · 0 tokens');
+  });
+});
+
+describe('the plain line under a reply', () => {
+  it('says the reply tokens, the writing speed over the decode time, and the seconds to the first token', () => {
+    expect(replyLine(stats({ prefillTokens: 300, prefillMs: 1500, decodeTokens: 1_500, decodeMs: 12_000, timeToFirstTokenMs: 1620.4 }))).toBe('1,500 tokens · 125 per second · started after 1.6 s');
+    expect(replyLine(stats({ decodeTokens: 48, decodeMs: 2000, timeToFirstTokenMs: 12_600 }))).toBe('48 tokens · 24.0 per second · started after 13 s');
   });
 });

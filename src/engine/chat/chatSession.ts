@@ -83,6 +83,8 @@ export class ChatSession<M extends ChatModel = ChatModel> {
     private readonly model: ModelChoice,
     private readonly cacheChoice: CacheChoice,
     private readonly formatter: TurnFormatter,
+    /** Positions the model was trained on (config.json's max_position_embeddings), where it says. */
+    private readonly trainedContext: number | null = null,
   ) {
     this.lost = device.lost.then((reason) => {
       this.lostError = deviceLostError(reason);
@@ -106,7 +108,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
       adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' '),
       lost: context.device.lost.then((info) => `${info.reason}: ${info.message}`),
     };
-    return new ChatSession(runner, device, model, cache, new TurnFormatter(template, runner.tokenizer));
+    return new ChatSession(runner, device, model, cache, new TurnFormatter(template, runner.tokenizer), files.config.max_position_embeddings ?? null);
   }
 
   /** Resolves with the browser's reason when the GPU device is lost. */
@@ -121,6 +123,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
       nLayers: this.runner.cache.info().nLayers,
       vocabSize: this.runner.vocabSize,
       hasChatTemplate: this.formatter.hasChatTemplate,
+      trainedContext: this.trainedContext,
       adapter: this.device.adapter,
       cache: this.cacheState(),
     };

@@ -27,11 +27,13 @@ interface Props {
 
 /** While a prompt is read: which rule applies, and how long the rest takes. */
 function ReadingNote({ prefill, cache }: { prefill: PrefillProgress; cache: CacheState | null }) {
-  const kept = cache ? `the first ${formatCount(cache.nSinks)} and the last ${formatCount(cache.windowSize)} tokens` : 'the sinks and the window';
+  const kept = cache ? `the first ${formatCount(cache.nSinks)} and the last ${formatCount(cache.windowSize)} tokens` : 'what it will remember';
+  const left = prefill.secondsLeft !== null ? ` · ${timeLeft(prefill.secondsLeft)}` : '';
   let text: string;
-  if (prefill.how === 'rebuilt') text = `Rebuilding the cache from the transcript: reading ${kept}.`;
-  else if (prefill.rule === 'kept' && cache && prefill.total <= cache.nSinks + cache.windowSize) text = `Reading only what the model keeps, ${kept}, as you chose for long messages.`;
-  else text = `Reading all ${formatCount(prefill.total)} tokens in order, as you chose for long messages${prefill.secondsLeft !== null ? ` · ${timeLeft(prefill.secondsLeft)}` : ''}.`;
+  if (prefill.how === 'rebuilt') text = `Reading this conversation again from its text: ${kept}.`;
+  else if (prefill.rule === 'kept' && cache && prefill.total <= cache.nSinks + cache.windowSize) text = `Reading only what the model will remember, ${kept}, as you chose for this long message.`;
+  else if (prefill.rule === 'all') text = `Reading all ${formatCount(prefill.total)} tokens in order, as you chose for this long message${left}.`;
+  else text = `Reading ${formatCount(prefill.total)} tokens${left}.`;
   return (
     <p className="reading-note small muted" data-testid="reading-note">
       {text}
@@ -63,14 +65,18 @@ function LengthLimit({ message, canAct, onContinue, onSettings }: { message: Sto
   );
 }
 
-/** Scrolls to the newest text while the reader is at the bottom, and leaves them be otherwise. */
-function useStickToBottom(dependency: unknown) {
+/** Scrolls to the newest text while the reader is at the bottom, and leaves them be otherwise; a
+ *  message just sent always brings the view down to its reply (and the reading progress under it). */
+function useStickToBottom(messages: readonly StoredMessage[], reading: boolean) {
   const ref = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
+  const count = useRef(messages.length);
   useLayoutEffect(() => {
     const el = ref.current;
+    if (messages.length > count.current && messages.at(-1)?.status === 'streaming') atBottom.current = true;
+    count.current = messages.length;
     if (el && atBottom.current) el.scrollTop = el.scrollHeight;
-  }, [dependency]);
+  }, [messages, reading]);
   const onScroll = () => {
     const el = ref.current;
     if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
@@ -85,8 +91,8 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
   const edit = useCallback((messageId: string, text: string) => controller.edit(id, messageId, text), [controller, id]);
   const regenerate = useCallback(() => controller.regenerate(id), [controller, id]);
   const actions = useMemo<MessageActions>(() => ({ edit, regenerate }), [edit, regenerate]);
-  const scroll = useStickToBottom(messages);
   const prefill = useSyncExternalStore(controller.subscribePrefill, controller.getPrefill);
+  const scroll = useStickToBottom(messages, prefill !== null);
   const last = messages.at(-1);
   const cutOff = last?.role === 'assistant' && last.status === 'done' && last.finishReason === 'max_tokens' ? last : null;
   return (

@@ -104,14 +104,18 @@ export function ConversationList({ store, conversations, activeId, generatingId,
             <button
               type="button"
               className="conversation-title"
+              title={c.title}
               aria-current={c.id === activeId ? 'true' : undefined}
               onClick={() => {
                 store.select(c.id);
                 onPicked();
               }}
             >
-              {c.title}
-              {c.id === generatingId && <span className="writing"> · writing…</span>}
+              <span className="title-text">
+                {c.title}
+                {c.importedAt !== undefined && <span className="imported">imported</span>}
+                {c.id === generatingId && <span className="writing"> · writing…</span>}
+              </span>
               <span className="conversation-date">{dateOf(c.createdAt)}</span>
             </button>
             <button type="button" className="icon-button" onClick={() => download(c)} aria-label={`Export "${c.title}" as JSON`} title="Export as JSON">

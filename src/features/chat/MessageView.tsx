@@ -3,15 +3,16 @@
 // long user message (a pasted document) shows as plain text, folded, since Markdown over a
 // megabyte would freeze the page.
 
-import { memo, useState } from 'react';
+import { memo, useEffect, useState } from 'react';
 import { Icon } from '../../ui/icons.tsx';
 import type { StoredMessage, SyncNote } from '../../storage/records.ts';
 import type { PrefillProgress } from './chatController.ts';
 import { formatCount } from '../../protocol/format.ts';
-import { statsLine, type WindowPlace } from '../memory/windowMath.ts';
+import { replyLine, statsLine, type WindowPlace } from '../memory/windowMath.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { EditBox } from './EditBox.tsx';
 import { Markdown } from './Markdown.tsx';
+import { splitThinking } from './thinking.ts';
 
 export interface MessageActions {
   edit(messageId: string, text: string): void;
@@ -35,11 +36,12 @@ const LONG_MESSAGE = 4000;
 /** Characters a folded message shows. */
 const FOLDED_PREVIEW = 1200;
 
-/** Continuing and starting are the quiet cases; these three are worth telling. */
-const SYNC_LABELS: Partial<Record<SyncNote['how'], string>> = {
-  'rolled-back': 'rolled back',
-  'restored-snapshot': 'restored',
-  rebuilt: 'rebuilt',
+/** Continuing and starting are the quiet cases; these three are worth telling: the engineering
+ *  label for Details, and what it means to the user. */
+const SYNC_LABELS: Partial<Record<SyncNote['how'], { label: string; plain: string }>> = {
+  'rolled-back': { label: 'rolled back', plain: 'Went back to where the conversation changed, and read on from there.' },
+  'restored-snapshot': { label: 'restored', plain: 'Picked this conversation up where it was saved.' },
+  rebuilt: { label: 'rebuilt', plain: 'Read the conversation again: only what the model will remember of it.' },
 };
 
 const PLACE_NOTES: Record<Exclude<WindowPlace, 'in'>, string> = {
@@ -48,13 +50,18 @@ const PLACE_NOTES: Record<Exclude<WindowPlace, 'in'>, string> = {
   'sinks-only': 'Out of the window, except its first tokens, which the model keeps as attention sinks.',
 };
 
+/** How the model's memory was brought in step with the conversation, in plain words; the
+ *  engineering under Details. */
 function SyncNotice({ sync }: { sync: SyncNote }) {
-  const label = SYNC_LABELS[sync.how];
-  if (!label) return null;
+  const said = SYNC_LABELS[sync.how];
+  if (!said) return null;
   return (
-    <p className={`sync-notice sync-${sync.how}`} role="status">
-      <span className="sync-label">Cache {label}</span> {sync.reason} ({formatCount(sync.prefillTokens)} tokens read)
-    </p>
+    <details className={`sync-notice sync-${sync.how}`} data-sync={sync.how}>
+      <summary role="status">{said.plain}</summary>
+      <p className="sync-detail small">
+        <span className="sync-label">Cache {said.label}</span> {sync.reason} ({formatCount(sync.prefillTokens)} tokens read)
+      </p>
+    </details>
   );
 }
 
@@ -87,8 +94,28 @@ function LongMessage({ text }: { text: string }) {
   );
 }
 
-function PrefillLine({ prefill }: { prefill?: PrefillProgress }) {
-  if (!prefill) return <p className="muted">Reading the conversation…</p>;
+/** Seconds since the reply began waiting, ticking, so a long first read shows it is at work. */
+function useWaited(): number {
+  const [seconds, setSeconds] = useState(0);
+  useEffect(() => {
+    const started = performance.now();
+    const timer = setInterval(() => setSeconds(Math.floor((performance.now() - started) / 1000)), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return seconds;
+}
+
+/** Before the first word: what the model is doing, with the number of tokens it reads once known. */
+function PrefillLine({ prefill, sync }: { prefill?: PrefillProgress; sync?: SyncNote }) {
+  const waited = useWaited();
+  if (!prefill) {
+    return (
+      <p className="muted waiting" role="status">
+        {sync ? `Reading the conversation (${formatCount(sync.prefillTokens)} token${sync.prefillTokens === 1 ? '' : 's'})…` : 'Getting the conversation ready…'}
+        {waited >= 2 && <span className="small"> {waited} s</span>}
+      </p>
+    );
+  }
   return (
     <p className="muted prefill" role="status">
       Reading your message: {formatCount(prefill.done)} / {formatCount(prefill.total)} tokens{' '}
@@ -97,14 +124,38 @@ function PrefillLine({ prefill }: { prefill?: PrefillProgress }) {
   );
 }
 
+/** Under a reply: how long and how fast, in plain words; the engineering figures on hover. */
 function StatsLine({ message }: { message: StoredMessage }) {
-  return message.stats ? <p className="stats-line">{statsLine(message.stats)}</p> : null;
+  return message.stats ? (
+    <p className="stats-line" title={statsLine(message.stats)}>
+      {replyLine(message.stats)}
+    </p>
+  ) : null;
+}
+
+/** A reply's reasoning, folded: open it to read how the model got to its answer. */
+function Thinking({ text, thought }: { text: string; thought: boolean }) {
+  return (
+    <details className="thinking" data-testid="thinking">
+      <summary>{thought ? 'Thinking' : 'Thinking…'}</summary>
+      <Markdown text={text} />
+    </details>
+  );
 }
 
 function Body({ message, prefill }: { message: StoredMessage; prefill?: PrefillProgress }) {
   if (message.role === 'user' && message.content.length > LONG_MESSAGE) return <LongMessage text={message.content} />;
+  if (message.role === 'assistant' && message.content) {
+    const { thinking, thought, answer } = splitThinking(message.content);
+    return (
+      <>
+        {thinking !== null && <Thinking text={thinking} thought={thought} />}
+        {answer && <Markdown text={answer} />}
+      </>
+    );
+  }
   if (message.content) return <Markdown text={message.content} />;
-  return message.status === 'streaming' ? <PrefillLine prefill={prefill} /> : null;
+  return message.status === 'streaming' ? <PrefillLine prefill={prefill} sync={message.sync} /> : null;
 }
 
 export const MessageView = memo(function MessageView({ message, place, last, canAct, actions, prefill }: Props) {
@@ -113,7 +164,7 @@ export const MessageView = memo(function MessageView({ message, place, last, can
   const streaming = message.status === 'streaming';
   const outside = place && place !== 'in' ? place : null;
   return (
-    <article className={`message ${message.role}`} data-message-id={message.id} data-window={place ?? 'unknown'} data-status={message.status ?? ''} aria-label={mine ? 'Your message' : 'Reply'}>
+    <article className={`message ${message.role}${editing ? ' editing' : ''}`} data-message-id={message.id} data-window={place ?? 'unknown'} data-status={message.status ?? ''} aria-label={mine ? 'Your message' : 'Reply'}>
       {message.sync && <SyncNotice sync={message.sync} />}
       <header className="message-head">
         <span className="author">{mine ? 'You' : (message.modelLabel ?? 'Model')}</span>

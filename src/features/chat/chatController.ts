@@ -9,6 +9,7 @@ import { loadLongMessageRule } from './longMessages.ts';
 import type { StoredMessage } from '../../storage/records.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
+import { joinStats } from '../memory/windowMath.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
 import { newId, type ConversationStore } from './conversationStore.ts';
 
@@ -21,7 +22,8 @@ export interface PrefillProgress {
   total: number;
   /** How the cache was brought in step: a rebuild reads only sinks and window. */
   how: SyncHow | null;
-  rule: LongMessageRule;
+  /** The rule the user chose for this message, when it was a long one; null for any other. */
+  rule: LongMessageRule | null;
   /** Seconds left at the rate measured so far; null until two progress reports came. */
   secondsLeft: number | null;
 }
@@ -49,11 +51,12 @@ export class ChatController {
     private readonly store: ConversationStore,
   ) {}
 
-  send(conversationId: string, text: string): void {
+  /** `long`: how to read the message, chosen because it may be longer than the window; null for any other. */
+  send(conversationId: string, text: string, long: LongMessageRule | null = null): void {
     const conversation = this.store.get(conversationId);
     if (!conversation || !text.trim()) return;
     const message: StoredMessage = { id: newId(), role: 'user', content: text, createdAt: Date.now() };
-    void this.reply(conversationId, [...conversation.messages, message]);
+    void this.reply(conversationId, [...conversation.messages, message], undefined, long);
   }
 
   /** A new reply in place of the last one (or a first reply to a trailing user message). */
@@ -82,8 +85,9 @@ export class ChatController {
     this.session.stop();
   }
 
-  /** `continued`: the last reply, to be written on (the engine sees it as the transcript's end). */
-  private async reply(conversationId: string, transcript: StoredMessage[], continued?: StoredMessage): Promise<void> {
+  /** `continued`: the last reply, to be written on (the engine sees it as the transcript's end).
+   *  `long`: the rule chosen for a long message just sent. */
+  private async reply(conversationId: string, transcript: StoredMessage[], continued?: StoredMessage, long: LongMessageRule | null = null): Promise<void> {
     const status = this.session.getState().status;
     if (status.kind !== 'ready' || this.store.getState().generating) return;
     const conversation = this.store.get(conversationId);
@@ -97,7 +101,7 @@ export class ChatController {
     this.store.setMessages(conversationId, [...transcript, reply]);
     this.store.setGenerating({ conversationId, messageId: replyId });
     let text = before;
-    const rule = loadLongMessageRule();
+    const rule = long ?? loadLongMessageRule() ?? 'all';
     let how: SyncHow | null = null;
     let firstReport: { at: number; done: number } | null = null;
     try {
@@ -122,7 +126,7 @@ export class ChatController {
             const now = performance.now();
             firstReport ??= { at: now, done };
             const rate = done > firstReport.done ? (done - firstReport.done) / ((now - firstReport.at) / 1000) : 0;
-            this.setPrefill({ messageId: replyId, done, total, how, rule, secondsLeft: rate > 0 ? (total - done) / rate : null });
+            this.setPrefill({ messageId: replyId, done, total, how, rule: long, secondsLeft: rate > 0 ? (total - done) / rate : null });
           },
           onToken: (piece) => {
             if (this.prefill) this.setPrefill(null);
@@ -132,8 +136,9 @@ export class ChatController {
       });
       const stopped = result.finishReason === 'aborted';
       const content = before + result.text;
-      if (stopped && content === '') this.store.removeMessage(conversationId, replyId);
-      else this.store.patchMessage(conversationId, replyId, { content, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: result.stats }, 'now');
+      // A reply stopped before its first word stays, empty, so the stop is said where it happened.
+      const stats = continued?.stats ? joinStats(continued.stats, result.stats) : result.stats;
+      this.store.patchMessage(conversationId, replyId, { content, status: stopped ? 'stopped' : 'done', finishReason: result.finishReason, stats: content === '' ? undefined : stats }, 'now');
       this.saving = this.saveCache(conversationId, status.settingsKey);
     } catch (e) {
       const error = toEngineError(e, 'the reply');

@@ -4,7 +4,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import type { ReplyStats } from '../../protocol/messages.ts';
 import type { ReplyStatus, StoredConversation, StoredMessage } from '../../storage/records.ts';
-import { NEW_TITLE, newId } from './conversationStore.ts';
+import { newId, titleFromMessages } from './conversationStore.ts';
 
 const FORMAT = 'endless-chat/conversation';
 
@@ -62,13 +62,18 @@ export function conversationFromJson(text: string): StoredConversation {
     seen.add(message.id);
     return message;
   });
+  const derived = titleFromMessages(messages);
+  const title = typeof c.title === 'string' && c.title.trim() ? c.title.slice(0, 200) : derived;
   return {
     id: newId(),
-    title: typeof c.title === 'string' && c.title.trim() ? c.title.slice(0, 200) : NEW_TITLE,
+    title,
+    // A title the exporter gave it stays; one that only named its first message follows it, as here.
+    renamed: title !== derived,
     systemPrompt: typeof c.systemPrompt === 'string' ? c.systemPrompt : '',
     messages,
     createdAt: isNumber(c.createdAt) ? c.createdAt : now,
     updatedAt: now,
+    importedAt: now,
   };
 }
 

@@ -30,11 +30,16 @@ export const NEW_TITLE = 'New conversation';
 
 export const newId = (): string => crypto.randomUUID();
 
-function titleOf(conversation: StoredConversation): string {
-  if (conversation.title !== NEW_TITLE) return conversation.title;
-  const first = conversation.messages.find((m) => m.role === 'user')?.content.trim().replace(/\s+/g, ' ');
-  return first ? (first.length > 48 ? `${first.slice(0, 47)}…` : first) : NEW_TITLE;
+/** Characters of the first message a title keeps: the list shows two lines, the hover all of it. */
+const TITLE_LENGTH = 200;
+
+/** The title a conversation gets from its first message, until the user names it. */
+export function titleFromMessages(messages: readonly StoredMessage[]): string {
+  const first = messages.find((m) => m.role === 'user')?.content.trim().replace(/\s+/g, ' ');
+  return first ? (first.length > TITLE_LENGTH ? `${first.slice(0, TITLE_LENGTH - 1)}…` : first) : NEW_TITLE;
 }
+
+const titleOf = (conversation: StoredConversation): string => (conversation.renamed ? conversation.title : titleFromMessages(conversation.messages));
 
 export class ConversationStore {
   private state: ChatState = { loaded: false, conversations: [], activeId: null, generating: null, storageError: null };
@@ -93,9 +98,19 @@ export class ConversationStore {
     return this.state.conversations.find((c) => c.id === id);
   }
 
+  /** `defaultSystemPrompt`: the system prompt new conversations start with, read at each create(). */
+  constructor(private readonly defaultSystemPrompt: () => string = () => '') {}
+
+  /** A new conversation with the default system prompt; an empty one already in the list is opened
+   *  instead of adding another. */
   create(): StoredConversation {
+    const empty = this.state.conversations.find((c) => c.messages.length === 0 && !c.renamed && !c.importedAt);
+    if (empty) {
+      this.select(empty.id);
+      return empty;
+    }
     const now = Date.now();
-    const conversation: StoredConversation = { id: newId(), title: NEW_TITLE, systemPrompt: '', messages: [], createdAt: now, updatedAt: now };
+    const conversation: StoredConversation = { id: newId(), title: NEW_TITLE, systemPrompt: this.defaultSystemPrompt(), messages: [], createdAt: now, updatedAt: now };
     return this.add(conversation);
   }
 
@@ -121,6 +136,16 @@ export class ConversationStore {
     await this.guard(() => deleteConversation(id));
   }
 
+  /** Names the conversation; an empty name gives it back the title of its first message. */
+  rename(id: string, title: string): void {
+    const named = title.trim().replace(/\s+/g, ' ').slice(0, 200);
+    this.update(id, (c) => ({ ...c, title: named, renamed: named !== '' }), 'now');
+  }
+
+  setPinned(id: string, pinned: boolean): void {
+    this.update(id, (c) => ({ ...c, pinned }), 'now');
+  }
+
   setSystemPrompt(id: string, systemPrompt: string): void {
     this.update(id, (c) => ({ ...c, systemPrompt }), 'now');
   }
@@ -131,10 +156,6 @@ export class ConversationStore {
 
   patchMessage(id: string, messageId: string, patch: Partial<StoredMessage>, save: 'now' | 'soon'): void {
     this.update(id, (c) => ({ ...c, messages: c.messages.map((m) => (m.id === messageId ? { ...m, ...patch } : m)) }), save);
-  }
-
-  removeMessage(id: string, messageId: string): void {
-    this.update(id, (c) => ({ ...c, messages: c.messages.filter((m) => m.id !== messageId) }), 'now');
   }
 
   setLastCache(id: string, lastCache: CacheState): void {

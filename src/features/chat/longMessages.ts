@@ -1,15 +1,17 @@
-// The user's rule for messages longer than the model's window, remembered in localStorage: read all
-// of it (the exact streaming state, slow for a long paste) or only what the cache keeps (fast).
+// The user's rule for messages longer than the model's window, remembered in localStorage once they
+// chose one: read all of it (the exact streaming state, slow for a long paste) or only what the cache
+// keeps (fast). Until they choose, nothing is chosen for them.
 
 import type { LongMessageRule } from '../../protocol/messages.ts';
 
 const KEY = 'endless-chat:long-messages';
 
-export function loadLongMessageRule(): LongMessageRule {
+export function loadLongMessageRule(): LongMessageRule | null {
   try {
-    return localStorage.getItem(KEY) === 'kept' ? 'kept' : 'all';
+    const saved = localStorage.getItem(KEY);
+    return saved === 'kept' || saved === 'all' ? saved : null;
   } catch {
-    return 'all';
+    return null;
   }
 }
 

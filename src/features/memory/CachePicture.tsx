@@ -24,7 +24,7 @@ export function CachePicture({ cache, stale }: { cache: CacheState; stale: boole
   const turns = Math.floor(ringTokens / ringSize);
   const headAngle = (headPos / ringSize) * 2 * Math.PI - Math.PI / 2;
   return (
-    <figure className="cache-picture" aria-label="KV cache">
+    <figure className="cache-picture" aria-label="What the model remembers">
       <svg viewBox="0 0 140 140" role="img" aria-label={`Ring of ${ringSize} slots, ${filled} filled, turned ${turns} times; the model sees the last ${seen} tokens and ${Math.min(nSinks, nTokens)} sinks.`}>
         <g transform="rotate(-90 70 70)">
           <circle className="ring-track" cx="70" cy="70" r={RADIUS} />
@@ -40,35 +40,45 @@ export function CachePicture({ cache, stale }: { cache: CacheState; stale: boole
           {Array.from({ length: Math.min(nSinks, MAX_SINK_SQUARES) }, (_, i) => (
             <span key={i} className={i < nTokens ? 'sink filled' : 'sink'} />
           ))}
-          <span className="sinks-label">{nSinks} sink{nSinks === 1 ? '' : 's'}</span>
+          <span className="sinks-label">the first {formatCount(nSinks)}, always remembered</span>
         </div>
         <ul className="legend">
           <li>
-            <span className="swatch window" /> seen by the model
+            <span className="swatch window" /> remembered
           </li>
           <li>
-            <span className="swatch filled" /> kept for roll-back, not seen
+            <span className="swatch filled" /> kept for going back after an edit, not remembered
           </li>
           <li>
-            <span className="swatch head" /> next write
+            <span className="swatch head" /> where the next word goes
           </li>
         </ul>
-        {stale && <p className="stale">As of this conversation's last reply; the cache now holds another stream.</p>}
+        {stale && <p className="stale">As of this conversation's last reply; the model has read another conversation since.</p>}
       </figcaption>
+      <p className="memory-summary" data-testid="memory-summary">
+        Remembers the first {formatCount(nSinks)} and the last {formatCount(windowSize)} tokens · forgot {formatCount(evicted)}
+      </p>
       <dl className="cache-facts">
-        <dt title="Every token of the conversation the model has read or written, templates included">Tokens in the conversation</dt>
+        <dt title="Every token of the conversation the model has read or written, its chat format included">Tokens in the conversation</dt>
         <dd data-testid="cache-tokens">{formatCount(nTokens)}</dd>
-        <dt>Evicted so far</dt>
+        <dt>Forgotten so far</dt>
         <dd data-testid="cache-evicted">{formatCount(evicted)}</dd>
-        <dt>Window</dt>
-        <dd>{formatCount(windowSize)} tokens · {formatBytes(windowSize * bytesPerToken)}</dd>
-        <dt>Sinks</dt>
-        <dd>{nSinks} tokens · {formatBytes(nSinks * bytesPerToken)}</dd>
-        <dt>Ring</dt>
-        <dd>{formatCount(ringSize)} slots, turned {formatCount(turns)}×</dd>
-        <dt>Cache memory</dt>
+        <dt>GPU memory</dt>
         <dd>{formatBytes(totalBytes)} · {dtype === 'f16' ? '16-bit' : '32-bit'}</dd>
       </dl>
+      <details className="cache-details">
+        <summary>Details</summary>
+        <dl className="cache-facts">
+          <dt>Window</dt>
+          <dd>{formatCount(windowSize)} tokens · {formatBytes(windowSize * bytesPerToken)}</dd>
+          <dt>Attention sinks</dt>
+          <dd>{nSinks} tokens · {formatBytes(nSinks * bytesPerToken)}</dd>
+          <dt>Ring</dt>
+          <dd>{formatCount(ringSize)} slots, turned {formatCount(turns)}×</dd>
+          <dt>KV cache</dt>
+          <dd>{formatBytes(totalBytes)} · {dtype}</dd>
+        </dl>
+      </details>
     </figure>
   );
 }

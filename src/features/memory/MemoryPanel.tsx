@@ -43,11 +43,11 @@ export function MemoryPanel({ conversation, liveCache, loaded, adapter }: Props)
       ) : cache ? (
         <CachePicture cache={cache} stale={!live && !resized} />
       ) : (
-        <p className="muted">The picture of the cache appears once the model has read this conversation.</p>
+        <p className="muted">The picture of what the model remembers appears once it has read this conversation.</p>
       )}
       {loaded && resized && (
         <p className="small muted" data-testid="memory-resized">
-          The settings changed, so the cache was emptied. The next reply reads this conversation again: its first {formatCount(liveCache.nSinks)} and last{' '}
+          The settings changed, so the model forgot everything. The next reply reads this conversation again: its first {formatCount(liveCache.nSinks)} and last{' '}
           {formatCount(liveCache.windowSize)} tokens.
         </p>
       )}
@@ -57,7 +57,7 @@ export function MemoryPanel({ conversation, liveCache, loaded, adapter }: Props)
         <dd data-testid="tokens-streamed">{formatCount(streamed)}</dd>
         <dt>Replies</dt>
         <dd>{replies.length}</dd>
-        <dt>Decode</dt>
+        <dt>Writing speed</dt>
         <dd>{decodeMs > 0 ? `${formatRate((streamed / decodeMs) * 1000)} tokens/s` : '–'}</dd>
       </dl>
       <LatencyChart msPerToken={msPerToken} />

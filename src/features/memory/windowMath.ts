@@ -30,4 +30,22 @@ export function statsLine(stats: ReplyStats): string {
   );
 }
 
+/** The line under a reply in plain words: its length, its speed, and how long it took to start. */
+export function replyLine(stats: ReplyStats): string {
+  const started = stats.timeToFirstTokenMs / 1000;
+  return `${formatCount(stats.decodeTokens)} tokens · ${formatRate(perSecond(stats.decodeTokens, stats.decodeMs))} per second · started after ${started < 10 ? started.toFixed(1) : Math.round(started)} s`;
+}
+
 export const formatRate = (perS: number): string => (perS >= 100 ? Math.round(perS).toString() : perS.toFixed(1));
+
+/** The stats of a reply written in two parts (Continue): the counts and times of both. */
+export function joinStats(first: ReplyStats, next: ReplyStats): ReplyStats {
+  return {
+    prefillTokens: first.prefillTokens + next.prefillTokens,
+    prefillMs: first.prefillMs + next.prefillMs,
+    decodeTokens: first.decodeTokens + next.decodeTokens,
+    decodeMs: first.decodeMs + next.decodeMs,
+    timeToFirstTokenMs: first.timeToFirstTokenMs,
+    msPerToken: [...first.msPerToken, ...next.msPerToken],
+  };
+}

@@ -1,8 +1,9 @@
-// What loading a model is doing: downloading from the hub (bytes, rate and time left overall, a bar
-// per file, what an earlier attempt left, whether the browser keeps the files; cancellable), then
-// reading, converting and compiling for the GPU.
+// What loading a model is doing, in plain words: downloading from the hub (bytes, rate and time left
+// overall, a bar per file, what an earlier attempt left, whether the browser keeps the files;
+// cancellable), then reading, converting and preparing it on the GPU, with the seconds it has taken.
 
 import './models.css';
+import { useEffect, useState } from 'react';
 import type { LoadStage } from '../session/engineSession.ts';
 import type { DownloadProgress } from '../../models/index.ts';
 import { formatBytes } from '../../protocol/format.ts';
@@ -10,9 +11,26 @@ import { formatBytes } from '../../protocol/format.ts';
 const PHASES: Record<LoadStage['phase'], string> = {
   download: 'Downloading from the Hugging Face hub (once: it is kept in this browser)',
   fetch: 'Reading the model files',
-  convert: 'Converting the checkpoint',
+  convert: 'Converting the model for this app',
   compile: 'Preparing the model on your GPU',
 };
+
+/** What each step is for, where it takes long enough to wonder. */
+const WHY: Partial<Record<LoadStage['phase'], string>> = {
+  compile: 'It sets up everything a reply runs on your GPU, once per load, so that replies start at once. This can take a few seconds.',
+};
+
+/** Seconds since the phase began, ticking: a long step shows that it is still at work. */
+function useSeconds(phase: string): number {
+  const [seconds, setSeconds] = useState(0);
+  useEffect(() => {
+    setSeconds(0);
+    const started = performance.now();
+    const timer = setInterval(() => setSeconds(Math.floor((performance.now() - started) / 1000)), 1000);
+    return () => clearInterval(timer);
+  }, [phase]);
+  return seconds;
+}
 
 function timeLeft(seconds: number): string {
   if (seconds < 1) return 'finishing';
@@ -71,15 +89,20 @@ function Download({ label, progress, onCancel }: { label: string; progress: Down
   );
 }
 
-export function LoadProgress({ label, stage, onCancel }: { label: string; stage: LoadStage; onCancel(): void }) {
+export function LoadProgress({ label, stage, onCancel, background = false }: { label: string; stage: LoadStage; onCancel(): void; background?: boolean }) {
+  const seconds = useSeconds(stage.phase);
+  const why = WHY[stage.phase];
   return (
     <section className="load-progress card">
-      <h2>Loading {label}</h2>
+      <h2>{background ? `Downloading ${label}` : `Loading ${label}`}</h2>
+      {background && <p className="small">The model loaded now keeps answering; {label} takes its place once its files are all here.</p>}
       {/* Only the phase is announced: the byte counts change ten times a second. */}
       <p aria-live="polite">
         {PHASES[stage.phase]}
         {stage.phase === 'download' ? '' : '…'}
+        {stage.phase !== 'download' && seconds >= 2 && <span className="muted"> {seconds} s</span>}
       </p>
+      {why && <p className="small muted">{why}</p>}
       {stage.phase === 'download' ? (
         <Download label={label} progress={stage.progress} onCancel={onCancel} />
       ) : stage.phase === 'fetch' && stage.total > 0 ? (

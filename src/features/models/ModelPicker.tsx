@@ -5,9 +5,10 @@
 import './models.css';
 import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { Icon } from '../../ui/icons.tsx';
-import { checkWebGpu } from '../../client/gpuCheck.ts';
+import { useDeviceCaps } from '../../client/gpuCheck.ts';
 import type { CatalogEntry, DeviceCaps } from '../../models/catalog.ts';
 import { toEngineError, type EngineError } from '../../protocol/errors.ts';
+import type { ModelChoice } from '../../protocol/messages.ts';
 import { formatBytes, formatCount } from '../../protocol/format.ts';
 import { loadSettings } from '../settings/settingsStore.ts';
 import { CATALOG_ENTRIES, fitModel, recommendedChoice, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
@@ -26,7 +27,25 @@ interface Props {
   notice?: string;
   /** The model this tab loaded last (picked files stay readable until the page closes). */
   again?: PickedModel | null;
+  /** The model loaded now, marked in the list and offered to unload. */
+  loaded: ModelChoice | null;
+  onUnload(): void;
   onCancel?(): void;
+}
+
+/** Whether the browser says it is online, following it as it changes. */
+function useOnline(): boolean {
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => {
+    const update = () => setOnline(navigator.onLine);
+    addEventListener('online', update);
+    addEventListener('offline', update);
+    return () => {
+      removeEventListener('online', update);
+      removeEventListener('offline', update);
+    };
+  }, []);
+  return online;
 }
 
 type Fit = { choice: HubChoice; error: null } | { choice: null; error: EngineError };
@@ -37,18 +56,6 @@ function fit(entry: CatalogEntry, caps: DeviceCaps): Fit {
   } catch (e) {
     return { choice: null, error: toEngineError(e, 'the model picker') };
   }
-}
-
-function useDeviceCaps(): DeviceCaps | null {
-  const [caps, setCaps] = useState<DeviceCaps | null>(null);
-  useEffect(() => {
-    let live = true;
-    void checkWebGpu().then((check) => live && check.state === 'ok' && setCaps(check.caps));
-    return () => {
-      live = false;
-    };
-  }, []);
-  return caps;
 }
 
 /** What the user gets, in plain words; the engineering behind it (weights, cache bytes) under Details. */
@@ -72,10 +79,11 @@ function CapabilityLine({ fitted, caps, testId, downloaded }: { fitted: Fit; cap
   );
 }
 
-export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, again, onCancel }: Props) {
+export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, again, loaded, onUnload, onCancel }: Props) {
   const files = useRef<HTMLInputElement>(null);
   const folder = useRef<HTMLInputElement>(null);
   const caps = useDeviceCaps();
+  const online = useOnline();
   const [pickError, setPickError] = useState<EngineError | null>(null);
   const [cached, setCached] = useState<CachedModelRow[]>([]);
   const [repo, setRepo] = useState('');
@@ -132,7 +140,23 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
       {shown && (
         <div className="error-text" role="alert">
           <p>{shown.message}</p>
-          {shown.detail && <p className="small">{shown.detail}</p>}
+          {shown.detail && (
+            <details>
+              <summary className="small">Details</summary>
+              <p className="small">{shown.detail}</p>
+            </details>
+          )}
+        </div>
+      )}
+      {loaded && (
+        <div className="loaded-model" data-testid="loaded-model">
+          <p>
+            <strong>{loaded.label}</strong> <span className="badge">Loaded now</span>
+          </p>
+          <button type="button" onClick={onUnload}>
+            Unload
+          </button>
+          <p className="small muted">Unloading frees the GPU memory; your conversations stay.</p>
         </div>
       )}
       {notice && !shown && (
@@ -173,10 +197,13 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
           entries.map((entry) => {
             const fitted = fit(entry, caps);
             const isDownloaded = !!fitted.choice && downloaded.has(cacheIdOf(fitted.choice));
+            const isLoaded = !!fitted.choice && loaded?.key === fitted.choice.key;
+            const unreachable = !isDownloaded && !online;
             return (
-              <li key={entry.id}>
+              <li key={entry.id} data-loaded={isLoaded ? 'true' : undefined}>
                 <div>
                   <strong>{entry.label}</strong>
+                  {isLoaded && <span className="badge">Loaded now</span>}
                   {entry === recommended?.entry && (
                     <span className="badge" data-testid="recommended-badge">
                       Recommended for this GPU
@@ -185,10 +212,10 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
                   {!entry.hasChatTemplate && <span className="muted"> · story model</span>}
                   <p>{entry.description}</p>
                   <CapabilityLine fitted={fitted} caps={caps} testId={`capability-${entry.id}`} downloaded={isDownloaded} />
-                  {!isDownloaded && !navigator.onLine && <p className="small warn-text">You are offline: the first download needs a connection. Open local files instead.</p>}
+                  {unreachable && <p className="small warn-text">You are offline: the first download needs a connection. Open local files instead.</p>}
                 </div>
-                <button type="button" className="primary" disabled={!fitted.choice} onClick={() => fitted.choice && onPickHub(fitted.choice)}>
-                  Load {entry.label}
+                <button type="button" className="primary" disabled={!fitted.choice || isLoaded || unreachable} onClick={() => fitted.choice && onPickHub(fitted.choice)}>
+                  {isLoaded ? 'In use' : `Load ${entry.label}`}
                 </button>
               </li>
             );

@@ -16,7 +16,7 @@ import type { HubChoice } from '../models/hubModels.ts';
 import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../models/modelSource.ts';
 import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../models/lastModel.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../settings/settings.ts';
-import { loadElementsPerToken, loadSettings, saveElementsPerToken } from '../settings/settingsStore.ts';
+import { loadElementsPerToken, loadSettings, saveElementsPerToken, saveSettings } from '../settings/settingsStore.ts';
 
 /** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
 export type LoadStage =
@@ -36,16 +36,26 @@ export type EngineStatus =
   /** The GPU device was lost (or the worker died): the model must be loaded again. */
   | { kind: 'lost'; model: PickedModel; settings: ChatSettings; error: EngineError };
 
+/** Another model downloading while the loaded one keeps answering: it is swapped in once its files are all here. */
+export interface BackgroundDownload {
+  label: string;
+  progress: DownloadProgress | null;
+}
+
 export interface SessionState {
   status: EngineStatus;
   /** The engine's latest picture of its cache. */
   cache: CacheState | null;
   /** The model loaded last, to offer loading it again. */
   lastModel: PickedModel | null;
+  download: BackgroundDownload | null;
+  /** What went wrong while a model stayed loaded (a download that failed, settings that did not
+   *  load and were put back), until the user dismisses it or the next load. */
+  problem: EngineError | null;
 }
 
 export class EngineSession {
-  private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null };
+  private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null, download: null, problem: null };
   private readonly listeners = new Set<() => void>();
   private client: EngineClient | null = null;
   private holdsLock = false;
@@ -72,32 +82,50 @@ export class EngineSession {
     void this.acquire('steal');
   }
 
-  /** Downloads a catalog model into the model cache (or finds it there), then loads it. */
+  /**
+   * Downloads a catalog model into the model cache (or finds it there), then loads it. A model that
+   * is loaded keeps answering until the new one's files are all downloaded and checked; a download
+   * that fails leaves it loaded, and says why.
+   */
   async loadFromHub(model: HubChoice): Promise<void> {
-    if (!this.holdsLock) return;
-    const progress = (p: DownloadProgress | null) => this.set({ status: { kind: 'loading', label: model.label, stage: { phase: 'download', progress: p } } });
+    if (!this.holdsLock || this.download) return;
+    const current = this.state.status.kind === 'ready' ? this.state.status : null;
+    const progress = (p: DownloadProgress | null) =>
+      current && this.state.status === current
+        ? this.set({ download: { label: model.label, progress: p } })
+        : this.set({ status: { kind: 'loading', label: model.label, stage: { phase: 'download', progress: p } } });
+    this.set({ problem: null });
     progress(null);
     const download = (this.download = new AbortController());
     let picked: PickedModel;
     try {
       picked = await hubModel(model, progress, download.signal);
     } catch (e) {
-      this.set({ status: download.signal.aborted ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error: toEngineError(e, 'the hub download') } });
+      const cancelled = download.signal.aborted;
+      const error = toEngineError(e, 'the hub download');
+      if (current && this.state.status === current) this.set({ download: null, problem: cancelled ? null : error });
+      else this.set({ status: cancelled ? { kind: 'idle', notice: await cancelledDownload(model) } : { kind: 'idle', error } });
       return;
     } finally {
       this.download = null;
+      if (this.state.download) this.set({ download: null });
     }
     await this.load(picked, loadSettings(picked.choice.key, picked.defaults));
   }
 
-  /** Loads a model whose files must be opened first (the built-in one, a kept local one); a failure to open them shows in the picker. */
-  async loadOpened(open: () => Promise<PickedModel>): Promise<void> {
+  /** Loads a model whose files must be opened first (the built-in one, a kept local one); a failure to open them shows in the picker
+   *  (or, while another model stays loaded, above the conversation). `label` names it while its files are opened. */
+  async loadOpened(open: () => Promise<PickedModel>, label: string): Promise<void> {
     if (!this.holdsLock) return;
+    const current = this.state.status.kind === 'ready' ? this.state.status : null;
+    if (!current) this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } } });
     let model: PickedModel;
     try {
       model = await open();
     } catch (e) {
-      this.set({ status: { kind: 'idle', error: toEngineError(e, 'opening the model files') } });
+      const error = toEngineError(e, 'opening the model files');
+      if (current) this.set({ problem: error });
+      else this.set({ status: { kind: 'idle', error } });
       return;
     }
     await this.load(model, loadSettings(model.choice.key, model.defaults));
@@ -108,12 +136,34 @@ export class EngineSession {
     this.download?.abort();
   }
 
+  /**
+   * Loads `model` with `settings`. When a model was loaded and this one fails to load (settings the
+   * GPU cannot hold after all, a file the engine refuses), the model before is loaded again with its
+   * settings, and what went wrong is said above the conversation.
+   */
   async load(model: PickedModel, settings: ChatSettings): Promise<void> {
     if (!this.holdsLock) return; // another tab runs the engine: the dock offers taking over instead
+    const before = this.state.status.kind === 'ready' ? this.state.status : null;
+    const error = await this.loadOnce(model, settings);
+    if (!error) return;
+    if (before && error.code !== 'DEVICE_LOST') {
+      if (before.model.choice.key === model.choice.key) saveSettings(model.choice.key, before.settings);
+      const back = await this.loadOnce(before.model, before.settings);
+      if (!back) {
+        const what = before.model.choice.key === model.choice.key ? 'These settings could not be loaded, so the model is back with the settings it had' : `${model.choice.label} could not be loaded, so ${before.model.choice.label} is loaded again`;
+        this.set({ problem: new EngineError(error.code, `${what}: ${error.message}`, error.detail) });
+        return;
+      }
+    }
+    this.set({ status: { kind: 'idle', error } });
+  }
+
+  /** One load; the error that stopped it, or null once the model is ready. */
+  private async loadOnce(model: PickedModel, settings: ChatSettings): Promise<EngineError | null> {
     const client = this.ensureClient();
     const cache = cacheChoiceOf(settings, model.cache, loadElementsPerToken(model.choice.key));
     const label = model.choice.label;
-    this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } }, lastModel: model, cache: null });
+    this.set({ status: { kind: 'loading', label, stage: { phase: 'fetch', done: 0, total: 0 } }, lastModel: model, cache: null, problem: null });
     try {
       const info = await client.load(model.choice, cache, (phase, done, total) => {
         if (this.state.status.kind === 'loading') this.set({ status: { kind: 'loading', label, stage: { phase, done, total } } });
@@ -122,17 +172,31 @@ export class EngineSession {
       saveElementsPerToken(model.choice.key, elementsPerToken);
       // A memory-budget window is known only once the model says how large a token is.
       const sized = cacheChoiceOf(settings, model.cache, elementsPerToken);
-      if (!sameCache(sized, cache)) return await this.load(model, settings);
+      if (!sameCache(sized, cache)) return await this.loadOnce(model, settings);
       const settingsKey = snapshotSettingsKey(model.choice.key, cache);
       await keepSnapshotsFor(settingsKey).catch(() => {});
       rememberModel(model);
       this.set({ status: { kind: 'ready', model, info, cache, settings, settingsKey }, cache: info.cache });
+      return null;
     } catch (e) {
-      if (client !== this.client) return; // taken over while loading
+      if (client !== this.client) return null; // taken over while loading: that screen says so
       // Whatever failed (a download, a bad file, the GPU), the way on is picking a model again;
       // a downloaded model the engine refused is deleted first, so it is never offered again.
-      this.set({ status: { kind: 'idle', error: await afterFailedLoad(model, toEngineError(e, 'loading the model')) } });
+      return afterFailedLoad(model, toEngineError(e, 'loading the model'));
     }
+  }
+
+  /** Unloads the model: the GPU memory is freed, the conversations stay. */
+  async unload(): Promise<void> {
+    if (this.state.status.kind !== 'ready' || !this.client) return;
+    await this.client.unload();
+    forgetModel();
+    this.set({ status: { kind: 'idle' }, cache: null });
+  }
+
+  /** Clears the problem said above the conversation. */
+  dismissProblem(): void {
+    this.set({ problem: null });
   }
 
   /** After a lost device: a fresh worker, the same model; the next reply rebuilds or restores the cache. */

@@ -3,6 +3,7 @@
 
 import { FLOAT_BYTES, cacheIdentity, extraSlotsOf, STORY_KV_CACHE_DTYPE, windowInBudget } from '../../protocol/cache.ts';
 import type { CacheChoice, CacheDtype, SamplingChoice } from '../../protocol/messages.ts';
+import { formatCount } from '../../protocol/format.ts';
 
 export interface ChatSettings {
   nSinks: number;
@@ -70,9 +71,70 @@ export function effectiveWindow(s: ChatSettings, shape: CacheShape, elementsPerT
   return Math.max(1, windowInBudget(s.memoryBudgetMiB * 2 ** 20, bytesPerToken, s.nSinks, extraSlotsOf(shape)));
 }
 
+/** What bounds the window of a loaded model: the GPU's largest buffer and the context it was trained on. */
+export interface CacheLimits {
+  label: string;
+  /** K (or V) elements one token takes in one layer's buffer: the per-token elements over 2 x layers. */
+  elementsPerSlot: number;
+  /** The most bytes one GPU buffer may hold and bind: min(maxBufferSize, maxStorageBufferBindingSize). */
+  bufferBytes: number;
+  /** Positions the model was trained on, where known. */
+  trainedContext: number | null;
+}
+
+/** The largest window these settings' sinks and precision allow, and which limit sets it. */
+export function largestWindow(s: Pick<ChatSettings, 'nSinks' | 'cacheDtype'>, shape: CacheShape, limits: CacheLimits): { window: number; bound: 'trained' | 'gpu' } {
+  const slotBytes = limits.elementsPerSlot * FLOAT_BYTES[s.cacheDtype];
+  const gpu = Math.floor(limits.bufferBytes / slotBytes) - s.nSinks - extraSlotsOf(shape);
+  const trained = limits.trainedContext === null ? Infinity : limits.trainedContext - s.nSinks;
+  return trained <= gpu ? { window: trained, bound: 'trained' } : { window: gpu, bound: 'gpu' };
+}
+
+/**
+ * Settings that validate but that the model or the GPU cannot hold, refused before Apply with what
+ * fits: a window (or the window a memory budget gives) past the context the model was trained on,
+ * or larger than one GPU buffer holds. The engine would refuse it only after unloading the model.
+ */
+export function limitErrors(s: ChatSettings, shape: CacheShape, elementsPerToken: number | undefined, limits: CacheLimits): SettingsErrors {
+  const window = effectiveWindow(s, shape, elementsPerToken);
+  const largest = largestWindow(s, shape, limits);
+  if (window <= largest.window) return {};
+  const fits = formatCount(Math.max(0, largest.window));
+  const sentence =
+    largest.bound === 'trained'
+      ? `${limits.label} was trained on ${formatCount(limits.trainedContext!)} tokens, so it can remember at most ${fits} tokens here.`
+      : `This GPU can hold at most ${fits} tokens of ${limits.label}'s memory in ${s.cacheDtype === 'f16' ? '16' : '32'}-bit precision.`;
+  return s.windowMode === 'tokens' ? { windowSize: sentence } : { memoryBudgetMiB: `This budget gives a window of ${formatCount(window)} tokens; ${sentence}` };
+}
+
 export function cacheChoiceOf(s: ChatSettings, shape: CacheShape, elementsPerToken: number | undefined): CacheChoice {
   const windowSize = effectiveWindow(s, shape, elementsPerToken);
   return { mode: s.nSinks > 0 ? 'streaming' : 'window', nSinks: Math.min(s.nSinks, windowSize - 1), windowSize, ...shape, dtype: s.cacheDtype };
+}
+
+/** The presets for how replies are picked, offered instead of the four sampling numbers. */
+export type ReplyStyle = 'precise' | 'balanced' | 'creative';
+export const REPLY_STYLES: readonly ReplyStyle[] = ['precise', 'balanced', 'creative'];
+type Sampling = Pick<ChatSettings, 'temperature' | 'topP' | 'topK' | 'repetitionPenalty'>;
+
+/** A style's sampling numbers: balanced is the model's own defaults; precise picks the likeliest
+ *  words almost always, creative ranges wider. */
+export function styleSampling(style: ReplyStyle, defaults: ChatSettings): Sampling {
+  const { repetitionPenalty } = defaults;
+  switch (style) {
+    case 'precise':
+      return { temperature: 0.2, topP: 0.8, topK: 20, repetitionPenalty };
+    case 'balanced':
+      return { temperature: defaults.temperature, topP: defaults.topP, topK: defaults.topK, repetitionPenalty };
+    case 'creative':
+      return { temperature: 1, topP: 0.95, topK: 80, repetitionPenalty };
+  }
+}
+
+/** The style whose numbers these settings hold, or null for numbers of the user's own. */
+export function styleOf(s: Sampling, defaults: ChatSettings): ReplyStyle | null {
+  const same = (a: Sampling) => a.temperature === s.temperature && a.topP === s.topP && a.topK === s.topK && a.repetitionPenalty === s.repetitionPenalty;
+  return REPLY_STYLES.find((style) => same(styleSampling(style, defaults))) ?? null;
 }
 
 export function samplingOf(s: ChatSettings, seed: number): SamplingChoice {

@@ -1,5 +1,6 @@
 // Settings per model in localStorage (small, read before anything else renders), plus each
-// model's K and V elements per token once it has been loaded, which the memory-budget window needs.
+// model's K and V elements per token once it has been loaded, which the memory-budget window needs,
+// and the system prompt new conversations start with (one for all models).
 // Settings saved before a field existed load with that field's default.
 
 import type { ChatSettings } from './settings.ts';
@@ -38,4 +39,18 @@ export function loadElementsPerToken(modelKey: string): number | undefined {
 
 export function saveElementsPerToken(modelKey: string, elements: number): void {
   localStorage.setItem(elementsKey(modelKey), JSON.stringify(elements));
+}
+
+const DEFAULT_PROMPT_KEY = 'endless-chat:default-system-prompt';
+
+export function loadDefaultSystemPrompt(): string {
+  try {
+    return localStorage.getItem(DEFAULT_PROMPT_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function saveDefaultSystemPrompt(text: string): void {
+  localStorage.setItem(DEFAULT_PROMPT_KEY, text);
 }
