@@ -69,6 +69,13 @@ module.exports = {
       to: { path: '^src/engine/(decoder|generate|chat)/' },
     },
     {
+      name: 'models-under-session',
+      severity: 'error',
+      comment: 'The session (features/session/) loads what the model picker (features/models/) chose; the picker never reaches up to it.',
+      from: { path: '^src/features/models/' },
+      to: { path: '^src/features/session/' },
+    },
+    {
       name: 'only-ort-imports-onnxruntime',
       severity: 'error',
       comment: 'In the app, only src/engine/ort/ talks to onnxruntime-web, so its API stays behind one door.',

@@ -5,7 +5,7 @@
 import { liveGpuBuffers } from './gpuCounts.ts';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import type { CacheChoice, Conversation, ExperimentPlan, ExperimentResult, ModelSource, SamplingChoice } from '../../src/protocol/messages.ts';
+import type { CacheChoice, Conversation, ExperimentPlan, ExperimentResult, ModelSource, SamplingParams } from '../../src/protocol/messages.ts';
 import { createGpuContext, type GpuContext } from '../../src/engine/gpu/device.ts';
 import { modelFilesFromLlama2c, type ModelFiles } from '../../src/engine/files/modelFiles.ts';
 import { isOnnxExternalData } from '../../src/models/hub.ts';
@@ -14,7 +14,7 @@ import { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { TextTokenizer } from '../../src/engine/text/tokenizer.ts';
 import type { GenerateResult, PageJob, ScoreResult } from '../harnessJob.ts';
 import { generate } from '../../src/engine/generate/generator.ts';
-import { DEFAULT_SAMPLING, Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { DEFAULT_SAMPLING, Sampler } from '../../src/engine/generate/sampler.ts';
 import { splitGraph } from '../../src/engine/split/splitGraph.ts';
 import { benchSessionTunings, type TuningVariant } from './sessionBench.ts';
 import { readLlama2cCheckpoint } from '../../src/engine/llama2c/llama2c.ts';
@@ -257,7 +257,7 @@ async function captureCheck(job: CaptureCheckJob): Promise<CaptureCheck> {
 export interface FirstRepliesJob {
   model: PageJob['model'];
   cache: CacheChoice;
-  sampling: SamplingChoice;
+  sampling: SamplingParams;
   /** The user message of both replies, each the first of a new conversation. */
   message: string;
   maxTokens: number;
@@ -406,7 +406,7 @@ async function experimentBesideChat(job: ExperimentBesideChatJob): Promise<Exper
     job.model.kind === 'llama2c'
       ? { kind: 'llama2c', checkpointUrl: job.model.checkpoint, tokenizerUrl: job.model.tokenizer }
       : { kind: 'blobs', id: 'harness', files: Object.fromEntries(await Promise.all(Object.entries(job.model.files).map(async ([path, url]) => [path, new Blob([await bytes(url)])] as const))), onnxFile: job.model.onnxFile };
-  const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+  const greedy: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
   const first: Conversation = { id: 'c', systemPrompt: '', messages: [{ id: 'u1', role: 'user', content: 'Once upon a time, there was a little dog named Max.' }] };
   const twoTurns = async (engine: Engine, between: () => Promise<void>) => {
     const reply = await engine.chat({ conversation: first, replyId: 'r1', sampling: greedy, maxTokens: 12 });

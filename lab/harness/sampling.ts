@@ -3,7 +3,8 @@
 // reading the whole row, on seeded random rows (ties, -0, negative, masked, NaN and +Infinity
 // rows), in f32 and packed f16.
 
-import { Sampler, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import { Sampler } from '../../src/engine/generate/sampler.ts';
+import type { SamplingParams } from '../../src/protocol/messages.ts';
 import { align4 } from '../../src/engine/gpu/align.ts';
 import { MAX_PENALIZED } from '../../src/engine/kernels/kernelSizes.ts';
 import { TopLogitsKernel, type TopLogits } from '../../src/engine/kernels/topLogits.ts';

@@ -12,8 +12,8 @@
 import type { Tensor } from 'onnxruntime-web/webgpu';
 import { ModelRunner } from '../../src/engine/modelRunner.ts';
 import type { GpuContext } from '../../src/engine/gpu/device.ts';
-import type { CacheChoice, CacheDtype } from '../../src/protocol/messages.ts';
-import { DEFAULT_SAMPLING, type SamplingParams } from '../../src/engine/generate/sampler.ts';
+import type { CacheChoice, CacheDtype, SamplingParams } from '../../src/protocol/messages.ts';
+import { DEFAULT_SAMPLING } from '../../src/engine/generate/sampler.ts';
 import { ModelProto, useFloatActivations } from '../../src/engine/split/graph.ts';
 import { FLOAT_BYTES, KV_CACHE_DTYPE } from '../../src/protocol/cache.ts';
 import { align4 } from '../../src/engine/gpu/align.ts';

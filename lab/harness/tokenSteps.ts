@@ -6,7 +6,7 @@
 import type { Tensor } from 'onnxruntime-web/webgpu';
 import type { ModelRunner } from '../../src/engine/modelRunner.ts';
 import { generate, type GeneratedToken, type GenerateResult } from '../../src/engine/generate/generator.ts';
-import type { SamplingParams } from '../../src/engine/generate/sampler.ts';
+import type { SamplingParams } from '../../src/protocol/messages.ts';
 import type { FullGraphSession } from '../ort/fullGraphSession.ts';
 import { addOwned, countsBetween, perToken, zeroOwned, type OwnedCounts } from '../workCounts.ts';
 import { workCounts } from './gpuCounts.ts';

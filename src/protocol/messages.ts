@@ -61,11 +61,17 @@ export type CacheLayout = Omit<CacheChoice, 'dtype'>;
  */
 export type LongMessageRule = 'all' | 'kept';
 
-export interface SamplingChoice {
+/** How a token is drawn from the logits, in Hugging Face's order: penalty, temperature, top-k, top-p. */
+export interface SamplingParams {
+  /** 0 picks the most likely token (greedy); higher values flatten the distribution. */
   temperature: number;
+  /** Keep only the k most likely tokens; 0 turns it off. */
   topK: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches topP; 1 turns it off. */
   topP: number;
+  /** CTRL-style penalty on recently seen tokens; 1 turns it off, above 1 discourages repeats. */
   repetitionPenalty: number;
+  /** Seed of the PRNG, a whole number from 0 to 4294967295: the same seed gives the same draws. */
   seed: number;
 }
 
@@ -77,7 +83,7 @@ export interface ChatRequest {
   conversation: Conversation;
   /** The reply to write: the id of the conversation's last message. */
   replyId: string;
-  sampling: SamplingChoice;
+  sampling: SamplingParams;
   maxTokens: number;
   /** The conversation's saved cache, restored when the engine holds another stream. It is handed
    *  over: its bytes may be detached (moved to the worker) once the request is sent. */

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPage, type BrowserPage } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { KV_CACHE_DTYPE } from '../../src/protocol/cache.ts';
-import type { ChatMessage, Conversation, SamplingChoice } from '../../src/protocol/messages.ts';
+import type { ChatMessage, Conversation, SamplingParams } from '../../src/protocol/messages.ts';
 import type { ChatLab, TurnResult } from './chat/main.ts';
 
-const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+const greedy: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 let browser: BrowserPage;
 
 function call<K extends keyof ChatLab>(method: K, ...args: Parameters<ChatLab[K]>): Promise<Awaited<ReturnType<ChatLab[K]>>> {

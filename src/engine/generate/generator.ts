@@ -4,13 +4,13 @@
 // was fed. ModelRunner is the model on the GPU; tests pass fakes.
 
 import { EngineError } from '../../protocol/errors.ts';
-import type { FinishReason } from '../../protocol/messages.ts';
+import type { FinishReason, SamplingParams } from '../../protocol/messages.ts';
 import { IncrementalDecoder, type TokenDecoder } from '../text/incrementalDecoder.ts';
 import { appendIds } from '../text/tokenIds.ts';
 import { RecentIds } from './recentIds.ts';
 import type { FeedOptions } from '../decoder/decoder.ts';
 import type { TopLogits } from '../kernels/topLogits.ts';
-import { Sampler, type SamplingParams } from './sampler.ts';
+import { Sampler } from './sampler.ts';
 import { StopStrings, collectEosIds } from './stopConditions.ts';
 
 export type { TokenDecoder };

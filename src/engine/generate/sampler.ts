@@ -2,20 +2,8 @@
 // and the Hugging Face order repetition penalty -> temperature -> top-k -> top-p -> draw.
 
 import { EngineError } from '../../protocol/errors.ts';
+import type { SamplingParams } from '../../protocol/messages.ts';
 import type { TopLogits } from '../kernels/topLogits.ts';
-
-export interface SamplingParams {
-  /** 0 picks the most likely token (greedy); higher values flatten the distribution. */
-  temperature: number;
-  /** Keep only the k most likely tokens; 0 turns it off. */
-  topK: number;
-  /** Keep the smallest set of most likely tokens whose probability reaches topP; 1 turns it off. */
-  topP: number;
-  /** CTRL-style penalty on recently seen tokens; 1 turns it off, above 1 discourages repeats. */
-  repetitionPenalty: number;
-  /** Seed of the PRNG, a whole number from 0 to 4294967295: the same seed gives the same draws. */
-  seed: number;
-}
 
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({
   temperature: 0.7,

@@ -4,9 +4,14 @@
 
 import './models.css';
 import { useEffect, useState } from 'react';
-import type { LoadStage } from '../session/engineSession.ts';
 import type { DownloadProgress } from '../../models/index.ts';
 import { formatBytes } from '../../protocol/format.ts';
+import type { LoadPhase } from '../../protocol/messages.ts';
+
+/** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
+export type LoadStage =
+  | { phase: 'download'; progress: DownloadProgress | null }
+  | { phase: LoadPhase; done: number; total: number };
 
 const PHASES: Record<LoadStage['phase'], string> = {
   download: 'Downloading from the Hugging Face hub (once: it is kept in this browser)',

@@ -8,20 +8,16 @@ import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError, toEngineError } from '../../protocol/errors.ts';
 import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import type {
-  CacheChoice, LoadPhase, CacheSnapshot, CacheState, ChatRequest, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, ModelInfo, TextMeasure,
+  CacheChoice, CacheSnapshot, CacheState, ChatRequest, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, ModelInfo, TextMeasure,
 } from '../../protocol/messages.ts';
 import { keepSnapshotsFor, snapshotSettingsKey } from '../../storage/snapshots.ts';
+import type { LoadStage } from '../models/LoadProgress.tsx';
 import type { DownloadProgress } from '../../models/index.ts';
 import type { HubChoice } from '../models/hubModels.ts';
 import { afterFailedLoad, cancelledDownload, hubModel, type PickedModel } from '../models/modelSource.ts';
 import { forgetModel, hasRememberedModel, rememberedModel, rememberModel } from '../models/lastModel.ts';
 import { cacheChoiceOf, sameCache, type ChatSettings } from '../settings/settings.ts';
 import { loadElementsPerToken, loadSettings, saveElementsPerToken, saveSettings } from '../settings/settingsStore.ts';
-
-/** 'download' is the hub into the model cache, with its full progress (null until the file list is read); then the engine reads, converts, compiles. */
-export type LoadStage =
-  | { phase: 'download'; progress: DownloadProgress | null }
-  | { phase: LoadPhase; done: number; total: number };
 
 export type EngineStatus =
   | { kind: 'locking' }

@@ -2,7 +2,7 @@
 // sentence per field, and the step from settings to the engine's cache and sampling choices.
 
 import { FLOAT_BYTES, cacheIdentity, extraSlotsOf, STORY_KV_CACHE_DTYPE, windowInBudget } from '../../protocol/cache.ts';
-import type { CacheChoice, CacheDtype, SamplingChoice } from '../../protocol/messages.ts';
+import type { CacheChoice, CacheDtype, SamplingParams } from '../../protocol/messages.ts';
 import { formatCount } from '../../protocol/format.ts';
 
 export interface ChatSettings {
@@ -137,7 +137,7 @@ export function styleOf(s: Sampling, defaults: ChatSettings): ReplyStyle | null 
   return REPLY_STYLES.find((style) => same(styleSampling(style, defaults))) ?? null;
 }
 
-export function samplingOf(s: ChatSettings, seed: number): SamplingChoice {
+export function samplingOf(s: ChatSettings, seed: number): SamplingParams {
   return { temperature: s.temperature, topK: s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty, seed };
 }
 

@@ -1,7 +1,7 @@
 // Exposes the real engine worker, through the same EngineClient the UI uses, to tests/gpu/chat.test.ts.
 
 import { EngineClient } from '../../../src/client/engineClient.ts';
-import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelChoice, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
+import type { CacheChoice, CacheSnapshot, CacheState, Conversation, LongMessageRule, ModelChoice, SamplingParams, SyncHow } from '../../../src/protocol/messages.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 
 const client = EngineClient.start();
@@ -25,7 +25,7 @@ const chatLab = {
     return client.load(model, cache);
   },
   /** One turn; `stopAfterTokens` presses stop once that many text pieces streamed. */
-  async turn(conversation: Conversation, replyId: string, sampling: SamplingChoice, maxTokens: number, options: { stopAfterTokens?: number; snapshotOf?: string; longMessages?: LongMessageRule } = {}): Promise<TurnResult> {
+  async turn(conversation: Conversation, replyId: string, sampling: SamplingParams, maxTokens: number, options: { stopAfterTokens?: number; snapshotOf?: string; longMessages?: LongMessageRule } = {}): Promise<TurnResult> {
     let synced = { how: 'continued' as SyncHow, reason: '', prefillTokens: 0 };
     let streamedText = '';
     let pieces = 0;

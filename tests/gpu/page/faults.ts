@@ -10,9 +10,9 @@ import { modelFilesFromLlama2c } from '../../../src/engine/files/modelFiles.ts';
 import { ModelRunner } from '../../../src/engine/modelRunner.ts';
 import { KV_CACHE_DTYPE } from '../../../src/protocol/cache.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
-import type { CacheChoice, ChatMessage, Conversation, ModelChoice, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
+import type { CacheChoice, ChatMessage, Conversation, ModelChoice, SamplingParams, SyncHow } from '../../../src/protocol/messages.ts';
 
-const greedy: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+const greedy: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 const CACHE: CacheChoice = { mode: 'streaming', nSinks: 4, windowSize: 96, maxChunk: 32, rollbackSlots: 0, dtype: KV_CACHE_DTYPE };
 
 export interface FailureSeen {

@@ -10,14 +10,14 @@ import type { FeedOptions } from '../../../src/engine/decoder/decoder.ts';
 import { IdCache } from '../fakeStreamCache.ts';
 import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
-import type { CacheChoice, CacheSnapshot, ChatMessage, Conversation, SamplingChoice, SyncHow } from '../../../src/protocol/messages.ts';
+import type { CacheChoice, CacheSnapshot, ChatMessage, Conversation, SamplingParams, SyncHow } from '../../../src/protocol/messages.ts';
 
 const VOCAB = 128;
 const BOS = 1;
 const EOS = 2;
 /** The fake model's reply: these characters, then EOS. */
 const REPLY = ' ok.';
-const GREEDY: SamplingChoice = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
+const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 
 /** How the fake model writes: its every reply, and the texts that end a reply (its files' stop strings). */
 interface FakeWriting {

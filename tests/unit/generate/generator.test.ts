@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FeedOptions } from '../../../src/engine/decoder/decoder.ts';
 import { generate, type GenerateOptions, type GeneratedToken, type GenerateResult, type TokenDecoder, type TokenModel } from '../../../src/engine/generate/generator.ts';
-import type { SamplingParams } from '../../../src/engine/generate/sampler.ts';
+import type { SamplingParams } from '../../../src/protocol/messages.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import { cpuPick } from '../../../lab/topPick.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SAMPLING, Sampler, validateSampling, type SamplingParams } from '../../../src/engine/generate/sampler.ts';
+import { DEFAULT_SAMPLING, Sampler, validateSampling } from '../../../src/engine/generate/sampler.ts';
+import type { SamplingParams } from '../../../src/protocol/messages.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
 import { cpuPick, lcg, randomPenalized, randomRow } from '../../../lab/topPick.ts';
 
