@@ -35,6 +35,7 @@ export const mayExceedWindow = (text: string, windowSize: number): boolean => te
 /** The draft's length against what the model keeps, in plain words: "312 tokens · the model
  *  remembers the first 4 and the last 64". */
 export function draftLengthLine(tokens: number, cache: { nSinks: number; windowSize: number }): string {
-  const kept = `the model remembers the first ${formatCount(cache.nSinks)} and the last ${formatCount(cache.windowSize)}`;
-  return `${formatCount(tokens)} ${tokens === 1 ? 'token' : 'tokens'} · ${tokens > cache.nSinks + cache.windowSize ? `longer than ${kept}` : kept}`;
+  const kept = `the first ${formatCount(cache.nSinks)} and the last ${formatCount(cache.windowSize)}`;
+  const count = `${formatCount(tokens)} ${tokens === 1 ? 'token' : 'tokens'}`;
+  return tokens > cache.nSinks + cache.windowSize ? `${count} · more than the model remembers: ${kept}` : `${count} · the model remembers ${kept}`;
 }
