@@ -1,9 +1,9 @@
-// The app shell: checks that this browser can run the engine, then shows the chat (or the screen
-// that says what to do without WebGPU).
+// The app shell: checks that this browser can run the engine, then shows the chat; without WebGPU
+// the chat still opens, its conversations readable and exportable, with the explanation in place of
+// the model picker.
 
 import { ChatApp } from './ChatApp.tsx';
 import { useGpuCheck } from '../client/gpuCheck.ts';
-import { NoWebGpu } from './NoWebGpu.tsx';
 
 export function App() {
   const gpu = useGpuCheck();
@@ -14,6 +14,5 @@ export function App() {
       </main>
     );
   }
-  if (gpu.state === 'missing') return <NoWebGpu reason={gpu.reason} />;
-  return <ChatApp />;
+  return <ChatApp noGpu={gpu.state === 'missing' ? gpu.reason : null} />;
 }

@@ -1,8 +1,9 @@
-// The app once WebGPU is known to work: wires the engine session, the conversations, the chat
-// controller and the experiment to the layout (sidebar, conversation, memory panel, settings; the
-// Experiment view in their place at #experiment, the chat kept as it was beneath it).
+// The app once WebGPU is checked: wires the engine session, the conversations, the chat controller
+// and the experiment to the layout (sidebar, conversation, memory panel, settings; the Experiment
+// view in their place at #experiment, the chat kept as it was beneath it). Without WebGPU the engine
+// never starts: the conversations stay, and the explanation takes the model picker's place.
 
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { ChatController } from '../features/chat/chatController.ts';
 import { ChatView } from '../features/chat/ChatView.tsx';
 import { Composer } from '../features/chat/Composer.tsx';
@@ -16,6 +17,7 @@ import { STARTER_MODEL, type HubChoice, type ModelDefaults } from '../features/m
 import { BUILT_IN_LABEL, builtInModel } from '../features/models/builtInModel.ts';
 import { keepLocal, type PickedModel } from '../features/models/modelSource.ts';
 import { ModelPicker } from '../features/models/ModelPicker.tsx';
+import { NoWebGpu } from './NoWebGpu.tsx';
 import type { EngineError } from '../protocol/errors.ts';
 import type { LongMessageRule } from '../protocol/messages.ts';
 import { cacheChoiceOf, sameCache, type CacheLimits, type ChatSettings } from '../features/settings/settings.ts';
@@ -32,23 +34,24 @@ import { useView } from './view.ts';
 
 type NarrowPanel = 'none' | 'conversations' | 'memory';
 
-function useServices() {
+function useServices(engine: boolean) {
   const [services] = useState(() => {
     const session = new EngineSession();
     const store = new ConversationStore(loadDefaultSystemPrompt);
     return { session, store, controller: new ChatController(session, store), experiment: new ExperimentController(session) };
   });
   useEffect(() => {
-    services.session.start();
+    if (engine) services.session.start();
     void services.store.init().then(() => {
       if (services.store.getState().conversations.length === 0) services.store.create();
     });
-  }, [services]);
+  }, [services, engine]);
   return services;
 }
 
-export function ChatApp() {
-  const { session, store, controller, experiment } = useServices();
+/** `noGpu`: why this browser cannot run the engine, or null when it can. */
+export function ChatApp({ noGpu }: { noGpu: 'no-webgpu' | 'no-adapter' | null }) {
+  const { session, store, controller, experiment } = useServices(noGpu === null);
   const engine = useSyncExternalStore(session.subscribe, session.getState);
   const chat = useSyncExternalStore(store.subscribe, store.getState);
   const experimenting = useSyncExternalStore(experiment.subscribe, experiment.getState).run !== null;
@@ -110,6 +113,7 @@ export function ChatApp() {
   const drafts = useRef(new Map<string, string>());
   const draftKey = active?.id ?? 'new';
   const caps = useDeviceCaps();
+  const measure = useCallback((text: string) => session.measureText({ kind: 'text', title: 'draft', text }).then((m) => m.tokens), [session]);
   const limits: CacheLimits | null =
     status.kind === 'ready' && caps
       ? {
@@ -121,7 +125,7 @@ export function ChatApp() {
       : null;
   const closePanel = () => setPanel('none');
   // The picker opens beside the conversation, never over it: when no model is loaded, or on request.
-  const pickerOpen = status.kind === 'idle' || (ready && picking && !generating && !engine.download && !experimenting);
+  const pickerOpen = noGpu !== null || status.kind === 'idle' || (ready && picking && !generating && !engine.download && !experimenting);
 
   // Once a model is ready, the message box has the focus: the next thing to do is write.
   const wasReady = useRef(false);
@@ -136,8 +140,11 @@ export function ChatApp() {
       key={draftKey}
       generating={generating}
       id={MESSAGE_BOX_ID}
+      disabled={noGpu !== null}
       waitNote={
-        experimenting
+        noGpu
+          ? <NoGpuNote />
+          : experimenting
           ? 'The experiment is running on the model: stop it, or wait for it to finish, to chat.'
           : ready
             ? null
@@ -152,6 +159,7 @@ export function ChatApp() {
       onStop={() => controller.stop()}
       cache={status.kind === 'ready' ? status.cache : null}
       longRule={longRule}
+      countTokens={ready ? measure : null}
       onLongRule={(rule) => {
         saveLongMessageRule(rule);
         setLongRule(rule);
@@ -166,6 +174,7 @@ export function ChatApp() {
       </a>
       <Header
         status={status}
+        noGpu={noGpu !== null}
         onModels={() => setPicking((p) => !p)}
         view={view}
         theme={theme}
@@ -234,7 +243,12 @@ export function ChatApp() {
           <EngineDock status={status} download={engine.download} session={session} composer={composer} />
         </div>
       </main>
-      {pickerOpen && (
+      {noGpu && (
+        <aside className="picker-column" aria-label="Models">
+          <NoWebGpu reason={noGpu} />
+        </aside>
+      )}
+      {pickerOpen && !noGpu && (
         <aside className="picker-column" aria-label="Models">
           <ModelPicker
             onPick={pick}
@@ -305,6 +319,16 @@ function WaitForChoice() {
     <>
       Choose a model to chat: the list is <span className="wide-only">beside</span>
       <span className="narrow-only">below</span> the conversation. What you write here is sent once a model is ready.
+    </>
+  );
+}
+
+/** Under the disabled message box without WebGPU: where the reason is (CSS shows one). */
+function NoGpuNote() {
+  return (
+    <>
+      This browser cannot run a model, so no message can be sent here; why, and what to do, is <span className="wide-only">beside</span>
+      <span className="narrow-only">below</span> the conversation. Your conversations can still be read, searched and exported.
     </>
   );
 }

@@ -8,6 +8,8 @@ import type { View } from './view.ts';
 
 interface Props {
   status: EngineStatus;
+  /** This browser cannot run a model (no WebGPU). */
+  noGpu?: boolean;
   /** Opens (or closes) the model list, to switch or unload the model. */
   onModels(): void;
   view: View;
@@ -38,7 +40,7 @@ function modelSummary(status: EngineStatus): string {
 
 const THEME_NAMES: Record<Theme, string> = { system: 'system', light: 'light', dark: 'dark' };
 
-export function Header({ status, onModels, view, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
+export function Header({ status, noGpu = false, onModels, view, theme, onTheme, onSettings, onConversations, onMemory, install }: Props) {
   return (
     <header className="top-bar">
       <button type="button" className="icon-button menu-toggle" onClick={onConversations} aria-label="Conversations">
@@ -54,7 +56,7 @@ export function Header({ status, onModels, view, theme, onTheme, onSettings, onC
         title="Switch or unload the model"
         aria-haspopup="true"
       >
-        <span className="model-name">{modelSummary(status)}</span>
+        <span className="model-name">{noGpu ? 'No model can run here' : modelSummary(status)}</span>
         {status.kind === 'ready' && <Icon name="chevron" />}
       </button>
       <span className="spacer" />

@@ -469,7 +469,7 @@ describe('a catalog model from the hub (a stand-in for it on localhost)', () => 
 });
 
 describe('a browser without WebGPU', () => {
-  it('shows what to do instead of a blank page', async () => {
+  it('shows what to do beside the conversations instead of a blank page', async () => {
     const bare = await app.browser.newContext();
     await bare.addInitScript(() => {
       delete (Navigator.prototype as { gpu?: unknown }).gpu;
@@ -477,9 +477,10 @@ describe('a browser without WebGPU', () => {
     const noGpu = await bare.newPage();
     await noGpu.goto(app.url);
     await noGpu.getByRole('heading', { name: 'This browser does not offer WebGPU' }).waitFor();
-    expect(await noGpu.getByText('Open this page in a recent Chrome or Edge').isVisible()).toBe(true);
+    expect(await noGpu.getByText('Chrome and Edge 113 or newer on Windows, macOS and ChromeOS', { exact: false }).isVisible()).toBe(true);
+    expect(await noGpu.getByRole('navigation', { name: 'Conversations' }).isVisible()).toBe(true);
     expect(await noGpu.getByRole('button', { name: 'Check again' }).isVisible()).toBe(true);
-    await screen('10-no-webgpu', noGpu);
+    await screen('10-no-webgpu', noGpu, ['.conversation-date']);
     await bare.close();
   });
 });

@@ -3,10 +3,11 @@
 // conversation (a file being picked, a repo id being typed).
 
 import './chat.css';
-import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
+import { useCallback, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { CacheState } from '../../protocol/messages.ts';
 import type { StoredConversation, StoredMessage } from '../../storage/records.ts';
 import { formatCount } from '../../protocol/format.ts';
+import { Icon } from '../../ui/icons.tsx';
 import { placesOf } from '../memory/windowMath.ts';
 import type { ChatController, PrefillProgress } from './chatController.ts';
 import { MessageView, type MessageActions } from './MessageView.tsx';
@@ -66,10 +67,12 @@ function LengthLimit({ message, canAct, onContinue, onSettings }: { message: Sto
 }
 
 /** Scrolls to the newest text while the reader is at the bottom, and leaves them be otherwise; a
- *  message just sent always brings the view down to its reply (and the reading progress under it). */
+ *  message just sent always brings the view down to its reply (and the reading progress under it).
+ *  `away`: the reader scrolled up, so a button offers the way back down. */
 function useStickToBottom(messages: readonly StoredMessage[], reading: boolean) {
   const ref = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
+  const [away, setAway] = useState(false);
   const count = useRef(messages.length);
   useLayoutEffect(() => {
     const el = ref.current;
@@ -79,9 +82,18 @@ function useStickToBottom(messages: readonly StoredMessage[], reading: boolean) 
   }, [messages, reading]);
   const onScroll = () => {
     const el = ref.current;
-    if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+    if (!el) return;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+    setAway(!atBottom.current);
   };
-  return { ref, onScroll };
+  const toBottom = () => {
+    const el = ref.current;
+    if (!el) return;
+    atBottom.current = true;
+    el.scrollTop = el.scrollHeight;
+    setAway(false);
+  };
+  return { ref, onScroll, away, toBottom };
 }
 
 export function ChatView({ conversation, liveCache, canAct, generating, controller, onSystemPrompt, intro, onSettings }: Props) {
@@ -114,6 +126,11 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
         {prefill && <ReadingNote prefill={prefill} cache={liveCache} />}
         {cutOff && <LengthLimit message={cutOff} canAct={canAct} onContinue={() => controller.continueReply(id)} onSettings={onSettings} />}
       </div>
+      {scroll.away && (
+        <button type="button" className="to-latest" onClick={scroll.toBottom}>
+          <Icon name="down" /> Scroll to latest
+        </button>
+      )}
     </section>
   );
 }

@@ -1,18 +1,21 @@
 // Where the user writes: Enter sends, Shift+Enter adds a line; while a reply is written the send
 // button becomes Stop (Esc works too, anywhere on the page). While no model is ready the box still
 // takes text, and Enter keeps the message to send once one is. A message that may be longer than
-// the window asks, above the box, how to read it before it goes.
+// the window asks, above the box, how to read it before it goes. Under the box, the draft's length in
+// the loaded model's tokens, against what the model remembers.
 
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { Icon } from '../../ui/icons.tsx';
 import type { LongMessageRule } from '../../protocol/messages.ts';
 import { formatCount } from '../../protocol/format.ts';
-import { mayExceedWindow } from './longMessages.ts';
+import { draftLengthLine, mayExceedWindow } from './longMessages.ts';
 
 interface Props {
   /** The message box's id, for the skip link and the focus after a model loads. */
   id: string;
   generating: boolean;
+  /** No model can run in this browser: the box takes no text, and `waitNote` says why. */
+  disabled?: boolean;
   /** Why a message cannot go yet (no model ready), if it cannot; Enter then keeps it until one is. */
   waitNote: ReactNode | null;
   placeholder: string;
@@ -27,6 +30,29 @@ interface Props {
   /** The rule the user chose for long messages, null until they choose one. */
   longRule: LongMessageRule | null;
   onLongRule(rule: LongMessageRule): void;
+  /** Counts a text's tokens with the loaded model's tokenizer; null while no model is ready. */
+  countTokens: ((text: string) => Promise<number>) | null;
+}
+
+/** The draft's token count, asked a moment after typing pauses; a later answer replaces an earlier one. */
+function useTokenCount(text: string, countTokens: ((text: string) => Promise<number>) | null): number | null {
+  const [counted, setCounted] = useState<{ text: string; tokens: number } | null>(null);
+  useEffect(() => {
+    if (!countTokens || text === '') return;
+    let live = true;
+    const timer = setTimeout(() => {
+      countTokens(text).then(
+        (tokens) => live && setCounted({ text, tokens }),
+        () => live && setCounted(null),
+      );
+    }, 250);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [text, countTokens]);
+  // Kept while the next count is on its way, so the line does not blink at every key.
+  return countTokens && text !== '' && counted ? counted.tokens : null;
 }
 
 /** Asked before a message that may be longer than the window is sent: how to read it. Nothing is
@@ -58,7 +84,7 @@ function rowsFor(text: string): number {
   return Math.max(2, lines);
 }
 
-export function Composer({ id, generating, waitNote, placeholder, draft, onDraft, onSend, onStop, cache, longRule, onLongRule }: Props) {
+export function Composer({ id, generating, disabled = false, waitNote, placeholder, draft, onDraft, onSend, onStop, cache, longRule, onLongRule, countTokens }: Props) {
   const [text, setTextState] = useState(draft);
   /** Enter was pressed while no model was ready: the message goes once one is. */
   const [queued, setQueued] = useState(false);
@@ -69,6 +95,7 @@ export function Composer({ id, generating, waitNote, placeholder, draft, onDraft
     onDraft(value);
   };
   const long = cache !== null && mayExceedWindow(text, cache.windowSize);
+  const tokens = useTokenCount(text, countTokens);
   const ready = waitNote === null && !generating;
 
   const send = () => {
@@ -128,6 +155,7 @@ export function Composer({ id, generating, waitNote, placeholder, draft, onDraft
         aria-label="Message"
         placeholder={placeholder}
         value={text}
+        disabled={disabled}
         rows={rowsFor(text)}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
@@ -137,12 +165,17 @@ export function Composer({ id, generating, waitNote, placeholder, draft, onDraft
           <Icon name="stop" /> Stop
         </button>
       ) : (
-        <button type="submit" className="primary" disabled={text.trim() === ''} aria-label="Send">
+        <button type="submit" className="primary" disabled={disabled || text.trim() === ''} aria-label="Send">
           <Icon name="send" /> Send
         </button>
       )}
-      <p className={`composer-hint${hint ? ' said' : ''}`} role={hint ? 'status' : undefined}>
-        {hint ?? <span className="keys-hint">Enter sends · Shift+Enter adds a line · Esc stops a reply</span>}
+      <p className={`composer-hint${hint ? ' said' : ''}`}>
+        {hint ? <span role="status">{hint}</span> : <span className="keys-hint">Enter sends · Shift+Enter adds a line · Esc stops a reply</span>}
+        {tokens !== null && cache && (
+          <span className="token-count" data-testid="token-count">
+            {draftLengthLine(tokens, cache)}
+          </span>
+        )}
       </p>
     </form>
   );

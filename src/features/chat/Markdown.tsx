@@ -6,16 +6,28 @@ import { memo, type ComponentProps } from 'react';
 import ReactMarkdown, { type Components, type ExtraProps } from 'react-markdown';
 import rehypeHighlight from 'rehype-highlight';
 import remarkGfm from 'remark-gfm';
-import type { ElementContent } from 'hast';
+import type { Element, ElementContent } from 'hast';
 import { CopyButton } from './CopyButton.tsx';
 
 const textOf = (nodes: ElementContent[]): string =>
   nodes.map((n) => (n.type === 'text' ? n.value : n.type === 'element' ? textOf(n.children) : '')).join('');
 
+/** The language a fence names (```python), which remark puts on the code element as language-python. */
+export function languageOf(pre: Element | undefined): string | null {
+  const code = pre?.children.find((n): n is Element => n.type === 'element' && n.tagName === 'code');
+  const classes = code?.properties.className;
+  const named = Array.isArray(classes) ? classes.find((c): c is string => typeof c === 'string' && c.startsWith('language-')) : undefined;
+  return named ? named.slice('language-'.length) : null;
+}
+
 function CodeBlock({ node, children, ...props }: ComponentProps<'pre'> & ExtraProps) {
+  const language = languageOf(node);
   return (
     <div className="code-block">
-      <CopyButton text={node ? textOf(node.children) : ''} label="Copy code" />
+      <div className="code-tools">
+        {language && <span className="code-language">{language}</span>}
+        <CopyButton text={node ? textOf(node.children) : ''} label="Copy code" />
+      </div>
       <pre {...props}>{children}</pre>
     </div>
   );

@@ -1,6 +1,7 @@
 // Choosing a model: the catalog and any hub repository typed in, each checked against this GPU
 // before anything is downloaded (the weights it can run, the window its memory budget allows);
-// the models already downloaded, with their sizes; or files from this computer.
+// the models already downloaded, with their sizes and their total; or files from this computer.
+// Offline, what needs the hub is disabled, and one sentence says why.
 
 import './models.css';
 import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
@@ -14,6 +15,7 @@ import { loadSettings } from '../settings/settingsStore.ts';
 import { CATALOG_ENTRIES, fitModel, recommendedChoice, variantLine, windowLine, windowOf, type HubChoice } from './hubModels.ts';
 import { BUILT_IN_BYTES, BUILT_IN_LABEL } from './builtInModel.ts';
 import { forgetModel } from './lastModel.ts';
+import { storageEstimate, storageLine, type StorageEstimate } from './storageUse.ts';
 import { cacheIdOf, cachedModels, checkHubRepo, deleteDownload, keptLocalModel, localModel, type CachedModelRow, type PickedModel } from './modelSource.ts';
 
 interface Props {
@@ -88,7 +90,11 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
   const [cached, setCached] = useState<CachedModelRow[]>([]);
   const [repo, setRepo] = useState('');
   const [typed, setTyped] = useState<{ state: 'checking' } | { state: 'done'; fitted: Fit } | null>(null);
-  const refresh = () => void cachedModels().then(setCached, () => setCached([]));
+  const [estimate, setEstimate] = useState<StorageEstimate | null>(null);
+  const refresh = () => {
+    void cachedModels().then(setCached, () => setCached([]));
+    void storageEstimate().then(setEstimate);
+  };
   useEffect(refresh, []);
   const downloaded = new Set(cached.filter((c) => c.complete).map((c) => c.id));
 
@@ -113,7 +119,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
     }, (e: unknown) => setPickError(toEngineError(e, 'the model picker')));
   const check = (event: FormEvent) => {
     event.preventDefault();
-    if (!caps || repo.trim() === '') return;
+    if (!caps || !online || repo.trim() === '') return;
     setTyped({ state: 'checking' });
     checkHubRepo(repo, caps).then(
       (choice) => setTyped({ state: 'done', fitted: { choice, error: null } }),
@@ -125,6 +131,7 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
   // The recommended model first; the rest in the catalog's order.
   const entries = recommended ? [recommended.entry, ...CATALOG_ENTRIES.filter((e) => e !== recommended.entry)] : CATALOG_ENTRIES;
   const typedFit = typed?.state === 'done' ? typed.fitted : null;
+  const used = storageLine(cached.map((row) => row.bytes), estimate);
 
   return (
     <section className="model-picker" aria-labelledby="picker-title">
@@ -182,6 +189,11 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
           </p>
         )}
       </div>
+      {!online && (
+        <p className="warn-text" role="status" data-testid="offline-note">
+          You are offline: models not downloaded yet cannot be loaded until the connection is back. Downloaded models and files on this computer still load.
+        </p>
+      )}
       <ul className="model-options">
         {again && (!again.cacheId || downloaded.has(again.cacheId)) && (
           <li>
@@ -212,7 +224,6 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
                   {!entry.hasChatTemplate && <span className="muted"> · story model</span>}
                   <p>{entry.description}</p>
                   <CapabilityLine fitted={fitted} caps={caps} testId={`capability-${entry.id}`} downloaded={isDownloaded} />
-                  {unreachable && <p className="small warn-text">You are offline: the first download needs a connection. Open local files instead.</p>}
                 </div>
                 <button type="button" className="primary" disabled={!fitted.choice || isLoaded || unreachable} onClick={() => fitted.choice && onPickHub(fitted.choice)}>
                   {isLoaded ? 'In use' : `Load ${entry.label}`}
@@ -232,14 +243,14 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
             </details>
             <div className="model-actions">
               <input id="hub-repo-id" type="text" placeholder="owner/name" value={repo} spellCheck={false} onChange={(e) => { setRepo(e.target.value); setTyped(null); }} />
-              <button type="submit" disabled={!caps || typed?.state === 'checking'}>
+              <button type="submit" disabled={!caps || !online || typed?.state === 'checking'}>
                 Check
               </button>
             </div>
             {typed?.state === 'checking' && <p className="small muted">Reading the repository's file list and config.json…</p>}
             {typedFit && caps && <CapabilityLine fitted={typedFit} caps={caps} testId="capability-typed" />}
             {typedFit?.choice && (
-              <button type="button" className="primary" onClick={() => onPickHub(typedFit.choice)}>
+              <button type="button" className="primary" disabled={!online} onClick={() => onPickHub(typedFit.choice)}>
                 Download and load {typedFit.choice.label}
               </button>
             )}
@@ -281,6 +292,11 @@ export function ModelPicker({ onPick, onPickBuiltIn, onPickHub, error, notice, a
       </ul>
       <section aria-labelledby="cached-title" className="cached-models">
         <h3 id="cached-title">Kept in this browser</h3>
+        {used && (
+          <p className="small" data-testid="storage-total">
+            {used}
+          </p>
+        )}
         {cached.length === 0 ? (
           <p className="small muted">None yet: models you download or open from this computer are kept here until you delete them.</p>
         ) : (
