@@ -90,7 +90,8 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
   const places = useMemo(() => placesOf(cache), [cache]);
   const edit = useCallback((messageId: string, text: string) => controller.edit(id, messageId, text), [controller, id]);
   const regenerate = useCallback(() => controller.regenerate(id), [controller, id]);
-  const actions = useMemo<MessageActions>(() => ({ edit, regenerate }), [edit, regenerate]);
+  const showVersion = useCallback((index: number) => controller.showReplyVersion(id, index), [controller, id]);
+  const actions = useMemo<MessageActions>(() => ({ edit, regenerate, showVersion }), [edit, regenerate, showVersion]);
   const prefill = useSyncExternalStore(controller.subscribePrefill, controller.getPrefill);
   const scroll = useStickToBottom(messages, prefill !== null);
   const last = messages.at(-1);
