@@ -4,7 +4,7 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { replacing, showVersion, versionPlace, versionsOf } from '../../src/features/chat/replyVersions.ts';
+import { firstVersionId, replacing, showVersion, versionPlace, versionsOf } from '../../src/features/chat/replyVersions.ts';
 import { MessageView } from '../../src/features/chat/MessageView.tsx';
 import type { StoredMessage } from '../../src/storage/records.ts';
 
@@ -35,6 +35,12 @@ describe('the versions of a reply', () => {
     expect(showVersion(showVersion(first, 2), 1)).toMatchObject({ id: 'r2', content: 'Two.', shownAt: 1 });
     // No such version: the same message.
     expect(showVersion(first, 3)).toBe(first);
+  });
+
+  it('keeps the id of its first version whichever is shown, as its place on screen', () => {
+    const message = threeVersions();
+    expect([0, 1, 2].map((i) => firstVersionId(showVersion(message, i)))).toEqual(['r1', 'r1', 'r1']);
+    expect(firstVersionId(reply('only', 'Only.'))).toBe('only');
   });
 
   it('adds a regenerated version after all of them, whichever was shown', () => {

@@ -11,6 +11,7 @@ import { placesOf } from '../memory/windowMath.ts';
 import type { ChatController, PrefillProgress } from './chatController.ts';
 import { MessageView, type MessageActions } from './MessageView.tsx';
 import { SystemPrompt } from './SystemPrompt.tsx';
+import { firstVersionId } from './replyVersions.ts';
 
 interface Props {
   conversation: StoredConversation;
@@ -103,7 +104,7 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
         {messages.length === 0 && intro}
         {messages.map((message, i) => (
           <MessageView
-            key={message.id}
+            key={firstVersionId(message)}
             message={message}
             place={places.get(message.id)}
             last={i === messages.length - 1}

@@ -37,3 +37,7 @@ function withVersions(versions: ReplyVersion[], at: number): StoredMessage {
   const alternatives = versions.filter((_, i) => i !== at);
   return alternatives.length > 0 ? { ...shown, alternatives, shownAt: at } : shown;
 }
+
+/** The id of a reply's first version: it stays while versions are switched and added, so the
+ *  message is not redrawn from scratch and the arrow pressed keeps the focus. */
+export const firstVersionId = (message: StoredMessage): string => (message.alternatives?.length && (message.shownAt ?? 1) > 0 ? message.alternatives[0].id : message.id);
