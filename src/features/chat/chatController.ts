@@ -151,6 +151,8 @@ export class ChatController {
         settings.maxTokens,
         {
           onSynced: (synced, prefillTokens, reason) => {
+            // A stop sent before the engine took the reply found nothing to stop: sent again.
+            if (this.stopAsked) this.session.stop();
             how = synced;
             this.store.patchMessage(conversationId, replyId, { sync: { how: synced, prefillTokens, reason } }, 'soon');
           },
