@@ -22,7 +22,15 @@ export interface StoredMessage extends ChatMessage {
   /** The sentence of the error that ended a failed reply. */
   error?: string;
   modelLabel?: string;
+  /** Replies only: the other versions Regenerate kept, in the order they were written; the
+   *  message itself is the shown one, the one the next turn's prompt reads. */
+  alternatives?: ReplyVersion[];
+  /** Where the shown version sits among all of them, counted from 0 (with `alternatives`). */
+  shownAt?: number;
 }
+
+/** A kept version of a reply: everything the message says of it. */
+export type ReplyVersion = Omit<StoredMessage, 'role' | 'alternatives' | 'shownAt'>;
 
 export interface StoredConversation {
   id: string;

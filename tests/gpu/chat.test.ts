@@ -103,6 +103,24 @@ describe('the engine worker keeps one token stream per conversation', () => {
     expect(rebuilt.text).toBe(continued.text); // the transcript still fits the cache: rebuilding is exact
   });
 
+  it('a saved snapshot rolls back to an earlier version of its last reply, chosen since, and answers as a fresh read of that transcript', async () => {
+    const conv: Conversation = { id: 'c6', systemPrompt: '', messages: [user('v1', 'Sue had a small cat.')] };
+    const one = await call('turn', conv, 'w1', { ...greedy, temperature: 0.9, seed: 1 }, 12);
+    expect((await call('turn', conv, 'w1b', { ...greedy, temperature: 0.9, seed: 2 }, 12)).how).toBe('rolled-back');
+    expect(await call('saveSnapshot', 'c6')).toBeGreaterThan(0);
+    await call('turn', { id: 'other', systemPrompt: '', messages: [user('o1', 'A cat sat.')] }, 'o2', greedy, 5);
+
+    const chosen: Conversation = { ...conv, messages: [...conv.messages, assistant('w1', one.text), user('v2', ' The cat ran.')] };
+    const restored = await call('turn', chosen, 'w2', greedy, 15, { snapshotOf: 'c6' });
+    expect(restored.how).toBe('rolled-back');
+    expect(restored.reason).toMatch(/^Restored the saved cache of this conversation and rolled it back/);
+    const fresh = await call('turn', { ...chosen, id: 'c6-fresh' }, 'w2f', greedy, 15);
+    expect(fresh.how).toBe('rebuilt');
+    expect(restored.text).toBe(fresh.text);
+    const positions = (r: TurnResult) => r.cache?.spans.map(({ start, end }) => [start, end]);
+    expect(positions(restored)).toEqual(positions(fresh));
+  });
+
   it('stop ends a reply within a token, and the conversation goes on', async () => {
     const conv: Conversation = { id: 'c4', systemPrompt: '', messages: [user('s1', 'Lily went to the park.')] };
     const stopped = await call('turn', conv, 's2', { ...greedy, temperature: 0.8, seed: 3 }, 200, { stopAfterTokens: 3 });

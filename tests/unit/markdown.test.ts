@@ -71,7 +71,7 @@ function message(role: 'user' | 'assistant', content: string): StoredMessage {
 }
 
 function render(role: 'user' | 'assistant', content: string): string {
-  const actions = { edit: () => {}, regenerate: () => {} };
+  const actions = { edit: () => {}, regenerate: () => {}, showVersion: () => {} };
   const html = renderToStaticMarkup(createElement(MessageView, { message: message(role, content), place: 'in', last: true, canAct: true, actions }));
   return OWN_ICONS.reduce((rest, icon) => rest.split(icon).join(''), html);
 }

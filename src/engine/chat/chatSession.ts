@@ -323,41 +323,61 @@ export class ChatSession<M extends ChatModel = ChatModel> {
   }
 
   private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
-    const { nSinks } = this.runner.cache.info();
-    const current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
+    let current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
+    let restored = false;
+    if (!current && snapshot && this.snapshotFits(snapshot, conversation)) {
+      current = this.restore(snapshot);
+      restored = true;
+      if (sharedPrefix(current.held, conversation.messages) === current.held.length) {
+        return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(current, conversation, current.held.length) };
+      }
+    }
     if (current) {
       const same = sharedPrefix(current.held, conversation.messages);
       if (same === current.held.length) {
         return { how: 'continued', reason: 'The cache already holds this conversation.', feed: this.extend(current, conversation, same) };
       }
-      const branch = current.spans[same].start;
-      const at = cacheIndexOf(current, branch, nSinks);
-      if (at !== null && this.runner.cache.canTruncateTo(at)) {
-        this.runner.cache.truncateTo(at);
-        current.ids.length = branch;
-        // A branch inside the sinks drops every token a rebuild skipped after them.
-        if (branch <= nSinks) current.skipped = 0;
-        current.spans.length = same;
-        current.held.length = same;
-        current.pending = [];
-        return { how: 'rolled-back', reason: `Rolled the cache back to token ${formatCount(branch)}, where the conversation changed.`, feed: this.extend(current, conversation, same) };
+      const branch = this.rollBack(current, same);
+      if (branch !== null) {
+        const from = restored ? 'Restored the saved cache of this conversation and rolled it' : 'Rolled the cache';
+        return { how: 'rolled-back', reason: `${from} back to token ${formatCount(branch)}, where the conversation changed.`, feed: this.extend(current, conversation, same) };
       }
-    }
-    if (snapshot && this.snapshotFits(snapshot, conversation)) {
-      this.runner.cache.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
-      const restored: StreamState = {
-        conversationId: conversation.id, held: snapshot.held.map((m) => ({ ...m })), systemPrompt: snapshot.systemPrompt,
-        ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: snapshot.skipped ?? 0, pending: [...snapshot.pending],
-      };
-      this.stream = restored;
-      return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(restored, conversation, restored.held.length) };
     }
     return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.', rule);
   }
 
+  /** Cuts the stream back to its first `same` messages; the stream index it cut at, or null when
+   *  the cache no longer holds that point. */
+  private rollBack(stream: StreamState, same: number): number | null {
+    const { nSinks } = this.runner.cache.info();
+    const branch = stream.spans[same].start;
+    const at = cacheIndexOf(stream, branch, nSinks);
+    if (at === null || !this.runner.cache.canTruncateTo(at)) return null;
+    this.runner.cache.truncateTo(at);
+    stream.ids.length = branch;
+    // A branch inside the sinks drops every token a rebuild skipped after them.
+    if (branch <= nSinks) stream.skipped = 0;
+    stream.spans.length = same;
+    stream.held.length = same;
+    stream.pending = [];
+    return branch;
+  }
+
+  private restore(snapshot: CacheSnapshot): StreamState {
+    this.runner.cache.restore(snapshot.bytes as Uint8Array<ArrayBuffer>);
+    this.stream = {
+      conversationId: snapshot.conversationId, held: snapshot.held.map((m) => ({ ...m })), systemPrompt: snapshot.systemPrompt,
+      ids: [...snapshot.streamIds], spans: snapshot.spans.map((s) => ({ ...s })), skipped: snapshot.skipped ?? 0, pending: [...snapshot.pending],
+    };
+    return this.stream;
+  }
+
+  /** A snapshot of this conversation under this model and cache, holding at least the start of
+   *  its transcript: restored, it continues the conversation or rolls back to where it changed
+   *  (another version of a reply chosen since it was saved). */
   private snapshotFits(snapshot: CacheSnapshot, conversation: Conversation): boolean {
     return snapshot.modelKey === this.model.key && snapshot.cacheKey === this.cacheKey && snapshot.conversationId === conversation.id &&
-      snapshot.systemPrompt === conversation.systemPrompt && sharedPrefix(snapshot.held, conversation.messages) === snapshot.held.length;
+      snapshot.systemPrompt === conversation.systemPrompt && snapshot.held.length > 0 && sharedPrefix(snapshot.held, conversation.messages) > 0;
   }
 
   /** Ids for messages [from, ...) plus any reply token not fed yet; records their spans. */

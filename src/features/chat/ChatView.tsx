@@ -12,6 +12,7 @@ import { placesOf } from '../memory/windowMath.ts';
 import type { ChatController, PrefillProgress } from './chatController.ts';
 import { MessageView, type MessageActions } from './MessageView.tsx';
 import { SystemPrompt } from './SystemPrompt.tsx';
+import { firstVersionId } from './replyVersions.ts';
 
 interface Props {
   conversation: StoredConversation;
@@ -102,7 +103,8 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
   const places = useMemo(() => placesOf(cache), [cache]);
   const edit = useCallback((messageId: string, text: string) => controller.edit(id, messageId, text), [controller, id]);
   const regenerate = useCallback(() => controller.regenerate(id), [controller, id]);
-  const actions = useMemo<MessageActions>(() => ({ edit, regenerate }), [edit, regenerate]);
+  const showVersion = useCallback((index: number) => controller.showReplyVersion(id, index), [controller, id]);
+  const actions = useMemo<MessageActions>(() => ({ edit, regenerate, showVersion }), [edit, regenerate, showVersion]);
   const prefill = useSyncExternalStore(controller.subscribePrefill, controller.getPrefill);
   const scroll = useStickToBottom(messages, prefill !== null);
   const last = messages.at(-1);
@@ -114,7 +116,7 @@ export function ChatView({ conversation, liveCache, canAct, generating, controll
         {messages.length === 0 && intro}
         {messages.map((message, i) => (
           <MessageView
-            key={message.id}
+            key={firstVersionId(message)}
             message={message}
             place={places.get(message.id)}
             last={i === messages.length - 1}

@@ -1,5 +1,6 @@
 // One message: its text as Markdown, how the cache was brought in step before a reply, whether
-// the model still sees it, the reply's speed, and its actions (copy, edit, regenerate). A very
+// the model still sees it, the reply's speed, and its actions (copy, edit, regenerate, and the
+// arrows between the versions Regenerate kept of the last reply). A very
 // long user message (a pasted document) shows as plain text, folded, since Markdown over a
 // megabyte would freeze the page.
 
@@ -13,10 +14,13 @@ import { CopyButton } from './CopyButton.tsx';
 import { EditBox } from './EditBox.tsx';
 import { Markdown } from './Markdown.tsx';
 import { splitThinking } from './thinking.ts';
+import { versionPlace } from './replyVersions.ts';
 
 export interface MessageActions {
   edit(messageId: string, text: string): void;
   regenerate(): void;
+  /** Shows version `index` of the last reply. */
+  showVersion(index: number): void;
 }
 
 interface Props {
@@ -68,7 +72,7 @@ function SyncNotice({ sync }: { sync: SyncNote }) {
 function StatusNote({ message }: { message: StoredMessage }) {
   switch (message.status) {
     case 'stopped':
-      return <p className="status-note">Stopped.</p>;
+      return <p className="status-note">{message.content ? 'Stopped.' : 'Stopped before the reply began. Regenerate to start it again.'}</p>;
     case 'interrupted':
       return <p className="status-note warn">Interrupted: this reply was cut off (the page was closed, reloaded or taken over) and is kept as it was.</p>;
     case 'failed':
@@ -158,6 +162,24 @@ function Body({ message, prefill }: { message: StoredMessage; prefill?: PrefillP
   return message.status === 'streaming' ? <PrefillLine prefill={prefill} sync={message.sync} /> : null;
 }
 
+/** ‹ 2/3 ›: which of the reply's versions is shown, and the way to the others. */
+function VersionArrows({ message, canAct, show }: { message: StoredMessage; canAct: boolean; show(index: number): void }) {
+  const { at, count } = versionPlace(message);
+  return (
+    <span className="reply-versions" role="group" aria-label="Versions of this reply">
+      <button type="button" className="icon-button" onClick={() => show(at - 1)} disabled={!canAct || at === 0} aria-label="Previous version" title="Previous version">
+        <Icon name="left" />
+      </button>
+      <span className="reply-version" data-testid="reply-version">
+        {at + 1}/{count}
+      </span>
+      <button type="button" className="icon-button" onClick={() => show(at + 1)} disabled={!canAct || at === count - 1} aria-label="Next version" title="Next version">
+        <Icon name="right" />
+      </button>
+    </span>
+  );
+}
+
 export const MessageView = memo(function MessageView({ message, place, last, canAct, actions, prefill }: Props) {
   const [editing, setEditing] = useState(false);
   const mine = message.role === 'user';
@@ -194,6 +216,7 @@ export const MessageView = memo(function MessageView({ message, place, last, can
       <StatsLine message={message} />
       {!editing && !streaming && (
         <footer className="message-actions">
+          {last && message.alternatives?.length ? <VersionArrows message={message} canAct={canAct} show={actions.showVersion} /> : null}
           {message.content && <CopyButton text={message.content} label="Copy message" />}
           {mine && (
             <button type="button" className="icon-button" onClick={() => setEditing(true)} disabled={!canAct} aria-label="Edit and resend" title="Edit and resend">

@@ -167,6 +167,41 @@ describe('ChatSession on a fake model', () => {
     expect(after.evicted).toBe(state.evicted + added);
   });
 
+  it('rolls back to where two versions of a reply part when an earlier version is chosen, and reads that version', async () => {
+    const { chat, model } = session(choice(200));
+    const conversation: Conversation = { id: 'c', systemPrompt: '', messages: [user('u1', 'Hello there')] };
+    await send(chat, model, conversation, 'r1');
+    const kept = model.cache.ids.length - REPLY.length;
+    await send(chat, model, conversation, 'r1b');
+    // The first version, shown again (its own id and text), then a new message.
+    conversation.messages.push({ id: 'r1', role: 'assistant', content: ' first.' }, user('u2', ' More'));
+    const next = await send(chat, model, conversation, 'r2');
+    expect(next.how).toBe('rolled-back');
+    expect(model.cache.calls).toContain(`truncateTo ${kept}`);
+    expect(next.prompt).toBe(' first. More');
+    expect(model.cache.ids).toEqual(model.tokenizer.encode(`\u0001Hello there first. More${REPLY}`));
+  });
+
+  it('restores a snapshot and rolls it back when another version of its last reply was chosen since, or rebuilds when the ring lost that point', async () => {
+    // A reply longer than the ring's room beyond the window writes over the point where it began.
+    for (const [reply, how] of [[REPLY, 'rolled-back'], [' a reply longer than the ring of this cache.', 'rebuilt']] as const) {
+      const cache = choice(6);
+      const { chat, model } = session(cache, { reply });
+      const conversation: Conversation = { id: 'c', systemPrompt: '', messages: [user('u1', 'Hello there')] };
+      await send(chat, model, conversation, 'r1b');
+      const snapshot = (await chat.snapshot())!;
+
+      const other = session(cache, { reply });
+      conversation.messages.push({ id: 'r1', role: 'assistant', content: ' first.' }, user('u2', ' More'));
+      const next = await send(other.chat, other.model, conversation, 'r2', { snapshot });
+      expect(next.how, reply).toBe(how);
+      if (how === 'rolled-back') {
+        expect(next.prompt).toBe(' first. More');
+        expect(other.model.cache.calls).toContain('truncateTo 12');
+      }
+    }
+  });
+
   it('reads only what the model keeps of a long message when asked to, and all of it otherwise', async () => {
     const long = ' ' + 'word '.repeat(10);
     for (const rule of ['kept', 'all'] as const) {
