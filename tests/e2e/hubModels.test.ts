@@ -154,7 +154,7 @@ describe('hub models in the app', () => {
     await chatOnce('Tell me about a dog.');
     // The engine allocated the cache the line promised.
     expect(await page.locator('.memory-column dt:text-is("GPU memory") + dd').innerText()).toBe('799 KiB · 16-bit');
-    expect(await page.locator('.memory-column dt:text-is("Window") + dd').innerText()).toMatch(/^508 tokens/);
+    expect(await page.locator('.memory-column dt:text-is("Window") + dd').textContent()).toMatch(/^508 tokens/);
     await shot('hub-3-reply');
   });
 
