@@ -3,7 +3,7 @@
 // memory budget holds, and what makes two cache settings the same cache. Each is written here once, so what the picker and the settings
 // promise is what the engine allocates.
 
-import type { CacheChoice, CacheDtype } from './messages.ts';
+import type { CacheChoice, CacheDtype, CacheState } from './messages.ts';
 
 /** The dtype a chat model's cache starts in (the settings offer the other): f16 holds twice the
  *  tokens in the same memory, as llama.cpp and WebLLM keep theirs, and kept per-token NLL within
@@ -30,3 +30,14 @@ export const windowInBudget = (budgetBytes: number, bytesPerToken: number, nSink
 /** Two cache settings with the same identity lay out the same cache: a snapshot of one restores into the other. */
 export const cacheIdentity = (cache: CacheChoice): string =>
   `${cache.mode}:${cache.nSinks}:${cache.windowSize}:${cache.maxChunk}:${cache.rollbackSlots ?? 0}:${cache.dtype}`;
+
+/** The same cache with nothing in it, as RingLayout.picture describes an empty stream: what a
+ *  settings change leaves until the next reply reads the conversation again. */
+export const emptied = (cache: CacheState): CacheState => ({
+  ...cache,
+  conversationId: null,
+  nTokens: 0,
+  evicted: 0,
+  spans: [],
+  ring: { filled: 0, turns: 0, next: 0, windowStart: cache.nSinks },
+});

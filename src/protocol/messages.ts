@@ -142,6 +142,18 @@ export interface MessageSpan {
   end: number;
 }
 
+/** Where the ring stands for the next token to be fed, in the terms the memory panel draws. */
+export interface RingPicture {
+  /** Ring slots written so far (the slots after the sinks). */
+  filled: number;
+  /** Times the writes have gone all the way round the ring. */
+  turns: number;
+  /** The ring position (from 0, after the sinks) that the next token beyond the sinks writes. */
+  next: number;
+  /** The first stream index past the sinks that the next token sees: V(nTokens)'s window starts here. */
+  windowStart: number;
+}
+
 export interface CacheState {
   conversationId: string | null;
   nSinks: number;
@@ -152,8 +164,8 @@ export interface CacheState {
   nTokens: number;
   /** Tokens the next token can no longer see. */
   evicted: number;
-  /** The ring's slot (from 0, after the sinks) that the next token will write. */
-  ringHead: number;
+  /** The ring as RingLayout sees it for the next token; the UI draws it, never recomputes it. */
+  ring: RingPicture;
   dtype: CacheDtype;
   bytesPerToken: number;
   totalBytes: number;

@@ -17,13 +17,22 @@ export interface Saved {
  * tab writing it may still be at work. */
 export async function loadConversations(): Promise<StoredConversation[]> {
   const db = await chatDb();
-  const all = (await reading(() => db.getAll('conversations'))).map(markInterrupted);
+  const all = (await reading(() => db.getAll('conversations'))).map(markInterrupted).map(dropOldPicture);
   return all.sort((a, b) => b.updatedAt - a.updatedAt);
 }
 
 export async function loadConversation(id: string): Promise<StoredConversation | undefined> {
   const db = await chatDb();
-  return reading(() => db.get('conversations', id));
+  const conversation = await reading(() => db.get('conversations', id));
+  return conversation && dropOldPicture(conversation);
+}
+
+/** A cache picture saved before the ring came drawn by the engine (it carried `ringHead`) cannot be
+ *  drawn: the conversation loads without it, and its next reply draws a new one. */
+function dropOldPicture(conversation: StoredConversation): StoredConversation {
+  if (!conversation.lastCache || conversation.lastCache.ring) return conversation;
+  const { lastCache: _old, ...rest } = conversation;
+  return rest;
 }
 
 function markInterrupted(conversation: StoredConversation): StoredConversation {

@@ -38,7 +38,7 @@ export class IdCache implements StreamCache {
 
   info(): KvCacheInfo {
     const { nSinks, windowSize, ringSize, nTokens } = this.layout;
-    return { nLayers: 1, dtype: 'f32', nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, nextSlot: this.layout.slotOf(nTokens), bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots };
+    return { nLayers: 1, dtype: 'f32', nSinks, windowSize, ringSize, nTokens, evicted: this.layout.evictedCount, ring: this.layout.picture, bytesPerToken: 8, totalBytes: 8 * this.layout.nSlots };
   }
 
   canTruncateTo(length: number): boolean {

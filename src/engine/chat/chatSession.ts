@@ -424,7 +424,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
       ringSize: cache.ringSize,
       nTokens,
       evicted: cache.evicted + (stream?.skipped ?? 0),
-      ringHead: cache.nextSlot,
+      ring: cache.ring,
       dtype: cache.dtype,
       bytesPerToken: cache.bytesPerToken,
       totalBytes: cache.totalBytes,

@@ -6,7 +6,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import { formatBytes } from '../../protocol/format.ts';
-import type { CacheChoice, CacheDtype } from '../../protocol/messages.ts';
+import type { CacheChoice, CacheDtype, RingPicture } from '../../protocol/messages.ts';
 import { align4 } from '../gpu/align.ts';
 import { RingLayout } from './ringLayout.ts';
 
@@ -27,8 +27,8 @@ export interface KvCacheInfo {
   nTokens: number;
   /** Tokens the next token can no longer see. */
   evicted: number;
-  /** Cache slot the next token will write. */
-  nextSlot: number;
+  /** The ring for the next token, as the memory panel draws it. */
+  ring: RingPicture;
   dtype: CacheDtype;
   /** K and V bytes of one token over every layer. */
   bytesPerToken: number;
@@ -143,7 +143,7 @@ export class KvCache implements StreamCache {
       ringSize,
       nTokens,
       evicted: this.layout.evictedCount,
-      nextSlot: this.layout.slotOf(nTokens),
+      ring: this.layout.picture,
       dtype: this.config.dtype,
       bytesPerToken: 2 * this.config.nLayers * this.bytesPerSlot,
       totalBytes: this.totalBytes,

@@ -9,7 +9,7 @@
 
 import { extraSlotsOf } from '../../protocol/cache.ts';
 import { EngineError } from '../../protocol/errors.ts';
-import type { AttentionMode, CacheChoice } from '../../protocol/messages.ts';
+import type { AttentionMode, CacheChoice, RingPicture } from '../../protocol/messages.ts';
 
 /** The cache's layout without its dtype: which token lives in which slot does not depend on what a slot holds. */
 export type RingConfig = Omit<CacheChoice, 'dtype'>;
@@ -74,6 +74,17 @@ export class RingLayout {
   get evictedCount(): number {
     if (this.mode === 'dense') return 0;
     return Math.max(0, this.nTokens - this.nSinks - this.windowSize + 1);
+  }
+
+  /** The ring for the next token (t = nTokens), as the memory panel draws it. */
+  get picture(): RingPicture {
+    const written = Math.max(0, this.nTokens - this.nSinks);
+    return {
+      filled: Math.min(written, this.ringSize),
+      turns: Math.floor(written / this.ringSize),
+      next: written % this.ringSize,
+      windowStart: this.mode === 'dense' ? 0 : this.windowStart(this.nTokens),
+    };
   }
 
   /** First stream index of the window part of V(t); the window part is empty when it exceeds t. */

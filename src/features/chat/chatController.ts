@@ -5,6 +5,7 @@
 
 import type { EngineSession } from '../session/engineSession.ts';
 import { toEngineError } from '../../protocol/errors.ts';
+import { Listeners } from '../../protocol/listeners.ts';
 import type { ChatMessage, ChatRequest, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
 import type { StoredMessage } from '../../storage/records.ts';
@@ -44,16 +45,13 @@ const toTranscript = (messages: StoredMessage[]): ChatMessage[] =>
 export class ChatController {
   /** Changes a few times a second during a long prefill: kept out of the persisted store. */
   private prefill: PrefillProgress | null = null;
-  private readonly prefillListeners = new Set<() => void>();
+  private readonly prefillNews = new Listeners();
   /** The last reply's snapshot save: the next reply waits for it, the composer does not. */
   private saving: Promise<void> = Promise.resolve();
   /** Stop was pressed during the reply being started: the engine may not have it yet. */
   private stopAsked = false;
 
-  readonly subscribePrefill = (listener: () => void): (() => void) => {
-    this.prefillListeners.add(listener);
-    return () => this.prefillListeners.delete(listener);
-  };
+  readonly subscribePrefill = this.prefillNews.add;
 
   readonly getPrefill = (): PrefillProgress | null => this.prefill;
 
@@ -189,7 +187,7 @@ export class ChatController {
 
   private setPrefill(prefill: PrefillProgress | null): void {
     this.prefill = prefill;
-    for (const listener of this.prefillListeners) listener();
+    this.prefillNews.emit();
   }
 
   /** Keeps the latest snapshot of the conversation's cache, and its picture for the marks. */

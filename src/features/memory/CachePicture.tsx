@@ -16,12 +16,10 @@ function arc(from: number, length: number, ringSize: number) {
 
 /** `stale`: an earlier picture of this conversation, while the cache holds another one. */
 export function CachePicture({ cache, stale }: { cache: CacheState; stale: boolean }) {
-  const { nSinks, windowSize, ringSize, nTokens, evicted, ringHead, dtype, bytesPerToken, totalBytes } = cache;
-  const ringTokens = Math.max(0, nTokens - nSinks);
-  const filled = Math.min(ringTokens, ringSize);
-  const seen = Math.min(windowSize, ringTokens);
-  const headPos = ringHead - nSinks;
-  const turns = Math.floor(ringTokens / ringSize);
+  const { nSinks, windowSize, ringSize, nTokens, evicted, ring, dtype, bytesPerToken, totalBytes } = cache;
+  const { filled, turns, next: headPos } = ring;
+  // The window the next token sees: from ring.windowStart up to the newest token.
+  const seen = Math.max(0, nTokens - ring.windowStart);
   const headAngle = (headPos / ringSize) * 2 * Math.PI - Math.PI / 2;
   return (
     <figure className="cache-picture" aria-label="What the model remembers">

@@ -8,6 +8,7 @@ import { CachePicture } from './CachePicture.tsx';
 import { LatencyChart } from './LatencyChart.tsx';
 import { formatCount } from '../../protocol/format.ts';
 import { formatRate } from './windowMath.ts';
+import { emptied } from '../../protocol/cache.ts';
 
 interface Props {
   conversation: StoredConversation | undefined;
@@ -28,7 +29,7 @@ export function MemoryPanel({ conversation, liveCache, loaded, adapter }: Props)
   // The engine's cache now has another layout (the settings changed) than this conversation's
   // last picture: that picture is no longer true, so the new, empty cache is drawn instead.
   const resized = !live && liveCache !== null && saved !== undefined && !sameLayout(saved, liveCache);
-  const cache = !loaded ? undefined : live ? liveCache : resized ? { ...liveCache, conversationId: null, nTokens: 0, evicted: 0, ringHead: liveCache.nSinks, spans: [] } : saved;
+  const cache = !loaded ? undefined : live ? liveCache : resized ? emptied(liveCache) : saved;
   const replies = (conversation?.messages ?? []).filter((m) => m.stats);
   const msPerToken = replies.flatMap((m) => m.stats!.msPerToken);
   const streamed = replies.reduce((n, m) => n + m.stats!.decodeTokens, 0);

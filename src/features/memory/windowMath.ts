@@ -8,9 +8,10 @@ import type { CacheState, MessageSpan, ReplyStats } from '../../protocol/message
 export type WindowPlace = 'in' | 'partly-out' | 'out' | 'sinks-only';
 
 export function placeOf(span: MessageSpan, cache: CacheState): WindowPlace {
-  const firstInWindow = cache.nTokens - cache.windowSize;
-  if (span.end <= cache.nSinks || span.start >= firstInWindow) return 'in';
-  if (span.end > firstInWindow) return 'partly-out';
+  // The next token no longer sees stream indices [nSinks, windowStart): between the sinks and its window.
+  const forgotten = Math.min(span.end, cache.ring.windowStart) - Math.max(span.start, cache.nSinks);
+  if (forgotten <= 0) return 'in';
+  if (span.end > cache.ring.windowStart) return 'partly-out';
   return span.start < cache.nSinks ? 'sinks-only' : 'out';
 }
 

@@ -7,6 +7,7 @@ import type { ChatHandlers, ChatResult } from '../../protocol/engine.ts';
 import { takeEngineLock } from '../../client/engineLock.ts';
 import { EngineError, toEngineError } from '../../protocol/errors.ts';
 import { FLOAT_BYTES } from '../../protocol/cache.ts';
+import { Listeners } from '../../protocol/listeners.ts';
 import type {
   CacheChoice, CacheSnapshot, CacheState, ChatRequest, ExperimentPlan, ExperimentProgress, ExperimentResult, ExperimentText, ModelInfo, TextMeasure,
 } from '../../protocol/messages.ts';
@@ -52,17 +53,14 @@ export interface SessionState {
 
 export class EngineSession {
   private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null, download: null, problem: null };
-  private readonly listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private client: EngineClient | null = null;
   private holdsLock = false;
   private waitForLock: AbortController | null = null;
   private started = false;
   private download: AbortController | null = null;
 
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  readonly subscribe = this.changes.add;
 
   readonly getState = (): SessionState => this.state;
 
@@ -294,6 +292,6 @@ export class EngineSession {
 
   private set(patch: Partial<SessionState>): void {
     this.state = { ...this.state, ...patch };
-    for (const listener of this.listeners) listener();
+    this.changes.emit();
   }
 }
