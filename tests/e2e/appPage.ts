@@ -17,31 +17,31 @@ export const userMessages = (page: Page) => page.locator('.message.user');
 export const modelStatus = (page: Page) => page.getByTestId('model-status').innerText();
 
 /** Waits until the header says `label` is loaded and ready. */
-export const modelReady = (page: Page, label = 'stories260K') => expect.poll(() => modelStatus(page), { timeout: HANG }).toBe(`${label} · ready`);
+export const modelReady = (page: Page, label = 'stories260K', timeout = HANG) => expect.poll(() => modelStatus(page), { timeout }).toBe(`${label} · ready`);
 
 /** Opens stories260K from local files (as the picker's "Open local files…" does) and waits for it. */
-export async function loadLocalStories(page: Page): Promise<void> {
+export async function loadLocalStories(page: Page, timeout = HANG): Promise<void> {
   await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
-  await modelReady(page);
+  await modelReady(page, 'stories260K', timeout);
 }
 
-/** Types `text` into the message box, presses Enter and waits for the reply to start. */
-export async function send(page: Page, text: string): Promise<void> {
+/** Types `text` into the message box, presses Enter and waits (`startTimeout` ms) for the reply to start. */
+export async function send(page: Page, text: string, startTimeout = 10_000): Promise<void> {
   await composer(page).fill(text);
   await composer(page).press('Enter');
-  await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+  await streaming(page).waitFor({ state: 'attached', timeout: startTimeout });
 }
 
 /** The engineering account (behind Details) of how a reply's memory followed the conversation:
  *  'Cache rolled back …', 'Cache restored …', 'Cache rebuilt …'. */
 export const syncDetail = (reply: ReturnType<Page['locator']>) => reply.locator('.sync-detail').textContent();
 
-export const replyFinished = (page: Page) => streaming(page).waitFor({ state: 'detached', timeout: HANG });
+export const replyFinished = (page: Page, timeout = HANG) => streaming(page).waitFor({ state: 'detached', timeout });
 
-/** Sends `text` and waits for the whole reply. */
-export async function sendAndWait(page: Page, text: string): Promise<void> {
+/** Sends `text` and waits (`timeout` ms) for the whole reply. */
+export async function sendAndWait(page: Page, text: string, timeout = HANG): Promise<void> {
   await send(page, text);
-  await replyFinished(page);
+  await replyFinished(page, timeout);
 }
 
 /** Opens the settings and every Details section in them (the engineering fields sit there). */
@@ -65,7 +65,10 @@ export interface StoredMessage {
   id: string;
   role: string;
   content: string;
+  createdAt: number;
   status?: string;
+  /** How the engine's cache followed the transcript for this reply. */
+  sync?: { how: string };
   alternatives?: { id: string; content: string }[];
 }
 
@@ -77,24 +80,29 @@ export interface StoredConversation {
   pinned?: boolean;
 }
 
-/** Every conversation as IndexedDB holds it now. */
-export const storedConversations = (page: Page): Promise<StoredConversation[]> =>
+/** Every record of IndexedDB's `store` as it holds it now (what a reload would find), or the field
+ *  at `path` in each: a snapshot's cache bytes (up to hundreds of MB) stay in the page. */
+export const storedRecords = <T>(page: Page, store: 'conversations' | 'snapshots' | 'experiments', path: string[] = []): Promise<T[]> =>
   page.evaluate(
-    () =>
-      new Promise<StoredConversation[]>((resolve, reject) => {
+    ({ name, path }) =>
+      new Promise<T[]>((resolve, reject) => {
         const open = indexedDB.open('endless-chat');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const db = open.result;
-          const all = db.transaction('conversations').objectStore('conversations').getAll();
+          const all = db.transaction(name).objectStore(name).getAll();
           all.onerror = () => reject(all.error);
           all.onsuccess = () => {
             db.close();
-            resolve(all.result as StoredConversation[]);
+            resolve(all.result.map((record) => path.reduce((value, key) => (value as Record<string, unknown>)[key], record)) as T[]);
           };
         };
       }),
+    { name: store, path },
   );
+
+/** Every conversation as IndexedDB holds it now. */
+export const storedConversations = (page: Page) => storedRecords<StoredConversation>(page, 'conversations');
 
 /** A conversation file as the app exports one, for the import input. */
 export const conversationFile = (conversation: object, name = 'conversation.json') => ({

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { createServer, type Server } from 'node:http';
 import { buildAndServe, type ServedApp } from './appServer.ts';
+import { modelReady, replies, sendAndWait } from './appPage.ts';
 
 interface Violation {
   directive: string;
@@ -105,21 +106,16 @@ describe('what the app asks of the network', () => {
     const allowed = new Set([new URL(app.url).origin, app.hub.hubUrl, app.hub.cdnUrl]);
     await page.reload();
     await page.getByRole('button', { name: 'Load stories260K' }).click();
-    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: 90_000 }).toBe('stories260K · ready');
+    await modelReady(page, 'stories260K', 90_000);
 
-    const composer = page.getByRole('textbox', { name: 'Message', exact: true });
-    await composer.fill('Once upon a time, there was a bird.');
-    await composer.press('Enter');
-    const streaming = page.locator('.message[data-status="streaming"]');
-    await streaming.waitFor({ state: 'attached', timeout: 10_000 });
-    await streaming.waitFor({ state: 'detached', timeout: 180_000 });
-    expect(await page.locator('.message.assistant').last().getAttribute('data-status')).toBe('done');
+    await sendAndWait(page, 'Once upon a time, there was a bird.');
+    expect(await replies(page).last().getAttribute('data-status')).toBe('done');
     expect(await violations()).toEqual([]);
 
     await page.reload();
     await page.evaluate(() => navigator.serviceWorker.ready);
     // The model used last loads by itself after the reload.
-    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: 90_000 }).toBe('stories260K · ready');
+    await modelReady(page, 'stories260K', 90_000);
     expect(await page.locator('.message').count()).toBe(2);
     expect(await violations()).toEqual([]);
 
