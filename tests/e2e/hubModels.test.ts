@@ -16,6 +16,7 @@ import onnxProto from 'onnx-proto';
 import { REPO_ROOT } from '../../lab/browser.ts';
 import { ensureStories260kFixture } from '../../lab/fixtures.ts';
 import { buildAndServe, onnxExportRepo, type ServedApp } from './appServer.ts';
+import { applySettings, modelReady, modelStatus, replies, sendAndWait } from './appPage.ts';
 
 const { onnx } = onnxProto;
 const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
@@ -54,7 +55,6 @@ function embeddingOnlyGraph(): Uint8Array {
 }
 
 const picker = () => page.getByRole('heading', { name: 'Choose a model' });
-const status = () => page.getByTestId('model-status').innerText();
 const cachedRows = () => page.getByTestId('cached-model');
 const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 /** Names of the model cache's entries in the page's private file system. */
@@ -87,13 +87,8 @@ async function fileRows() {
 
 /** Sends one message and checks that a reply streams and finishes. */
 async function chatOnce(message: string): Promise<void> {
-  const composer = page.getByRole('textbox', { name: 'Message', exact: true });
-  await composer.fill(message);
-  await composer.press('Enter');
-  const streaming = page.locator('.message[data-status="streaming"]');
-  await streaming.waitFor({ state: 'attached', timeout: 10_000 });
-  await streaming.waitFor({ state: 'detached', timeout: 120_000 });
-  const reply = page.locator('.message.assistant').last();
+  await sendAndWait(page, message, 120_000);
+  const reply = replies(page).last();
   expect(await reply.getAttribute('data-status')).toBe('done');
   expect((await reply.locator('.markdown').innerText()).trim().length).toBeGreaterThan(0);
 }
@@ -145,12 +140,10 @@ describe('hub models in the app', () => {
     await page.getByText('Downloading from the Hugging Face hub (once: it is kept in this browser)').waitFor({ timeout: 20_000 });
     await page.getByTestId('download-overall').filter({ hasText: /^[\d.]+ (B|KiB|MiB) of 1\.4 MiB/ }).waitFor({ timeout: 20_000 });
     await shot('hub-2-download-progress');
-    await expect.poll(status, { timeout: 90_000 }).toBe(`${GOOD} · ready`);
+    await modelReady(page, GOOD, 90_000);
     expect(app.hub.requests.filter((r) => r.server === 'cdn').length).toBeGreaterThan(0);
 
-    await page.getByRole('button', { name: 'Settings' }).click();
-    await page.getByLabel('Max tokens per reply', { exact: true }).fill('24');
-    await page.getByRole('button', { name: 'Apply' }).click();
+    await applySettings(page, { 'Max tokens per reply': '24' });
     await chatOnce('Tell me about a dog.');
     // The engine allocated the cache the line promised.
     expect(await page.locator('.memory-column dt:text-is("GPU memory") + dd').innerText()).toBe('799 KiB · 16-bit');
@@ -171,12 +164,12 @@ describe('hub models in the app', () => {
     expect(text).toContain('This model has no attention this app recognises (GroupQueryAttention, MultiHeadAttention with RotaryEmbedding, or a MatMul/Softmax attention over q and k)');
     expect(text).toContain('Its graph uses Gather, MatMul. The download was deleted.');
     await shot('hub-4-refused');
-    expect(await status()).toBe(`${GOOD} · ready`);
+    expect(await modelStatus(page)).toBe(`${GOOD} · ready`);
     // Unloaded from the header's model switcher, the list of models opens again.
     await page.getByTestId('model-status').click();
     await page.getByTestId('loaded-model').getByRole('button', { name: 'Unload' }).click();
     await picker().waitFor();
-    expect(await status()).toBe('No model loaded');
+    expect(await modelStatus(page)).toBe('No model loaded');
     expect(await cacheEntries()).toEqual([`${GOOD}@main:onnx/model.onnx`]);
     await expect.poll(() => cachedRows().allInnerTexts()).toEqual([`${GOOD} · onnx/model.onnx · 1.4 MiB`]);
   });
@@ -227,7 +220,7 @@ describe('hub models in the app', () => {
     await shot('hub-6-download-cancelled');
 
     // Nothing loads as a model: no model, no "load again", the cache lists the download as unfinished.
-    expect(await status()).toBe('No model loaded');
+    expect(await modelStatus(page)).toBe('No model loaded');
     expect(await page.getByRole('button', { name: /again$/ }).count()).toBe(0);
     await expect.poll(() => cachedRows().allInnerTexts()).toEqual([`${GOOD} · onnx/model.onnx · ${sentence![1]}, download not finished`]);
     expect(await cacheEntries()).toEqual([`${GOOD}@main:onnx/model.onnx`]);
@@ -250,7 +243,7 @@ describe('hub models in the app', () => {
     expect(kept).not.toBeNull();
     expect(parseBytes(kept![1])).toBeGreaterThan(48 * 1024);
     await shot('hub-7-download-resumed');
-    await expect.poll(status, { timeout: 90_000 }).toBe(`${GOOD} · ready`);
+    await modelReady(page, GOOD, 90_000);
     app.hub.bytesPerSecond = 1_000_000;
 
     const cdn = app.hub.requests.filter((r) => r.server === 'cdn');
