@@ -9,17 +9,14 @@ import type { Page } from 'playwright-core';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { STORY_MODEL_CACHE } from '../../src/features/settings/settings.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { syncDetail } from './appPage.ts';
+import { composer, loadLocalStories, replyFinished, sendAndWait, streaming, syncDetail } from './appPage.ts';
 
 let app: ServedApp;
 let page: Page;
 const pageErrors: string[] = [];
 
-const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
-const streaming = () => page.locator('.message[data-status="streaming"]');
 const progressLine = () => page.locator('.message .prefill');
 
 /** About 200,000 stories260K tokens (2.3 characters per token on this text). */
@@ -31,12 +28,6 @@ async function readProgress(): Promise<{ done: number; total: number } | null> {
   const text = await progressLine().textContent({ timeout: 1000 }).catch(() => null);
   const match = text?.match(/Reading your message: ([\d,]+) \/ ([\d,]+) tokens/);
   return match ? { done: Number(match[1].replace(/,/g, '')), total: Number(match[2].replace(/,/g, '')) } : null;
-}
-
-async function send(text: string): Promise<void> {
-  await composer().fill(text);
-  await composer().press('Enter');
-  await streaming().waitFor({ state: 'attached', timeout: 10_000 });
 }
 
 beforeAll(async () => {
@@ -54,19 +45,17 @@ afterAll(async () => {
 
 describe('a pasted message of 200,000 tokens', () => {
   it('is read in chunks with progress, the page stays responsive, Stop ends it, and the next message gets a reply', async () => {
-    await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
-    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: 60_000 }).toBe('stories260K · ready');
+    await loadLocalStories(page, 60_000);
     // A stream must exist for the paste to be read whole: a first turn rebuilds from sinks + window.
-    await send('Once upon a time, there was a little dog.');
-    await streaming().waitFor({ state: 'detached', timeout: 120_000 });
+    await sendAndWait(page, 'Once upon a time, there was a little dog.', 120_000);
 
     const pasteStart = performance.now();
-    await composer().fill(PASTE);
+    await composer(page).fill(PASTE);
     const pasteMs = performance.now() - pasteStart;
     // A message longer than the window asks how to read it: all of it, here.
     await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
-    await composer().press('Enter');
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+    await composer(page).press('Enter');
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
     const sentAt = performance.now();
 
     // The long message shows folded, as plain text.
@@ -91,9 +80,9 @@ describe('a pasted message of 200,000 tokens', () => {
       roundTrips.push(performance.now() - start);
     }
     const typeStart = performance.now();
-    await composer().fill('');
-    await composer().pressSequentially('Tom was happy.', { delay: 0 });
-    expect(await composer().inputValue()).toBe('Tom was happy.');
+    await composer(page).fill('');
+    await composer(page).pressSequentially('Tom was happy.', { delay: 0 });
+    expect(await composer(page).inputValue()).toBe('Tom was happy.');
     const typeMs = performance.now() - typeStart;
 
     const last = (await readProgress())!;
@@ -112,15 +101,15 @@ describe('a pasted message of 200,000 tokens', () => {
 
     const stopAt = performance.now();
     await page.getByRole('button', { name: 'Stop (Esc)' }).click();
-    await streaming().waitFor({ state: 'detached', timeout: 30_000 });
+    await replyFinished(page, 30_000);
     const stopMs = performance.now() - stopAt;
     // Stop is seen between chunks: the one being read finishes, nothing more.
     expect(stopMs, `stop during the prefill, a chunk ${Math.round(chunkMs)} ms`).toBeLessThan(3 * chunkMs);
 
     // The cache holds part of the paste only: the next turn rebuilds it from the transcript.
-    await composer().press('Enter');
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-    await streaming().waitFor({ state: 'detached', timeout: 180_000 });
+    await composer(page).press('Enter');
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished(page);
     const reply = page.locator('.message.assistant').last();
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(0);
