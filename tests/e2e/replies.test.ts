@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { applySettings, composer, HANG, modelReady, replies, replyFinished, sendAndWait, storedConversations, streaming, syncDetail, type StoredMessage } from './appPage.ts';
+import { applySettings, composer, HANG, modelReady, replies, replyFinished, sendAndWait, storedConversations, storedRecords, streaming, syncDetail, type StoredMessage } from './appPage.ts';
 import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
 
 const DESKTOP = { width: 1280, height: 800 };
@@ -25,23 +25,7 @@ const versionShown = () => lastReply().getByTestId('reply-version').innerText();
 const storedMessages = async (): Promise<StoredMessage[]> => (await storedConversations(page)).find((c) => c.messages.length > 0)?.messages ?? [];
 
 /** What the saved cache of the conversation read: the messages the model saw, as it saw them. */
-const snapshotHeld = (on: Page) =>
-  on.evaluate(
-    () =>
-      new Promise<{ id: string; content: string }[]>((resolve, reject) => {
-        const open = indexedDB.open('endless-chat');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const all = db.transaction('snapshots').objectStore('snapshots').getAll();
-          all.onerror = () => reject(all.error);
-          all.onsuccess = () => {
-            db.close();
-            resolve((all.result[0]?.snapshot.held ?? []) as { id: string; content: string }[]);
-          };
-        };
-      }),
-  );
+const snapshotHeld = async (on: Page) => (await storedRecords<{ id: string; content: string }[] | undefined>(on, 'snapshots', ['snapshot', 'held']))[0] ?? [];
 
 async function regenerate(): Promise<void> {
   await lastReply().getByRole('button', { name: 'Regenerate' }).click();
