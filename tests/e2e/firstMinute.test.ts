@@ -8,10 +8,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
-import { applySettings as applyOnPage, syncDetail } from './appPage.ts';
+import { applySettings, composer, loadLocalStories, modelReady, modelStatus, replies, replyFinished, sendAndWait, streaming, syncDetail } from './appPage.ts';
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
@@ -25,11 +24,8 @@ const outside: string[] = [];
 
 /** Every screen here is a main screen: compared with its reference. */
 const screen = (name: string, on: Page = page) => expectScreen(on, name, { hide: RUN_TO_RUN });
-const composer = (on: Page = page) => on.getByRole('textbox', { name: 'Message', exact: true });
-const streaming = (on: Page = page) => on.locator('.message[data-status="streaming"]');
-const replies = (on: Page = page) => on.locator('.message.assistant');
-const status = (on: Page = page) => on.getByTestId('model-status').innerText();
-const ready = (on: Page = page) => expect.poll(() => status(on), { timeout: 90_000 }).toBe('stories260K · ready');
+/** How long the built-in model may take to be ready. */
+const READY = 90_000;
 const activeId = (on: Page = page) => on.evaluate(() => document.activeElement?.id ?? '');
 const numberIn = async (testId: string) => Number((await page.getByTestId(testId).innerText()).replace(/,/g, ''));
 
@@ -39,16 +35,6 @@ async function newPage(target: BrowserContext): Promise<Page> {
   await opened.goto(app.url);
   return opened;
 }
-
-async function send(text: string, on: Page = page): Promise<void> {
-  await composer(on).fill(text);
-  await composer(on).press('Enter');
-  await streaming(on).waitFor({ state: 'attached', timeout: 10_000 });
-}
-
-const replyFinished = (on: Page = page) => streaming(on).waitFor({ state: 'detached', timeout: 180_000 });
-
-const applySettings = (values: Record<string, string>) => applyOnPage(page, values);
 
 /** Presses `key` until `done` holds, at most `limit` times; returns the number of presses. */
 async function pressUntil(on: Page, key: string, done: () => Promise<boolean>, limit = 60): Promise<number> {
@@ -89,7 +75,7 @@ afterAll(async () => {
 describe('the first minute, with the built-in model', () => {
   it('offers the built-in model first, beside the empty conversation, and chats after one click with nothing fetched from outside the app', async () => {
     await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
-    expect(await status()).toBe('No model loaded');
+    expect(await modelStatus(page)).toBe('No model loaded');
     const tryIt = page.getByRole('button', { name: 'Try it now' });
     expect(await tryIt.isVisible()).toBe(true);
     expect(await page.getByText('Try it now: a 1 MiB story model').isVisible()).toBe(true);
@@ -103,65 +89,63 @@ describe('the first minute, with the built-in model', () => {
     await screen('first-screen-desktop');
 
     await tryIt.click();
-    await ready();
+    await modelReady(page, 'stories260K', READY);
     // The next thing to do is write: the message box has the focus.
     expect(await activeId()).toBe('message-box');
     await page.keyboard.type('Once upon a time, a little cat');
     await page.keyboard.press('Enter');
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-    await replyFinished();
-    expect(await replies().last().getAttribute('data-status')).toBe('done');
-    expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(10);
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished(page);
+    expect(await replies(page).last().getAttribute('data-status')).toBe('done');
+    expect((await replies(page).last().locator('.markdown').innerText()).length).toBeGreaterThan(10);
     expect(outside).toEqual([]);
     await screen('built-in-first-reply');
   });
 
   it('says when a reply hit the length limit, and Continue writes on in the same reply', async () => {
-    await applySettings({ 'Max tokens per reply': '12' });
-    await ready();
-    await send('Once upon a time, there was a big dog named Max. He liked to run.');
-    await replyFinished();
+    await applySettings(page, { 'Max tokens per reply': '12' });
+    await modelReady(page, 'stories260K', READY);
+    await sendAndWait(page, 'Once upon a time, there was a big dog named Max. He liked to run.');
     const notice = page.getByTestId('length-limit');
     await notice.waitFor();
     expect(await notice.innerText()).toContain('This reply stopped at the length limit (12 tokens)');
     await screen('length-limit-continue');
-    const count = await replies().count();
-    const before = await replies().last().locator('.markdown').innerText();
+    const count = await replies(page).count();
+    const before = await replies(page).last().locator('.markdown').innerText();
     await notice.getByRole('button', { name: 'Continue' }).click();
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-    await replyFinished();
-    const after = await replies().last().locator('.markdown').innerText();
-    expect(await replies().count()).toBe(count);
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished(page);
+    const after = await replies(page).last().locator('.markdown').innerText();
+    expect(await replies(page).count()).toBe(count);
     expect(after.startsWith(before)).toBe(true);
     expect(after.length).toBeGreaterThan(before.length);
     // The same stream went on: no rebuild, no roll-back.
-    expect(await replies().last().locator('.sync-notice').count()).toBe(0);
+    expect(await replies(page).last().locator('.sync-notice').count()).toBe(0);
   });
 
   it('after a rebuild, regenerate rolls the cache back twice instead of rebuilding it', async () => {
-    await applySettings({ 'Attention sinks': '4', 'Window (tokens)': '64', 'Max tokens per reply': '16' });
-    await ready();
+    await applySettings(page, { 'Attention sinks': '4', 'Window (tokens)': '64', 'Max tokens per reply': '16' });
+    await modelReady(page, 'stories260K', READY);
     // Longer than twice the window in characters: the long-message choice is asked, and made.
-    await composer().fill(storyText(5));
+    await composer(page).fill(storyText(5));
     await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
-    await composer().press('Enter');
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-    await replyFinished();
+    await composer(page).press('Enter');
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished(page);
     // A new system prompt makes the next reply rebuild the cache: its first 4 and last 64 tokens,
     // skipping the rest of the transcript.
     await page.locator('.system-prompt summary').click();
     const prompt = page.getByRole('textbox', { name: 'System prompt' });
     await prompt.fill('A story for children.');
-    await composer().click();
-    await send('The next day, Tom found a little bird in the garden.');
-    await replyFinished();
-    expect(await syncDetail(replies().last())).toMatch(/^Cache rebuilt/i);
+    await composer(page).click();
+    await sendAndWait(page, 'The next day, Tom found a little bird in the garden.');
+    expect(await syncDetail(replies(page).last())).toMatch(/^Cache rebuilt/i);
 
     for (const round of [1, 2]) {
-      await replies().last().getByRole('button', { name: 'Regenerate' }).click();
-      await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-      await replyFinished();
-      const notice = (await syncDetail(replies().last())) ?? '';
+      await replies(page).last().getByRole('button', { name: 'Regenerate' }).click();
+      await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+      await replyFinished(page);
+      const notice = (await syncDetail(replies(page).last())) ?? '';
       expect(notice, `regenerate ${round}`).toMatch(/^Cache rolled back/i);
       expect(notice).not.toMatch(/rebuilt/i);
     }
@@ -171,8 +155,8 @@ describe('the first minute, with the built-in model', () => {
   it('redraws the memory panel at once after a settings change, and moves it while a long message is read', async () => {
     const windowFact = () => page.getByTestId('memory-summary').innerText();
     await expect.poll(windowFact).toMatch(/the last 64 tokens/);
-    await applySettings({ 'Window (tokens)': '100' });
-    await ready();
+    await applySettings(page, { 'Window (tokens)': '100' });
+    await modelReady(page, 'stories260K', READY);
     // Before any reply: the new window, an empty cache and the reason.
     await expect.poll(windowFact).toMatch(/the last 100 tokens/);
     expect(await page.getByTestId('memory-resized').isVisible()).toBe(true);
@@ -180,12 +164,11 @@ describe('the first minute, with the built-in model', () => {
     await screen('memory-after-settings-change');
 
     // A short turn first: the cache is rebuilt from the transcript; then a long one is read whole.
-    await send('Then Sue came home.');
-    await replyFinished();
-    await composer().fill(storyText(60, 100));
+    await sendAndWait(page, 'Then Sue came home.');
+    await composer(page).fill(storyText(60, 100));
     await page.getByTestId('long-rule').getByRole('radio', { name: /^All of it/ }).check();
-    await composer().press('Enter');
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
+    await composer(page).press('Enter');
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
     const seen = new Set<number>();
     // While the message is read, the count of tokens in the cache climbs.
     await expect
@@ -198,49 +181,48 @@ describe('the first minute, with the built-in model', () => {
       )
       .toBeGreaterThanOrEqual(3);
     await screen('memory-during-long-read');
-    await replyFinished();
+    await replyFinished(page);
   });
 });
 
 describe('a message longer than the window', () => {
   it('asks before sending how to read it, reads all of it with the time left or only what the model keeps, and remembers the choice', async () => {
     await page.getByRole('button', { name: 'New conversation' }).click();
-    await send('Once upon a time, a fox lived in the woods.');
-    await replyFinished();
+    await sendAndWait(page, 'Once upon a time, a fox lived in the woods.');
     const choice = page.getByTestId('long-rule');
     const all = page.getByRole('radio', { name: /^All of it/ });
     const kept = page.getByRole('radio', { name: /^Only what it will remember/ });
 
     // Read all of it: every token in order, with the time left, and no rebuild.
-    await composer().fill(storyText(12, 300));
+    await composer(page).fill(storyText(12, 300));
     await choice.waitFor();
     // Chosen for the long read above, and remembered.
     expect(await all.isChecked()).toBe(true);
     await screen('long-message-choice');
-    await composer().press('Enter');
+    await composer(page).press('Enter');
     await page.getByTestId('reading-note').filter({ hasText: /^Reading all [\d,]+ tokens in order, as you chose for this long message/ }).waitFor({ timeout: 60_000 });
     await page.getByTestId('reading-note').filter({ hasText: /s left\.$|min left\.$/ }).waitFor({ timeout: 60_000 });
     const line = await page.locator('.message .prefill').innerText();
     expect(Number(/\/ ([\d,]+) tokens/.exec(line)![1].replace(/,/g, ''))).toBeGreaterThan(300);
     await screen('long-message-reading-all');
-    await replyFinished();
-    expect(await replies().last().locator('.sync-notice').count()).toBe(0);
+    await replyFinished(page);
+    expect(await replies(page).last().locator('.sync-notice').count()).toBe(0);
 
     // Only what the model keeps: the first 4 and the last 100 tokens, said in the reply's notice.
-    await composer().fill(storyText(12, 400));
+    await composer(page).fill(storyText(12, 400));
     await kept.check();
-    await composer().press('Enter');
-    await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-    await replyFinished();
-    expect(await syncDetail(replies().last())).toMatch(/Read only what the model keeps: the first 4 and the last 100 of [\d,]+ tokens, as chosen for long messages\. \(104 tokens read\)/);
+    await composer(page).press('Enter');
+    await streaming(page).waitFor({ state: 'attached', timeout: 10_000 });
+    await replyFinished(page);
+    expect(await syncDetail(replies(page).last())).toMatch(/Read only what the model keeps: the first 4 and the last 100 of [\d,]+ tokens, as chosen for long messages\. \(104 tokens read\)/);
 
     // The choice is remembered across a reload.
     await page.reload();
-    await ready();
-    await composer().fill(storyText(12, 500));
+    await modelReady(page, 'stories260K', READY);
+    await composer(page).fill(storyText(12, 500));
     await choice.waitFor();
     expect(await kept.isChecked()).toBe(true);
-    await composer().fill('');
+    await composer(page).fill('');
   });
 });
 
@@ -250,14 +232,14 @@ describe('no model loaded, a local model, phone width', () => {
     await page.evaluate(() => localStorage.removeItem('endless-chat:last-model'));
     await page.reload();
     await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
-    expect(await status()).toBe('No model loaded');
-    expect(await replies().count()).toBeGreaterThan(2);
+    expect(await modelStatus(page)).toBe('No model loaded');
+    expect(await replies(page).count()).toBeGreaterThan(2);
     const box = await page.locator('.chat-view .messages').boundingBox();
     expect(box!.height).toBeGreaterThan(400);
     await page.locator('.system-prompt summary').click();
     const prompt = page.getByRole('textbox', { name: 'System prompt' });
     await prompt.fill('A story for small children.');
-    await composer().click();
+    await composer(page).click();
     await expect.poll(() => page.locator('.system-prompt summary').innerText()).toContain('A story for small children.');
     await screen('no-model-conversation-beside-picker');
 
@@ -273,28 +255,26 @@ describe('no model loaded, a local model, phone width', () => {
   });
 
   it('keeps a model opened from local files: a reload and a take-over load it again without a file dialog', async () => {
-    await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
-    await ready();
+    await loadLocalStories(page, READY);
     const remembered = () => page.evaluate(() => JSON.parse(localStorage.getItem('endless-chat:last-model') ?? 'null') as { kind: string; cacheId?: string } | null);
     expect(await remembered()).toEqual(expect.objectContaining({ kind: 'cached', cacheId: 'local:stories260K.bin:1056540' }));
 
     let fileDialogs = 0;
     page.on('filechooser', () => fileDialogs++);
     await page.reload();
-    await ready();
+    await modelReady(page, 'stories260K', READY);
     expect(fileDialogs).toBe(0);
-    await send('Once upon a time, a frog');
-    await replyFinished();
-    expect(await replies().last().getAttribute('data-status')).toMatch(/^(done)$/);
+    await sendAndWait(page, 'Once upon a time, a frog');
+    expect(await replies(page).last().getAttribute('data-status')).toMatch(/^(done)$/);
 
     // Another tab takes over: it loads the same model by itself.
     const second = await newPage(context);
     await second.getByRole('button', { name: 'Use it here' }).click();
-    await ready(second);
+    await modelReady(second, 'stories260K', READY);
     await page.getByRole('heading', { name: 'Another tab took over the model' }).waitFor();
     await second.close();
     await page.getByRole('button', { name: 'Take it back' }).click();
-    await ready();
+    await modelReady(page, 'stories260K', READY);
 
     // The kept copy is listed, to load again or delete.
     await page.getByRole('button', { name: 'Settings' }).click();
@@ -332,7 +312,7 @@ describe('the conversation list', () => {
     expect(dialogs).toBe(0);
     // Undone means kept: it is still there after a reload.
     await page.reload();
-    await ready();
+    await modelReady(page, 'stories260K', READY);
     await expect.poll(() => rows.count()).toBe(count);
   });
 });
@@ -348,7 +328,7 @@ describe('keyboard only', () => {
       expect(await focusedName(kb)).toBe('Skip to the message box');
       await pressUntil(kb, 'Tab', async () => (await focusedName(kb)) === 'Try it now');
       await kb.keyboard.press('Enter');
-      await ready(kb);
+      await modelReady(kb, 'stories260K', READY);
       expect(await activeId(kb)).toBe('message-box');
       await kb.keyboard.type('Once upon a time, there was a little girl named Lily. She loved to play outside.');
       await kb.keyboard.press('Enter');

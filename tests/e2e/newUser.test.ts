@@ -103,6 +103,7 @@ describe('loading the built-in model', () => {
 
 describe('settings that cannot load', () => {
   it('refuses before Apply a window the GPU or the model cannot hold, says what fits, and keeps the model loaded (problem 2)', async () => {
+    // Apply by hand: it must refuse and keep the dialog open, where applySettings waits for it to close.
     await page.getByRole('button', { name: 'Settings' }).click();
     const dialog = page.getByRole('dialog', { name: 'Settings' });
     const window = dialog.getByLabel('Window (tokens)', { exact: true });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { composer, conversationFile, loadLocalStories } from './appPage.ts';
+import { composer, conversationFile, loadLocalStories, modelStatus } from './appPage.ts';
 import { expectScreen } from './screenshots.ts';
 import { STORY_MODEL_SETTINGS } from '../../src/features/settings/settings.ts';
 
@@ -66,7 +66,7 @@ describe('without WebGPU (problem 12)', () => {
     // Headless Chromium on Linux: the advice for this browser names the flag.
     expect(await advice.getByTestId('your-browser').innerText()).toMatch(/^You are using Chrome \d+ on Linux.*chrome:\/\/flags/);
     expect(await noGpuPage.getByRole('heading', { name: 'Choose a model' }).count()).toBe(0);
-    expect(await noGpuPage.getByTestId('model-status').innerText()).toBe('No model can run here');
+    expect(await modelStatus(noGpuPage)).toBe('No model can run here');
 
     // A saved conversation: imported, then read.
     await noGpuPage.getByLabel('Import a conversation (JSON)').setInputFiles(conversationFile(codeConversation('Greeting in Python', 2)));
