@@ -26,7 +26,7 @@ import { useDeviceCaps } from '../client/gpuCheck.ts';
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
 import { loadDefaultSystemPrompt, loadElementsPerToken, loadSettings, saveDefaultSystemPrompt, saveSettings } from '../features/settings/settingsStore.ts';
 import { EngineDock } from './EngineDock.tsx';
-import { EngineSession, type EngineStatus } from '../features/session/engineSession.ts';
+import { EngineConnection, type EngineStatus } from '../features/session/engineConnection.ts';
 import { Header } from './Header.tsx';
 import { useInstallPrompt, useWaitingUpdate } from './pwa.ts';
 import { useTheme } from './theme.ts';
@@ -36,7 +36,7 @@ type NarrowPanel = 'none' | 'conversations' | 'memory';
 
 function useServices(engine: boolean) {
   const [services] = useState(() => {
-    const session = new EngineSession();
+    const session = new EngineConnection();
     const store = new ConversationStore(loadDefaultSystemPrompt);
     return { session, store, controller: new ChatController(session, store), experiment: new ExperimentController(session) };
   });

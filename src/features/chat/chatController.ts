@@ -3,7 +3,7 @@
 // engine syncs against (ids stay stable, so the engine can roll its cache back to the branch
 // point), streams the reply into the store, and saves the cache snapshot after every reply.
 
-import type { EngineSession } from '../session/engineSession.ts';
+import type { EngineConnection } from '../session/engineConnection.ts';
 import { toEngineError } from '../../protocol/errors.ts';
 import { Listeners } from '../../protocol/listeners.ts';
 import type { ChatMessage, ChatRequest, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
@@ -56,7 +56,7 @@ export class ChatController {
   readonly getPrefill = (): PrefillProgress | null => this.prefill;
 
   constructor(
-    private readonly session: EngineSession,
+    private readonly session: EngineConnection,
     private readonly store: ConversationStore,
   ) {}
 

@@ -10,7 +10,7 @@ import type { ExperimentResult, ExperimentText } from '../../protocol/messages.t
 import type { StoredConversation, StoredExperiment } from '../../storage/records.ts';
 import { Icon } from '../../ui/icons.tsx';
 import { KV_BUDGET_BYTES } from '../models/hubModels.ts';
-import type { EngineStatus } from '../session/engineSession.ts';
+import type { EngineStatus } from '../session/engineConnection.ts';
 import { BOOK, textKey, type ExperimentController, type RunState } from './experimentController.ts';
 import {
   armFeeds, armsOf, defaultSettings, denseCapacity, describeArm, MAX_RECOMPUTE_TOKENS, planOf, recallDistances, timeLeft, validateExperiment, type ExperimentLimits,
