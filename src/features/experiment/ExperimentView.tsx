@@ -9,6 +9,7 @@ import { formatBytes, formatCount } from '../../protocol/format.ts';
 import type { ExperimentResult, ExperimentText } from '../../protocol/messages.ts';
 import type { StoredConversation, StoredExperiment } from '../../storage/records.ts';
 import { Icon } from '../../ui/icons.tsx';
+import { NumberField } from '../../ui/NumberField.tsx';
 import { KV_BUDGET_BYTES } from '../models/hubModels.ts';
 import type { EngineStatus } from '../session/engineConnection.ts';
 import { BOOK, textKey, type ExperimentController, type RunState } from './experimentController.ts';
@@ -22,9 +23,9 @@ import {
 } from './results.ts';
 
 type Source = 'book' | 'conversation' | 'own';
-type NumberField = 'tokens' | 'sinks' | 'window' | 'recomputeTokens' | 'recallInside' | 'recallBeyond';
+type NumberName = 'tokens' | 'sinks' | 'window' | 'recomputeTokens' | 'recallInside' | 'recallBeyond';
 type CheckField = 'streaming' | 'plainWindow' | 'dense' | 'recompute' | 'ablation' | 'recall';
-type Draft = Record<NumberField, string> & Record<CheckField, boolean>;
+type Draft = Record<NumberName, string> & Record<CheckField, boolean>;
 
 interface Props {
   controller: ExperimentController;
@@ -243,13 +244,13 @@ interface ArmsFormProps {
 }
 
 function ArmsForm({ draft, setDraft, settings, limits, errors, trainedContext, disabled }: ArmsFormProps) {
-  const setNumber = (name: NumberField, value: string) => setDraft((d) => d && { ...d, [name]: value });
+  const setNumber = (name: NumberName, value: string) => setDraft((d) => d && { ...d, [name]: value });
   const setCheck = (name: CheckField, value: boolean) => setDraft((d) => d && { ...d, [name]: value });
   const budget = settings.sinks + settings.window;
   const capacity = denseCapacity(limits);
   const recomputeFeeds = armFeeds({ label: '', mode: 'recompute', sinks: 0, window: budget, limit: settings.recomputeTokens }, settings.tokens, limits.chunk);
-  const number = (name: NumberField, label: string, hint?: ReactNode, placeholder?: string) => (
-    <NumberInput name={name} label={label} hint={hint} placeholder={placeholder} draft={draft} error={errors[name]} onChange={setNumber} />
+  const number = (name: NumberName, label: string, hint?: ReactNode, placeholder?: string) => (
+    <NumberField name={name} label={label} hint={hint} placeholder={placeholder} value={draft[name]} error={errors[name]} onChange={(value) => setNumber(name, value)} />
   );
   const arm = (name: CheckField, label: string, words: ReactNode, extra?: ReactNode) => (
     <div className="arm">
@@ -308,41 +309,6 @@ function ArmsForm({ draft, setDraft, settings, limits, errors, trainedContext, d
         </ul>
       </details>
     </fieldset>
-  );
-}
-
-interface NumberInputProps {
-  name: NumberField;
-  label: string;
-  hint?: ReactNode;
-  /** Shown while empty: the value used then. */
-  placeholder?: string;
-  draft: Draft;
-  error?: string;
-  onChange(name: NumberField, value: string): void;
-}
-
-function NumberInput({ name, label, hint, placeholder, draft, error, onChange }: NumberInputProps) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        name={name}
-        type="number"
-        step="1"
-        inputMode="numeric"
-        value={draft[name]}
-        placeholder={placeholder}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-note`}
-        onChange={(e) => onChange(name, e.target.value)}
-      />
-      <p id={`${id}-note`} className={error ? 'field-error' : 'field-hint'} role={error ? 'alert' : undefined}>
-        {error ?? hint}
-      </p>
-    </div>
   );
 }
 
