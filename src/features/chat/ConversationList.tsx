@@ -146,7 +146,7 @@ export function ConversationList({ store, conversations, activeId, generatingId,
       {(conversations.length > 1 || search) && (
         <label className="conversation-search">
           <Icon name="search" />
-          <input type="search" aria-label="Search conversations" placeholder="Search titles and messages" value={search} onChange={(e) => setSearch(e.target.value)} />
+          <input type="search" aria-label="Search conversations" placeholder="Search conversations" value={search} onChange={(e) => setSearch(e.target.value)} />
         </label>
       )}
       <ul>
@@ -178,10 +178,13 @@ export function ConversationList({ store, conversations, activeId, generatingId,
                     </span>
                   )}
                   {c.title}
-                  {c.importedAt !== undefined && <span className="imported">imported</span>}
                   {c.id === generatingId && <span className="writing"> · writing…</span>}
                 </span>
-                <span className="conversation-date">{dateOf(c.createdAt)}</span>
+                {/* Under the title, where two lines of a long title cannot hide it. */}
+                <span className="conversation-meta">
+                  <span className="conversation-date">{dateOf(c.createdAt)}</span>
+                  {c.importedAt !== undefined && <span className="imported">imported</span>}
+                </span>
               </button>
             )}
             <button
