@@ -4,7 +4,7 @@
 // wrong file refused whole. No reply is needed: the conversations come in through the import input.
 // Built app, headless Chromium.
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { BrowserContext, Download, Page } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { buildAndServe, type ServedApp } from './appServer.ts';
@@ -145,6 +145,8 @@ describe('the conversation list', () => {
   });
 
   it('searches titles and message text in any case, says when nothing matches, and shows all again when cleared', async () => {
+    // Cleared however this test ends, so the tests after it see the whole list.
+    onTestFinished(() => search().fill(''));
     // "Seine" is only in a reply, not in any title.
     await search().fill('seine');
     await expect.poll(() => listed(page)).toEqual([PARIS.title]);
