@@ -107,6 +107,8 @@ describe('the conversation list', () => {
   it('renames a conversation inline: Enter keeps the name (after a reload too), Esc the old one, an empty name gives back the first message', async () => {
     await rename(FOX.title, 'Fox tales', 'Enter');
     expect(await listed(page)).toContain('Fox tales');
+    // The keyboard goes on from the renamed row.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('More for "Fox tales"');
     await expect.poll(async () => (await storedConversations(page)).find((c) => c.messages[0]?.id === 'f1')?.title).toBe('Fox tales');
 
     await rename('Fox tales', 'Not kept', 'Escape');

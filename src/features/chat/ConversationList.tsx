@@ -55,6 +55,8 @@ function RenameBox({ title, onDone }: { title: string; onDone(name: string | nul
         else return;
         e.preventDefault();
         e.stopPropagation();
+        // The keyboard goes on from the row's actions button, not from the top of the page.
+        e.currentTarget.parentElement?.querySelector<HTMLElement>('.row-toggle')?.focus();
       }}
       onBlur={(e) => finish(e.target.value)}
     />
@@ -201,7 +203,16 @@ export function ConversationList({ store, conversations, activeId, generatingId,
               <Icon name="trash" />
             </button>
             {actionsOf === c.id && (
-              <div className="row-actions" role="group" aria-label={`Actions for "${c.title}"`} onClick={() => setActionsOf(null)}>
+              <div
+                className="row-actions"
+                role="group"
+                aria-label={`Actions for "${c.title}"`}
+                onClick={(e) => {
+                  // Closed after an action, as a menu is, with the keyboard back on its button.
+                  e.currentTarget.parentElement?.querySelector<HTMLElement>('.row-toggle')?.focus();
+                  setActionsOf(null);
+                }}
+              >
                 <button type="button" onClick={() => setRenaming(c.id)}>
                   <Icon name="rename" /> Rename
                 </button>
