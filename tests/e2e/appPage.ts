@@ -75,6 +75,8 @@ export interface StoredConversation {
   systemPrompt: string;
   messages: StoredMessage[];
   pinned?: boolean;
+  renamed?: boolean;
+  importedAt?: number;
 }
 
 /** Every conversation as IndexedDB holds it now. */

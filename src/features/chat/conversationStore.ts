@@ -5,7 +5,7 @@
 
 import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
-import { deleteConversation, loadConversation, loadConversations, saveConversation } from '../../storage/conversations.ts';
+import { deleteConversation, loadConversation, loadConversations, saveConversation, saveNewConversations } from '../../storage/conversations.ts';
 import type { StoredConversation, StoredMessage } from '../../storage/records.ts';
 import { toEngineError } from '../../protocol/errors.ts';
 
@@ -40,6 +40,21 @@ export function titleFromMessages(messages: readonly StoredMessage[]): string {
 }
 
 const titleOf = (conversation: StoredConversation): string => (conversation.renamed ? conversation.title : titleFromMessages(conversation.messages));
+
+/** The list as shown: pinned conversations first, each part in the order it had. */
+export const inListOrder = (conversations: readonly StoredConversation[]): StoredConversation[] => [
+  ...conversations.filter((c) => c.pinned),
+  ...conversations.filter((c) => !c.pinned),
+];
+
+/** Whether a conversation matches a search: every word of it, in any case, is somewhere in the
+ *  title or the text of a message. An empty search matches all. */
+export function matchesSearch(conversation: StoredConversation, search: string): boolean {
+  const words = search.toLocaleLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const texts = [conversation.title, ...conversation.messages.map((m) => m.content)].map((t) => t.toLocaleLowerCase());
+  return words.every((word) => texts.some((text) => text.includes(word)));
+}
 
 export class ConversationStore {
   private state: ChatState = { loaded: false, conversations: [], activeId: null, generating: null, storageError: null };
@@ -121,6 +136,27 @@ export class ConversationStore {
     this.select(fresh.id);
     this.persist(fresh.id, 'now');
     return fresh;
+  }
+
+  /** Adds imported conversations together, saved in one transaction: a failed save stores none of
+   *  them (they stay on screen, as a single import's does, with the storage error shown). */
+  addAll(conversations: readonly StoredConversation[]): void {
+    if (conversations.length === 0) return;
+    const fresh = conversations.map(({ revision: _, ...c }) => (this.get(c.id) ? { ...c, id: newId() } : c));
+    this.set({ conversations: [...fresh, ...this.state.conversations] });
+    this.select(fresh[0].id);
+    const ids = new Set(fresh.map((c) => c.id));
+    const batch = this.guard(async () => {
+      await saveNewConversations(fresh);
+      this.set({ conversations: this.state.conversations.map((c) => (ids.has(c.id) ? { ...c, revision: 1 } : c)) });
+    });
+    // A change made meanwhile waits for this save, as it would for its own.
+    for (const id of ids) {
+      this.saving.set(id, batch);
+      void batch.finally(() => {
+        if (this.saving.get(id) === batch) this.saving.delete(id);
+      });
+    }
   }
 
   select(id: string): void {
