@@ -3,6 +3,7 @@
 // are spaced out so a reload or a crash keeps most of it. Saves from the app's other tabs are read
 // back in, so this tab never writes over them with an older copy.
 
+import { Listeners } from '../../protocol/listeners.ts';
 import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
 import { deleteConversation, loadConversation, loadConversations, saveConversation, saveNewConversations } from '../../storage/conversations.ts';
@@ -58,16 +59,13 @@ export function matchesSearch(conversation: StoredConversation, search: string):
 
 export class ConversationStore {
   private state: ChatState = { loaded: false, conversations: [], activeId: null, generating: null, storageError: null };
-  private readonly listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private readonly saveTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** The save in progress for each conversation; the next one waits for it (it needs its revision). */
   private readonly saving = new Map<string, Promise<void>>();
   private initialising: Promise<void> | null = null;
 
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  readonly subscribe = this.changes.add;
 
   readonly getState = (): ChatState => this.state;
 
@@ -254,6 +252,6 @@ export class ConversationStore {
 
   private set(patch: Partial<ChatState>): void {
     this.state = { ...this.state, ...patch };
-    for (const listener of this.listeners) listener();
+    this.changes.emit();
   }
 }
