@@ -78,7 +78,8 @@ describe('without WebGPU (problem 12)', () => {
     await expectScreen(noGpuPage, 'no-webgpu-desktop', { hide: ['.conversation-date'] });
 
     // And exported, whole.
-    const [download] = await Promise.all([noGpuPage.waitForEvent('download'), noGpuPage.getByRole('button', { name: /^Export "Greeting in Python"/ }).first().click()]);
+    await noGpuPage.getByRole('button', { name: 'More for "Greeting in Python"' }).first().click();
+    const [download] = await Promise.all([noGpuPage.waitForEvent('download'), noGpuPage.getByRole('button', { name: 'Export as JSON' }).first().click()]);
     const file = JSON.parse(await readFile((await download.path())!, 'utf8')) as { conversation: { messages: { content: string }[] } };
     expect(file.conversation.messages.at(-1)!.content).toContain(CODE);
     expect(file.conversation.messages).toHaveLength(6);
