@@ -8,6 +8,7 @@ import { toEngineError } from '../../protocol/errors.ts';
 import { Listeners } from '../../protocol/listeners.ts';
 import type { ChatMessage, ChatRequest, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
+import { loadThinking } from './thinkingChoice.ts';
 import type { StoredMessage } from '../../storage/records.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
@@ -149,6 +150,7 @@ export class ChatController {
         maxTokens: settings.maxTokens,
         snapshot,
         longMessages: rule,
+        thinking: loadThinking(),
       };
       const result = await this.session.chat(request, {
         onSynced: (synced, prefillTokens, reason) => {
