@@ -120,7 +120,10 @@ export class ConversationStore {
     const empty = this.state.conversations.find((c) => c.messages.length === 0 && !c.renamed && !c.importedAt);
     if (empty) {
       this.select(empty.id);
-      return empty;
+      // One left empty from before the default prompt was set starts with it, as a new one would.
+      const prompt = this.defaultSystemPrompt();
+      if (empty.systemPrompt === '' && prompt !== '') this.setSystemPrompt(empty.id, prompt);
+      return this.get(empty.id)!;
     }
     const now = Date.now();
     const conversation: StoredConversation = { id: newId(), title: NEW_TITLE, systemPrompt: this.defaultSystemPrompt(), messages: [], createdAt: now, updatedAt: now };
