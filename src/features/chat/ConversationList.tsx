@@ -3,6 +3,7 @@
 
 import { useRef, useState } from 'react';
 import { Icon } from '../../ui/icons.tsx';
+import { download } from '../../ui/download.ts';
 import type { StoredConversation } from '../../storage/records.ts';
 import { toEngineError } from '../../protocol/errors.ts';
 import { conversationFileName, conversationsFileName, conversationsFromFile, conversationsToJson, conversationToJson, conversationToMarkdown } from './conversationFile.ts';
@@ -14,15 +15,6 @@ interface Props {
   activeId: string | null;
   generatingId: string | null;
   onPicked(): void;
-}
-
-function download(name: string, text: string, type: string) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /** "4 Dec, 21:34", or "4 Dec 2025" for another year: titles repeat, dates tell them apart. */

@@ -10,6 +10,7 @@ import type { ExperimentResult, ExperimentText } from '../../protocol/messages.t
 import type { StoredConversation, StoredExperiment } from '../../storage/records.ts';
 import { Icon } from '../../ui/icons.tsx';
 import { NumberField } from '../../ui/NumberField.tsx';
+import { download } from '../../ui/download.ts';
 import { KV_BUDGET_BYTES } from '../models/hubModels.ts';
 import type { EngineStatus } from '../session/engineConnection.ts';
 import { BOOK, textKey, type ExperimentController, type RunState } from './experimentController.ts';
@@ -61,15 +62,6 @@ const fromDraft = (d: Draft): ExperimentSettings => {
 };
 
 const seconds = (s: number | null) => (s === null ? 'measuring the speed…' : s < 90 ? `about ${Math.max(1, Math.round(s))} s` : `about ${Math.round(s / 60)} min`);
-
-function download(name: string, type: string, text: string) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 export function ExperimentView({ controller, status, conversation, generating }: Props) {
   const state = useSyncExternalStore(controller.subscribe, controller.getState);
@@ -383,13 +375,13 @@ function Results({ running, facts, shown }: { running: RunState | null; facts: C
       </table>
       {shown && (
         <div className="experiment-exports">
-          <button type="button" onClick={() => download(experimentFileName(shown, 'json'), 'application/json', experimentToJson(shown))}>
+          <button type="button" onClick={() => download(experimentFileName(shown, 'json'), experimentToJson(shown), 'application/json')}>
             <Icon name="download" /> Download JSON
           </button>
-          <button type="button" onClick={() => download(experimentFileName(shown, 'csv'), 'text/csv', experimentToCsv(shown))}>
+          <button type="button" onClick={() => download(experimentFileName(shown, 'csv'), experimentToCsv(shown), 'text/csv')}>
             <Icon name="download" /> Download CSV
           </button>
-          <button type="button" onClick={() => download(experimentFileName(shown, 'svg'), 'image/svg+xml', svg)}>
+          <button type="button" onClick={() => download(experimentFileName(shown, 'svg'), svg, 'image/svg+xml')}>
             <Icon name="download" /> Download chart (SVG)
           </button>
         </div>
