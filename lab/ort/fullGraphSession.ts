@@ -3,7 +3,7 @@
 // decoder (src/engine/ort/segmentSessions.ts).
 
 import * as ort from 'onnxruntime-web/webgpu';
-import { halfToFloat } from '../../src/engine/split/graph.ts';
+import { floats } from './tensorData.ts';
 // Loaded for its setup of onnxruntime's wasm, served by the app as the engine has it.
 import '../../src/engine/ort/segmentSessions.ts';
 
@@ -98,11 +98,4 @@ export class FullGraphSession {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** Tensor data as float32; fp16 outputs arrive as raw uint16 words. */
-function floats(data: unknown): Float32Array {
-  if (data instanceof Float32Array) return data;
-  if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
-  throw new Error('expected float32 or float16 tensor data');
 }

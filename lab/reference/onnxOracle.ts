@@ -11,7 +11,8 @@ import * as ort from 'onnxruntime-web';
 import onnxProto, { type onnx } from 'onnx-proto';
 import type { RotaryConfig } from '../../src/engine/split/rotary.ts';
 import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
-import { halfToFloat, ModelProto, useFloatActivations } from '../../src/engine/split/graph.ts';
+import { ModelProto, useFloatActivations } from '../../src/engine/split/graph.ts';
+import { floats } from '../ort/tensorData.ts';
 import { modelRotary } from '../../src/engine/split/rotary.ts';
 import { splitGraph, type RotaryTables, type SplitGraph } from '../../src/engine/split/splitGraph.ts';
 import { usesFloat16, widenFloat16 } from '../../src/engine/split/widenFloat16.ts';
@@ -68,12 +69,6 @@ class OracleSession {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-function floats(data: unknown): Float32Array {
-  if (data instanceof Float32Array) return data;
-  if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
-  throw new Error('expected float32 or float16 logits');
 }
 
 export type OracleMode = 'streaming' | 'window' | 'recompute';

@@ -10,6 +10,7 @@ import { Composer } from '../features/chat/Composer.tsx';
 import { ConversationList } from '../features/chat/ConversationList.tsx';
 import { ConversationStore } from '../features/chat/conversationStore.ts';
 import { loadLongMessageRule, saveLongMessageRule } from '../features/chat/longMessages.ts';
+import { loadThinking, saveThinking } from '../features/chat/thinkingChoice.ts';
 import { ExperimentController } from '../features/experiment/experimentController.ts';
 import { ExperimentView } from '../features/experiment/ExperimentView.tsx';
 import { MemoryPanel } from '../features/memory/MemoryPanel.tsx';
@@ -26,7 +27,7 @@ import { useDeviceCaps } from '../client/gpuCheck.ts';
 import { SettingsDialog, type SettingsTarget } from '../features/settings/SettingsDialog.tsx';
 import { loadDefaultSystemPrompt, loadElementsPerToken, loadSettings, saveDefaultSystemPrompt, saveSettings } from '../features/settings/settingsStore.ts';
 import { EngineDock } from './EngineDock.tsx';
-import { EngineSession, type EngineStatus } from '../features/session/engineSession.ts';
+import { EngineConnection, type EngineStatus } from '../features/session/engineConnection.ts';
 import { Header } from './Header.tsx';
 import { useInstallPrompt, useWaitingUpdate } from './pwa.ts';
 import { useTheme } from './theme.ts';
@@ -36,7 +37,7 @@ type NarrowPanel = 'none' | 'conversations' | 'memory';
 
 function useServices(engine: boolean) {
   const [services] = useState(() => {
-    const session = new EngineSession();
+    const session = new EngineConnection();
     const store = new ConversationStore(loadDefaultSystemPrompt);
     return { session, store, controller: new ChatController(session, store), experiment: new ExperimentController(session) };
   });
@@ -84,6 +85,7 @@ export function ChatApp({ noGpu }: { noGpu: 'no-webgpu' | 'no-adapter' | null })
   const [notKept, setNotKept] = useState<EngineError | null>(null);
   const [defaultPrompt, setDefaultPrompt] = useState(loadDefaultSystemPrompt);
   const [longRule, setLongRule] = useState(loadLongMessageRule);
+  const [thinking, setThinking] = useState(loadThinking);
   const pick = (model: PickedModel) => {
     setPicking(false);
     void session.loadOpened(async () => {
@@ -164,6 +166,17 @@ export function ChatApp({ noGpu }: { noGpu: 'no-webgpu' | 'no-adapter' | null })
         saveLongMessageRule(rule);
         setLongRule(rule);
       }}
+      thinking={
+        status.kind === 'ready' && status.info.thinkingSwitch
+          ? {
+              on: thinking,
+              onChange: (on) => {
+                saveThinking(on);
+                setThinking(on);
+              },
+            }
+          : null
+      }
     />
   );
 

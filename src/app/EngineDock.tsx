@@ -6,12 +6,12 @@
 
 import type { ReactNode } from 'react';
 import { LoadProgress } from '../features/models/LoadProgress.tsx';
-import type { BackgroundDownload, EngineSession, EngineStatus } from '../features/session/engineSession.ts';
+import type { BackgroundDownload, EngineConnection, EngineStatus } from '../features/session/engineConnection.ts';
 
 interface Props {
   status: EngineStatus;
   download: BackgroundDownload | null;
-  session: EngineSession;
+  session: EngineConnection;
   composer: ReactNode;
 }
 

@@ -1,7 +1,7 @@
 // The top bar: the app's name, the model switcher (which model is loaded; it opens the model list),
 // and the buttons for the panels, the experiment, settings, theme and installing the app.
 
-import type { EngineStatus } from '../features/session/engineSession.ts';
+import type { EngineStatus } from '../features/session/engineConnection.ts';
 import { Icon } from '../ui/icons.tsx';
 import type { Theme } from './theme.ts';
 import type { View } from './view.ts';

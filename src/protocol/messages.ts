@@ -90,6 +90,9 @@ export interface ChatRequest {
   snapshot?: CacheSnapshot;
   /** How to read a message longer than the window; every token ('all') unless told. */
   longMessages?: LongMessageRule;
+  /** Whether a model that can be told (ModelInfo.thinkingSwitch) thinks before it answers; its
+   *  template's default unless told. */
+  thinking?: boolean;
 }
 
 export type Role = 'system' | 'user' | 'assistant';
@@ -192,6 +195,8 @@ export interface ModelInfo {
   nLayers: number;
   vocabSize: number;
   hasChatTemplate: boolean;
+  /** The chat template takes enable_thinking: replies can be asked to skip the thinking. */
+  thinkingSwitch: boolean;
   /** Positions the model was trained on, where its config says: sinks plus window stay within it. */
   trainedContext: number | null;
   adapter: string;

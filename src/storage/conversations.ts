@@ -64,6 +64,17 @@ export async function saveConversation(conversation: StoredConversation): Promis
   return saved;
 }
 
+/** Stores new conversations (an import of many) in one transaction: all of them, or on a failure none. */
+export async function saveNewConversations(conversations: readonly StoredConversation[]): Promise<void> {
+  const db = await chatDb();
+  await writing(async () => {
+    const tx = db.transaction('conversations', 'readwrite');
+    // add(), not put(): a conversation already stored fails the whole transaction rather than being replaced.
+    await Promise.all([...conversations.map((c) => tx.store.add({ ...c, revision: 1 })), tx.done]);
+  });
+  for (const c of conversations) announceChange(c.id);
+}
+
 export async function deleteConversation(id: string): Promise<void> {
   const db = await chatDb();
   await writing(async () => {

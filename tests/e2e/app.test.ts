@@ -308,7 +308,8 @@ describe('the chat app, built and served, on stories260K from local files', () =
 
   it('exports a conversation as JSON and imports it back as a new one', async () => {
     const row = page.locator('.conversation-list li', { hasText: FIRST });
-    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: /^Export/ }).click()]);
+    await row.getByRole('button', { name: /^More for/ }).click();
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Export as JSON' }).click()]);
     const exported = JSON.parse(await readFile((await download.path())!, 'utf8'));
     expect(exported.format).toBe('endless-chat/conversation');
     expect(exported.conversation.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);

@@ -78,6 +78,8 @@ export interface StoredConversation {
   systemPrompt: string;
   messages: StoredMessage[];
   pinned?: boolean;
+  renamed?: boolean;
+  importedAt?: number;
 }
 
 /** Every record of IndexedDB's `store` as it holds it now (what a reload would find), or the field

@@ -109,5 +109,24 @@ describe('builder exports in the app', () => {
     await page.getByRole('button', { name: 'Cancel' }).click();
     await setMaxTokens(6);
     await chatOnce('Hello there');
+    // ChatML without enable_thinking: nothing to switch.
+    expect(await page.getByLabel('Think before answering').count()).toBe(0);
+  });
+
+  it('offers "Think before answering" for Qwen3 (its template takes enable_thinking), keeps the choice, and chats with it off', async () => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Change model…' }).click();
+    await page.getByLabel('Model folder').setInputFiles(join(FIXTURES, 'tiny-qwen3'));
+    await expect.poll(status, { timeout: HANG }).toBe('tiny-qwen3 · ready');
+    const thinking = page.getByLabel('Think before answering');
+    expect(await thinking.isChecked()).toBe(true);
+    await thinking.uncheck();
+    expect(await page.evaluate(() => localStorage.getItem('endless-chat:thinking'))).toBe('off');
+    await setMaxTokens(6);
+    await chatOnce('What is 2 + 2?');
+    // The choice is kept in this browser: after a reload the box is still off.
+    await page.reload();
+    await expect.poll(status, { timeout: HANG }).toBe('tiny-qwen3 · ready');
+    expect(await page.getByLabel('Think before answering').isChecked()).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { composer, conversationFile, loadLocalStories, modelStatus } from './appPage.ts';
+import { composer, conversationFile, loadLocalStories, modelStatus, openSettings, sendAndWait, storedConversations } from './appPage.ts';
 import { expectScreen } from './screenshots.ts';
 import { STORY_MODEL_SETTINGS } from '../../src/features/settings/settings.ts';
 
@@ -78,7 +78,8 @@ describe('without WebGPU (problem 12)', () => {
     await expectScreen(noGpuPage, 'no-webgpu-desktop', { hide: ['.conversation-date'] });
 
     // And exported, whole.
-    const [download] = await Promise.all([noGpuPage.waitForEvent('download'), noGpuPage.getByRole('button', { name: /^Export "Greeting in Python"/ }).first().click()]);
+    await noGpuPage.getByRole('button', { name: 'More for "Greeting in Python"' }).first().click();
+    const [download] = await Promise.all([noGpuPage.waitForEvent('download'), noGpuPage.getByRole('button', { name: 'Export as JSON' }).first().click()]);
     const file = JSON.parse(await readFile((await download.path())!, 'utf8')) as { conversation: { messages: { content: string }[] } };
     expect(file.conversation.messages.at(-1)!.content).toContain(CODE);
     expect(file.conversation.messages).toHaveLength(6);
@@ -178,5 +179,32 @@ describe('a conversation with code', () => {
     await toLatest.click();
     await expect.poll(fromBottom).toBeLessThan(2);
     await toLatest.waitFor({ state: 'detached' });
+  });
+});
+
+describe('settings a chat user expects', () => {
+  it('offers reply styles that set the sampling numbers, and a system prompt that new conversations start with', async () => {
+    let dialog = await openSettings(page);
+    await dialog.getByRole('radio', { name: 'Precise' }).check();
+    // Precise picks the likeliest words almost always: the numbers behind Details follow the choice.
+    expect(await dialog.getByLabel('Temperature', { exact: true }).inputValue()).toBe('0.2');
+    expect(await dialog.getByLabel('Top-k', { exact: true }).inputValue()).toBe('20');
+    await dialog.locator('#default-system-prompt').fill('Answer in one sentence.');
+    await dialog.getByRole('button', { name: 'Apply' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    dialog = await openSettings(page);
+    expect(await dialog.getByRole('radio', { name: 'Precise' }).isChecked()).toBe(true);
+    expect(await dialog.getByLabel('Temperature', { exact: true }).inputValue()).toBe('0.2');
+    expect(await dialog.locator('#default-system-prompt').inputValue()).toBe('Answer in one sentence.');
+    // A number typed by hand is no longer one of the styles.
+    await dialog.getByLabel('Temperature', { exact: true }).fill('0.55');
+    expect(await dialog.getByRole('radio', { name: /^(Precise|Balanced|Creative)$/ }).evaluateAll((radios) => radios.filter((r) => (r as HTMLInputElement).checked).length)).toBe(0);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    // The open conversation has messages, so New conversation starts another rather than reopening an empty one.
+    await sendAndWait(page, 'Once upon a time');
+    await page.getByRole('button', { name: 'New conversation', exact: true }).first().click();
+    await expect.poll(async () => (await storedConversations(page)).filter((c) => c.messages.length === 0).map((c) => c.systemPrompt)).toEqual(['Answer in one sentence.']);
   });
 });

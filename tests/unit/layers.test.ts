@@ -26,8 +26,8 @@ const PLANTED: [string, string, string | null][] = [
   ['src/engine/decoder/decoder.ts', 'src/engine/kv/kvCache.ts', null],
   ['src/engine/decoder/decoder.ts', 'src/engine/split/splitGraph.ts', null],
   ['src/engine/chat/chatSession.ts', 'src/engine/generate/generator.ts', null],
-  ['src/features/models/planted.ts', 'src/features/session/engineSession.ts', 'models-under-session'],
-  ['src/features/session/engineSession.ts', 'src/features/models/LoadProgress.ts', null],
+  ['src/features/models/planted.ts', 'src/features/session/engineConnection.ts', 'models-under-session'],
+  ['src/features/session/engineConnection.ts', 'src/features/models/LoadProgress.ts', null],
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'layers-'));

@@ -2,7 +2,7 @@
 // as a bug or a lost GPU. IndexedDB is stood in by an idb whose reads and writes fail.
 
 import { describe, expect, it, vi } from 'vitest';
-import { conversationFromFile } from '../../src/features/chat/conversationFile.ts';
+import { conversationsFromFile } from '../../src/features/chat/conversationFile.ts';
 import { ConversationStore } from '../../src/features/chat/conversationStore.ts';
 
 const failing = {
@@ -37,7 +37,7 @@ describe('storage failures', () => {
 
 describe('import failures', () => {
   it('a file that is not JSON is refused as IMPORT_INVALID with its sentence', async () => {
-    await expect(conversationFromFile(new Blob(['not json']))).rejects.toMatchObject({
+    await expect(conversationsFromFile(new Blob(['not json']))).rejects.toMatchObject({
       code: 'IMPORT_INVALID',
       message: 'This file is not a conversation exported from Endless Chat: it is not valid JSON.',
     });
@@ -45,6 +45,6 @@ describe('import failures', () => {
 
   it('a file the browser can no longer read is refused as IMPORT_INVALID, asking to pick it again', async () => {
     const gone = { text: () => Promise.reject(new DOMException('The requested file could not be read.', 'NotReadableError')) } as unknown as Blob;
-    await expect(conversationFromFile(gone)).rejects.toMatchObject({ code: 'IMPORT_INVALID', message: expect.stringMatching(/pick it again\.$/) });
+    await expect(conversationsFromFile(gone)).rejects.toMatchObject({ code: 'IMPORT_INVALID', message: expect.stringMatching(/pick it again\.$/) });
   });
 });

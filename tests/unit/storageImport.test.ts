@@ -2,7 +2,7 @@
 // store gives any conversation whose id is taken a new one.
 
 import { describe, expect, it, vi } from 'vitest';
-import { conversationFromJson } from '../../src/features/chat/conversationFile.ts';
+import { conversationsFromJson } from '../../src/features/chat/conversationFile.ts';
 import { ConversationStore } from '../../src/features/chat/conversationStore.ts';
 import type { StoredConversation } from '../../src/storage/records.ts';
 
@@ -30,7 +30,7 @@ describe('importing a conversation file', () => {
       version: 1,
       conversation: { id: existing.id, revision: 99, title: 'Impostor', messages: [{ id: 'greeting', role: 'user', content: 'Overwritten?' }] },
     });
-    const imported = conversationFromJson(file);
+    const [imported] = conversationsFromJson(file);
     expect(imported.id).not.toBe(existing.id);
     expect(imported.revision).toBeUndefined();
     expect(imported.title).toBe('Impostor');
@@ -61,7 +61,7 @@ describe('importing a conversation file', () => {
         ],
       },
     });
-    const imported = conversationFromJson(file);
+    const [imported] = conversationsFromJson(file);
     expect(imported.messages[1].content).toBe(', a cat.');
     expect(imported.messages[1].sync).toBeUndefined();
   });

@@ -19,7 +19,7 @@ import { fetchModelFiles } from '../files/fetchModel.ts';
 import { ChatTemplate } from '../text/chatTemplate.ts';
 import type { TokenDecoder } from '../text/incrementalDecoder.ts';
 import { appendIds } from '../text/tokenIds.ts';
-import { TurnFormatter, type TokenEncoder } from './turnFormatter.ts';
+import { TurnFormatter, type TemplateKwargs, type TokenEncoder } from './turnFormatter.ts';
 
 /** Generated tokens between two cache-state events while a reply streams. */
 const CACHE_EVENT_EVERY = 8;
@@ -123,6 +123,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
       nLayers: this.runner.cache.info().nLayers,
       vocabSize: this.runner.vocabSize,
       hasChatTemplate: this.formatter.hasChatTemplate,
+      thinkingSwitch: this.formatter.thinkingSwitch,
       trainedContext: this.trainedContext,
       adapter: this.device.adapter,
       cache: this.cacheState(),
@@ -152,7 +153,8 @@ export class ChatSession<M extends ChatModel = ChatModel> {
   }
 
   private async converse(request: ChatRequest, callbacks: ChatCallbacks): Promise<ChatResult> {
-    const { conversation, replyId, sampling, maxTokens, snapshot, longMessages = 'all' } = request;
+    const { conversation, replyId, sampling, maxTokens, snapshot, longMessages = 'all', thinking } = request;
+    const kwargs: TemplateKwargs = thinking !== undefined && this.formatter.thinkingSwitch ? { enable_thinking: thinking } : {};
     const last = conversation.messages[conversation.messages.length - 1];
     if (!last || (last.role === 'user' && last.content.trim() === '')) throw new EngineError('CONFIG_INVALID', 'The message is empty; write something first.');
     // A transcript that ends with the reply itself (same id) asks for more of it: it stopped at the
@@ -162,7 +164,7 @@ export class ChatSession<M extends ChatModel = ChatModel> {
     const abort = (this.abort = new AbortController());
     const started = performance.now();
     try {
-      const { how, reason, feed } = this.sync(conversation, snapshot, longMessages);
+      const { how, reason, feed } = this.sync(conversation, snapshot, longMessages, kwargs);
       // The reply's own ids so far, when the stream holds it as written (not re-encoded by a rebuild).
       const heldReply = continuing ? this.heldReplyIds(replyId) : null;
       const joint = heldReply ? new ReplyJoint(heldReply, (ids) => this.runner.tokenizer.decode(ids)) : null;
@@ -297,8 +299,8 @@ export class ChatSession<M extends ChatModel = ChatModel> {
   }
 
   /** Decides how the cache follows the transcript and returns the ids still to feed. */
-  private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
-    const synced = this.syncAll(conversation, snapshot, rule);
+  private sync(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule, kwargs: TemplateKwargs): { how: SyncHow; reason: string; feed: number[] } {
+    const synced = this.syncAll(conversation, snapshot, rule, kwargs);
     const { nSinks, windowSize } = this.runner.cache.info();
     // Only a stream longer than the cache loses tokens: one that fits is read whole either way.
     const evicts = this.stream!.ids.length > nSinks + windowSize;
@@ -322,28 +324,28 @@ export class ChatSession<M extends ChatModel = ChatModel> {
     return { how: how === 'started' ? 'started' : 'rebuilt', reason, feed };
   }
 
-  private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
+  private syncAll(conversation: Conversation, snapshot: CacheSnapshot | undefined, rule: LongMessageRule, kwargs: TemplateKwargs): { how: SyncHow; reason: string; feed: number[] } {
     let current = this.stream && this.stream.conversationId === conversation.id && this.stream.systemPrompt === conversation.systemPrompt ? this.stream : null;
     let restored = false;
     if (!current && snapshot && this.snapshotFits(snapshot, conversation)) {
       current = this.restore(snapshot);
       restored = true;
       if (sharedPrefix(current.held, conversation.messages) === current.held.length) {
-        return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(current, conversation, current.held.length) };
+        return { how: 'restored-snapshot', reason: 'Restored the saved cache of this conversation.', feed: this.extend(current, conversation, current.held.length, kwargs) };
       }
     }
     if (current) {
       const same = sharedPrefix(current.held, conversation.messages);
       if (same === current.held.length) {
-        return { how: 'continued', reason: 'The cache already holds this conversation.', feed: this.extend(current, conversation, same) };
+        return { how: 'continued', reason: 'The cache already holds this conversation.', feed: this.extend(current, conversation, same, kwargs) };
       }
       const branch = this.rollBack(current, same);
       if (branch !== null) {
         const from = restored ? 'Restored the saved cache of this conversation and rolled it' : 'Rolled the cache';
-        return { how: 'rolled-back', reason: `${from} back to token ${formatCount(branch)}, where the conversation changed.`, feed: this.extend(current, conversation, same) };
+        return { how: 'rolled-back', reason: `${from} back to token ${formatCount(branch)}, where the conversation changed.`, feed: this.extend(current, conversation, same, kwargs) };
       }
     }
-    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.', rule);
+    return this.rebuild(conversation, current ? 'The change reaches tokens that already left the cache, so it was rebuilt from the transcript.' : 'Rebuilt the cache from the transcript.', rule, kwargs);
   }
 
   /** Cuts the stream back to its first `same` messages; the stream index it cut at, or null when
@@ -381,8 +383,8 @@ export class ChatSession<M extends ChatModel = ChatModel> {
   }
 
   /** Ids for messages [from, ...) plus any reply token not fed yet; records their spans. */
-  private extend(stream: StreamState, conversation: Conversation, from: number): number[] {
-    const turn = this.formatter.append(conversation, from);
+  private extend(stream: StreamState, conversation: Conversation, from: number, kwargs: TemplateKwargs): number[] {
+    const turn = this.formatter.append(conversation, from, kwargs);
     const feed = [...stream.pending, ...turn.ids];
     let at = stream.ids.length + stream.pending.length;
     if (stream.pending.length > 0 && stream.spans.length > 0) stream.spans[stream.spans.length - 1].end += stream.pending.length;
@@ -397,10 +399,10 @@ export class ChatSession<M extends ChatModel = ChatModel> {
   }
 
   /** A fresh cache from the transcript: its first nSinks tokens, then its last windowSize tokens. */
-  private rebuild(conversation: Conversation, reason: string, rule: LongMessageRule): { how: SyncHow; reason: string; feed: number[] } {
+  private rebuild(conversation: Conversation, reason: string, rule: LongMessageRule, kwargs: TemplateKwargs): { how: SyncHow; reason: string; feed: number[] } {
     this.runner.cache.reset();
     const fresh: StreamState = { conversationId: conversation.id, held: [], systemPrompt: conversation.systemPrompt, ids: [], spans: [], skipped: 0, pending: [] };
-    const all = this.extend(fresh, conversation, 0);
+    const all = this.extend(fresh, conversation, 0, kwargs);
     const { nSinks, windowSize } = this.runner.cache.info();
     const keep = nSinks + windowSize;
     const starting = conversation.messages.length === 1;

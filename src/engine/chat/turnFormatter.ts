@@ -22,29 +22,36 @@ export interface TurnIds {
   spans: { messageId: string; length: number }[];
 }
 
+/** The template's own switches for a turn, such as Qwen3's enable_thinking. */
+export type TemplateKwargs = Readonly<Record<string, unknown>>;
+
 const REPLY_MARK = '\uE000reply\uE001';
 
 export class TurnFormatter {
   constructor(
     private readonly template: ChatTemplate,
     private readonly tokenizer: TokenEncoder,
-    private readonly kwargs: Readonly<Record<string, unknown>> = {},
   ) {}
 
   get hasChatTemplate(): boolean {
     return !this.template.isPlain;
   }
 
+  get thinkingSwitch(): boolean {
+    return this.template.thinkingSwitch;
+  }
+
   /**
    * Ids that extend a stream holding messages [0, from) so it holds them all and ends where the
    * reply begins. `from` 0 means an empty stream; otherwise message from - 1 is the last reply
-   * the stream holds, as the ids the model generated.
+   * the stream holds, as the ids the model generated. `kwargs`: the template's own switches for
+   * this turn, such as Qwen3's enable_thinking.
    */
-  append(conversation: Conversation, from: number): TurnIds {
+  append(conversation: Conversation, from: number, kwargs: TemplateKwargs = {}): TurnIds {
     const system: TemplateMessage[] = conversation.systemPrompt ? [{ role: 'system', content: conversation.systemPrompt }] : [];
     const messages: TemplateMessage[] = conversation.messages.map((m, i) => ({ role: m.role, content: i === from - 1 ? REPLY_MARK : m.content }));
     const render = (count: number, last: boolean) =>
-      this.template.render([...system, ...messages.slice(0, count)], { addGenerationPrompt: last, kwargs: this.kwargs });
+      this.template.render([...system, ...messages.slice(0, count)], { addGenerationPrompt: last, kwargs });
 
     let done = '';
     if (from > 0) {

@@ -6,7 +6,7 @@
 import { EngineError } from '../../protocol/errors.ts';
 import { FLOAT_BYTES } from '../../protocol/cache.ts';
 import { formatBytes } from '../../protocol/format.ts';
-import type { CacheChoice, CacheDtype, RingPicture } from '../../protocol/messages.ts';
+import type { CacheChoice, CacheDtype, CacheState } from '../../protocol/messages.ts';
 import { align4 } from '../gpu/align.ts';
 import { RingLayout } from './ringLayout.ts';
 
@@ -17,24 +17,8 @@ export interface KvCacheConfig extends CacheChoice {
 }
 
 /** The cache as numbers: its shape and how full it is, all that callers above the decoder see. */
-export interface KvCacheInfo {
-  nLayers: number;
-  nSinks: number;
-  windowSize: number;
-  /** Slots of the ring (window + prefill headroom + rollback slots). */
-  ringSize: number;
-  /** Tokens in the stream so far. */
-  nTokens: number;
-  /** Tokens the next token can no longer see. */
-  evicted: number;
-  /** The ring for the next token, as the memory panel draws it. */
-  ring: RingPicture;
-  dtype: CacheDtype;
-  /** K and V bytes of one token over every layer. */
-  bytesPerToken: number;
-  /** GPU bytes held by the whole cache. */
-  totalBytes: number;
-}
+/** The cache's own facts, as the chat reports them without its conversation, and its layer count. */
+export type KvCacheInfo = Omit<CacheState, 'conversationId' | 'spans'> & { nLayers: number };
 
 /**
  * The cache as the layers above the decoder use it, declared once: how full it is, and moving its

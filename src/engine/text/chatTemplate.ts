@@ -71,6 +71,11 @@ export class ChatTemplate {
     return new ChatTemplate(source, found === undefined, tokenText(config.bos_token), tokenText(config.eos_token), template);
   }
 
+  /** Whether the template can be told not to think first (Qwen3's enable_thinking). */
+  get thinkingSwitch(): boolean {
+    return !this.isPlain && /\benable_thinking\b/.test(this.source);
+  }
+
   /** The conversation as the model reads it, special tokens written out as text. */
   render(messages: readonly TemplateMessage[], options: RenderOptions): string {
     try {

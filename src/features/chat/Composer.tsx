@@ -32,6 +32,8 @@ interface Props {
   onLongRule(rule: LongMessageRule): void;
   /** Counts a text's tokens with the loaded model's tokenizer; null while no model is ready. */
   countTokens: ((text: string) => Promise<number>) | null;
+  /** Whether the model thinks before it answers, for a model that can be told; null for others. */
+  thinking: { on: boolean; onChange(on: boolean): void } | null;
 }
 
 /** The draft's token count, asked a moment after typing pauses; a later answer replaces an earlier one. */
@@ -84,7 +86,7 @@ function rowsFor(text: string): number {
   return Math.max(2, lines);
 }
 
-export function Composer({ id, generating, disabled = false, waitNote, placeholder, draft, onDraft, onSend, onStop, cache, longRule, onLongRule, countTokens }: Props) {
+export function Composer({ id, generating, disabled = false, waitNote, placeholder, draft, onDraft, onSend, onStop, cache, longRule, onLongRule, countTokens, thinking }: Props) {
   const [text, setTextState] = useState(draft);
   /** Enter was pressed while no model was ready: the message goes once one is. */
   const [queued, setQueued] = useState(false);
@@ -175,6 +177,11 @@ export function Composer({ id, generating, disabled = false, waitNote, placehold
           <span className="token-count" data-testid="token-count">
             {draftLengthLine(tokens, cache)}
           </span>
+        )}
+        {thinking && (
+          <label className="thinking-choice" title="Off, the model answers at once, without writing out its reasoning first.">
+            <input type="checkbox" checked={thinking.on} onChange={(e) => thinking.onChange(e.target.checked)} /> Think before answering
+          </label>
         )}
       </p>
     </form>

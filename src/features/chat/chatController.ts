@@ -3,11 +3,12 @@
 // engine syncs against (ids stay stable, so the engine can roll its cache back to the branch
 // point), streams the reply into the store, and saves the cache snapshot after every reply.
 
-import type { EngineSession } from '../session/engineSession.ts';
+import type { EngineConnection } from '../session/engineConnection.ts';
 import { toEngineError } from '../../protocol/errors.ts';
 import { Listeners } from '../../protocol/listeners.ts';
 import type { ChatMessage, ChatRequest, LongMessageRule, SyncHow } from '../../protocol/messages.ts';
 import { loadLongMessageRule } from './longMessages.ts';
+import { loadThinking } from './thinkingChoice.ts';
 import type { StoredMessage } from '../../storage/records.ts';
 import { dropSnapshot, loadSnapshot, saveSnapshot } from '../../storage/snapshots.ts';
 import { samplingOf } from '../settings/settings.ts';
@@ -56,7 +57,7 @@ export class ChatController {
   readonly getPrefill = (): PrefillProgress | null => this.prefill;
 
   constructor(
-    private readonly session: EngineSession,
+    private readonly session: EngineConnection,
     private readonly store: ConversationStore,
   ) {}
 
@@ -149,6 +150,7 @@ export class ChatController {
         maxTokens: settings.maxTokens,
         snapshot,
         longMessages: rule,
+        thinking: loadThinking(),
       };
       const result = await this.session.chat(request, {
         onSynced: (synced, prefillTokens, reason) => {

@@ -3,9 +3,10 @@
 // are spaced out so a reload or a crash keeps most of it. Saves from the app's other tabs are read
 // back in, so this tab never writes over them with an older copy.
 
+import { Listeners } from '../../protocol/listeners.ts';
 import type { CacheState } from '../../protocol/messages.ts';
 import { onOtherTabChange } from '../../storage/changes.ts';
-import { deleteConversation, loadConversation, loadConversations, saveConversation } from '../../storage/conversations.ts';
+import { deleteConversation, loadConversation, loadConversations, saveConversation, saveNewConversations } from '../../storage/conversations.ts';
 import type { StoredConversation, StoredMessage } from '../../storage/records.ts';
 import { toEngineError } from '../../protocol/errors.ts';
 
@@ -41,18 +42,30 @@ export function titleFromMessages(messages: readonly StoredMessage[]): string {
 
 const titleOf = (conversation: StoredConversation): string => (conversation.renamed ? conversation.title : titleFromMessages(conversation.messages));
 
+/** The list as shown: pinned conversations first, each part in the order it had. */
+export const inListOrder = (conversations: readonly StoredConversation[]): StoredConversation[] => [
+  ...conversations.filter((c) => c.pinned),
+  ...conversations.filter((c) => !c.pinned),
+];
+
+/** Whether a conversation matches a search: every word of it, in any case, is somewhere in the
+ *  title or the text of a message. An empty search matches all. */
+export function matchesSearch(conversation: StoredConversation, search: string): boolean {
+  const words = search.toLocaleLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const texts = [conversation.title, ...conversation.messages.map((m) => m.content)].map((t) => t.toLocaleLowerCase());
+  return words.every((word) => texts.some((text) => text.includes(word)));
+}
+
 export class ConversationStore {
   private state: ChatState = { loaded: false, conversations: [], activeId: null, generating: null, storageError: null };
-  private readonly listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private readonly saveTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** The save in progress for each conversation; the next one waits for it (it needs its revision). */
   private readonly saving = new Map<string, Promise<void>>();
   private initialising: Promise<void> | null = null;
 
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  readonly subscribe = this.changes.add;
 
   readonly getState = (): ChatState => this.state;
 
@@ -107,7 +120,10 @@ export class ConversationStore {
     const empty = this.state.conversations.find((c) => c.messages.length === 0 && !c.renamed && !c.importedAt);
     if (empty) {
       this.select(empty.id);
-      return empty;
+      // One left empty from before the default prompt was set starts with it, as a new one would.
+      const prompt = this.defaultSystemPrompt();
+      if (empty.systemPrompt === '' && prompt !== '') this.setSystemPrompt(empty.id, prompt);
+      return this.get(empty.id)!;
     }
     const now = Date.now();
     const conversation: StoredConversation = { id: newId(), title: NEW_TITLE, systemPrompt: this.defaultSystemPrompt(), messages: [], createdAt: now, updatedAt: now };
@@ -121,6 +137,27 @@ export class ConversationStore {
     this.select(fresh.id);
     this.persist(fresh.id, 'now');
     return fresh;
+  }
+
+  /** Adds imported conversations together, saved in one transaction: a failed save stores none of
+   *  them (they stay on screen, as a single import's does, with the storage error shown). */
+  addAll(conversations: readonly StoredConversation[]): void {
+    if (conversations.length === 0) return;
+    const fresh = conversations.map(({ revision: _, ...c }) => (this.get(c.id) ? { ...c, id: newId() } : c));
+    this.set({ conversations: [...fresh, ...this.state.conversations] });
+    this.select(fresh[0].id);
+    const ids = new Set(fresh.map((c) => c.id));
+    const batch = this.guard(async () => {
+      await saveNewConversations(fresh);
+      this.set({ conversations: this.state.conversations.map((c) => (ids.has(c.id) ? { ...c, revision: 1 } : c)) });
+    });
+    // A change made meanwhile waits for this save, as it would for its own.
+    for (const id of ids) {
+      this.saving.set(id, batch);
+      void batch.finally(() => {
+        if (this.saving.get(id) === batch) this.saving.delete(id);
+      });
+    }
   }
 
   select(id: string): void {
@@ -218,6 +255,6 @@ export class ConversationStore {
 
   private set(patch: Partial<ChatState>): void {
     this.state = { ...this.state, ...patch };
-    for (const listener of this.listeners) listener();
+    this.changes.emit();
   }
 }

@@ -9,8 +9,10 @@ import { formatBytes, formatCount } from '../../protocol/format.ts';
 import type { ExperimentResult, ExperimentText } from '../../protocol/messages.ts';
 import type { StoredConversation, StoredExperiment } from '../../storage/records.ts';
 import { Icon } from '../../ui/icons.tsx';
+import { NumberField } from '../../ui/NumberField.tsx';
+import { download } from '../../ui/download.ts';
 import { KV_BUDGET_BYTES } from '../models/hubModels.ts';
-import type { EngineStatus } from '../session/engineSession.ts';
+import type { EngineStatus } from '../session/engineConnection.ts';
 import { BOOK, textKey, type ExperimentController, type RunState } from './experimentController.ts';
 import {
   armFeeds, armsOf, defaultSettings, denseCapacity, describeArm, MAX_RECOMPUTE_TOKENS, planOf, recallDistances, timeLeft, validateExperiment, type ExperimentLimits,
@@ -22,9 +24,9 @@ import {
 } from './results.ts';
 
 type Source = 'book' | 'conversation' | 'own';
-type NumberField = 'tokens' | 'sinks' | 'window' | 'recomputeTokens' | 'recallInside' | 'recallBeyond';
+type NumberName = 'tokens' | 'sinks' | 'window' | 'recomputeTokens' | 'recallInside' | 'recallBeyond';
 type CheckField = 'streaming' | 'plainWindow' | 'dense' | 'recompute' | 'ablation' | 'recall';
-type Draft = Record<NumberField, string> & Record<CheckField, boolean>;
+type Draft = Record<NumberName, string> & Record<CheckField, boolean>;
 
 interface Props {
   controller: ExperimentController;
@@ -60,15 +62,6 @@ const fromDraft = (d: Draft): ExperimentSettings => {
 };
 
 const seconds = (s: number | null) => (s === null ? 'measuring the speed…' : s < 90 ? `about ${Math.max(1, Math.round(s))} s` : `about ${Math.round(s / 60)} min`);
-
-function download(name: string, type: string, text: string) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 export function ExperimentView({ controller, status, conversation, generating }: Props) {
   const state = useSyncExternalStore(controller.subscribe, controller.getState);
@@ -243,13 +236,13 @@ interface ArmsFormProps {
 }
 
 function ArmsForm({ draft, setDraft, settings, limits, errors, trainedContext, disabled }: ArmsFormProps) {
-  const setNumber = (name: NumberField, value: string) => setDraft((d) => d && { ...d, [name]: value });
+  const setNumber = (name: NumberName, value: string) => setDraft((d) => d && { ...d, [name]: value });
   const setCheck = (name: CheckField, value: boolean) => setDraft((d) => d && { ...d, [name]: value });
   const budget = settings.sinks + settings.window;
   const capacity = denseCapacity(limits);
   const recomputeFeeds = armFeeds({ label: '', mode: 'recompute', sinks: 0, window: budget, limit: settings.recomputeTokens }, settings.tokens, limits.chunk);
-  const number = (name: NumberField, label: string, hint?: ReactNode, placeholder?: string) => (
-    <NumberInput name={name} label={label} hint={hint} placeholder={placeholder} draft={draft} error={errors[name]} onChange={setNumber} />
+  const number = (name: NumberName, label: string, hint?: ReactNode, placeholder?: string) => (
+    <NumberField name={name} label={label} hint={hint} placeholder={placeholder} value={draft[name]} error={errors[name]} onChange={(value) => setNumber(name, value)} />
   );
   const arm = (name: CheckField, label: string, words: ReactNode, extra?: ReactNode) => (
     <div className="arm">
@@ -308,41 +301,6 @@ function ArmsForm({ draft, setDraft, settings, limits, errors, trainedContext, d
         </ul>
       </details>
     </fieldset>
-  );
-}
-
-interface NumberInputProps {
-  name: NumberField;
-  label: string;
-  hint?: ReactNode;
-  /** Shown while empty: the value used then. */
-  placeholder?: string;
-  draft: Draft;
-  error?: string;
-  onChange(name: NumberField, value: string): void;
-}
-
-function NumberInput({ name, label, hint, placeholder, draft, error, onChange }: NumberInputProps) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        name={name}
-        type="number"
-        step="1"
-        inputMode="numeric"
-        value={draft[name]}
-        placeholder={placeholder}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-note`}
-        onChange={(e) => onChange(name, e.target.value)}
-      />
-      <p id={`${id}-note`} className={error ? 'field-error' : 'field-hint'} role={error ? 'alert' : undefined}>
-        {error ?? hint}
-      </p>
-    </div>
   );
 }
 
@@ -417,13 +375,13 @@ function Results({ running, facts, shown }: { running: RunState | null; facts: C
       </table>
       {shown && (
         <div className="experiment-exports">
-          <button type="button" onClick={() => download(experimentFileName(shown, 'json'), 'application/json', experimentToJson(shown))}>
+          <button type="button" onClick={() => download(experimentFileName(shown, 'json'), experimentToJson(shown), 'application/json')}>
             <Icon name="download" /> Download JSON
           </button>
-          <button type="button" onClick={() => download(experimentFileName(shown, 'csv'), 'text/csv', experimentToCsv(shown))}>
+          <button type="button" onClick={() => download(experimentFileName(shown, 'csv'), experimentToCsv(shown), 'text/csv')}>
             <Icon name="download" /> Download CSV
           </button>
-          <button type="button" onClick={() => download(experimentFileName(shown, 'svg'), 'image/svg+xml', svg)}>
+          <button type="button" onClick={() => download(experimentFileName(shown, 'svg'), svg, 'image/svg+xml')}>
             <Icon name="download" /> Download chart (SVG)
           </button>
         </div>

@@ -7,7 +7,7 @@ import { Listeners } from '../../protocol/listeners.ts';
 import type { ExperimentPlan, ExperimentText, TextMeasure } from '../../protocol/messages.ts';
 import { deleteExperiment, listExperiments, saveExperiment } from '../../storage/experiments.ts';
 import type { StoredExperiment } from '../../storage/records.ts';
-import type { EngineSession } from '../session/engineSession.ts';
+import type { EngineConnection } from '../session/engineConnection.ts';
 import { withProgress } from './plan.ts';
 import type { ArmScores } from './results.ts';
 
@@ -47,7 +47,7 @@ export class ExperimentController {
   private book: Promise<string> | null = null;
   private measuring = 0;
 
-  constructor(private readonly session: EngineSession) {}
+  constructor(private readonly session: EngineConnection) {}
 
   readonly subscribe = this.changes.add;
 

@@ -5,15 +5,16 @@
 // reloaded. A new window, sink count or precision reloads the model.
 
 import './settings.css';
-import { useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { formatBytes, formatCount } from '../../protocol/format.ts';
+import { NumberField } from '../../ui/NumberField.tsx';
 import {
   bytesPerTokenOf, effectiveWindow, largestWindow, limitErrors, REPLY_STYLES, styleOf, styleSampling, validateSettings, type CacheLimits, type CacheShape, type ChatSettings,
   type ReplyStyle, type SettingsErrors,
 } from './settings.ts';
 
-type NumberField = Exclude<keyof ChatSettings, 'windowMode' | 'cacheDtype'>;
-type Draft = Record<NumberField, string> & Pick<ChatSettings, 'windowMode' | 'cacheDtype'>;
+type NumberName = Exclude<keyof ChatSettings, 'windowMode' | 'cacheDtype'>;
+type Draft = Record<NumberName, string> & Pick<ChatSettings, 'windowMode' | 'cacheDtype'>;
 
 /** The model whose settings are edited: the loaded one, or the one to load. */
 export interface SettingsTarget {
@@ -73,39 +74,18 @@ const fromDraft = (d: Draft): ChatSettings => ({
 });
 
 interface FieldProps {
-  name: NumberField;
+  name: NumberName;
   label: string;
   hint?: ReactNode;
   step?: string;
   draft: Draft;
   errors: SettingsErrors;
   disabled?: boolean;
-  onChange(name: NumberField, value: string): void;
+  onChange(name: NumberName, value: string): void;
 }
 
-function Field({ name, label, hint, step = '1', draft, errors, disabled, onChange }: FieldProps) {
-  const id = useId();
-  const error = errors[name];
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        name={name}
-        type="number"
-        step={step}
-        inputMode="decimal"
-        value={draft[name]}
-        disabled={disabled}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-note`}
-        onChange={(e) => onChange(name, e.target.value)}
-      />
-      <p id={`${id}-note`} className={error ? 'field-error' : 'field-hint'} role={error ? 'alert' : undefined}>
-        {error ?? hint}
-      </p>
-    </div>
-  );
+function Field({ name, label, hint, step, draft, errors, disabled, onChange }: FieldProps) {
+  return <NumberField name={name} label={label} hint={hint} step={step} value={draft[name]} error={errors[name]} disabled={disabled} onChange={(value) => onChange(name, value)} />;
 }
 
 const STYLE_LABELS: Record<ReplyStyle, string> = { precise: 'Precise', balanced: 'Balanced', creative: 'Creative' };
@@ -137,7 +117,7 @@ export function SettingsDialog({ open, model, loaded, settings, elementsPerToken
     } else if (!open && el.open) el.close();
   }, [open, settings, defaultSystemPrompt]);
 
-  const change = (name: NumberField, value: string) => setDraft((d) => ({ ...d, [name]: value }));
+  const change = (name: NumberName, value: string) => setDraft((d) => ({ ...d, [name]: value }));
   const parsed = fromDraft(draft);
   const bytesPerToken = bytesPerTokenOf(parsed, elementsPerToken);
   const autoWindow = bytesPerToken ? effectiveWindow({ ...parsed, windowMode: 'budget' }, model.cache, elementsPerToken) : undefined;

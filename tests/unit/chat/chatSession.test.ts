@@ -10,6 +10,7 @@ import type { FeedOptions } from '../../../src/engine/decoder/decoder.ts';
 import { IdCache } from '../fakeStreamCache.ts';
 import { ChatTemplate } from '../../../src/engine/text/chatTemplate.ts';
 import { EngineError } from '../../../src/protocol/errors.ts';
+import qwen3 from '../../fixtures/chat-templates/qwen3-0.6b.json' with { type: 'json' };
 import type { CacheChoice, CacheSnapshot, ChatMessage, Conversation, SamplingParams, SyncHow } from '../../../src/protocol/messages.ts';
 
 const VOCAB = 128;
@@ -62,19 +63,19 @@ class FakeModel implements ChatModel {
 
 const choice = (windowSize: number, rollbackSlots = 0): CacheChoice => ({ mode: 'streaming', nSinks: 2, windowSize, maxChunk: 8, rollbackSlots, dtype: 'f32' });
 
-function session(cache: CacheChoice, writing?: FakeWriting): { chat: ChatSession; model: FakeModel } {
+function session(cache: CacheChoice, writing?: FakeWriting, template = ChatTemplate.load({ tokenizerConfig: { bos_token: '\u0001' } })): { chat: ChatSession; model: FakeModel } {
   const model = new FakeModel(cache, writing);
-  const formatter = new TurnFormatter(ChatTemplate.load({ tokenizerConfig: { bos_token: '\u0001' } }), model.tokenizer);
+  const formatter = new TurnFormatter(template, model.tokenizer);
   const chat = new ChatSession(model, { adapter: 'fake', lost: new Promise<string>(() => {}) }, { key: 'fake', label: 'fake', source: { kind: 'llama2c', checkpointUrl: '', tokenizerUrl: '' } }, cache, formatter);
   return { chat, model };
 }
 
 /** Sends the conversation's last message and returns the reply, how the cache followed, and what was fed. */
-async function send(chat: ChatSession, model: FakeModel, conversation: Conversation, replyId: string, options: { snapshot?: CacheSnapshot; maxTokens?: number; rule?: 'all' | 'kept' } = {}) {
+async function send(chat: ChatSession, model: FakeModel, conversation: Conversation, replyId: string, options: { snapshot?: CacheSnapshot; maxTokens?: number; rule?: 'all' | 'kept'; thinking?: boolean } = {}) {
   let how: SyncHow | undefined;
   const fedBefore = model.feeds.length;
   const result = await chat.chat(
-    { conversation, replyId, sampling: GREEDY, maxTokens: options.maxTokens ?? 20, snapshot: options.snapshot, longMessages: options.rule },
+    { conversation, replyId, sampling: GREEDY, maxTokens: options.maxTokens ?? 20, snapshot: options.snapshot, longMessages: options.rule, thinking: options.thinking },
     { onCache: () => {}, onSynced: (h) => (how = h) },
   );
   const prompt = model.feeds[fedBefore] ?? [];
@@ -246,5 +247,26 @@ describe('ChatSession on a fake model', () => {
     // The marker's last character was not fed when the reply stopped: it goes in before the new message.
     expect(second.prompt).toBe('> More');
     expect(second.result.text).toBe(' ok.');
+  });
+
+  it("asks a Qwen3 template (its real one) not to think when the request says so, and leaves a template without the switch as it is", async () => {
+    const qwen = ChatTemplate.load({ tokenizerConfig: { chat_template: qwen3.chat_template } });
+    const generationPrompt = '<|im_start|>assistant\n';
+    const emptyThought = '<think>\n\n</think>\n\n';
+    const prompts: Record<string, string> = {};
+    for (const thinking of [undefined, true, false]) {
+      const { chat, model } = session(choice(200), {}, qwen);
+      expect(chat.info().thinkingSwitch).toBe(true);
+      const { prompt } = await send(chat, model, { id: 'c', systemPrompt: '', messages: [user('u1', 'Hi')] }, 'r1', { thinking });
+      prompts[String(thinking)] = prompt;
+    }
+    expect(prompts.undefined.endsWith(generationPrompt)).toBe(true);
+    expect(prompts.true).toBe(prompts.undefined);
+    expect(prompts.false).toBe(`${prompts.undefined}${emptyThought}`);
+
+    const plain = session(choice(200));
+    expect(plain.chat.info().thinkingSwitch).toBe(false);
+    const asked = await send(plain.chat, plain.model, { id: 'c', systemPrompt: '', messages: [user('u1', 'Hi')] }, 'r1', { thinking: false });
+    expect(asked.prompt).toBe('Hi');
   });
 });

@@ -19,7 +19,7 @@ async function setup(folder: string, onnxFile: string | undefined, kwargs: Recor
   const files = await loadModelFolder(`${ROOT}${folder}`, onnxFile);
   const template = ChatTemplate.load(files);
   const tokenizer = TextTokenizer.load(files);
-  return { files, template, tokenizer, formatter: new TurnFormatter(template, tokenizer, kwargs), kwargs };
+  return { files, template, tokenizer, formatter: new TurnFormatter(template, tokenizer), kwargs };
 }
 
 /** Three user turns and two replies fed as the chat engine feeds them; the stream and the whole conversation at once. */
@@ -27,7 +27,7 @@ function converse(s: Awaited<ReturnType<typeof setup>>, systemPrompt: string, re
   const conversation: Conversation = { id: 'c', systemPrompt, messages: [msg('u1', 'user', 'What is the capital of France?')] };
   const stream: number[] = [];
   const followUps = ['And of Italy?', 'Thanks! 123 apples'];
-  const turn = () => stream.push(...s.formatter.append(conversation, conversation.messages.length - 1).ids);
+  const turn = () => stream.push(...s.formatter.append(conversation, conversation.messages.length - 1, s.kwargs).ids);
   turn();
   replies.forEach((text, i) => {
     // A reply is what the model wrote right after the prompt: text continuing the stream.

@@ -13,7 +13,7 @@ function setup(name: string, kind: PreTokenizerKind, kwargs: Record<string, unkn
   const files = tokenizerFiles(fixture, kind);
   const template = ChatTemplate.load({ tokenizerConfig: files.tokenizerConfig });
   const tokenizer = TextTokenizer.load(files);
-  return { template, tokenizer, formatter: new TurnFormatter(template, tokenizer, kwargs), kwargs };
+  return { template, tokenizer, formatter: new TurnFormatter(template, tokenizer), kwargs };
 }
 
 const msg = (id: string, role: ChatMessage['role'], content: string): ChatMessage => ({ id, role, content });
@@ -28,7 +28,7 @@ function converse(s: ReturnType<typeof setup>, systemPrompt: string, replies = [
   const stream: number[] = [];
   const prompts: number[][] = [];
   const turn = () => {
-    const t = s.formatter.append(conversation, conversation.messages.length - 1);
+    const t = s.formatter.append(conversation, conversation.messages.length - 1, s.kwargs);
     expect(t.spans.reduce((a, span) => a + span.length, 0)).toBe(t.ids.length);
     prompts.push(t.ids);
     stream.push(...t.ids);

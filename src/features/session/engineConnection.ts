@@ -51,7 +51,7 @@ export interface SessionState {
   problem: EngineError | null;
 }
 
-export class EngineSession {
+export class EngineConnection {
   private state: SessionState = { status: { kind: 'locking' }, cache: null, lastModel: null, download: null, problem: null };
   private readonly changes = new Listeners();
   private client: EngineClient | null = null;
