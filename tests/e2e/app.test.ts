@@ -10,16 +10,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/browser.ts';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 import { HOSTILE_PAYLOADS, hostileConversationFile } from './hostileConversation.ts';
 import { expectScreen, RUN_TO_RUN } from './screenshots.ts';
-import { applySettings as applyOnPage, openSettings, syncDetail } from './appPage.ts';
+import { applySettings, HANG, loadLocalStories, modelReady, modelStatus, openSettings, replies, replyFinished, send, sendAndWait, storedConversations, streaming, syncDetail, userMessages } from './appPage.ts';
 
 const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
-/** How long the engine may take over a step (load, first tokens) before the test calls it hung: a guard, not a speed bound; a loaded 2-core machine has needed more than 30 s for a first token. */
-const HANG = 180_000;
-const MODEL_FILES = [STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER];
 
 let app: ServedApp;
 let context: BrowserContext;
@@ -36,51 +32,11 @@ async function openApp(target: BrowserContext): Promise<Page> {
 const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 /** The main screens, compared with their references (tests/e2e/screenshots.ts). */
 const screen = (name: string, on: Page = page, hide: string[] = []) => expectScreen(on, name, { hide });
-const composer = (on: Page = page) => on.getByRole('textbox', { name: 'Message', exact: true });
-const replies = () => page.locator('.message.assistant');
-const userMessages = () => page.locator('.message.user');
-const streaming = () => page.locator('.message[data-status="streaming"]');
 /** Text the streaming reply has written so far (not its header or placeholder). */
-const streamedLength = async () => (await streaming().locator('.markdown').allInnerTexts()).join('').length;
-
-const modelReady = (on: Page = page) => expect.poll(() => on.getByTestId('model-status').innerText(), { timeout: HANG }).toBe('stories260K · ready');
-
-async function loadLocalModel(on: Page = page): Promise<void> {
-  await on.getByLabel('Model files').setInputFiles(MODEL_FILES);
-  await modelReady(on);
-}
-
-async function send(text: string): Promise<void> {
-  await composer().fill(text);
-  await composer().press('Enter');
-  await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-}
-
-async function replyFinished(): Promise<void> {
-  await streaming().waitFor({ state: 'detached', timeout: 180_000 });
-}
-
-const applySettings = (values: Record<string, string>) => applyOnPage(page, values);
+const streamedLength = async () => (await streaming(page).locator('.markdown').allInnerTexts()).join('').length;
 
 /** Characters of the streaming reply in IndexedDB: what a reload finds of it. */
-const savedStreamingLength = () =>
-  page.evaluate(
-    () =>
-      new Promise<number>((resolve, reject) => {
-        const open = indexedDB.open('endless-chat');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const all = db.transaction('conversations').objectStore('conversations').getAll();
-          all.onerror = () => reject(all.error);
-          all.onsuccess = () => {
-            db.close();
-            const lengths = (all.result as { messages: { status?: string; content: string }[] }[]).flatMap((c) => c.messages.filter((m) => m.status === 'streaming').map((m) => m.content.length));
-            resolve(Math.max(0, ...lengths));
-          };
-        };
-      }),
-  );
+const savedStreamingLength = async () => Math.max(0, ...(await storedConversations(page)).flatMap((c) => c.messages.filter((m) => m.status === 'streaming').map((m) => m.content.length)));
 
 const conversation = (text: string) => page.locator('.conversation-list li', { hasText: text }).locator('.conversation-title');
 const numberIn = async (testId: string) => Number((await page.getByTestId(testId).innerText()).replace(/,/g, ''));
@@ -115,13 +71,13 @@ describe('the chat app, built and served, on stories260K from local files', () =
 
   it('opens on the model picker, with an empty conversation ready', async () => {
     await page.getByRole('heading', { name: 'Choose a model' }).waitFor();
-    await expect.poll(() => page.getByTestId('model-status').innerText()).toBe('No model loaded');
+    await expect.poll(() => modelStatus(page)).toBe('No model loaded');
     await expect.poll(() => page.getByRole('button', { name: 'Load stories260K' }).isVisible()).toBe(true);
     await screen('1-empty-state-model-picker', page, ['.conversation-date']);
   });
 
   it('loads the model from local files and refuses invalid settings with a sentence beside each field', async () => {
-    await loadLocalModel();
+    await loadLocalStories(page);
     await openSettings(page);
     await page.getByLabel('Attention sinks').fill('200');
     await page.getByLabel('Window (tokens)').fill('128');
@@ -135,22 +91,23 @@ describe('the chat app, built and served, on stories260K from local files', () =
     expect(await dialog.isVisible()).toBe(true);
     await screen('2-settings-refusing-invalid-values', page, ['.conversation-date']);
 
-    // Sinks 4 + window 128 reloads the engine; short replies keep the first tests quick.
+    // Sinks 4 + window 128 reloads the engine; short replies keep the first tests quick. Fixed in the
+    // dialog still open from the refusal, which applySettings would open anew.
     await page.getByLabel('Attention sinks').fill('4');
     await page.getByLabel('Temperature').fill('0.8');
     await page.getByLabel('Top-p').fill('0.95');
     await page.getByLabel('Max tokens per reply').fill('40');
     await page.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => dialog.isVisible()).toBe(false);
-    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: HANG }).toBe('stories260K · ready');
+    await modelReady(page);
   });
 
   it('streams a reply to a message sent with Enter, with its speed underneath', async () => {
-    await send('Once upon a time, there was a little dog named Max.');
+    await send(page, 'Once upon a time, there was a little dog named Max.');
     await expect.poll(streamedLength, { timeout: HANG }).toBeGreaterThan(20);
     expect(await page.getByRole('button', { name: 'Stop (Esc)' }).isVisible()).toBe(true);
-    await replyFinished();
-    const reply = replies().last();
+    await replyFinished(page);
+    const reply = replies(page).last();
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(20);
     expect(await reply.locator('.stats-line').innerText()).toMatch(/^\d+ tokens · [\d.]+ per second · started after [\d.]+ s$/);
@@ -159,11 +116,11 @@ describe('the chat app, built and served, on stories260K from local files', () =
   });
 
   it('stops a reply mid-way with Esc and keeps what was written', async () => {
-    await send(' Max liked to run.');
+    await send(page, ' Max liked to run.');
     await expect.poll(streamedLength, { timeout: HANG }).toBeGreaterThan(10);
     await page.keyboard.press('Escape');
-    await replyFinished();
-    const reply = replies().last();
+    await replyFinished(page);
+    const reply = replies(page).last();
     expect(await reply.getAttribute('data-status')).toBe('stopped');
     expect(await reply.getByText('Stopped.').isVisible()).toBe(true);
     const decoded = Number((await reply.locator('.stats-line').innerText()).match(/^(\d+) tokens/)![1]);
@@ -173,15 +130,15 @@ describe('the chat app, built and served, on stories260K from local files', () =
   it('regenerates the last reply by rolling the cache back, keeping the earlier messages', async () => {
     // Greedy: two regenerations from the same rolled-back cache must write the same reply, which
     // they would not if the cache kept any of the reply it replaced.
-    await applySettings({ Temperature: '0' });
-    const idsBefore = await userMessages().evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')));
+    await applySettings(page, { Temperature: '0' });
+    const idsBefore = await userMessages(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')));
     const regenerate = async () => {
-      const replyBefore = await replies().last().getAttribute('data-message-id');
-      await replies().last().getByRole('button', { name: 'Regenerate' }).click();
-      await replyFinished();
-      expect(await userMessages().evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')))).toEqual(idsBefore);
-      expect(await replies().count()).toBe(2);
-      const reply = replies().last();
+      const replyBefore = await replies(page).last().getAttribute('data-message-id');
+      await replies(page).last().getByRole('button', { name: 'Regenerate' }).click();
+      await replyFinished(page);
+      expect(await userMessages(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')))).toEqual(idsBefore);
+      expect(await replies(page).count()).toBe(2);
+      const reply = replies(page).last();
       expect(await reply.getAttribute('data-message-id')).not.toBe(replyBefore);
       expect(await reply.getAttribute('data-status')).toBe('done');
       const notice = (await syncDetail(reply)) ?? '';
@@ -195,50 +152,47 @@ describe('the chat app, built and served, on stories260K from local files', () =
   });
 
   it('edits a sent message and resends it: same message, new text, new reply', async () => {
-    const last = userMessages().last();
+    const last = userMessages(page).last();
     const id = await last.getAttribute('data-message-id');
     await last.getByRole('button', { name: 'Edit and resend' }).click();
     await page.getByLabel('Edit message').fill(' Max liked to swim in the lake.');
     await page.getByLabel('Edit message').press('Enter');
-    await streaming().waitFor({ state: 'attached' });
-    await replyFinished();
-    expect(await userMessages().last().getAttribute('data-message-id')).toBe(id);
-    expect(await userMessages().last().innerText()).toContain('Max liked to swim in the lake.');
-    expect((await userMessages().allInnerTexts()).join('\n')).not.toContain('Max liked to run.');
-    expect(await replies().count()).toBe(2);
-    expect(await replies().last().getAttribute('data-status')).toBe('done');
-    expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
-    expect(await syncDetail(replies().last())).toMatch(/^Cache rolled back /);
-    await applySettings({ Temperature: '0.8' });
+    await streaming(page).waitFor({ state: 'attached' });
+    await replyFinished(page);
+    expect(await userMessages(page).last().getAttribute('data-message-id')).toBe(id);
+    expect(await userMessages(page).last().innerText()).toContain('Max liked to swim in the lake.');
+    expect((await userMessages(page).allInnerTexts()).join('\n')).not.toContain('Max liked to run.');
+    expect(await replies(page).count()).toBe(2);
+    expect(await replies(page).last().getAttribute('data-status')).toBe('done');
+    expect((await replies(page).last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
+    expect(await syncDetail(replies(page).last())).toMatch(/^Cache rolled back /);
+    await applySettings(page, { Temperature: '0.8' });
   });
 
   it('keeps several conversations in the sidebar and switches between them', async () => {
     await page.getByRole('button', { name: 'New conversation' }).click();
     await expect.poll(() => page.locator('.message').count()).toBe(0);
-    await send('Lily had a red kite.');
-    await replyFinished();
+    await sendAndWait(page, 'Lily had a red kite.');
     expect(await page.locator('.message').count()).toBe(2);
 
     await conversation(FIRST).click();
     await expect.poll(() => page.locator('.message').count()).toBe(4);
-    expect(await userMessages().first().innerText()).toContain('a little dog named Max');
+    expect(await userMessages(page).first().innerText()).toContain('a little dog named Max');
     await conversation('Lily had a red kite.').click();
-    expect(await userMessages().first().innerText()).toContain('Lily had a red kite.');
+    expect(await userMessages(page).first().innerText()).toContain('Lily had a red kite.');
   });
 
   it('runs a conversation of over a thousand tokens: the ring turns, tokens are evicted, old messages leave the window', async () => {
     // Replies of up to 140 tokens: the last one can outgrow the 128-token window.
-    await applySettings({ 'Max tokens per reply': '140' });
+    await applySettings(page, { 'Max tokens per reply': '140' });
     await page.getByRole('button', { name: 'New conversation' }).click();
     // A short first message: the stream then holds every token, so its snapshots can be saved.
-    await send(LONG);
-    await replyFinished();
+    await sendAndWait(page, LONG);
     const evictedAfterTurn: number[] = [];
     for (let turn = 0; turn < 3; turn++) {
-      await send(storyText(turn, 10));
-      await replyFinished();
-      expect(await replies().last().getAttribute('data-status')).toBe('done');
-      expect((await replies().last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
+      await sendAndWait(page, storyText(turn, 10));
+      expect(await replies(page).last().getAttribute('data-status')).toBe('done');
+      expect((await replies(page).last().locator('.markdown').innerText()).length).toBeGreaterThan(0);
       evictedAfterTurn.push(await numberIn('cache-evicted'));
     }
     const tokens = await numberIn('cache-tokens');
@@ -257,14 +211,14 @@ describe('the chat app, built and served, on stories260K from local files', () =
   });
 
   it('keeps a reply cut off by a reload, marked, and finds every conversation again', async () => {
-    await send(storyText(9, 2));
+    await send(page, storyText(9, 2));
     await expect.poll(streamedLength, { timeout: HANG }).toBeGreaterThan(40);
     // Reload once the stored copy holds part of the reply (saves come every 500 ms while streaming).
     await expect.poll(savedStreamingLength, { timeout: HANG }).toBeGreaterThan(20);
     await page.reload();
     // The model picked from local files was kept in the browser: it loads again by itself.
-    await modelReady();
-    const cut = replies().last();
+    await modelReady(page);
+    const cut = replies(page).last();
     expect(await cut.getAttribute('data-status')).toBe('interrupted');
     expect(await cut.getByText(/^Interrupted:/).isVisible()).toBe(true);
     expect((await cut.locator('.markdown').innerText()).length).toBeGreaterThan(20);
@@ -292,17 +246,15 @@ describe('the chat app, built and served, on stories260K from local files', () =
   });
 
   it('continues conversations after the reload from their saved cache snapshots, and says so', async () => {
-    await modelReady();
-    await applySettings({ 'Max tokens per reply': '40' });
-    await send(' Then it rained.');
-    await replyFinished();
-    expect(await syncDetail(replies().last())).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
+    await modelReady(page);
+    await applySettings(page, { 'Max tokens per reply': '40' });
+    await sendAndWait(page, ' Then it rained.');
+    expect(await syncDetail(replies(page).last())).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
 
     // Its snapshot was saved after its last reply (the edit), with the same cache settings.
     await conversation(FIRST).click();
-    await send(' The sun came out again.');
-    await replyFinished();
-    expect(await syncDetail(replies().last())).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
+    await sendAndWait(page, ' The sun came out again.');
+    expect(await syncDetail(replies(page).last())).toMatch(/^Cache restored Restored the saved cache of this conversation\./);
     expect(await page.locator('.message').count()).toBe(6);
   });
 
@@ -383,7 +335,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
   });
 
   it('when the engine dies mid-reply, says so, reloads the model on request, and the next reply restores the saved cache', async () => {
-    await send(' Tom found a shoe.');
+    await send(page, ' Tom found a shoe.');
     await expect.poll(streamedLength, { timeout: HANG }).toBeGreaterThan(5);
     // A bug that kills the worker under a pending request: said as one (INTERNAL), not as a lost GPU.
     const worker = page.workers().find((w) => w.url().includes('engine.worker'))!;
@@ -391,16 +343,15 @@ describe('the chat app, built and served, on stories260K from local files', () =
       throw new Error('simulated crash');
     }));
     await page.getByRole('heading', { name: 'The engine stopped' }).waitFor();
-    expect(await replies().last().getAttribute('data-status')).toBe('failed');
-    expect(await replies().last().getByRole('alert').innerText()).toMatch(/^Something went wrong in the engine, which stopped unexpectedly \(.*simulated crash\)\. This is a bug in the app/);
+    expect(await replies(page).last().getAttribute('data-status')).toBe('failed');
+    expect(await replies(page).last().getByRole('alert').innerText()).toMatch(/^Something went wrong in the engine, which stopped unexpectedly \(.*simulated crash\)\. This is a bug in the app/);
     await screen('8-engine-stopped', page, RUN_TO_RUN);
     await page.getByRole('button', { name: 'Reload the model' }).click();
-    await expect.poll(() => page.getByTestId('model-status').innerText(), { timeout: HANG }).toBe('stories260K · ready');
-    await send(' Tom put on the shoe.');
-    await replyFinished();
+    await modelReady(page);
+    await sendAndWait(page, ' Tom put on the shoe.');
     // The snapshot saved after ' Then it rained.' still fits: only what came after it is read
     // (a rebuild would read the sinks and the whole window, 132 tokens).
-    const reply = replies().last();
+    const reply = replies(page).last();
     const notice = (await syncDetail(reply)) ?? '';
     expect(notice).toMatch(/^Cache restored Restored the saved cache of this conversation\. \(\d+ tokens read\)$/);
     expect(Number(/\((\d+) tokens read\)/.exec(notice)![1])).toBeLessThan(128);
@@ -419,7 +370,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     await second.close();
     // With the other tab gone the lock is free again: taking it back loads here.
     await page.getByRole('button', { name: 'Take it back' }).click();
-    await modelReady();
+    await modelReady(page);
   });
 
   it('opens offline from the service worker cache, and loads a local model there', async () => {
@@ -435,7 +386,7 @@ describe('the chat app, built and served, on stories260K from local files', () =
     try {
       await page.reload();
       // The model kept from local files loads by itself, offline too.
-      await modelReady();
+      await modelReady(page);
     } finally {
       await context.setOffline(false);
     }
@@ -451,7 +402,7 @@ describe('a catalog model from the hub (a stand-in for it on localhost)', () => 
       await hubPage.getByRole('button', { name: 'Load stories260K' }).click();
       await hubPage.getByTestId('download-overall').filter({ hasText: /^[\d.]+ (B|KiB|MiB) of 1\.0 MiB/ }).waitFor({ timeout: HANG });
       await shot('11-download-progress', hubPage);
-      await expect.poll(() => hubPage.getByTestId('model-status').innerText(), { timeout: HANG }).toBe('stories260K · ready');
+      await modelReady(hubPage);
       const downloads = app.hub.requests.filter((r) => r.server === 'cdn').length;
       expect(downloads).toBeGreaterThan(0);
       // Offline needs the service worker to have cached the app shell and the wasm first.
@@ -461,7 +412,7 @@ describe('a catalog model from the hub (a stand-in for it on localhost)', () => 
       await fresh.setOffline(true);
       await hubPage.reload();
       // The downloaded model was used last: it loads again by itself, from the model cache.
-      await expect.poll(() => hubPage.getByTestId('model-status').innerText(), { timeout: HANG }).toBe('stories260K · ready');
+      await modelReady(hubPage);
       expect(app.hub.requests.filter((r) => r.server === 'cdn').length).toBe(downloads);
     } finally {
       await fresh.close();

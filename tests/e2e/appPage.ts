@@ -2,7 +2,6 @@
 // waiting for a reply, the model's status, applying settings, loading stories260K from local files,
 // and reading what IndexedDB holds (what a reload would find).
 
-import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 
@@ -16,8 +15,15 @@ export const replies = (page: Page) => page.locator('.message.assistant');
 export const userMessages = (page: Page) => page.locator('.message.user');
 export const modelStatus = (page: Page) => page.getByTestId('model-status').innerText();
 
-/** Waits until the header says `label` is loaded and ready. */
-export const modelReady = (page: Page, label = 'stories260K', timeout = HANG) => expect.poll(() => modelStatus(page), { timeout }).toBe(`${label} · ready`);
+/** Waits until the header says `label` is loaded and ready. A locator's wait, not expect.poll, so
+ *  that a beforeAll may call it; on a timeout it says what the header showed instead. */
+export async function modelReady(page: Page, label = 'stories260K', timeout = HANG): Promise<void> {
+  const status = page.getByTestId('model-status');
+  const ready = `${label} · ready`;
+  await status.filter({ hasText: new RegExp(`^${ready.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).waitFor({ timeout }).catch(async (e: Error) => {
+    throw new Error(`the header never said "${ready}" in ${timeout} ms; it says "${await status.innerText().catch(() => '(no header)')}"`, { cause: e });
+  });
+}
 
 /** Opens stories260K from local files (as the picker's "Open local files…" does) and waits for it. */
 export async function loadLocalStories(page: Page, timeout = HANG): Promise<void> {

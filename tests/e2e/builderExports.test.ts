@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/browser.ts';
 import type { HubFixtureRepo } from '../../lab/hubServer.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
+import { applySettings, HANG, modelReady, modelStatus, replies, replyFinished, send } from './appPage.ts';
 
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/builder-exports');
 const HUB_REPO = 'test-org/tiny-qwen2-ONNX';
-const HANG = 180_000;
 
 let app: ServedApp;
 let page: Page;
@@ -30,14 +30,7 @@ async function folderRepo(id: string, folder: string): Promise<HubFixtureRepo> {
   return { id, files };
 }
 
-const status = () => page.getByTestId('model-status').innerText();
-
-async function setMaxTokens(n: number): Promise<void> {
-  await page.getByRole('button', { name: 'Settings' }).click();
-  await page.getByLabel('Max tokens per reply', { exact: true }).fill(String(n));
-  await page.getByRole('button', { name: 'Apply' }).click();
-  await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
-}
+const setMaxTokens = (n: number) => applySettings(page, { 'Max tokens per reply': String(n) });
 
 /** The max-tokens field as the settings dialog shows it once opened, read before any later task
  *  runs: what a fill arriving then would find. */
@@ -50,17 +43,13 @@ const maxTokensShownOnOpen = () =>
 
 /** Sends a message; the reply must stream and finish. */
 async function chatOnce(message: string): Promise<void> {
-  const composer = page.getByRole('textbox', { name: 'Message', exact: true });
-  await composer.fill(message);
-  await composer.press('Enter');
-  const streaming = page.locator('.message[data-status="streaming"]');
-  await streaming.waitFor({ state: 'attached', timeout: HANG });
-  await streaming.waitFor({ state: 'detached', timeout: HANG }).catch(async (e: Error) => {
+  await send(page, message, HANG);
+  await replyFinished(page).catch(async (e: Error) => {
     // What the page showed when the reply never finished: the reply so far, the model status, page errors.
-    const reply = await page.locator('.message.assistant').last().innerText().catch(() => '');
-    throw new Error(`${e.message}\nthe reply so far: ${JSON.stringify(reply)}\nmodel status: ${await status()}; page errors: ${JSON.stringify(pageErrors)}`);
+    const reply = await replies(page).last().innerText().catch(() => '');
+    throw new Error(`${e.message}\nthe reply so far: ${JSON.stringify(reply)}\nmodel status: ${await modelStatus(page)}; page errors: ${JSON.stringify(pageErrors)}`);
   });
-  expect(await page.locator('.message.assistant').last().getAttribute('data-status')).not.toBe('streaming');
+  expect(await replies(page).last().getAttribute('data-status')).not.toBe('streaming');
   expect(pageErrors).toEqual([]);
 }
 
@@ -80,7 +69,7 @@ afterAll(async () => {
 describe('builder exports in the app', () => {
   it('opens a builder export from a folder on this computer (Llama q4f16, widened without shader-f16) and chats with its Llama-2 template', async () => {
     await page.getByLabel('Model folder').setInputFiles(join(FIXTURES, 'tiny-llama'));
-    await expect.poll(status, { timeout: HANG }).toBe('tiny-llama · ready');
+    await modelReady(page, 'tiny-llama');
     await setMaxTokens(6);
     await chatOnce('What is the capital of France?');
     // The real template framed the message: the stream holds more tokens than the text alone.
@@ -98,7 +87,7 @@ describe('builder exports in the app', () => {
     expect(await line.textContent()).toMatch(/^q4 weights \(no shader-f16 on this GPU\), [\d.]+ MiB to download · window [\d,]+ tokens = [\d.]+ (KiB|MiB) of KV cache$/);
     app.hub.requests.length = 0;
     await page.getByRole('button', { name: `Download and load ${HUB_REPO}` }).click();
-    await expect.poll(status, { timeout: HANG }).toBe(`${HUB_REPO} · ready`);
+    await modelReady(page, HUB_REPO);
     // The hub's own names: the q4 graph and its external data, never the other variants.
     const resolved = app.hub.requests.filter((r) => r.server === 'hub' && r.path.includes('/resolve/')).map((r) => r.path.replace(/^.*\/resolve\/[^/]+\//, ''));
     expect(resolved).toEqual(expect.arrayContaining(['onnx/model_q4.onnx', 'onnx/model_q4.onnx_data', 'config.json', 'tokenizer.json']));
@@ -117,7 +106,7 @@ describe('builder exports in the app', () => {
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Change model…' }).click();
     await page.getByLabel('Model folder').setInputFiles(join(FIXTURES, 'tiny-qwen3'));
-    await expect.poll(status, { timeout: HANG }).toBe('tiny-qwen3 · ready');
+    await modelReady(page, 'tiny-qwen3');
     const thinking = page.getByLabel('Think before answering');
     expect(await thinking.isChecked()).toBe(true);
     await thinking.uncheck();
@@ -126,7 +115,7 @@ describe('builder exports in the app', () => {
     await chatOnce('What is 2 + 2?');
     // The choice is kept in this browser: after a reload the box is still off.
     await page.reload();
-    await expect.poll(status, { timeout: HANG }).toBe('tiny-qwen3 · ready');
+    await modelReady(page, 'tiny-qwen3');
     expect(await page.getByLabel('Think before answering').isChecked()).toBe(false);
   });
 });

@@ -14,8 +14,12 @@ import { STORIES260K_DIR } from '../../lab/fixtures.ts';
 import { describeModel, type PageJob, type ScoreResult } from '../../lab/harnessJob.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
 import { expectScreen } from './screenshots.ts';
+import { applySettings, composer, modelReady, replies, sendAndWait, storedConversations } from './appPage.ts';
 
+/** Longer than appPage's HANG: a run here scores 1,200 tokens in each of three arms. */
 const HANG = 600_000;
+/** How long the built-in model may take to load. */
+const LOAD = 120_000;
 const TOKENS = 1200;
 /** The stopped run: long enough to stop in its second arm, no longer. */
 const STOP_TOKENS = 600;
@@ -24,39 +28,18 @@ let app: ServedApp;
 let page: Page;
 const pageErrors: string[] = [];
 
-const status = () => page.getByTestId('model-status').innerText();
-const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
-const streaming = () => page.locator('.message[data-status="streaming"]');
 const cacheTokens = async () => Number((await page.getByTestId('cache-tokens').innerText()).replace(/,/g, ''));
 const armStatuses = () => page.locator('[data-testid="experiment-table"] tbody tr').evaluateAll((rows) => rows.map((r) => [r.querySelector('th')!.textContent, r.getAttribute('data-status')]));
 /** The chart as its SVG, read back from the image the view shows. */
 const chartSvg = async () => decodeURIComponent((await page.getByTestId('perplexity-chart').getAttribute('src'))!.replace(/^data:image\/svg\+xml;charset=utf-8,/, ''));
 
 /** How the engine's cache followed the transcript for the newest reply, as IndexedDB keeps it. */
-const lastSync = () =>
-  page.evaluate(
-    () =>
-      new Promise<string | undefined>((resolve, reject) => {
-        const open = indexedDB.open('endless-chat');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const all = open.result.transaction('conversations').objectStore('conversations').getAll();
-          all.onerror = () => reject(all.error);
-          all.onsuccess = () => {
-            open.result.close();
-            const replies = (all.result as { messages: { role: string; createdAt: number; sync?: { how: string } }[] }[]).flatMap((c) => c.messages).filter((m) => m.role === 'assistant');
-            resolve(replies.sort((a, b) => a.createdAt - b.createdAt).at(-1)?.sync?.how);
-          };
-        };
-      }),
-  );
-
-async function send(text: string): Promise<void> {
-  await composer().fill(text);
-  await composer().press('Enter');
-  await streaming().waitFor({ state: 'attached', timeout: 10_000 });
-  await streaming().waitFor({ state: 'detached', timeout: HANG });
-}
+const lastSync = async () =>
+  (await storedConversations(page))
+    .flatMap((c) => c.messages)
+    .filter((m) => m.role === 'assistant')
+    .sort((a, b) => a.createdAt - b.createdAt)
+    .at(-1)?.sync?.how;
 
 async function openExperiment(): Promise<void> {
   await page.getByRole('link', { name: 'Experiment' }).click();
@@ -78,7 +61,7 @@ beforeAll(async () => {
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(app.url);
   await page.getByRole('button', { name: 'Try it now' }).click();
-  await page.getByTestId('model-status').filter({ hasText: 'stories260K · ready' }).waitFor({ timeout: 120_000 });
+  await modelReady(page, 'stories260K', LOAD);
 });
 
 afterAll(async () => {
@@ -91,11 +74,8 @@ describe('the Experiment view', () => {
 
   it('a conversation first: the experiment must leave it as it is', { timeout: HANG }, async () => {
     // Short replies: what is tested is the cache they leave, not their length.
-    await page.getByRole('button', { name: 'Settings' }).click();
-    await page.getByLabel('Max tokens per reply', { exact: true }).fill('16');
-    await page.getByRole('button', { name: 'Apply' }).click();
-    await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
-    await send('Once upon a time, there was a little dog named Max.');
+    await applySettings(page, { 'Max tokens per reply': '16' });
+    await sendAndWait(page, 'Once upon a time, there was a little dog named Max.', HANG);
     chatTokens = await cacheTokens();
     messages = await page.locator('.message').count();
     expect(chatTokens).toBeGreaterThan(10);
@@ -181,13 +161,13 @@ describe('the Experiment view', () => {
     expect(await chartSvg()).toContain('>window 0+64 (stopped)<');
 
     await page.getByRole('link', { name: 'Back to the chat' }).click();
-    await composer().waitFor();
+    await composer(page).waitFor();
     expect(await page.locator('.message').count()).toBe(messages);
     expect(await cacheTokens()).toBe(chatTokens);
-    await send('Max ran to the park.');
+    await sendAndWait(page, 'Max ran to the park.', HANG);
     // The cache still held the conversation: the new message was read on top of it (a roll-back,
     // a restore or a rebuild would show a note on the reply).
-    const reply = page.locator('.message.assistant').last();
+    const reply = replies(page).last();
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect(await reply.locator('.sync-notice').count()).toBe(0);
     expect(await lastSync()).toBe('continued');
@@ -212,12 +192,12 @@ describe('the Experiment view', () => {
   });
 
   it('with a builder export (random weights), the sink ablation draws five lines', { timeout: HANG }, async () => {
-    await expect.poll(status, { timeout: 120_000 }).toBe('stories260K · ready');
+    await modelReady(page, 'stories260K', LOAD);
     await page.getByRole('link', { name: 'Back to the chat' }).click();
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Change model…' }).click();
     await page.getByLabel('Model folder').setInputFiles(join(REPO_ROOT, 'tests/fixtures/builder-exports/tiny-llama'));
-    await expect.poll(status, { timeout: HANG }).toBe('tiny-llama · ready');
+    await modelReady(page, 'tiny-llama', HANG);
     await openExperiment();
     await page.getByRole('radio', { name: 'Your own text' }).check();
     await page.getByLabel('Paste a text, or open a file').fill(

@@ -5,15 +5,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { buildAndServe, type ServedApp } from './appServer.ts';
+import { applySettings, conversationFile, loadLocalStories, replies, sendAndWait, storedConversations, type StoredMessage } from './appPage.ts';
 
-interface Stored {
-  id: string;
-  title: string;
-  systemPrompt: string;
-  messages: { id: string; role: string; content: string; status?: string }[];
-}
+/** How long a reply (24 tokens at most here) may take. */
+const REPLY = 120_000;
 
 let app: ServedApp;
 const pageErrors: string[] = [];
@@ -29,27 +25,13 @@ async function openApp(context: BrowserContext, before?: (page: Page) => Promise
   return page;
 }
 
+/** Loads stories260K from local files, saying what the page showed if it never got ready, and keeps replies short. */
 async function loadLocalModel(page: Page): Promise<void> {
-  await page.getByLabel('Model files').setInputFiles([STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER]);
-  const ready = page.getByTestId('model-status').filter({ hasText: /^stories260K · ready$/ });
-  await ready.waitFor({ timeout: 120_000 }).catch(async (e: Error) => {
+  await loadLocalStories(page, 120_000).catch(async (e: Error) => {
     const dock = await page.locator('.dock').innerText().catch(() => '(no dock)');
     throw new Error(`${e.message}\nThe dock showed: ${dock}\nConsole:\n${consoleLines.slice(-20).join('\n')}`);
   });
-  await page.getByRole('button', { name: 'Settings' }).click();
-  await page.getByLabel('Max tokens per reply', { exact: true }).fill('24');
-  await page.getByRole('button', { name: 'Apply' }).click();
-  await page.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden' });
-}
-
-/** Sends a message and waits for the whole reply. */
-async function chat(page: Page, text: string): Promise<void> {
-  const composer = page.getByRole('textbox', { name: 'Message', exact: true });
-  await composer.fill(text);
-  await composer.press('Enter');
-  const streaming = page.locator('.message[data-status="streaming"]');
-  await streaming.waitFor({ state: 'attached', timeout: 10_000 });
-  await streaming.waitFor({ state: 'detached', timeout: 120_000 });
+  await applySettings(page, { 'Max tokens per reply': '24' });
 }
 
 async function setSystemPrompt(page: Page, text: string): Promise<void> {
@@ -59,32 +41,13 @@ async function setSystemPrompt(page: Page, text: string): Promise<void> {
   await field.blur();
 }
 
-/** Every conversation as IndexedDB holds it now. */
-const stored = (page: Page): Promise<Stored[]> =>
-  page.evaluate(
-    () =>
-      new Promise<Stored[]>((resolve, reject) => {
-        const open = indexedDB.open('endless-chat');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const all = db.transaction('conversations').objectStore('conversations').getAll();
-          all.onerror = () => reject(all.error);
-          all.onsuccess = () => {
-            db.close();
-            resolve(all.result as Stored[]);
-          };
-        };
-      }),
-  );
-
 /** Waits until no save has landed for a second (a reply ends with a few: the text, the cache state). */
 async function settled(page: Page): Promise<void> {
   let last = '';
   await expect
     .poll(
       async () => {
-        const now = JSON.stringify(await stored(page));
+        const now = JSON.stringify(await storedConversations(page));
         const same = now === last;
         last = now;
         return same;
@@ -94,12 +57,7 @@ async function settled(page: Page): Promise<void> {
     .toBe(true);
 }
 
-const withPrompt = async (page: Page, prompt: string) => (await stored(page)).find((c) => c.systemPrompt === prompt);
-const conversationFile = (conversation: object) => ({
-  name: 'conversation.json',
-  mimeType: 'application/json',
-  buffer: Buffer.from(JSON.stringify({ format: 'endless-chat/conversation', version: 1, conversation })),
-});
+const withPrompt = async (page: Page, prompt: string) => (await storedConversations(page)).find((c) => c.systemPrompt === prompt);
 
 beforeAll(async () => {
   app = await buildAndServe();
@@ -122,8 +80,8 @@ describe('with IndexedDB unavailable, as in some private windows', () => {
     const banner = page.locator('.banners').getByRole('alert');
     await banner.filter({ hasText: 'Chat still works, but nothing is saved.' }).waitFor();
     await loadLocalModel(page);
-    await chat(page, 'Once upon a time, there was a cat.');
-    const reply = page.locator('.message.assistant').last();
+    await sendAndWait(page, 'Once upon a time, there was a cat.', REPLY);
+    const reply = replies(page).last();
     expect(await reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').innerText()).length).toBeGreaterThan(0);
     expect(await banner.innerText()).toContain('nothing is saved');
@@ -181,15 +139,15 @@ describe('a full disk, imports and two tabs, in one browser profile', () => {
   });
 
   it('when the quota runs out mid-conversation, says so, keeps the saved version whole, and saves again once there is room', async () => {
-    await chat(first, 'Tom had a red ball.');
-    await expect.poll(async () => (await stored(first)).flatMap((c) => c.messages.map((m) => m.status ?? m.role))).toEqual(['user', 'done']);
-    const before = (await stored(first))[0];
+    await sendAndWait(first, 'Tom had a red ball.', REPLY);
+    await expect.poll(async () => (await storedConversations(first)).flatMap((c) => c.messages.map((m) => m.status ?? m.role))).toEqual(['user', 'done']);
+    const before = (await storedConversations(first))[0];
 
     await first.evaluate(() => ((window as unknown as { __quotaFull: boolean }).__quotaFull = true));
-    await chat(first, 'Sue had a blue kite.');
+    await sendAndWait(first, 'Sue had a blue kite.', REPLY);
     await first.locator('.banners').getByRole('alert').filter({ hasText: "The browser's storage for this page is full" }).waitFor();
     expect(await first.locator('.message').count()).toBe(4);
-    expect(await stored(first)).toEqual([before]);
+    expect(await storedConversations(first)).toEqual([before]);
 
     await first.evaluate(() => ((window as unknown as { __quotaFull: boolean }).__quotaFull = false));
     await setSystemPrompt(first, 'Tell short stories.');
@@ -200,12 +158,12 @@ describe('a full disk, imports and two tabs, in one browser profile', () => {
   });
 
   it('imports a file naming an existing conversation and its messages as a new conversation, leaving that one untouched', async () => {
-    const [existing] = await stored(first);
+    const [existing] = await storedConversations(first);
     await first.getByLabel('Import a conversation (JSON)').setInputFiles(
       conversationFile({ id: existing.id, title: 'Impostor', systemPrompt: '', messages: [{ id: existing.messages[0].id, role: 'user', content: 'Overwritten?' }] }),
     );
-    await expect.poll(async () => (await stored(first)).length).toBe(2);
-    const all = await stored(first);
+    await expect.poll(async () => (await storedConversations(first)).length).toBe(2);
+    const all = await storedConversations(first);
     expect(all.find((c) => c.id === existing.id)).toEqual(existing);
     const imported = all.find((c) => c.id !== existing.id)!;
     expect(imported.title).toBe('Impostor');
@@ -221,13 +179,13 @@ describe('a full disk, imports and two tabs, in one browser profile', () => {
       first.getByLabel('Import a conversation (JSON)').setInputFiles(story('From the first tab')),
       second.getByLabel('Import a conversation (JSON)').setInputFiles(story('From the second tab')),
     ]);
-    await expect.poll(async () => (await stored(first)).map((c) => c.title).sort()).toEqual(['From the first tab', 'From the second tab', 'Impostor', 'Tom had a red ball.']);
+    await expect.poll(async () => (await storedConversations(first)).map((c) => c.title).sort()).toEqual(['From the first tab', 'From the second tab', 'Impostor', 'Tom had a red ball.']);
 
     // The same conversation: the second tab follows the first tab's reply, so its edit keeps it.
     const open = (page: Page) => page.locator('.conversation-list li', { hasText: 'Tom had a red ball.' }).locator('.conversation-title').click();
     await open(first);
     await open(second);
-    await chat(first, 'The ball rolled away.');
+    await sendAndWait(first, 'The ball rolled away.', REPLY);
     await settled(first);
     await expect.poll(() => second.locator('.message').count()).toBe(6);
     await setSystemPrompt(second, 'Answer in rhymes.');
@@ -241,18 +199,18 @@ describe('a full disk, imports and two tabs, in one browser profile', () => {
     await settled(first);
     await open(third);
     await expect.poll(() => third.locator('.message').count()).toBe(6);
-    await chat(first, 'Tom ran after it.');
+    await sendAndWait(first, 'Tom ran after it.', REPLY);
     await settled(first);
     const newest = (await withPrompt(first, 'Answer in rhymes.'))!;
     expect(newest.messages).toHaveLength(8);
     await setSystemPrompt(third, 'Be kind.');
     await expect.poll(async () => (await withPrompt(first, 'Be kind.'))?.messages.length).toBe(6);
-    const all = await stored(first);
+    const all = await storedConversations(first);
     const kept = all.find((c) => c.title === 'Tom had a red ball. (changed in another tab)');
     expect(kept?.messages).toEqual(newest.messages);
     expect(kept?.systemPrompt).toBe('Answer in rhymes.');
     expect(all).toHaveLength(5);
-    const wellFormed = (m: Stored['messages'][number]) => typeof m.content === 'string' && (m.role === 'user' || (m.role === 'assistant' && m.status === 'done'));
+    const wellFormed = (m: StoredMessage) => typeof m.content === 'string' && (m.role === 'user' || (m.role === 'assistant' && m.status === 'done'));
     expect(all.flatMap((c) => c.messages).every(wellFormed)).toBe(true);
     await Promise.all([second.close(), third.close()]);
   });
