@@ -7,10 +7,10 @@
 
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lab/browser.ts';
-import { buildForPages, normalBase, PAGES_BASE, previewPages } from '../lab/pagesBuild.ts';
+import { buildApp, normalBase, PAGES_BASE, previewApp } from '../lab/appBuild.ts';
 
 const base = normalBase(process.env.BASE ?? PAGES_BASE);
 const outDir = join(REPO_ROOT, '.cache', 'pages-dist');
-await buildForPages(base, outDir);
-const { url } = await previewPages(base, outDir);
+await buildApp(outDir, base);
+const { url } = await previewApp(outDir, base, 4173);
 console.log(`The GitHub Pages build (base ${base}) is served at ${url} — Ctrl+C stops it.`);

@@ -8,10 +8,10 @@
 //   npm run ui-soak -- [--turns 300] [--max-tokens 16] [--out eval/results]
 
 import { chromium } from 'playwright-core';
-import { build, preview } from 'vite';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildApp, previewApp } from '../lab/appBuild.ts';
 import { CHROMIUM_ARGS, REPO_ROOT } from '../lab/browser.ts';
 import { runUiSoak, uiSoakFailures, uiSoakReport, uiSoakTurnLine, type UiSoakOptions, type UiSoakResult } from '../lab/uiSoak.ts';
 
@@ -27,13 +27,8 @@ async function main(): Promise<void> {
   const options: UiSoakOptions = { turns: Number(values.turns), maxTokens: Number(values['max-tokens']) };
   const command = `npm run ui-soak -- --turns ${options.turns} --max-tokens ${options.maxTokens}`;
   const outDir = resolve(REPO_ROOT, values.dist);
-  await build({ root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), base: '/', logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-  const server = await preview({
-    root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), base: '/', logLevel: 'warn', build: { outDir },
-    preview: { host: 'localhost', port: 0, strictPort: false },
-  });
-  const address = server.httpServer.address();
-  if (!address || typeof address === 'string') throw new Error('vite preview did not report a port');
+  await buildApp(outDir);
+  const { server, url } = await previewApp(outDir);
   const out = resolve(REPO_ROOT, values.out);
   mkdirSync(out, { recursive: true });
   const write = (result: UiSoakResult) => {
@@ -43,7 +38,7 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   let result: UiSoakResult;
   try {
-    result = await runUiSoak(browser, `http://localhost:${address.port}/`, options, (r) => {
+    result = await runUiSoak(browser, url, options, (r) => {
       const t = r.turns[r.turns.length - 1];
       if (t && !r.persisted) {
         console.log(`${new Date().toISOString().slice(11, 19)} ${uiSoakTurnLine(t)}`);

@@ -4,11 +4,11 @@
 // (SwiftShader) to open it.
 
 import { chromium, type Browser } from 'playwright-core';
-import { preview } from 'vite';
 import { inject } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, REPO_ROOT } from '../../lab/browser.ts';
+import { previewApp } from '../../lab/appBuild.ts';
+import { CHROMIUM_ARGS } from '../../lab/browser.ts';
 import { STORIES260K_CHECKPOINT, STORIES260K_TOKENIZER } from '../../lab/fixtures.ts';
 import { startHubServer, type HubFixtureRepo, type HubServer } from '../../lab/hubServer.ts';
 
@@ -54,16 +54,10 @@ export async function buildAndServe(extraRepos: HubFixtureRepo[] = []): Promise<
     hubPort: inject('hubPort'),
     cdnPort: inject('cdnPort'),
   });
-  const outDir = inject('e2eDist');
-  const server = await preview({
-    root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), base: '/', logLevel: 'warn', build: { outDir },
-    preview: { host: 'localhost', port: 0, strictPort: false },
-  });
-  const address = server.httpServer.address();
-  if (!address || typeof address === 'string') throw new Error('vite preview did not report a port');
+  const { server, url } = await previewApp(inject('e2eDist'));
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   return {
-    url: `http://localhost:${address.port}/`,
+    url,
     hub,
     browser,
     async close() {

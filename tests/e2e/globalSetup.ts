@@ -2,10 +2,10 @@
 // CDN) are chosen here, so each file can start its own hub on those ports (the files run one after
 // another). E2E_DIST overrides the output folder, for two builds side by side.
 
-import { build } from 'vite';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { buildApp } from '../../lab/appBuild.ts';
 import { REPO_ROOT } from '../../lab/browser.ts';
 
 declare module 'vitest' {
@@ -33,7 +33,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const cdnPort = await freePort();
   process.env.VITE_HUB_URL = `http://127.0.0.1:${hubPort}`;
   process.env.VITE_HUB_CDN_URL = `http://127.0.0.1:${cdnPort}`;
-  await build({ root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), base: '/', logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  await buildApp(outDir);
   project.provide('e2eDist', outDir);
   project.provide('hubPort', hubPort);
   project.provide('cdnPort', cdnPort);

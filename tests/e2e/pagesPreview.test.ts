@@ -3,20 +3,20 @@
 // path, where the page loads its script and draws the app; served from the root, the same build's
 // script is not found.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS, REPO_ROOT } from '../../lab/browser.ts';
-import { buildForPages, PAGES_BASE, previewPages } from '../../lab/pagesBuild.ts';
+import { buildApp, PAGES_BASE, previewApp } from '../../lab/appBuild.ts';
 
 let outDir: string;
 let browser: Browser;
 
 beforeAll(async () => {
   outDir = await mkdtemp(join(tmpdir(), 'pages-dist-'));
-  await buildForPages(PAGES_BASE, outDir);
+  await buildApp(outDir, PAGES_BASE);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 });
 
@@ -43,8 +43,22 @@ describe('npm run preview:pages', () => {
     expect(await readFile(join(outDir, 'index.html'), 'utf8')).toMatch(new RegExp(`<script type="module" crossorigin src="${PAGES_BASE}assets/`));
   });
 
+  it("is the production build users get, here and for every end-to-end test, though vitest's NODE_ENV is \"test\"", async () => {
+    // React's development build keeps an Error per element for its stack (_debugStack): a heap that
+    // grows by the turn, and a different app from the one users run.
+    const developmentOnly = async (dir: string) => {
+      const assets = join(dir, 'assets');
+      const scripts = (await readdir(assets)).filter((f) => f.endsWith('.js'));
+      expect(scripts.length).toBeGreaterThan(0);
+      return (await Promise.all(scripts.map(async (f) => (await readFile(join(assets, f), 'utf8')).includes('_debugStack') ? f : null))).filter(Boolean);
+    };
+    expect(process.env.NODE_ENV).toBe('test');
+    expect(await developmentOnly(outDir)).toEqual([]);
+    expect(await developmentOnly(inject('e2eDist'))).toEqual([]);
+  });
+
   it('serves the build under its base path, where the page loads its script and draws the app', async () => {
-    const { server, url } = await previewPages(PAGES_BASE, outDir, 0);
+    const { server, url } = await previewApp(outDir, PAGES_BASE);
     try {
       expect(url.endsWith(PAGES_BASE)).toBe(true);
       const { drawn, failed } = await open(url, 30_000);
@@ -56,7 +70,7 @@ describe('npm run preview:pages', () => {
   });
 
   it('shows why: the same build served from the root (plain vite preview) finds no script and stays blank', async () => {
-    const { server, url } = await previewPages('/', outDir, 0);
+    const { server, url } = await previewApp(outDir, '/');
     try {
       // Given the seconds the app takes to draw under its base path, and more.
       const { drawn, failed } = await open(url, 8_000);

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAndServe, type ServedApp } from './appServer.ts';
-import { runUiSoak, uiSoakFailures } from '../../lab/uiSoak.ts';
+import { runUiSoak, uiSoakFailures, uiSoakReport } from '../../lab/uiSoak.ts';
 
 let app: ServedApp;
 
@@ -18,6 +18,8 @@ afterAll(async () => {
 describe('UI soak, shortened', () => {
   it('chats for 30 turns: every reply arrives, no errors, heaps bounded, the conversation survives a reload', async () => {
     const result = await runUiSoak(app.browser, app.url, { turns: 30, maxTokens: 16 });
+    // The figures (heaps, snapshots, what grew) in the log, for a run that fails elsewhere.
+    console.log(uiSoakReport(result, 'vitest tests/e2e/uiSoak.test.ts').split('\n\n')[1]);
     expect(uiSoakFailures(result)).toEqual([]);
     expect(result.turns.length).toBe(30);
     expect(result.turns[29].streamTokens).toBeGreaterThan(30 * 16);
