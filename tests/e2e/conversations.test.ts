@@ -1,8 +1,8 @@
 // The conversation list (issue 20): rename inline (kept after a reload), pin (pinned first and
 // marked), search over titles and message text, a conversation exported as Markdown, and all of
-// them exported in one file and imported into another browser profile, marked imported, with a
-// wrong file refused whole. No reply is needed: the conversations come in through the import input.
-// Built app, headless Chromium.
+// them exported in one file and imported into another browser profile, marked imported, a reply's
+// versions from Regenerate kept, with a wrong file refused whole. No reply is needed: the
+// conversations come in through the import input. Built app, headless Chromium.
 
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { BrowserContext, Download, Page } from 'playwright-core';
@@ -34,7 +34,8 @@ const BALL = {
   createdAt: at(2),
   messages: [
     { id: 'b1', role: 'user', content: 'Tom had a red ball.', createdAt: at(2) },
-    { id: 'b2', role: 'assistant', content: 'He played with it in the park, and a fox watched him.', createdAt: at(2), status: 'done' },
+    // Regenerated once: the first version is kept, the second is shown.
+    { id: 'b2', role: 'assistant', content: 'He played with it in the park, and a fox watched him.', createdAt: at(2), status: 'done', shownAt: 1, alternatives: [{ id: 'b3', content: 'He threw it over the wall.', createdAt: at(2), status: 'done' }] },
   ],
 };
 const PARIS = {
@@ -211,14 +212,18 @@ describe('the conversation list', () => {
 
       const shape = (all: Awaited<ReturnType<typeof storedConversations>>) =>
         all
-          .map((c) => ({ title: c.title, systemPrompt: c.systemPrompt, pinned: c.pinned ?? false, messages: c.messages.map((m) => [m.role, m.content]) }))
+          .map((c) => ({ title: c.title, systemPrompt: c.systemPrompt, pinned: c.pinned ?? false, messages: c.messages.map((m) => [m.role, m.content, ...(m.alternatives ?? []).map((v) => v.content)]) }))
           .sort((a, b) => a.title.localeCompare(b.title));
       await expect.poll(async () => (await storedConversations(other)).length).toBe(5);
       const imported = (await storedConversations(other)).filter((c) => c.importedAt !== undefined);
       expect(shape(imported)).toEqual(shape(await storedConversations(page)));
-      // Taken in as they were: after a reload, the same list.
+      // Taken in as they were: after a reload, the same list, and the reply Regenerate wrote twice
+      // still has both versions, the second shown.
       await other.reload();
       await expect.poll(() => listed(other)).toEqual(list);
+      await row(other, BALL.title).locator('.conversation-title').click();
+      expect(await other.getByTestId('reply-version').innerText()).toBe('2/2');
+      expect(await other.locator('.message.assistant .markdown').innerText()).toBe(BALL.messages[1].content);
     } finally {
       await fresh.close();
     }

@@ -86,6 +86,49 @@ describe('all conversations in one file', () => {
     expect(imported[1].updatedAt).toBeGreaterThan(imported[2].updatedAt);
   });
 
+  it("keeps a reply's other versions from Regenerate and which one is shown, each with fresh ids where they clash", () => {
+    const versions: StoredConversation = {
+      ...story,
+      id: 'versions',
+      messages: [
+        message('s', 'user', 'Once upon a time, a fox'),
+        message('r', 'assistant', ' ate a berry.', {
+          status: 'done',
+          shownAt: 1,
+          alternatives: [
+            { id: 'r0', content: ' lived in the woods.', createdAt: 2, status: 'done', stats: story.messages[1].stats },
+            { id: 's', content: ' ran to the', createdAt: 3, status: 'stopped' },
+          ],
+        }),
+      ],
+    };
+    const [imported] = conversationsFromJson(conversationToJson(versions));
+    const reply = imported.messages[1];
+    expect(reply.content).toBe(' ate a berry.');
+    expect(reply.shownAt).toBe(1);
+    expect(reply.alternatives!.map(({ content, status, stats }) => ({ content, status, stats }))).toEqual([
+      { content: ' lived in the woods.', status: 'done', stats: story.messages[1].stats },
+      { content: ' ran to the', status: 'stopped', stats: undefined },
+    ]);
+    // The second version had the user message's id: it gets one of its own, and none has a role.
+    const ids = [imported.messages[0].id, reply.id, ...reply.alternatives!.map((v) => v.id)];
+    expect(new Set(ids).size).toBe(4);
+    expect(reply.alternatives!.map((v) => v.id)[0]).toBe('r0');
+    for (const v of reply.alternatives!) expect(v).not.toHaveProperty('role');
+  });
+
+  it('shows the newest version when the file does not say which, and never a place past the versions', () => {
+    const file = (shownAt?: number) =>
+      JSON.stringify({
+        format: 'endless-chat/conversation',
+        version: 1,
+        conversation: { messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!', shownAt, alternatives: [{ content: 'Hey.' }] }] },
+      });
+    expect(conversationsFromJson(file())[0].messages[1].shownAt).toBe(1);
+    expect(conversationsFromJson(file(7))[0].messages[1].shownAt).toBe(1);
+    expect(conversationsFromJson(file(-3))[0].messages[1].shownAt).toBe(0);
+  });
+
   it('is a versioned file of its own format', () => {
     const file = JSON.parse(conversationsToJson([story], 1234));
     expect(file).toMatchObject({ format: 'endless-chat/conversations', version: 1, exportedAt: 1234 });
@@ -120,6 +163,8 @@ describe('a wrong file', () => {
     });
     expect(refused(all([good.conversations[0], 'text'])).message).toBe('This file is not a set of conversations exported from Endless Chat: conversation 2 is not an object. Nothing was imported.');
     expect(refused(all([{ title: 'No messages' }])).message).toBe('This file is not a set of conversations exported from Endless Chat: conversation 1 has no list of messages. Nothing was imported.');
+    const badVersion = [{ title: 'Versions', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!', alternatives: [{ content: 'Hey.' }, { content: 42 }] }] }];
+    expect(refused(all(badVersion)).message).toBe('This file is not a set of conversations exported from Endless Chat: conversation 1, message 2, version 2 has no text content. Nothing was imported.');
     expect(refused(all({ title: 'Not a list' })).message).toBe('This file is not a set of conversations exported from Endless Chat: it has no list of "conversations". Nothing was imported.');
   });
 

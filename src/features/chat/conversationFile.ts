@@ -4,7 +4,7 @@
 
 import { EngineError } from '../../protocol/errors.ts';
 import type { ReplyStats } from '../../protocol/messages.ts';
-import type { ReplyStatus, StoredConversation, StoredMessage } from '../../storage/records.ts';
+import type { ReplyStatus, ReplyVersion, StoredConversation, StoredMessage } from '../../storage/records.ts';
 import { newId, titleFromMessages } from './conversationStore.ts';
 import { splitThinking } from './thinking.ts';
 
@@ -150,10 +150,14 @@ function readAll(data: Record<string, unknown>): StoredConversation[] {
 function readConversation(c: Record<string, unknown>, which: string | null, now: number): StoredConversation {
   if (!Array.isArray(c.messages)) return refuse(`${which ?? 'it'} has no list of messages.`);
   const seen = new Set<string>();
+  const unique = <T extends { id: string }>(item: T): T => {
+    if (seen.has(item.id)) item.id = newId();
+    seen.add(item.id);
+    return item;
+  };
   const messages = c.messages.map((m, i) => {
-    const message = readMessage(m, `${which ? `${which}, ` : ''}message ${i + 1}`);
-    if (seen.has(message.id)) message.id = newId();
-    seen.add(message.id);
+    const message = unique(readMessage(m, `${which ? `${which}, ` : ''}message ${i + 1}`));
+    message.alternatives?.forEach(unique);
     return message;
   });
   const derived = titleFromMessages(messages);
@@ -189,8 +193,20 @@ function readMessage(m: unknown, which: string): StoredMessage {
     const stats = readStats(m.stats);
     if (stats) message.stats = stats;
     // The exporter's cache notes ("rebuilt", "restored") told of its cache, not of this browser's: dropped.
+    const versions = Array.isArray(m.alternatives) ? m.alternatives.map((v, i) => readVersion(v, `${which}, version ${i + 1}`)) : [];
+    if (versions.length > 0) {
+      message.alternatives = versions;
+      message.shownAt = isNumber(m.shownAt) ? Math.min(Math.max(0, Math.round(m.shownAt)), versions.length) : versions.length;
+    }
   }
   return message;
+}
+
+/** Another version Regenerate kept of a reply: read as a reply of its own, without versions. */
+function readVersion(v: unknown, which: string): ReplyVersion {
+  if (!isRecord(v)) return refuse(`${which} is not an object.`);
+  const { role: _role, ...version } = readMessage({ ...v, role: 'assistant', alternatives: undefined }, which);
+  return version;
 }
 
 function readStats(s: unknown): ReplyStats | undefined {
