@@ -3,7 +3,7 @@
 // decoder (src/engine/ort/segmentSessions.ts).
 
 import * as ort from 'onnxruntime-web/webgpu';
-import { floats } from './tensorData.ts';
+import { decoderInputs, floats } from './tensorData.ts';
 // Loaded for its setup of onnxruntime's wasm, served by the app as the engine has it.
 import '../../src/engine/ort/segmentSessions.ts';
 
@@ -78,14 +78,7 @@ export class FullGraphSession {
   }
 
   private feeds(ids: number[], pastLength: number, pastOf: (name: string) => ort.Tensor): Record<string, ort.Tensor> {
-    const n = ids.length;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
-    };
-    if (this.session.inputNames.includes('position_ids')) {
-      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)), [1, n]);
-    }
+    const feeds = decoderInputs(ort.Tensor, this.session.inputNames, ids, pastLength);
     for (const name of this.session.inputNames) if (name.startsWith('past_key_values.')) feeds[name] = pastOf(name);
     return feeds;
   }

@@ -12,7 +12,7 @@ import onnxProto, { type onnx } from 'onnx-proto';
 import type { RotaryConfig } from '../../src/engine/split/rotary.ts';
 import { inverseFrequencies } from '../../src/engine/kernels/rope.ts';
 import { ModelProto, useFloatActivations } from '../../src/engine/split/graph.ts';
-import { floats } from '../ort/tensorData.ts';
+import { decoderInputs, floats } from '../ort/tensorData.ts';
 import { modelRotary } from '../../src/engine/split/rotary.ts';
 import { splitGraph, type RotaryTables, type SplitGraph } from '../../src/engine/split/splitGraph.ts';
 import { usesFloat16, widenFloat16 } from '../../src/engine/split/widenFloat16.ts';
@@ -44,14 +44,7 @@ class OracleSession {
   /** Logits [n, vocab] and every layer's present (past + ids) for `ids` fed after `past`. */
   async step(ids: number[], past: LayerKv[], pastLength: number): Promise<{ logits: Float32Array; present: LayerKv[] }> {
     const [kvHeads, headSize] = this.kvShape;
-    const n = ids.length;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
-    };
-    if (this.session.inputNames.includes('position_ids')) {
-      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)), [1, n]);
-    }
+    const feeds = decoderInputs(ort.Tensor, this.session.inputNames, ids, pastLength);
     for (let layer = 0; layer < this.nLayers; layer++) {
       for (const kind of ['key', 'value'] as const) {
         const data = past[layer]?.[kind] ?? new Float32Array(0);
