@@ -19,43 +19,27 @@ let page: Page;
 const pageErrors: string[] = [];
 
 const at = (day: number) => Date.UTC(2024, 2, day, 9, 30);
-const FOX = {
-  title: 'Once upon a time, a fox lived in the woods.',
-  systemPrompt: '',
-  createdAt: at(1),
+/** A conversation of one message and its reply on day `day`, as an exported file holds it; its
+ *  title is the message, as the app gives it. `reply` adds to the reply's fields. */
+const exchange = (id: string, day: number, question: string, answer: string, systemPrompt = '', reply: object = {}) => ({
+  title: question,
+  systemPrompt,
+  createdAt: at(day),
   messages: [
-    { id: 'f1', role: 'user', content: 'Once upon a time, a fox lived in the woods.', createdAt: at(1) },
-    { id: 'f2', role: 'assistant', content: 'Every morning the fox looked for berries.', createdAt: at(1), status: 'done' },
+    { id: `${id}1`, role: 'user', content: question, createdAt: at(day) },
+    { id: `${id}2`, role: 'assistant', content: answer, createdAt: at(day), status: 'done', ...reply },
   ],
-};
-const BALL = {
-  title: 'Tom had a red ball.',
-  systemPrompt: '',
-  createdAt: at(2),
-  messages: [
-    { id: 'b1', role: 'user', content: 'Tom had a red ball.', createdAt: at(2) },
-    // Regenerated once: the first version is kept, the second is shown.
-    { id: 'b2', role: 'assistant', content: 'He played with it in the park, and a fox watched him.', createdAt: at(2), status: 'done', shownAt: 1, alternatives: [{ id: 'b3', content: 'He threw it over the wall.', createdAt: at(2), status: 'done' }] },
-  ],
-};
-const PARIS = {
-  title: 'What is the capital of France?',
-  systemPrompt: 'Answer in one sentence.',
-  createdAt: at(3),
-  messages: [
-    { id: 'p1', role: 'user', content: 'What is the capital of France?', createdAt: at(3) },
-    { id: 'p2', role: 'assistant', content: 'Paris, where the Seine runs.', createdAt: at(3), status: 'done' },
-  ],
-};
-const HAIKU = {
-  title: 'Write a haiku about rain.',
-  systemPrompt: 'You are a poet.',
-  createdAt: at(4),
-  messages: [
-    { id: 'h1', role: 'user', content: 'Write a haiku about rain.', createdAt: at(4) },
-    { id: 'h2', role: 'assistant', content: '<think>\nA haiku has three lines: five, seven, five.\n</think>\n\nSoft rain on the roof\nthe garden drinks in silence\nmorning smells of earth', createdAt: at(4), status: 'done', modelLabel: 'Qwen3 0.6B' },
-  ],
-};
+});
+const FOX = exchange('f', 1, 'Once upon a time, a fox lived in the woods.', 'Every morning the fox looked for berries.');
+// Regenerated once: the first version is kept, the second is shown.
+const BALL = exchange('b', 2, 'Tom had a red ball.', 'He played with it in the park, and a fox watched him.', '', {
+  shownAt: 1,
+  alternatives: [{ id: 'b3', content: 'He threw it over the wall.', createdAt: at(2), status: 'done' }],
+});
+const PARIS = exchange('p', 3, 'What is the capital of France?', 'Paris, where the Seine runs.', 'Answer in one sentence.');
+const HAIKU = exchange('h', 4, 'Write a haiku about rain.', '<think>\nA haiku has three lines: five, seven, five.\n</think>\n\nSoft rain on the roof\nthe garden drinks in silence\nmorning smells of earth', 'You are a poet.', {
+  modelLabel: 'Qwen3 0.6B',
+});
 
 const importInput = (on: Page) => on.getByLabel('Import a conversation (JSON)');
 const rows = (on: Page) => on.locator('.conversation-list li');
